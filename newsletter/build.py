@@ -1,0 +1,99 @@
+"""Write a rendered issue to ``build/<slug>/``: email.html, email.txt, web.html, manifest.json.
+
+Everything is rendered before anything is written, and each issue folder is swapped in whole,
+so a failed build never leaves half an issue behind. Same input, byte-identical output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from newsletter import __version__
+from newsletter.render import RenderedIssue
+from newsletter.workspace import Workspace
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    folder: Path
+    rendered: RenderedIssue
+    manifest: dict[str, Any]
+
+
+def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = None
+          ) -> list[BuildResult]:
+    """Validate and render every issue first; then write each one's build folder."""
+    issues = workspace.load_all(folders)
+    rendered = [workspace.render(issue) for issue in issues]
+    target = out or workspace.root / "build"
+    return [write(r, target) for r in rendered]
+
+
+def manifest(rendered: RenderedIssue) -> dict[str, Any]:
+    """What the later stages (send, archive) need to know without re-rendering."""
+    issue = rendered.issue
+    return {
+        "generator": f"newsletter {__version__}",
+        "slug": issue.slug,
+        "title": issue.title,
+        "date": issue.date.isoformat(),
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "language": issue.language,
+        "permalink": issue.permalink,
+        "content_hash": rendered.content_hash,
+        "sizes": {name: len(text.encode("utf-8")) for name, text in _texts(rendered).items()},
+        "placeholders": list(rendered.placeholders),
+        "defaults": dict(sorted(rendered.defaults.items())),
+        "sections": [{"anchor": s.anchor, "kind": s.kind, "title": s.title}
+                     for s in issue.sections],
+        "images": [image.local for image in issue.images],
+    }
+
+
+def write(rendered: RenderedIssue, out: Path) -> BuildResult:
+    """Write one issue into ``out/<slug>/``, replacing the previous build in one step."""
+    issue = rendered.issue
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / issue.slug
+    staging = Path(tempfile.mkdtemp(prefix=f".{issue.slug}.", dir=out))
+    try:
+        data = manifest(rendered)
+        for name, text in _texts(rendered).items():
+            (staging / name).write_text(text, encoding="utf-8", newline="")
+        (staging / MANIFEST).write_text(
+            json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+            encoding="utf-8")
+        for image in issue.images:
+            assert image.local is not None  # only local images are listed
+            target = staging / image.local
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(issue.folder / image.local, target)
+        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; a web server must read it
+        _swap(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return BuildResult(final, rendered, data)
+
+
+def _texts(rendered: RenderedIssue) -> dict[str, str]:
+    return {"email.html": rendered.email_html, "email.txt": rendered.email_text,
+            "web.html": rendered.web_html}
+
+
+def _swap(new: Path, final: Path) -> None:
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)

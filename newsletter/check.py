@@ -1,0 +1,74 @@
+"""Checks of the rendered output: size against Gmail's clipping, alt texts, links, scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lxml.html
+
+from newsletter.markup import scheme_ok
+from newsletter.personal import RESERVED
+from newsletter.render import RenderedIssue
+
+GMAIL_CLIP = 102 * 1024  # Gmail clips a message's HTML beyond about 102 KB
+WARN_FROM = 90 * 1024
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "error" or "warning"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.message}"
+
+
+def check_output(rendered: RenderedIssue) -> list[Finding]:
+    """Everything wrong or risky in the built email and web version."""
+    findings: list[Finding] = []
+    size = len(rendered.email_html.encode("utf-8"))
+    if size > GMAIL_CLIP:
+        findings.append(Finding("error", f"email.html is {size / 1024:.1f} KB: Gmail clips "
+                                         f"messages over {GMAIL_CLIP // 1024} KB"))
+    elif size > WARN_FROM:
+        findings.append(Finding("warning", f"email.html is {size / 1024:.1f} KB, close to "
+                                           f"Gmail's {GMAIL_CLIP // 1024} KB clipping limit"))
+    findings += _check_html("email.html", rendered.email_html, absolute=True)
+    findings += _check_html("web.html", rendered.web_html, absolute=False)
+    return findings
+
+
+def _check_html(name: str, html: str, *, absolute: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    tree = lxml.html.document_fromstring(html.encode("utf-8"))
+    if tree.xpath("//script"):
+        findings.append(Finding("error", f"{name} contains a <script> element"))
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        handlers = [a for a in element.attrib if a.lower().startswith("on")]
+        if handlers:
+            findings.append(Finding("error", f"{name}: <{element.tag}> has event handler "
+                                             f"attribute {handlers[0]}"))
+    for img in tree.iter("img"):
+        if not (img.get("alt") or "").strip():
+            findings.append(Finding("error", f"{name}: image {img.get('src')} has no alt text"))
+        if absolute and not _absolute(img.get("src") or "", images=True):
+            findings.append(Finding("error", f"{name}: image src {img.get('src')!r} is not "
+                                             "an absolute https:// URL"))
+    for a in tree.iter("a"):
+        href = a.get("href")
+        if href is None or href.startswith("#"):
+            continue
+        if absolute and not _absolute(href, images=False):
+            findings.append(Finding("error", f"{name}: link {href!r} is not an absolute "
+                                             "http(s):// or mailto: URL"))
+    return findings
+
+
+def _absolute(url: str, *, images: bool) -> bool:
+    if url.startswith(RESERVED):
+        return True  # a personal placeholder, filled with a URL at send time
+    if images:
+        return url.startswith(("https://", "http://"))
+    return scheme_ok(url)

@@ -1,0 +1,129 @@
+"""The command line: thin click commands over the click-free core.
+
+Each command parses its options, calls one core function and reports. Domain errors
+(``NewsletterError``) are turned into a message and an exit code here, and nowhere else.
+Core modules are imported inside the commands so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from newsletter import __version__
+from newsletter.errors import NewsletterError, ValidationError
+
+
+class Failure(click.ClickException):
+    """A ``NewsletterError`` on its way out: one line per problem, no traceback."""
+
+    def __init__(self, error: NewsletterError) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.exit_code = error.exit_code
+
+    def show(self, file: Any = None) -> None:
+        err = file or sys.stderr
+        if isinstance(self.error, ValidationError):
+            for problem in self.error.problems:
+                click.echo(str(problem), err=True)
+            count = len(self.error.problems)
+            click.echo(f"error: {count} problem{'s' if count != 1 else ''} found; "
+                       "nothing was written", file=err)
+        else:
+            click.echo(f"error: {self.error}", file=err)
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewsletterError as exc:
+            raise Failure(exc) from exc
+
+
+def fail(error: NewsletterError) -> NoReturn:
+    raise Failure(error)
+
+
+ISSUE = click.Path(exists=False, file_okay=False, path_type=Path)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="newsletter")
+def cli() -> None:
+    """Write, build, preview, send and archive a newsletter."""
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Make a new workspace in DIRECTORY that builds out of the box."""
+    from newsletter.scaffold import init_workspace
+
+    init_workspace(directory)
+    click.echo(f"workspace created in {directory}; try: cd {directory} && "
+               "newsletter build issues/example")
+
+
+@cli.command()
+@click.argument("slug")
+def new(slug: str) -> None:
+    """Add issues/SLUG with a stub for every section kind."""
+    from newsletter.scaffold import new_issue
+
+    folder = new_issue(slug)
+    click.echo(f"created {folder}: edit its issue.toml and section files")
+
+
+@cli.command()
+@click.argument("issues", nargs=-1, required=True, type=ISSUE)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: build/ in the workspace).")
+def build(issues: tuple[Path, ...], out: Path | None) -> None:
+    """Build each ISSUE folder into build/<slug>/."""
+    from newsletter.build import build as build_issues
+    from newsletter.workspace import Workspace
+
+    results = build_issues(Workspace.find(issues[0]), issues, out=out)
+    for result in results:
+        sizes = result.manifest["sizes"]
+        click.echo(f"built {result.folder}: email.html {sizes['email.html'] / 1024:.1f} KB, "
+                   f"email.txt {sizes['email.txt'] / 1024:.1f} KB, "
+                   f"web.html {sizes['web.html'] / 1024:.1f} KB")
+
+
+@cli.command()
+@click.argument("issues", nargs=-1, required=True, type=ISSUE)
+def check(issues: tuple[Path, ...]) -> None:
+    """Validate each ISSUE and check its output (size, alt texts, links, scripts)."""
+    from newsletter.check import check_output
+    from newsletter.workspace import Workspace
+
+    workspace = Workspace.find(issues[0])
+    errors = 0
+    for issue in workspace.load_all(issues):
+        findings = check_output(workspace.render(issue))
+        for finding in findings:
+            click.echo(f"{issue.slug}: {finding}", err=True)
+        errors += sum(1 for f in findings if f.level == "error")
+        if not findings:
+            click.echo(f"{issue.slug}: ok")
+    if errors:
+        raise click.exceptions.Exit(2)
+
+
+def main() -> None:
+    cli(prog_name="newsletter")
+
+
+# The commands of the later stages live in their own modules; importing registers them.
+from newsletter.cli import archive, preview, send  # noqa: E402
+
+cli.add_command(preview.preview)
+for command in send.COMMANDS:
+    cli.add_command(command)
+cli.add_command(archive.archive)

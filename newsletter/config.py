@@ -1,0 +1,109 @@
+"""newsletter.toml: declared once, validated with every problem reported at once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsletter.errors import ConfigError, ValidationError
+from newsletter.schema import Checker, Field, Record
+from newsletter.source import SourceError, load_toml
+
+CONFIG_FILE = "newsletter.toml"
+
+SCHEMA = (
+    Field("newsletter", "record", required=True, fields=(
+        Field("name", "str", required=True, doc="the newsletter's name, shown in the header"),
+        Field("publisher", "str", required=True, doc="who publishes it"),
+        Field("language", "str", default="en", doc="default language of issues"),
+        Field("sender", "str", required=True, doc="From: 'Name <address>'"),
+        Field("reply_to", "email", doc="Reply-To address"),
+        Field("list_id", "str", doc="List-Id, e.g. news.example.org; default from the sender"),
+    )),
+    Field("archive", "record", required=True, fields=(
+        Field("base_url", "url", required=True, doc="where the web archive is published"),
+        Field("note", "markdown", doc="subscribe/contact note on archive pages"),
+    )),
+    Field("brand", "record", default=None, fields=(
+        Field("colour", "colour", default="#b3001b", doc="accent colour"),
+        Field("text_colour", "colour", default="#222222"),
+        Field("background", "colour", default="#f2f2f2"),
+    )),
+    Field("footer", "record", required=True, fields=(
+        Field("address", "str", required=True, doc="the publisher's postal address (imprint)"),
+        Field("imprint_url", "url", doc="link to the full imprint"),
+        Field("contact", "email", doc="contact address shown in the footer"),
+    )),
+    Field("unsubscribe", "record", default=None, fields=(
+        Field("mailto", "email", doc="address for mailto: unsubscribe requests"),
+        Field("url_base", "url", doc="https unsubscribe endpoint; ?email=… is appended"),
+    )),
+    Field("smtp", "record", default=None, fields=(
+        Field("url", "str", doc="smtp://[user@]host[:port] or smtps://…; empty: local outbox"),
+        Field("connections", "int", default=4),
+        Field("rate", "int", doc="messages per second, all connections together"),
+        Field("per_domain", "int", doc="concurrent connections per recipient domain"),
+        Field("messages_per_connection", "int", default=100),
+    )),
+    Field("dkim", "record", default=None, fields=(
+        Field("key_file", "str", required=True), Field("selector", "str", required=True),
+        Field("domain", "str", doc="default: the sender's domain"),
+    )),
+)
+
+_EMPTY = Record({})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated workspace configuration, plus where the workspace is."""
+
+    root: Path
+    values: Record
+
+    def section(self, name: str) -> Record:
+        found = self.values.get(name)
+        return found if isinstance(found, Record) else _EMPTY
+
+    @property
+    def newsletter(self) -> Record:
+        return self.section("newsletter")
+
+    @property
+    def archive_url(self) -> str:
+        base: str = self.section("archive").base_url
+        return base if base.endswith("/") else base + "/"
+
+    @property
+    def brand(self) -> Record:
+        return self.section("brand")
+
+    @property
+    def smtp_url(self) -> str | None:
+        """``NEWSLETTER_SMTP_URL`` overrides the file; None means the local outbox."""
+        return os.environ.get("NEWSLETTER_SMTP_URL") or self.section("smtp").get("url") or None
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds a newsletter.toml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ConfigError(f"no {CONFIG_FILE} found in {start} or above; run 'newsletter init DIR' "
+                      "to make a workspace")
+
+
+def load_config(root: Path) -> Config:
+    path = root / CONFIG_FILE
+    try:
+        source = load_toml(path, str(path.relative_to(Path.cwd()) if path.is_relative_to(
+            Path.cwd()) else path))
+    except SourceError as exc:
+        raise ValidationError([exc.problem]) from exc
+    checker = Checker(source)
+    values = checker.record(source.data, SCHEMA)
+    if checker.problems:
+        raise ValidationError(checker.problems)
+    return Config(root, values)

@@ -1,0 +1,178 @@
+"""Load an issue folder into a frozen ``Issue``, collecting every problem before failing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsletter.errors import Problem, ValidationError
+from newsletter.kinds import KINDS
+from newsletter.markup import Rich
+from newsletter.schema import Checker, Field, Image, Record
+from newsletter.source import Located, SourceError, load_front_matter, load_toml
+
+ISSUE_FILE = "issue.toml"
+_ISSUE_FIELDS = (
+    Field("title", "str", required=True),
+    Field("date", "date", required=True),
+    Field("subject", "str", required=True),
+    Field("preheader", "str", doc="the line inboxes show after the subject"),
+    Field("language", "str", doc="BCP 47 tag such as de or zh; default from newsletter.toml"),
+    Field("sections", "list", item="str", doc="file names in order; default: sorted"),
+)
+
+
+@dataclass(frozen=True)
+class Section:
+    kind: str
+    anchor: str
+    title: str | None
+    body: Rich
+    data: Record
+    source: str
+
+
+@dataclass(frozen=True)
+class Issue:
+    slug: str
+    folder: Path
+    title: str
+    date: dt.date
+    subject: str
+    preheader: str
+    language: str
+    sections: tuple[Section, ...]
+    images: tuple[Image, ...]
+
+    @property
+    def name(self) -> str:
+        """The slug without its leading date: ``2019-10-foshan`` -> ``foshan``."""
+        return re.sub(r"^\d{4}-\d{2}(-\d{2})?-", "", self.slug) or self.slug
+
+    @property
+    def permalink(self) -> str:
+        """Path of the issue in the archive, relative to its base URL: ``2019/10/foshan/``."""
+        return f"{self.date:%Y}/{self.date:%m}/{self.name}/"
+
+    def fingerprint(self) -> str:
+        """Hash of the issue's source files, images included."""
+        digest = hashlib.sha256()
+        for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(self.folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def load_issue(folder: Path, *, default_language: str, shown: str | None = None) -> Issue:
+    """Read and validate an issue folder; raises ``ValidationError`` with every problem."""
+    shown_dir = shown or str(folder)
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        raise ValidationError([Problem(shown_dir, None, "not an issue folder (no such directory)")])
+    meta_path = folder / ISSUE_FILE
+    if not meta_path.is_file():
+        raise ValidationError([Problem(f"{shown_dir}/{ISSUE_FILE}", None,
+                                       "missing: every issue folder needs an issue.toml")])
+    try:
+        meta_source = load_toml(meta_path, f"{shown_dir}/{ISSUE_FILE}")
+    except SourceError as exc:
+        raise ValidationError([exc.problem]) from exc
+    meta_check = Checker(meta_source)
+    meta = meta_check.record(meta_source.data, _ISSUE_FIELDS)
+    problems += meta_check.problems
+
+    files = sorted(p for p in folder.glob("*.md") if p.is_file())
+    if meta.sections:
+        by_name = {p.name: p for p in files} | {p.stem: p for p in files}
+        ordered: list[Path] = []
+        for index, name in enumerate(meta.sections):
+            if name in by_name:
+                ordered.append(by_name[name])
+            else:
+                near = difflib.get_close_matches(str(name), by_name, n=1)
+                hint = f"; did you mean '{near[0]}'?" if near else ""
+                problems.append(meta_source.problem(("sections", index),
+                                                    f"no section file '{name}'{hint}"))
+        files = ordered
+    if not files:
+        problems.append(Problem(shown_dir, None, "empty issue: add at least one section file "
+                                                 "(NN-name.md with front matter 'kind:')"))
+
+    sections: list[Section] = []
+    images: dict[str, Image] = {}
+    for path in files:
+        section = _load_section(path, f"{shown_dir}/{path.name}", folder, problems)
+        if section is None:
+            continue
+        sections.append(section)
+        for image in _images(section.data):
+            if image.local:
+                images.setdefault(image.local, image)
+    _check_anchors(sections, problems)
+    if problems:
+        raise ValidationError(problems)
+    return Issue(
+        slug=folder.resolve().name, folder=folder, title=meta.title, date=meta.date,
+        subject=meta.subject, preheader=meta.preheader or "",
+        language=meta.language or default_language, sections=tuple(sections),
+        images=tuple(images[k] for k in sorted(images)),
+    )
+
+
+def _load_section(path: Path, shown: str, folder: Path, problems: list[Problem]
+                  ) -> Section | None:
+    try:
+        source = load_front_matter(path, shown)
+    except SourceError as exc:
+        problems.append(exc.problem)
+        return None
+    if not isinstance(source.data, dict):
+        problems.append(source.problem((), "front matter must be a mapping of keys"))
+        return None
+    kind = source.data.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        near = difflib.get_close_matches(str(kind), KINDS, n=1) if kind else []
+        hint = f"did you mean '{near[0]}'?" if near else f"expected one of: {', '.join(KINDS)}"
+        what = f"unknown section kind '{kind}'" if kind else "missing required key 'kind'"
+        problems.append(source.problem(("kind",), f"{what}; {hint}"))
+        return None
+    checker = Checker(source, local_file=lambda src: _local_image(folder, src))
+    fields = {k: v for k, v in source.data.items() if k != "kind"}
+    data = checker.record(fields, KINDS[kind])
+    body = checker.markdown(source.body, (), inline=False, first_line=source.body_line)
+    problems += checker.problems
+    anchor = data.anchor or re.sub(r"^\d+[-_]", "", path.stem).lower().replace("_", "-")
+    return Section(kind, anchor, data.title, body, data, shown)
+
+
+def _local_image(folder: Path, src: str) -> str | None:
+    candidate = (folder / src).resolve()
+    if not candidate.is_relative_to(folder.resolve()):
+        return f"image '{src}' must be inside the issue folder"
+    if not candidate.is_file():
+        return f"image '{src}' not found in the issue folder"
+    return None
+
+
+def _images(value: object) -> list[Image]:
+    if isinstance(value, Image):
+        return [value]
+    if isinstance(value, Record):
+        return [img for _, v in value for img in _images(v)]
+    if isinstance(value, tuple):
+        return [img for v in value for img in _images(v)]
+    return []
+
+
+def _check_anchors(sections: list[Section], problems: list[Problem]) -> None:
+    seen: dict[str, str] = {}
+    for section in sections:
+        if section.anchor in seen:
+            problems.append(Problem(section.source, None,
+                                    f"anchor '{section.anchor}' is used by {seen[section.anchor]}"
+                                    " already; set a different 'anchor:'"))
+        seen.setdefault(section.anchor, section.source)

@@ -1,0 +1,181 @@
+"""Markdown to sanitised HTML and to plain text. Content is data: it is never a template."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from markupsafe import Markup
+
+ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+_TAGS = {"p", "a", "strong", "em", "ul", "ol", "li", "br", "blockquote", "h2", "h3", "h4",
+         "code", "pre", "hr", "sub", "sup"}
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+WRAP = 76
+
+
+@dataclass(frozen=True)
+class Rich:
+    """One piece of content in both forms: safe HTML and plain text."""
+
+    html: Markup
+    text: str
+
+    def __bool__(self) -> bool:
+        return bool(self.text.strip())
+
+
+@dataclass(frozen=True)
+class LinkProblem:
+    line_offset: int
+    message: str
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    # html=False: raw HTML in Markdown is shown as text, not passed through.
+    return MarkdownIt("commonmark", {"html": False, "xhtmlOut": False}).disable("image")
+
+
+def sanitise(html: str) -> Markup:
+    """Allow-list sanitising; markdown-it already escapes, this is the second wall."""
+    return Markup(
+        nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=set(ALLOWED_SCHEMES),
+                  link_rel=None)
+    )
+
+
+def scheme_ok(url: str) -> bool:
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*):", url)
+    return bool(match) and match.group(1).lower() in ALLOWED_SCHEMES and url.strip() == url
+
+
+def render(source: str, *, inline: bool = False) -> tuple[Rich, list[LinkProblem]]:
+    """Render Markdown; also return the links that are not absolute http(s) or mailto."""
+    md = _parser()
+    env: dict[str, object] = {}
+    tokens = md.parseInline(source, env) if inline else md.parse(source, env)
+    problems = _check_links(tokens, source)
+    html = md.renderer.render(tokens, md.options, env)
+    return Rich(sanitise(html), to_text(tokens)), problems
+
+
+def _check_links(tokens: list[Token], source: str) -> list[LinkProblem]:
+    problems: list[LinkProblem] = []
+    lines = source.split("\n")
+    block_line = 0
+    for token in tokens:
+        if token.map:
+            block_line = token.map[0]
+        for child in token.children or ():
+            if child.type == "image":
+                problems.append(LinkProblem(block_line, "images in Markdown text are not "
+                                            "supported; use the section's image field"))
+            if child.type != "link_open":
+                continue
+            href = str(child.attrs.get("href", ""))
+            if not scheme_ok(href):
+                offset = next((i for i in range(block_line, len(lines)) if href in lines[i]),
+                              block_line)
+                problems.append(LinkProblem(
+                    offset, f"link '{href}' must be an absolute http(s):// or mailto: URL"))
+    return problems
+
+
+def to_text(tokens: list[Token]) -> str:
+    """Plain text for the text/plain part: paragraphs wrapped, lists, quotes, links as URLs."""
+    out: list[str] = []
+    prefixes: list[str] = []
+    counters: list[int | None] = []
+    item_prefix: str | None = None
+    heading: int | None = None
+    for token in tokens:
+        kind = token.type
+        if kind == "bullet_list_open":
+            counters.append(None)
+        elif kind == "ordered_list_open":
+            counters.append(int(token.attrs.get("start", 1) or 1))
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            counters.pop()
+            _blank(out)
+        elif kind == "list_item_open":
+            number = counters[-1]
+            item_prefix = "- " if number is None else f"{number}. "
+            if number is not None:
+                counters[-1] = number + 1
+        elif kind == "blockquote_open":
+            prefixes.append("> ")
+        elif kind == "blockquote_close":
+            prefixes.pop()
+        elif kind == "heading_open":
+            heading = int(token.tag[1])
+        elif kind == "hr":
+            out.append("-" * 20)
+            _blank(out)
+        elif kind in ("fence", "code_block"):
+            out.extend("    " + line for line in token.content.rstrip("\n").split("\n"))
+            _blank(out)
+        elif kind == "inline":
+            text = _inline_text(token.children or [])
+            lead = "".join(prefixes)
+            if heading is not None:
+                out.append(lead + text)
+                out.append(lead + ("=" if heading <= 2 else "-") * min(len(text), WRAP))
+                heading = None
+            else:
+                first = lead + (item_prefix or "")
+                rest = lead + (" " * len(item_prefix or ""))
+                out.extend(wrap(text, first, rest))
+                item_prefix = None
+        elif kind == "paragraph_close" and not counters:
+            _blank(out)
+        elif kind == "heading_close":
+            _blank(out)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
+
+
+def wrap(text: str, first: str = "", rest: str = "") -> list[str]:
+    """Wrap each hard line of ``text``; words are never broken (URLs stay whole)."""
+    lines: list[str] = []
+    for index, part in enumerate(text.split("\n")):
+        lines.extend(textwrap.wrap(part, WRAP, initial_indent=first if index == 0 else rest,
+                                   subsequent_indent=rest, break_long_words=False,
+                                   break_on_hyphens=False) or [first.rstrip()])
+    return lines
+
+
+def _inline_text(children: list[Token]) -> str:
+    parts: list[str] = []
+    links: list[tuple[str, int]] = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        elif child.type == "link_open":
+            links.append((str(child.attrs.get("href", "")), len(parts)))
+        elif child.type == "link_close" and links:
+            href, start = links.pop()
+            label = "".join(parts[start:])
+            if href and href != label and href.removeprefix("mailto:") != label:
+                parts.append(f" <{href}>")
+    return "".join(parts)
+
+
+def _blank(out: list[str]) -> None:
+    if out and out[-1]:
+        out.append("")
+
+
+def plain(text: str) -> Rich:
+    """A plain string (a name, a title) in both forms, escaped for HTML."""
+    return Rich(Markup.escape(text), text)

@@ -1,0 +1,165 @@
+"""Issue -> RenderedIssue: Markdown (already HTML) -> Jinja2 -> MJML -> HTML -> inlined CSS.
+
+Runs once per issue; the result holds placeholders for personal fields (see personal.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from newsletter import personal
+from newsletter.config import Config
+from newsletter.content import Issue
+from newsletter.email_html import inline_css, mjml_to_html
+from newsletter.errors import TemplateError
+from newsletter.labels import labels
+from newsletter.markup import wrap
+from newsletter.schema import Image
+
+BUILTIN_TEMPLATES = Path(__file__).parent / "scaffold" / "templates"
+HTML_LAYOUT = "base.mjml.j2"
+TEXT_LAYOUT = "text/email.txt.j2"
+WEB_INDEX = "../../../index.html"  # from an issue page (yyyy/mm/name/) to the archive index
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """The finished outputs of one issue; ``email_*`` still hold personal placeholders."""
+
+    issue: Issue
+    email_html: str
+    email_text: str
+    web_html: str
+    placeholders: tuple[str, ...]
+    defaults: dict[str, str] = field(hash=False)
+
+    @property
+    def content_hash(self) -> str:
+        """What a send journal is keyed by: changes whenever a reader would see a change."""
+        digest = hashlib.sha256()
+        for part in (self.issue.subject, self.email_html, self.email_text):
+            digest.update(part.encode("utf-8") + b"\0")
+        return digest.hexdigest()
+
+
+class Templates:
+    """The Jinja2 environments of a templates folder: HTML autoescaped, text not."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        loader = jinja2.FileSystemLoader(folder)
+        common: dict[str, Any] = {"undefined": jinja2.StrictUndefined, "keep_trailing_newline":
+                                  True, "trim_blocks": True, "lstrip_blocks": True}
+        self.html = jinja2.Environment(loader=loader, autoescape=True, **common)  # noqa: S701
+        self.text = jinja2.Environment(loader=loader, autoescape=False, **common)  # noqa: S701 (text/plain: nothing to escape)
+        for env in (self.html, self.text):
+            env.filters["month_year"] = _month_year
+            env.filters["prefix"] = _prefix
+            env.filters["wrap"] = lambda text, indent="": "\n".join(wrap(text, indent, indent))
+
+    @classmethod
+    def for_workspace(cls, root: Path) -> Templates:
+        """The workspace's ``templates/`` if it has one, else the built-in templates."""
+        own = root / "templates"
+        return cls(own if own.is_dir() else BUILTIN_TEMPLATES)
+
+    def render(self, name: str, *, text: bool, **context: Any) -> str:
+        env = self.text if text else self.html
+        try:
+            return env.get_template(name).render(**context)
+        except jinja2.TemplateSyntaxError as exc:
+            where = self._shown(exc.filename or exc.name or name)
+            raise TemplateError(exc.message or "syntax error", path=where,
+                                line=exc.lineno) from exc
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"template '{exc.name}' not found in {self.folder}") from exc
+        except Exception as exc:  # a runtime error inside a template: find its line
+            path, line = _template_frame(exc.__traceback__)
+            raise TemplateError(f"{type(exc).__name__}: {exc}",
+                                path=self._shown(path) if path else name, line=line) from exc
+
+    def _shown(self, filename: str) -> str:
+        path = Path(filename)
+        try:
+            return str(path.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+
+class _Personal:
+    """The ``personal(name, default)`` template function: a placeholder, or the default."""
+
+    def __init__(self, *, placeholders: bool) -> None:
+        self.placeholders = placeholders
+        self.defaults: dict[str, str] = {}
+
+    def __call__(self, name: str, default: str = "") -> Markup | str:
+        if not self.placeholders:
+            return default
+        self.defaults.setdefault(name, str(default))
+        return Markup(personal.token(name))
+
+
+def render_issue(issue: Issue, config: Config, templates: Templates, *,
+                 asset_base: str | None = None) -> RenderedIssue:
+    """Render the email (HTML and text) and the web version of one issue."""
+    issue_url = config.archive_url + issue.permalink
+    email_assets = issue_url if asset_base is None else asset_base
+    recorder = _Personal(placeholders=True)
+    common = {"issue": issue, "config": config.values, "brand": config.brand,
+              "t": labels(issue.language), "issue_url": issue_url}
+    html = _html(templates, mode="email", personal=recorder,
+                 image_url=_image_url(email_assets), index_url=config.archive_url, **common)
+    text = templates.render(TEXT_LAYOUT, text=True, mode="email", personal=recorder,
+                            image_url=_image_url(email_assets), index_url=config.archive_url,
+                            **common)
+    web = _html(templates, mode="web", personal=_Personal(placeholders=False),
+                image_url=_image_url(""), index_url=WEB_INDEX, **common)
+    defaults = {**recorder.defaults, "web_url": issue_url}
+    return RenderedIssue(issue, html, _tidy_text(text), web,
+                         tuple(personal.used(html + text)), defaults)
+
+
+def _html(templates: Templates, **context: Any) -> str:
+    source = templates.render(HTML_LAYOUT, text=False, **context)
+    return inline_css(mjml_to_html(source, what=f"issue {context['issue'].slug}"))
+
+
+def _image_url(base: str) -> Any:
+    def image_url(image: Image) -> str:
+        return image.src if image.local is None else base + image.local
+    return image_url
+
+
+def _tidy_text(text: str) -> str:
+    # "-- " (with its space) is the standard signature separator: keep it.
+    lines = [line if line == "-- " else line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def _month_year(date: dt.date, language: str) -> str:
+    month = labels(language)["months"].split()[date.month - 1]
+    return f"{date.year}年{month}" if language.startswith("zh") else f"{month} {date.year}"
+
+
+def _prefix(text: str, prefix: str) -> str:
+    return "\n".join((prefix + line).rstrip() for line in str(text).split("\n"))
+
+
+def _template_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
+    found: tuple[str | None, int | None] = (None, None)
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found

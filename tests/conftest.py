@@ -1,0 +1,64 @@
+"""Fixtures shared by every test: workspaces on disk, the CLI runner, the browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from newsletter.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+SCAFFOLD = REPO / "newsletter" / "scaffold"
+CHROMIUM = Path(os.environ.get("NEWSLETTER_CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the built-in example workspace, as the current directory."""
+    root = tmp_path / "ws"
+    shutil.copytree(SCAFFOLD, root, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def isa_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of this repository's ISA workspace (sample issues, templates, lists)."""
+    root = tmp_path / "isa"
+    root.mkdir()
+    for name in ("newsletter.toml", "issues", "subscribers"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name)
+        else:
+            shutil.copy(source, root / name)
+    shutil.copytree(REPO / "templates", root / "templates")  # follows the symlink
+    monkeypatch.chdir(root)
+    return root
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    """Run the CLI in-process, as a user would type it."""
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def chromium() -> Iterator[str]:
+    """Debian's Chromium for Playwright. Missing: a failure in CI, a skip elsewhere."""
+    if not CHROMIUM.exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield str(CHROMIUM)
+
+
+# Flags for Chromium on a machine with no network but loopback (see docs/development.md).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
