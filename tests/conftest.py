@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,9 +42,14 @@ def isa_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def run(*args: str, input: str | None = None) -> Result:
-    """Run the CLI in-process, as a user would type it."""
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+@pytest.fixture
+def invoke() -> Callable[..., Result]:
+    """Run the CLI in-process, as a user would type it: ``invoke("build", "issues/x")``."""
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return run
 
 
 @pytest.fixture
