@@ -51,6 +51,7 @@ def manifest(rendered: RenderedIssue) -> dict[str, Any]:
         "language": issue.language,
         "permalink": issue.permalink,
         "content_hash": rendered.content_hash,
+        "source_hash": issue.fingerprint(),
         "sizes": {name: len(text.encode("utf-8")) for name, text in _texts(rendered).items()},
         "placeholders": list(rendered.placeholders),
         "defaults": dict(sorted(rendered.defaults.items())),

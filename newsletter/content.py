@@ -60,11 +60,16 @@ class Issue:
 
     def fingerprint(self) -> str:
         """Hash of the issue's source files, images included."""
-        digest = hashlib.sha256()
-        for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(self.folder).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
+        return folder_fingerprint(self.folder)
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Hash of every file in an issue folder (names and bytes), without parsing anything."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def load_issue(folder: Path, *, default_language: str, shown: str | None = None) -> Issue:
