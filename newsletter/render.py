@@ -112,26 +112,41 @@ class _Personal:
 def render_issue(issue: Issue, config: Config, templates: Templates, *,
                  asset_base: str | None = None) -> RenderedIssue:
     """Render the email (HTML and text) and the web version of one issue."""
-    issue_url = config.archive_url + issue.permalink
-    email_assets = issue_url if asset_base is None else asset_base
     recorder = _Personal(placeholders=True)
-    common = {"issue": issue, "config": config.values, "brand": config.brand,
-              "t": labels(issue.language), "issue_url": issue_url}
-    html = _html(templates, mode="email", personal=recorder,
-                 image_url=_image_url(email_assets), index_url=config.archive_url, **common)
-    text = templates.render(TEXT_LAYOUT, text=True, mode="email", personal=recorder,
-                            image_url=_image_url(email_assets), index_url=config.archive_url,
-                            **common)
-    web = _html(templates, mode="web", personal=_Personal(placeholders=False),
-                image_url=_image_url(""), index_url=WEB_INDEX, **common)
-    defaults = {**recorder.defaults, "web_url": issue_url}
+    email = _context(issue, config, "email", recorder, asset_base)
+    html = inline_css(mjml_to_html(templates.render(HTML_LAYOUT, text=False, **email),
+                                   what=f"issue {issue.slug}"))
+    text = templates.render(TEXT_LAYOUT, text=True, **email)
+    web = _html_for_web(render_mjml(issue, config, templates, mode="web"), issue)
+    defaults = {**recorder.defaults, "web_url": email["issue_url"]}
     return RenderedIssue(issue, html, _tidy_text(text), web,
                          tuple(personal.used(html + text)), defaults)
 
 
-def _html(templates: Templates, **context: Any) -> str:
-    source = templates.render(HTML_LAYOUT, text=False, **context)
-    return inline_css(mjml_to_html(source, what=f"issue {context['issue'].slug}"))
+def render_mjml(issue: Issue, config: Config, templates: Templates, *, mode: str,
+                asset_base: str | None = None) -> str:
+    """The MJML source of the email (``mode="email"``) or web version, before compiling."""
+    placeholders = _Personal(placeholders=mode == "email")
+    context = _context(issue, config, mode, placeholders, asset_base)
+    return templates.render(HTML_LAYOUT, text=False, **context)
+
+
+def _context(issue: Issue, config: Config, mode: str, recorder: _Personal,
+             asset_base: str | None) -> dict[str, Any]:
+    issue_url = config.archive_url + issue.permalink
+    if mode == "web":
+        assets, index_url = "", WEB_INDEX
+    else:
+        assets = issue_url if asset_base is None else asset_base
+        index_url = config.archive_url
+    return {"issue": issue, "config": config.values, "brand": config.brand,
+            "t": labels(issue.language), "issue_url": issue_url, "mode": mode,
+            "personal": recorder, "image_url": _image_url(assets), "index_url": index_url}
+
+
+def _html_for_web(mjml: str, issue: Issue) -> str:
+    # Browsers apply <style> blocks themselves: the web version needs no inlining.
+    return mjml_to_html(mjml, what=f"issue {issue.slug}")
 
 
 def _image_url(base: str) -> Any:
