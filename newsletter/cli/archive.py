@@ -1,11 +1,19 @@
-"""`newsletter archive` (to be written)."""
+"""`newsletter archive`: the static web archive of every issue."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 
 @click.command()
-def archive() -> None:
-    """Not yet available."""
-    raise click.ClickException("'newsletter archive' is not available yet")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Site folder (default: site/ in the workspace).")
+@click.option("--base-url", help="Where the site is published (default: [archive] base_url).")
+def archive(out: Path | None, base_url: str | None) -> None:
+    """Build or update the static archive (index, issue pages, Atom feed, sitemap)."""
+    from newsletter.archive import build_archive, summary
+    from newsletter.workspace import Workspace
+
+    click.echo(summary(build_archive(Workspace.find(), out=out, base_url=base_url)))

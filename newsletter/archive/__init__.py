@@ -1,0 +1,175 @@
+"""The web archive: every issue's web version, an index, an Atom feed and a sitemap.
+
+Two phases, like the build: read, validate and render every changed issue first, then write.
+Unchanged issues (same folder fingerprint, templates, config and code) are not re-rendered;
+a file is written only when its bytes differ; files of removed issues are deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsletter.archive.cache import Cache, environment_key, issue_key
+from newsletter.archive.feeds import atom_feed, sitemap
+from newsletter.archive.pages import STYLESHEET, Site, index_page, issue_page
+from newsletter.archive.writer import Writer
+from newsletter.content import Issue, folder_fingerprint
+from newsletter.errors import ConfigError, NewsletterError
+from newsletter.labels import labels
+from newsletter.render import BUILTIN_TEMPLATES, Templates
+from newsletter.workspace import Workspace
+
+__all__ = ["ArchiveReport", "build_archive", "summary"]
+
+PAGE = "index.html"
+SITE_FILES = ("index.html", "style.css", "feed.xml", "sitemap.xml")
+WORDS = {  # the few words of the index page that labels.py does not have
+    "de": {"feed": "Atom-Feed", "contents": "Inhalt", "empty": "Noch keine Ausgaben."},
+    "en": {"feed": "Atom feed", "contents": "Contents", "empty": "No issues yet."},
+    "zh": {"feed": "Atom 订阅", "contents": "目录", "empty": "暂无往期。"},
+}
+
+
+@dataclass(frozen=True)
+class ArchiveReport:
+    out: Path
+    issues: int
+    rendered: list[str]  # slugs rendered this time
+    written: list[str]  # files written, relative to out
+    removed: list[str]  # files removed, relative to out
+
+    @property
+    def pages_written(self) -> list[str]:
+        return [f for f in self.written if f.endswith((".html", ".xml"))]
+
+
+def build_archive(workspace: Workspace, *, out: Path | None = None,
+                  base_url: str | None = None) -> ArchiveReport:
+    """Build or update the static archive of every issue under issues/ in ``out``."""
+    out = out or workspace.root / "site"
+    config = workspace.config
+    site = Site(_base_url(base_url) if base_url else config.archive_url,
+                config.newsletter.name, config.newsletter.publisher,
+                config.newsletter.language, _note(config.section("archive").get("note")),
+                config.brand.colour)
+    cache = Cache.load(out)
+    environment = environment_key(root=workspace.root, templates=workspace.templates.folder,
+                                  base_url=site.base_url)
+    keys = {f.resolve().name: issue_key(environment, folder_fingerprint(f))
+            for f in workspace.issue_folders()}
+    folders = {f.resolve().name: f for f in workspace.issue_folders()}
+    reused = {slug: cache.issues[slug] for slug in folders
+              if _reusable(cache.issues.get(slug), keys[slug], out)}
+    # Phase 1: validate every changed issue (all problems at once), render, compose pages.
+    changed = workspace.load_all([f for slug, f in folders.items() if slug not in reused])
+    pages: dict[str, tuple[Issue, str]] = {}
+    records = dict(reused)
+    for issue in changed:
+        page = issue_page(workspace.render(issue), site)
+        files = [issue.permalink + PAGE] + [issue.permalink + str(i.local) for i in issue.images]
+        records[issue.slug] = {"key": keys[issue.slug], "files": files,
+                               "entry": _entry(issue, page.feed_html)}
+        pages[issue.slug] = (issue, page.html)
+    entries = sorted((r["entry"] for r in records.values()),
+                     key=lambda e: (e["date"], e["slug"]), reverse=True)
+    _check_permalinks(entries)
+    templates = _archive_templates(workspace)
+    words = labels(site.language) | WORDS.get(site.language.split("-")[0], WORDS["en"])
+    index = index_page(templates, site, entries, words)
+    title = f"{site.name} · {words['archive']}"
+    feed = atom_feed(site, entries, title)
+    sitemap_xml = sitemap(site, entries)
+    stylesheet = _stylesheet(templates.folder).read_bytes()
+
+    # Phase 2: write what differs, drop what is gone, then record the new state.
+    writer = Writer(out)
+    for record in reused.values():
+        writer.keep(record["files"])
+    for issue, html in pages.values():
+        writer.write(issue.permalink + PAGE, html.encode("utf-8"))
+        for image in issue.images:
+            writer.write(issue.permalink + str(image.local),
+                         (issue.folder / str(image.local)).read_bytes())
+    for name, data in zip(SITE_FILES, (index.encode("utf-8"), stylesheet, feed, sitemap_xml),
+                          strict=True):
+        writer.write(name, data)
+    writer.remove_except_kept(cache.owned())
+    Cache(records, list(SITE_FILES)).save(writer.out)
+    return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed)
+
+
+def _entry(issue: Issue, content: str) -> dict[str, Any]:
+    """What the index and the feed need of an issue, kept in the cache between builds."""
+    return {"slug": issue.slug, "title": issue.title, "subject": issue.subject,
+            "date": issue.date.isoformat(), "preheader": issue.preheader,
+            "language": issue.language, "permalink": issue.permalink,
+            "sections": [{"anchor": s.anchor, "title": s.title} for s in issue.sections
+                         if s.title],
+            "content": content}
+
+
+def _reusable(record: dict[str, Any] | None, key: str, out: Path) -> bool:
+    if not record or record.get("key") != key or not isinstance(record.get("entry"), dict):
+        return False
+    files = record.get("files")
+    return isinstance(files, list) and all((out / f).is_file() for f in files)
+
+
+def _check_permalinks(entries: list[dict[str, Any]]) -> None:
+    seen: dict[str, str] = {}
+    for entry in entries:
+        link, slug = entry["permalink"], entry["slug"]
+        if any(part in ("", ".", "..") or part.startswith(".") for part in link.split("/")[:-1]):
+            raise NewsletterError(f"issue {slug}: its name gives no usable archive path "
+                                  f"('{link}'); rename the folder")
+        if link in seen:
+            raise NewsletterError(f"issues {seen[link]} and {slug} share the archive address "
+                                  f"{link}; rename one of the folders")
+        seen[link] = slug
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--base-url: expected an absolute http(s) URL, got '{url}'")
+    return url if url.endswith("/") else url + "/"
+
+
+def _note(value: object) -> Any:
+    html = getattr(value, "html", None)
+    return html if value and html else None
+
+
+def _archive_templates(workspace: Workspace) -> Templates:
+    """The workspace's templates when they have the archive's, else the built-in ones."""
+    own = workspace.templates
+    if (own.folder / "archive" / "index.html.j2").is_file():
+        return own
+    return Templates(BUILTIN_TEMPLATES)
+
+
+def _stylesheet(folder: Path) -> Path:
+    own = folder / STYLESHEET
+    return own if own.is_file() else BUILTIN_TEMPLATES / STYLESHEET
+
+
+def summary(report: ArchiveReport) -> str:
+    """One line for the terminal: how many issues, what was rendered, written and removed."""
+    pages = report.pages_written
+    shown = f" ({', '.join(pages)})" if 0 < len(pages) <= 5 else ""
+    others = len(report.written) - len(pages)
+    return (f"archive in {_shown(report.out)}: {report.issues} issue"
+            f"{'s' if report.issues != 1 else ''}, {len(report.rendered)} rendered; "
+            f"{len(pages)} page{'s' if len(pages) != 1 else ''} written{shown}, "
+            f"{others} other file{'s' if others != 1 else ''} written, "
+            f"{len(report.removed)} removed")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd())) + "/"
+    except ValueError:
+        return str(path)

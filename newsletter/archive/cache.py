@@ -1,0 +1,86 @@
+"""The cache manifest in the site folder: what each issue was built from, and what it wrote.
+
+An issue is re-rendered only when its key changes: the hash of its folder (content and
+images), the templates, newsletter.toml, the base URL and the code that renders it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import newsletter
+
+CACHE_FILE = ".archive-cache.json"
+FORMAT = 1  # raise when the cached entries change shape
+
+
+@dataclass
+class Cache:
+    """Per issue slug: {"key", "files", "entry"}; plus the files the site itself wrote."""
+
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, out: Path) -> Cache:
+        """The previous build's manifest; an unreadable or foreign one counts as none."""
+        try:
+            data = json.loads((out / CACHE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            return cls()
+        issues, files = data.get("issues"), data.get("files")
+        if not isinstance(issues, dict) or not isinstance(files, list):
+            return cls()
+        return cls(issues, [f for f in files if isinstance(f, str)])
+
+    def save(self, out: Path) -> None:
+        data = {"format": FORMAT, "files": sorted(self.files),
+                "issues": dict(sorted(self.issues.items()))}
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        temp = out / f"{CACHE_FILE}.tmp"
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, out / CACHE_FILE)
+
+    def owned(self) -> set[str]:
+        """Every file (relative to the site) the previous build wrote."""
+        owned = set(self.files)
+        for record in self.issues.values():
+            files = record.get("files")
+            if isinstance(files, list):
+                owned.update(f for f in files if isinstance(f, str))
+        return owned
+
+
+def environment_key(*, root: Path, templates: Path, base_url: str) -> str:
+    """What every issue page depends on besides its own folder."""
+    digest = hashlib.sha256(f"{FORMAT}\0{base_url}\0".encode())
+    digest.update(_version("mjml-python").encode() + b"\0")
+    digest.update((root / "newsletter.toml").read_bytes())
+    package = Path(newsletter.__file__).parent
+    # The archive's own templates only shape the index, which is rebuilt every time.
+    sources = [p for p in templates.rglob("*") if p.is_file()
+               and "archive" not in p.relative_to(templates).parts[:1]]
+    for base, paths in ((templates, sources), (package, list(package.rglob("*.py")))):
+        for path in sorted(paths):
+            digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def issue_key(environment: str, fingerprint: str) -> str:
+    return hashlib.sha256(f"{environment}\0{fingerprint}".encode()).hexdigest()
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,119 @@
+"""The archive's HTML: an issue's web version with its head completed, and the index page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import lxml.html
+from markupsafe import Markup, escape
+
+from newsletter.errors import RenderError
+from newsletter.personal import RESERVED
+from newsletter.render import RenderedIssue, Templates
+
+# The web version carries inline styles (premailer); nothing on any page may run a script.
+CSP = "default-src 'none'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'"
+INDEX_TEMPLATE = "archive/index.html.j2"
+STYLESHEET = "archive/style.css"
+TO_ROOT = "../../../"  # from an issue page (yyyy/mm/name/) to the site root
+
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+_HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+_CONTENT_TYPE = re.compile(r"<meta\s+http-equiv=\"?Content-Type\"?[^>]*>\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What every page of one archive shares."""
+
+    base_url: str  # absolute, ends with "/"
+    name: str
+    publisher: str
+    language: str
+    note: Markup | None
+    colour: str  # the brand colour
+
+
+@dataclass(frozen=True)
+class IssuePage:
+    html: str  # the page, ready to write
+    feed_html: str  # the body for the feed, with absolute links
+
+
+def issue_page(rendered: RenderedIssue, site: Site) -> IssuePage:
+    """The issue's web version with charset, CSP, description and og: tags in its head."""
+    issue = rendered.issue
+    html = rendered.web_html
+    _refuse_unsafe(html, issue.slug)
+    url = site.base_url + quote_path(issue.permalink)
+    description = issue.preheader or issue.title
+    first = (f'<meta charset="utf-8">\n'
+             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n')
+    rest = [_meta("description", description), _og("type", "article"),
+            _og("site_name", site.name), _og("title", issue.subject), _og("description",
+            description), _og("url", url), _og("locale", issue.language.replace("-", "_")),
+            f'<link rel="alternate" type="application/atom+xml" href="{TO_ROOT}feed.xml">',
+            '<link rel="icon" href="data:,">']
+    if issue.images:
+        image = issue.images[0]
+        rest.append(_og("image", url + quote_path(str(image.local))))
+    head = _HEAD.search(html)
+    end = _HEAD_END.search(html)
+    if head is None or end is None:
+        raise RenderError(f"issue {issue.slug}: the web version has no <head>; "
+                          "does templates/base.mjml.j2 still start with <mjml>?")
+    page = (html[:head.end()] + "\n" + first
+            + _CONTENT_TYPE.sub("", html[head.end():end.start()], count=1)
+            + "\n".join(rest) + "\n" + html[end.start():])
+    return IssuePage(page, _feed_body(html, url))
+
+
+def index_page(templates: Templates, site: Site, issues: list[dict[str, Any]],
+               labels: dict[str, str]) -> str:
+    """The index: issues newest first, grouped by year, each with its section headings."""
+    years: dict[str, list[dict[str, Any]]] = {}
+    for entry in issues:
+        day = dt.date.fromisoformat(entry["date"])
+        years.setdefault(str(day.year), []).append(entry | {"day": day})
+    return templates.render(INDEX_TEMPLATE, text=False, site=site, years=years, csp=CSP,
+                            labels=labels, quote_path=quote_path)
+
+
+def quote_path(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def _refuse_unsafe(html: str, slug: str) -> None:
+    # Content is sanitised on the way in; this guards against templates (a workspace's own).
+    if RESERVED in html:
+        raise RenderError(f"issue {slug}: the web version holds a personal placeholder "
+                          f"({RESERVED}…); personal() must not be used in web mode")
+    if re.search(r"<script\b|\son[a-z]+\s*=", html, re.IGNORECASE):
+        tree = lxml.html.document_fromstring(html.encode("utf-8"))
+        if tree.xpath("//script") or any(
+                a.lower().startswith("on") for el in tree.iter() if isinstance(el.tag, str)
+                for a in el.attrib):
+            raise RenderError(f"issue {slug}: the web version contains a script or an event "
+                              "handler; the archive publishes no scripts")
+
+
+def _feed_body(html: str, url: str) -> str:
+    tree = lxml.html.document_fromstring(html.encode("utf-8"))
+    tree.make_links_absolute(url, resolve_base_href=False)
+    body = tree.body
+    parts = [body.text or ""] + [lxml.html.tostring(child, encoding="unicode")
+                                 for child in body]
+    return "".join(parts).strip()
+
+
+def _meta(name: str, content: str) -> str:
+    return f'<meta name="{name}" content="{escape(content)}">'
+
+
+def _og(name: str, content: str) -> str:
+    return f'<meta property="og:{name}" content="{escape(content)}">'
