@@ -220,7 +220,7 @@ class Checker:
 
 
 LINK_FIELDS = (
-    Field("url", "url", required=True, doc="absolute http(s):// or mailto: URL"),
+    Field("url", "str", required=True, doc="absolute http(s):// or mailto: URL"),
     Field("label", "str", doc="link text; a sensible default if absent"),
 )
 IMAGE_FIELDS = (
