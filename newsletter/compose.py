@@ -1,0 +1,259 @@
+"""Per-recipient messages from a built issue, without re-rendering.
+
+``Composer.__init__`` does all the MIME work once per issue: headers that are the same for
+every reader are folded and encoded, and both parts (text and HTML) are quoted-printable
+encoded around the personal placeholders, which are cut out as separate slots. Per reader,
+``compose`` only encodes the few personal values and joins bytes.
+
+Quoted-printable keeps the message 7-bit (DKIM signatures survive relays without 8BITMIME)
+and every line within 76 octets, far below SMTP's 998. A slot always starts and ends with a
+soft line break (``=`` CRLF), which decoders remove, so a value can never join a long line.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import html
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from newsletter import personal
+from newsletter.config import Config
+from newsletter.errors import ConfigError, NewsletterError
+from newsletter.headers import address_header, fold, refuse_breaks
+from newsletter.subscribers import Subscriber, normalise
+
+_TOKEN = re.compile(f"({re.escape(personal.RESERVED)}[A-Z_]+%%)")  # as in personal.py
+_SOFT = b"=\r\n"
+_UNSUBSCRIBE_SUBJECT = "unsubscribe"
+
+
+@dataclass(frozen=True)
+class Built:
+    """A build folder read back: what ``newsletter build`` wrote for one issue."""
+
+    folder: Path
+    manifest: Mapping[str, Any] = field(hash=False)
+    html: str
+    text: str
+
+    @classmethod
+    def read(cls, folder: Path) -> Built:
+        manifest_file = folder / "manifest.json"
+        try:
+            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+            html_text = (folder / "email.html").read_text(encoding="utf-8")
+            plain = (folder / "email.txt").read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise NewsletterError(f"no build for {folder.name} in {folder}: "
+                                  "run 'newsletter build ISSUE'") from exc
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise NewsletterError(f"build damaged ({exc}): run 'newsletter build ISSUE' again",
+                                  path=manifest_file) from exc
+        for key in ("slug", "subject", "content_hash"):
+            if not isinstance(manifest.get(key), str):
+                raise NewsletterError(f"no {key!r} in the manifest: run 'newsletter build "
+                                      "ISSUE' again", path=manifest_file)
+        return cls(folder, manifest, html_text, plain)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One finished message for one reader: what the sender hands to SMTP."""
+
+    recipient: str
+    envelope_from: str
+    message_id: str
+    data: bytes  # RFC 5322 wire bytes, CRLF line ends, 7-bit
+
+
+def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str],
+                    config: Config) -> dict[str, str]:
+    """The values for ``personal.fill``; ``subscriber`` None stands for a sample reader.
+
+    Every column of the reader's row is a value too (``organisation`` fills
+    ``%%NL_ORGANISATION%%``); the standard fields win over columns of the same name.
+    """
+    values = dict(subscriber.fields) if subscriber is not None else {}
+    email = subscriber.email if subscriber is not None else ""
+    values.update(
+        salutation=(subscriber.salutation if subscriber else "") or defaults.get("salutation",
+                                                                                   ""),
+        name=(subscriber.name if subscriber else "") or defaults.get("name", ""),
+        email=email,
+        unsubscribe_url=unsubscribe_url(config, email),
+        web_url=defaults.get("web_url", ""),
+    )
+    return values
+
+
+def unsubscribe_url(config: Config, email: str) -> str:
+    """The https unsubscribe link when ``unsubscribe.url_base`` is set, else a mailto: URL."""
+    section = config.section("unsubscribe")
+    base = section.get("url_base")
+    if base:
+        if not email:
+            return str(base)
+        return f"{base}{'&' if '?' in base else '?'}email={quote(email, safe='@')}"
+    return f"mailto:{_unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"
+
+
+def _unsubscribe_mailbox(config: Config) -> str:
+    """``unsubscribe.mailto``, else the reply-to address, else the sender's address."""
+    return str(config.section("unsubscribe").get("mailto")
+               or config.newsletter.get("reply_to") or parseaddr(config.newsletter.sender)[1])
+
+
+class Composer:
+    """Builds each reader's message from one built issue; ``compose`` is the cheap part."""
+
+    def __init__(self, built: Built, config: Config, *, test: bool = False) -> None:
+        self.built = built
+        self.config = config
+        self.test = test
+        manifest = built.manifest
+        self.content_hash = str(manifest["content_hash"])
+        self.defaults = {str(k): str(v) for k, v in manifest.get("defaults", {}).items()}
+        news = config.newsletter
+        for key in ("sender", "reply_to", "list_id", "name"):
+            refuse_breaks(news.get(key) or "", f"newsletter.{key} in newsletter.toml")
+        for key in ("mailto", "url_base"):
+            refuse_breaks(config.section("unsubscribe").get(key) or "",
+                          f"unsubscribe.{key} in newsletter.toml")
+        display, sender = parseaddr(news.sender)
+        try:
+            self.envelope_from = normalise(sender)
+        except ValueError as exc:
+            raise ConfigError(f"newsletter.sender {news.sender!r} has no valid address: {exc}"
+                              ) from exc
+        self.domain = self.envelope_from.rsplit("@", 1)[1]
+        subject = ("[TEST] " if test else "") + str(manifest["subject"])
+        refuse_breaks(subject, f"the subject in {built.folder / 'manifest.json'}")
+        self._mid_salt = f"{self.content_hash}\0{'test' if test else 'live'}\0".encode()
+        self._mailto = f"mailto:{_unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"
+        base = config.section("unsubscribe").get("url_base")
+        self._one_click = bool(base) and str(base).startswith("https://")
+        self._head = address_header("From", display, self.envelope_from) + fold("Subject", subject)
+        # Reply-To and List-Id: the same for every reader, folded and encoded once.
+        self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
+        self._middle += fold("List-Id", f"{news.name} <{news.get('list_id') or self.domain}>")
+        boundary = f"=_nl_{self.content_hash[:24]}"
+        self._tail_head = (f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
+                           f' boundary="{boundary}"\r\n').encode()
+        self._body = _prepare_body(boundary, built.text, built.html)
+        self._signer = _signer(config, self.domain)
+        self._date = (0, "")
+
+    def compose(self, subscriber: Subscriber) -> OutgoingMessage:
+        """The message for one reader: fill the slots, add the reader's headers, join."""
+        values = personal_values(subscriber, defaults=self.defaults, config=self.config)
+        email = subscriber.email
+        message_id = self.message_id(email)
+        head = [self._head, address_header("To", subscriber.name, email),
+                b"Date: ", self._now(), b"\r\nMessage-ID: ", message_id.encode(), b"\r\n",
+                self._middle, self._list_unsubscribe(values["unsubscribe_url"]),
+                self._tail_head]
+        body = _fill(self._body, values)
+        data = b"".join(head) + b"\r\n" + body
+        if self._signer is not None:
+            data = self._signer(data) + data
+        return OutgoingMessage(email, self.envelope_from, message_id, data)
+
+    def message_id(self, email: str) -> str:
+        """Unique per reader and issue, the same on every retry."""
+        digest = hashlib.sha256(self._mid_salt + email.lower().encode()).hexdigest()
+        return f"<{digest[:32]}@{self.domain}>"
+
+    def _list_unsubscribe(self, url: str) -> bytes:
+        if not self._one_click:
+            return f"List-Unsubscribe: <{self._mailto}>\r\n".encode()
+        # RFC 8058: one-click needs an https URI in List-Unsubscribe; both are DKIM-signed.
+        return (f"List-Unsubscribe: <{self._mailto}>,\r\n <{url}>\r\n"
+                "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n").encode()
+
+    def _now(self) -> bytes:
+        now = int(time.time())
+        if self._date[0] != now:
+            self._date = (now, formatdate(now, localtime=True))
+        return self._date[1].encode()
+
+
+# The body: static quoted-printable bytes and slots, as ("t" | "h", field) for text or HTML.
+_Part = bytes | tuple[bool, str]
+
+
+def _prepare_body(boundary: str, text: str, html_text: str) -> tuple[_Part, ...]:
+    parts: list[_Part] = []
+    for subtype, content in (("plain", text), ("html", html_text)):
+        parts.append(f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+                     "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode())
+        parts.extend(_encode_part(content, escape=subtype == "html"))
+        parts.append(b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    merged: list[_Part] = []
+    for part in parts:  # join neighbouring static bytes: fewer pieces to join per reader
+        if isinstance(part, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] = merged[-1] + part
+        else:
+            merged.append(part)
+    return tuple(merged)
+
+
+def _encode_part(content: str, *, escape: bool) -> list[_Part]:
+    content = content.replace("\r\n", "\n").replace("\r", "\n")
+    if not content.endswith("\n"):
+        content += "\n"
+    out: list[_Part] = []
+    for index, piece in enumerate(_TOKEN.split(content)):
+        if index % 2:  # a placeholder: a slot between two soft line breaks
+            last = out[-1] if out else b"\n"
+            if isinstance(last, bytes) and not last.endswith(b"\n"):
+                out.append(_SOFT)
+            out.extend(((escape, piece[5:-2].lower()), _SOFT))
+        elif piece:
+            out.append(_qp(piece))
+    return out
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable, CRLF; the last line keeps room for a soft break's ``=`` (76 octets)."""
+    encoded = binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True)
+    last = len(encoded) - encoded.rfind(b"\n") - 1
+    if last > 75:
+        cut = len(encoded) - last + 73
+        while b"=" in encoded[cut - 2:cut]:  # never inside an =XX escape
+            cut -= 1
+        encoded = encoded[:cut] + b"=\n" + encoded[cut:]
+    return encoded.replace(b"\n", b"\r\n")
+
+
+def _fill(body: tuple[_Part, ...], values: Mapping[str, str]) -> bytes:
+    cache: dict[tuple[bool, str], bytes] = {}
+    pieces: list[bytes] = []
+    for part in body:
+        if isinstance(part, bytes):
+            pieces.append(part)
+            continue
+        encoded = cache.get(part)
+        if encoded is None:
+            value = values.get(part[1], "")
+            encoded = cache[part] = _qp(html.escape(value, quote=True) if part[0] else value)
+        pieces.append(encoded)
+    return b"".join(pieces)
+
+
+def _signer(config: Config, domain: str) -> Any:
+    if config.values.get("dkim") is None:
+        return None
+    from newsletter.dkim_sign import signer
+
+    return signer(config, default_domain=domain)
+

@@ -1,0 +1,257 @@
+"""Subscriber lists: ``subscribers/<list>.csv``, read as a stream, validated row by row.
+
+A list is UTF-8 CSV with a header row; ``email`` is required, every other column (``name``,
+``salutation``, ``language``, ``organisation``, ``city``, anything else) is a merge field.
+``subscribers/suppressed.csv`` (unsubscribed, bounced) always wins over any list.
+
+Memory: rows are read one at a time. To drop duplicates, a set of 64-bit hashes of the
+addresses seen so far is kept (about 60 bytes per distinct address in CPython: some 60 MB for
+a million readers); the suppression list is held the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.errors import Problem, SubscriberError, ValidationError
+
+SUPPRESSED = "suppressed.csv"
+MAX_FIELD = 200  # characters: values go into headers and into lines limited to 998 octets
+_FORMULA = ("=", "+", "-", "@")  # a spreadsheet would run these as formulas (CSV injection)
+_FORBIDDEN = ("\r", "\n", "\0")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One reader of a list, validated: safe to put into headers and merge fields."""
+
+    email: str  # validated and normalised: domain lower-cased and in IDNA (ASCII) form
+    name: str
+    salutation: str
+    language: str
+    fields: Mapping[str, str] = field(hash=False)  # every column of the row, by lower-case name
+    line: int  # where the row starts in the CSV file
+
+
+@dataclass(frozen=True)
+class ListReport:
+    """The result of one checking pass over a list."""
+
+    path: Path
+    rows: int = 0
+    valid: int = 0  # rows that would be mailed: not invalid, not duplicate, not suppressed
+    duplicates: int = 0
+    suppressed: int = 0
+    invalid: int = 0
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        """Raise a ``ValidationError`` with every problem, if there are any."""
+        if self.problems:
+            raise ValidationError(self.problems)
+
+
+def normalise(address: str) -> str:
+    """A validated address in its canonical form; ``ValueError`` with the reason if invalid.
+
+    Non-ASCII local parts (``jürgen@…``) are refused: they need SMTPUTF8 all the way to the
+    reader's mailbox, which many servers still lack. Non-ASCII domains are fine (IDNA).
+    """
+    try:
+        result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        reason = str(exc)
+        if "Internationalized characters before the @-sign" in reason:
+            reason += " (addresses that need SMTPUTF8 are not supported)"
+        raise ValueError(reason) from exc
+    return str(result.ascii_email)
+
+
+def subscriber_for(address: str, *, name: str = "") -> Subscriber:
+    """A reader who is on no list, such as a ``--test`` address. ``SubscriberError`` if bad."""
+    try:
+        email = normalise(address.strip())
+    except ValueError as exc:
+        raise SubscriberError(f"invalid address {address!r}: {exc}") from exc
+    problem = _unsafe(name)
+    if problem:
+        raise SubscriberError(f"name {name!r}: {problem}")
+    return Subscriber(email, name, "", "", MappingProxyType({"email": email, "name": name}), 0)
+
+
+def default_suppressed(list_path: Path) -> Path | None:
+    """``suppressed.csv`` beside the list, if it exists (and is not the list itself)."""
+    candidate = list_path.parent / SUPPRESSED
+    if candidate.is_file() and candidate.resolve() != list_path.resolve():
+        return candidate
+    return None
+
+
+def read_subscribers(path: Path, *, suppressed: Path | None = None,
+                     skip_invalid: bool = False) -> Iterator[Subscriber]:
+    """Yield each reader to mail once, in list order, without duplicates or suppressed ones.
+
+    A bad row raises ``ValidationError`` when it is reached, unless ``skip_invalid``: so run
+    ``check_list`` first (one pass, every problem at once) before mailing anyone.
+    """
+    blocked = _suppressed(suppressed)
+    seen: set[int] = set()
+    for row in _rows(path):
+        if isinstance(row, Problem):
+            if skip_invalid:
+                continue
+            raise ValidationError([row])
+        key = _key(row.email)
+        if key in seen or key in blocked:
+            continue
+        seen.add(key)
+        yield row
+
+
+def check_list(path: Path, *, suppressed: Path | None = None) -> ListReport:
+    """Count rows, valid, duplicate, suppressed and invalid readers; collect every problem."""
+    blocked = _suppressed(suppressed)
+    seen: set[int] = set()
+    counts = {"rows": 0, "valid": 0, "duplicates": 0, "suppressed": 0, "invalid": 0}
+    problems: list[Problem] = []
+    try:
+        for row in _rows(path):
+            counts["rows"] += 1
+            if isinstance(row, Problem):
+                counts["invalid"] += 1
+                problems.append(row)
+                continue
+            key = _key(row.email)
+            if key in seen:
+                counts["duplicates"] += 1
+            elif key in blocked:
+                counts["suppressed"] += 1
+            else:
+                counts["valid"] += 1
+            seen.add(key)
+    except SubscriberError as exc:  # unreadable from here on: report it with the rest
+        problems.append(Problem(exc.path or str(path), exc.line, exc.message))
+    return ListReport(path, problems=tuple(problems), **counts)
+
+
+def find_subscriber(path: Path, email: str) -> Subscriber:
+    """The reader with address ``email`` (compared case-insensitively); ``SubscriberError``."""
+    try:
+        wanted = normalise(email.strip()).lower()
+    except ValueError as exc:
+        raise SubscriberError(f"invalid address {email!r}: {exc}") from exc
+    for subscriber in read_subscribers(path, skip_invalid=True):
+        if subscriber.email.lower() == wanted:
+            return subscriber
+    raise SubscriberError(f"{email} is not on this list", path=path)
+
+
+def _key(email: str) -> int:
+    digest = hashlib.blake2b(email.lower().encode("ascii"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _suppressed(path: Path | None) -> frozenset[int]:
+    """Hashes of the suppressed addresses; lenient, since a bad entry can match nothing."""
+    if path is None:
+        return frozenset()
+    keys: set[int] = set()
+    for row in _rows(path, strict=False):
+        if isinstance(row, Subscriber):
+            keys.add(_key(row.email))
+    return frozenset(keys)
+
+
+def _unsafe(value: str) -> str | None:
+    """Why ``value`` cannot be a merge field, or None."""
+    if any(c in value for c in _FORBIDDEN):
+        return "contains a line break or NUL character (not allowed in mail headers or fields)"
+    if value.startswith(_FORMULA):
+        return (f"starts with {value[0]!r}: refused as a possible spreadsheet formula "
+                "(CSV injection); remove the leading character")
+    if len(value) > MAX_FIELD:
+        return f"is {len(value)} characters long; at most {MAX_FIELD} are allowed"
+    return None
+
+
+def _rows(path: Path, *, strict: bool = True) -> Iterator[Subscriber | Problem]:
+    """Every non-blank data row as a ``Subscriber`` or as the ``Problem`` that rules it out."""
+    shown = str(path)
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise SubscriberError(f"cannot read subscriber list: {exc.strerror}", path=shown) from exc
+    with handle:
+        reader = csv.reader(handle, strict=True)
+        line = 1
+        try:
+            header = next(reader, None)
+            while header is not None and not any(cell.strip() for cell in header):
+                line = reader.line_num + 1
+                header = next(reader, None)
+            if header is None:
+                raise SubscriberError("empty file: expected a header row such as "
+                                      "'email,name,salutation,language'", path=shown, line=1)
+            columns = _columns(header, shown, line)
+            line = reader.line_num + 1
+            for cells in reader:
+                start, line = line, reader.line_num + 1
+                if not any(cell.strip() for cell in cells):
+                    continue
+                yield _row(cells, columns, shown, start, strict=strict)
+        except csv.Error as exc:
+            raise SubscriberError(f"not valid CSV: {exc}", path=shown,
+                                  line=reader.line_num) from exc
+        except UnicodeDecodeError as exc:
+            raise SubscriberError("not UTF-8 text: save the list as 'CSV UTF-8'", path=shown,
+                                  line=reader.line_num + 1) from exc
+
+
+def _columns(header: list[str], shown: str, line: int) -> tuple[str, ...]:
+    columns = tuple(cell.strip().lower() for cell in header)
+    if "email" not in columns:
+        raise SubscriberError(f"the header row has no 'email' column (found: "
+                              f"{', '.join(repr(c) for c in columns)})", path=shown, line=line)
+    for index, column in enumerate(columns):
+        if not column:
+            raise SubscriberError(f"column {index + 1} of the header row has no name",
+                                  path=shown, line=line)
+        if columns.index(column) != index:
+            raise SubscriberError(f"column {column!r} appears twice in the header row",
+                                  path=shown, line=line)
+    return columns
+
+
+def _row(cells: list[str], columns: tuple[str, ...], shown: str, line: int, *,
+         strict: bool) -> Subscriber | Problem:
+    if len(cells) > len(columns):
+        return Problem(shown, line, f"{len(cells)} fields but the header has {len(columns)}; "
+                                    "quote values that contain commas")
+    values = {column: (cells[i].strip(" \t") if i < len(cells) else "")
+              for i, column in enumerate(columns)}
+    raw = values["email"]
+    if not raw:
+        return Problem(shown, line, "no address in the 'email' column")
+    if strict:
+        for column, value in values.items():
+            problem = _unsafe(value)
+            if problem:
+                return Problem(shown, line, f"the {column!r} field {problem}")
+    try:
+        email = normalise(raw)
+    except ValueError as exc:
+        return Problem(shown, line, f"invalid address {raw!r}: {exc}")
+    values["email"] = email
+    return Subscriber(email, values.get("name", ""), values.get("salutation", ""),
+                      values.get("language", ""), MappingProxyType(values), line)
