@@ -1,0 +1,129 @@
+"""One preview build: the same load and render as ``newsletter build``, personalised, checked.
+
+A build never raises for bad input: a ``NewsletterError`` becomes a snapshot that carries
+its lines (``path:line: message``), so the server can show them and stay up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from newsletter import personal
+from newsletter.check import Finding, check_output
+from newsletter.errors import NewsletterError
+from newsletter.render import RenderedIssue
+from newsletter.workspace import Workspace
+
+ASSET_BASE = "/issue/"  # where the server serves the issue folder (its images)
+SAMPLE_READER = {"name": "Sample Reader", "email": "reader@example.org"}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the page shows: the filled email and its findings, or the build's errors."""
+
+    version: int
+    sender: str = ""
+    recipient: str = ""
+    subject: str = ""
+    preheader: str = ""
+    email_html: str = ""
+    email_text: str = ""
+    findings: tuple[Finding, ...] = ()
+    errors: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def build_snapshot(folder: Path, *, version: int, reader: object | None = None,
+                   previous: Snapshot | None = None) -> Snapshot:
+    """Load and render ``folder`` afresh (new Workspace: changed templates are picked up)."""
+    started = time.perf_counter()
+    try:
+        workspace = Workspace.find(folder)
+        rendered = workspace.render(workspace.load(folder), asset_base=ASSET_BASE)
+        values = reader_values(reader, rendered, workspace)
+        issue = rendered.issue
+        return Snapshot(
+            version=version,
+            sender=str(workspace.config.newsletter.sender),
+            recipient=_recipient(values),
+            subject=issue.subject,
+            preheader=issue.preheader,
+            email_html=personal.fill(rendered.email_html, values, escape_html=True),
+            email_text=personal.fill(rendered.email_text, values, escape_html=False),
+            findings=tuple(check_output(_as_sent(rendered, workspace))),
+            seconds=time.perf_counter() - started,
+        )
+    except NewsletterError as exc:
+        errors = tuple(line for line in str(exc).splitlines() if line.strip())
+    except Exception as exc:  # a bug or a file caught mid-save: show it, keep serving
+        errors = (f"internal error: {type(exc).__name__}: {exc}",)
+    kept = previous or Snapshot(version=0)
+    return replace(kept, version=version, errors=errors,
+                   seconds=time.perf_counter() - started)
+
+
+def reader_values(reader: object | None, rendered: RenderedIssue,
+                  workspace: Workspace) -> Mapping[str, str]:
+    """The personal fields of ``reader`` (a subscriber), or of a sample reader."""
+    # Local stand-in for newsletter.compose.personal_values until that module lands.
+    values = {**rendered.defaults, **SAMPLE_READER}
+    values.setdefault("unsubscribe_url", "")
+    return values
+
+
+def _recipient(values: Mapping[str, str]) -> str:
+    name, email = values.get("name", ""), values.get("email", "")
+    return f"{name} <{email}>" if name and email else name or email
+
+
+def _as_sent(rendered: RenderedIssue, workspace: Workspace) -> RenderedIssue:
+    """The email as ``newsletter build`` writes it: images at their archive URLs.
+
+    The preview renders images under ASSET_BASE so that they load from this server; the
+    checks (absolute image URLs, size) must see the URLs a reader gets.
+    """
+    issue_url = workspace.config.archive_url + rendered.issue.permalink
+    html = rendered.email_html.replace(f'="{ASSET_BASE}', f'="{issue_url}')
+    return replace(rendered, email_html=html)
+
+
+class Live:
+    """The current snapshot, rebuilt on demand; readers wait for a newer version."""
+
+    def __init__(self, folder: Path, *, reader: object | None = None) -> None:
+        self.folder = folder
+        self.reader = reader
+        self.closed = False
+        self._lock = threading.Lock()  # one build at a time
+        self._changed = threading.Condition()
+        self.snapshot = build_snapshot(folder, version=1, reader=reader)
+
+    def rebuild(self) -> Snapshot:
+        with self._lock:
+            snapshot = build_snapshot(self.folder, version=self.snapshot.version + 1,
+                                      reader=self.reader, previous=self.snapshot)
+            with self._changed:
+                self.snapshot = snapshot
+                self._changed.notify_all()
+        return snapshot
+
+    def wait_newer(self, version: int, timeout: float) -> Snapshot:
+        """The snapshot once it is newer than ``version`` (or after ``timeout``, or closing)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.closed or self.snapshot.version > version,
+                                   timeout)
+            return self.snapshot
+
+    def close(self) -> None:
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()

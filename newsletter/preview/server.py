@@ -1,0 +1,152 @@
+"""The preview's HTTP server: the page, the frame documents, the issue's files, and an
+event stream (server-sent events) that announces every new build."""
+
+from __future__ import annotations
+
+import errno
+import mimetypes
+import socket
+import sys
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from newsletter.errors import NewsletterError
+from newsletter.preview import page
+from newsletter.preview.build import ASSET_BASE, Live
+
+KEEPALIVE = 15.0  # seconds between comments on an idle event stream (proxies, dead peers)
+_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+
+class PreviewServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], live: Live) -> None:
+        self.live = live
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.socket.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}/"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser closing a connection mid-response is normal, not worth a traceback.
+        if isinstance(sys.exc_info()[1], _GONE):
+            return
+        super().handle_error(request, client_address)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: PreviewServer
+    server_version = "newsletter-preview"
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        dark = query.get("dark") == ["1"]
+        live = self.server.live
+        snapshot = live.snapshot
+        if url.path == "/":
+            self._send(page.page(snapshot, title=snapshot.subject or live.folder.name))
+        elif url.path == "/frame/email":
+            self._send(page.frame_email(snapshot, dark=dark), frame=True)
+        elif url.path == "/frame/text":
+            self._send(page.frame_text(snapshot, dark=dark), frame=True)
+        elif url.path == "/events":
+            self._events()
+        elif url.path == "/favicon.ico":
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.end_headers()
+        elif url.path.startswith(ASSET_BASE):
+            self._file(live.folder, unquote(url.path[len(ASSET_BASE):]))
+        else:
+            self.send_error(HTTPStatus.NOT_FOUND)
+
+    def _send(self, html: str, *, frame: bool = False) -> None:
+        body = html.encode("utf-8")
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        if frame:  # the email is content: it never runs scripts here
+            self.send_header("Content-Security-Policy", "script-src 'none'")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _file(self, folder: Path, relative: str) -> None:
+        base = folder.resolve()
+        path = (base / relative).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        body = path.read_bytes()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", mimetypes.guess_type(path.name)[0]
+                         or "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _events(self) -> None:
+        """Send the current build number, then every newer one, until the page goes away."""
+        live = self.server.live
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        seen = -1
+        try:
+            self.wfile.write(b"retry: 500\n\n")
+            while not live.closed:
+                snapshot = live.wait_newer(seen, KEEPALIVE)
+                if snapshot.version > seen:
+                    seen = snapshot.version
+                    self.wfile.write(f"event: version\ndata: {seen}\n\n".encode())
+                else:
+                    self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
+        except _GONE:
+            pass
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: an editor wants the page, not an access log."""
+
+
+def bind(live: Live, *, host: str, port: int | None, default: int,
+         say: Any = None) -> PreviewServer:
+    """A server on ``host:port``; with no port, ``default`` or the next free one (said aloud)."""
+    if port is not None:
+        try:
+            return PreviewServer((host, port), live)
+        except OSError as exc:
+            raise _bind_error(exc, host, port) from exc
+    for candidate in range(default, default + 20):
+        try:
+            server = PreviewServer((host, candidate), live)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise _bind_error(exc, host, candidate) from exc
+            continue
+        if candidate != default and say is not None:
+            say(f"port {default} is in use; using port {candidate} instead")
+        return server
+    raise NewsletterError(f"ports {default}-{default + 19} on {host} are all in use; "
+                          "choose one with --port N (--port 0: any free port)")
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> NewsletterError:
+    if exc.errno == errno.EADDRINUSE:
+        return NewsletterError(f"port {port} on {host} is already in use (another preview?); "
+                               "choose another with --port N, or --port 0 for any free port")
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return NewsletterError(f"cannot listen on {host}: not an address of this machine")
+    return NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
