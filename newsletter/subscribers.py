@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import BinaryIO
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -73,7 +74,8 @@ def normalise(address: str) -> str:
     except EmailNotValidError as exc:
         reason = str(exc)
         if "Internationalized characters before the @-sign" in reason:
-            reason += " (addresses that need SMTPUTF8 are not supported)"
+            reason = ("non-ASCII characters before the @-sign need SMTPUTF8, which is not "
+                      "supported; ask the reader for an ASCII address")
         raise ValueError(reason) from exc
     return str(result.ascii_email)
 
@@ -189,11 +191,11 @@ def _rows(path: Path, *, strict: bool = True) -> Iterator[Subscriber | Problem]:
     """Every non-blank data row as a ``Subscriber`` or as the ``Problem`` that rules it out."""
     shown = str(path)
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        handle = path.open("rb")
     except OSError as exc:
         raise SubscriberError(f"cannot read subscriber list: {exc.strerror}", path=shown) from exc
     with handle:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(_lines(handle, shown), strict=True)
         line = 1
         try:
             header = next(reader, None)
@@ -213,9 +215,17 @@ def _rows(path: Path, *, strict: bool = True) -> Iterator[Subscriber | Problem]:
         except csv.Error as exc:
             raise SubscriberError(f"not valid CSV: {exc}", path=shown,
                                   line=reader.line_num) from exc
+
+
+def _lines(handle: BinaryIO, shown: str) -> Iterator[str]:
+    """Decoded lines (BOM dropped), so that a bad byte is reported at its own line."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             raise SubscriberError("not UTF-8 text: save the list as 'CSV UTF-8'", path=shown,
-                                  line=reader.line_num + 1) from exc
+                                  line=number) from exc
+        yield text
 
 
 def _columns(header: list[str], shown: str, line: int) -> tuple[str, ...]:
