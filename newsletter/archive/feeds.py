@@ -40,7 +40,8 @@ def atom_feed(site: Site, entries: Sequence[dict[str, Any]], title: str) -> byte
             _sub(item, "summary", entry["preheader"])
         _sub(item, "content", entry["content"], type="html")
     ET.indent(feed, space=" ")
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def sitemap(site: Site, entries: Sequence[dict[str, Any]]) -> bytes:
@@ -53,7 +54,8 @@ def sitemap(site: Site, entries: Sequence[dict[str, Any]]) -> bytes:
         _sub(url, "loc", site.base_url + quote_path(entry["permalink"]), ns=SITEMAP)
         _sub(url, "lastmod", entry["date"], ns=SITEMAP)
     ET.indent(urlset, space=" ")
-    return ET.tostring(urlset, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(urlset, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, *, ns: str = ATOM,
