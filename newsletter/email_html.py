@@ -46,7 +46,8 @@ def _unvalidated_pairs(csstext: str, validate: bool = False) -> Any:
 # element's existing inline style with validation on (peterbe/premailer#235 fixed the other
 # call). Validation compiles cssutils' large property regexes, 0.1-0.3 s per process, to
 # check MRML's own inline CSS. tests/test_render.py checks the output is unchanged.
-_unvalidated_pairs._lock = _validated_pairs._lock  # type: ignore[attr-defined]  # read through the global
+_unvalidated_pairs._lock = _validated_pairs._lock  # type: ignore[attr-defined]  # read via the global
+_unvalidated_pairs.__wrapped_original__ = _validated_pairs  # type: ignore[attr-defined]  # for tests
 merge_style.csstext_to_pairs = _unvalidated_pairs
 
 

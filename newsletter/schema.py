@@ -184,8 +184,9 @@ class Checker:
             # A block scalar (``key: |``) starts on the line after its key.
             first_line = self.source.line(keys) + (1 if "\n" in value.strip() else 0)
         if RESERVED in value:
-            self.add(keys, f"the text contains '{RESERVED}', which is reserved for personal "
-                           "fields")
+            line = first_line + value[: value.index(RESERVED)].count("\n")
+            self.problems.append(Problem(self.source.path, line, f"the text contains "
+                                         f"'{RESERVED}', which is reserved for personal fields"))
         rich, link_problems = render(value, inline=inline)
         for p in link_problems:
             self.problems.append(Problem(self.source.path, first_line + p.line_offset,

@@ -52,7 +52,7 @@ def invoke() -> Callable[..., Result]:
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[str]:
     """Debian's Chromium for Playwright. Missing: a failure in CI, a skip elsewhere."""
     if not CHROMIUM.exists():
