@@ -137,7 +137,8 @@ def test_every_page_parses_and_carries_meta(archive_ws: Path) -> None:
     locs = sitemap.xpath("//s:loc/text()", namespaces={"s": "http://www.sitemaps.org/schemas/"
                                                              "sitemap/0.9"})
     assert locs[0] == "https://host.test/archiv/"
-    assert "https://host.test/archiv/2024/06/k%C3%B6ln/" in locs and len(locs) == 5
+    assert "https://host.test/archiv/2024/06/k%C3%B6ln/" in locs
+    assert len(locs) == 5
     feed = feedparser.parse((site / "feed.xml").read_bytes())
     assert feed.bozo == 0
     assert all(e.id.startswith("https://host.test/archiv/20") for e in feed.entries)
@@ -246,7 +247,8 @@ def test_invalid_issue_writes_nothing(archive_ws: Path, invoke: Callable[..., Re
         "---\nkind: exhibitor_quotez\n---\n", encoding="utf-8")
     result = invoke("archive")
     assert result.exit_code == 2
-    assert "02-exhibitors.md" in result.output and "exhibitor_quotes" in result.output
+    assert "02-exhibitors.md" in result.output
+    assert "exhibitor_quotes" in result.output
     assert not (archive_ws / "site").exists()
 
 
@@ -269,7 +271,7 @@ def test_same_archive_address_is_refused(archive_ws: Path) -> None:
 # --- in a real browser ----------------------------------------------------------------------
 
 class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the stdlib's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -316,7 +318,8 @@ def test_crawl_finds_no_dead_link_and_no_console_error(served: tuple[Path, str],
                     continue
                 seen.add(url)
                 response = page.goto(url)
-                assert response is not None and response.ok, url
+                assert response is not None, url
+                assert response.ok, url
                 if not url.endswith(".html") and not url.endswith("/"):
                     continue
                 for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
