@@ -37,7 +37,8 @@ SCHEMA = (
     )),
     Field("unsubscribe", "record", default=None, fields=(
         Field("mailto", "email", doc="address for mailto: unsubscribe requests"),
-        Field("url_base", "url", doc="https unsubscribe endpoint; ?email=… is appended"),
+        Field("url_base", "url",
+              doc="https unsubscribe endpoint; ?u=<the address in base64url> is appended"),
     )),
     Field("smtp", "record", default=None, fields=(
         Field("url", "str", doc="smtp://[user@]host[:port] or smtps://…; empty: local outbox"),
