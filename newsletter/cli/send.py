@@ -1,7 +1,128 @@
-"""`newsletter send`, `status` and `subscribers` (to be written)."""
+"""`newsletter send` and `newsletter status`: thin commands over ``newsletter.send``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-COMMANDS: list[click.Command] = []
+from newsletter.cli import ISSUE
+
+if TYPE_CHECKING:
+    from newsletter.send.campaign import Campaign
+    from newsletter.send.report import SendReport
+
+LIST = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("issue", type=ISSUE)
+@click.option("--list", "list_path", type=LIST, required=True, help="Subscriber list (CSV).")
+@click.option("--smtp", metavar="URL", help="smtp://[user@]host[:port] or smtps://… "
+              "(default: NEWSLETTER_SMTP_URL, then newsletter.toml; none: the local outbox).")
+@click.option("--test", multiple=True, metavar="ADDR",
+              help="Send only to ADDR (repeatable), '[TEST]' in the subject, no journal.")
+@click.option("--dry-run", is_flag=True, help="Compose every message; connect to nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True),
+              help="At most this many messages per second.")
+@click.option("--connections", type=click.IntRange(min=1), help="Parallel SMTP connections.")
+@click.option("--resend-unknown", is_flag=True,
+              help="Also send to readers whose earlier delivery is unknown (may duplicate).")
+@click.option("--allow-changed", is_flag=True,
+              help="Continue although the issue was rebuilt with other content.")
+@click.option("--skip-invalid", is_flag=True, help="Skip invalid rows instead of refusing.")
+@click.option("--insecure", is_flag=True, hidden=True,
+              help="For tests only: no certificate checks, AUTH without TLS.")
+def send(issue: Path, list_path: Path, smtp: str | None, test: tuple[str, ...], dry_run: bool,
+         yes: bool, rate: float | None, connections: int | None, resend_unknown: bool,
+         allow_changed: bool, skip_invalid: bool, insecure: bool) -> None:
+    """Send ISSUE (its build in build/<slug>/) to every reader of a list; resumable."""
+    from newsletter.send.campaign import SendOptions, prepare
+
+    campaign = prepare(issue, SendOptions(
+        list_path, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
+        resend_unknown=resend_unknown, allow_changed=allow_changed, skip_invalid=skip_invalid,
+        insecure=insecure))
+    sys.exit(_run(campaign, yes=yes))
+
+
+@click.command()
+@click.argument("issue", type=ISSUE)
+@click.option("--list", "list_path", type=LIST, help="Only this list's journal.")
+def status(issue: Path, list_path: Path | None) -> None:
+    """Show what the journal says about ISSUE: readers per state, failures per reply."""
+    from newsletter.send.status import status as journal_status
+
+    found = journal_status(issue, list_path)
+    for entry in found:
+        click.echo("\n".join(entry.lines()))
+    if not found:
+        click.echo(f"{issue}: not sent yet (no journal)")
+
+
+COMMANDS: list[click.Command] = [send, status]
+
+
+def _run(campaign: Campaign, *, yes: bool) -> int:
+    """Summary, confirmation, the run with a progress bar on stderr, the report; exit code."""
+    summary = campaign.summary
+    if campaign.outbox and not summary.dry_run:
+        click.secho(f"NOTE: no SMTP server configured (--smtp, NEWSLETTER_SMTP_URL or [smtp] url "
+                    f"in newsletter.toml): delivering into the {campaign.transport.description}",
+                    err=True, fg="yellow", bold=True)
+    if campaign.options.insecure:
+        click.secho("WARNING: --insecure: TLS certificates are NOT checked and the password may "
+                    "travel unencrypted. For tests only.", err=True, fg="red", bold=True)
+    click.echo("\n".join(summary.lines()))
+    if not summary.dry_run and not yes:
+        if not click.get_text_stream("stdin").isatty():
+            click.echo("error: no terminal to confirm on: pass --yes to send; nothing was sent",
+                       err=True)
+            return 2
+        if not click.confirm(f"Send {summary.to_send} message(s) now?", default=False):
+            click.echo("nothing was sent", err=True)
+            return 2
+    report = asyncio.run(_with_progress(campaign, summary.to_send))
+    click.echo("\n".join(report.lines()))
+    return report.exit_code
+
+
+async def _with_progress(campaign: Campaign, total: int) -> SendReport:
+    """Run the campaign; Ctrl-C once stops after the messages in flight, twice at once."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    started = time.monotonic()
+    label = "composing" if campaign.summary.dry_run else "sending"
+    with click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True,
+                           show_eta=True, item_show_func=lambda rate: rate) as bar:
+        done = [0, 0.0]  # messages not yet shown on the bar, when it was last drawn
+
+        def progress(n: int) -> None:
+            done[0] += n
+            now = time.monotonic()
+            if now - done[1] >= 0.2:
+                rate = bar.pos / (now - started) if now > started else 0.0
+                bar.update(int(done[0]), f"{rate:.0f} msg/s")
+                done[0], done[1] = 0, now
+
+        def interrupt() -> None:
+            if campaign.stopping and task is not None:
+                task.cancel()
+            campaign.stop("interrupted (Ctrl-C)")
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, interrupt)
+        try:
+            report = await campaign.run(progress)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+        bar.update(int(done[0]))
+    return report

@@ -1,0 +1,47 @@
+"""One send per issue and list at a time: an advisory lock the kernel drops with its process.
+
+``flock`` is released when the holder exits in any way (``kill -9`` and power cuts included),
+so a lock left by a dead process is simply taken over; the file keeps the holder's pid for
+the message shown to whoever is refused.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from newsletter.errors import SendError
+
+
+class SendLock:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise SendError(f"another 'newsletter send' of this issue and list is running "
+                            f"(pid {holder}); wait for it or stop it first",
+                            path=self.path) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays (harmless)
+            self._fd = None
+
+    def __enter__(self) -> SendLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

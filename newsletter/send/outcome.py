@@ -1,0 +1,82 @@
+"""What one delivery attempt came to, and the small interfaces the pool drives."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Kind(enum.Enum):
+    SENT = "sent"  # the server said 250 after the final dot
+    FAILED = "failed"  # permanent (5xx): never retried
+    RETRY = "retry"  # temporary, and certainly not delivered: safe to send again
+    UNKNOWN = "unknown"  # the connection died after the final dot: maybe delivered
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    kind: Kind
+    code: int | None = None
+    reply: str = ""
+    stage: str = ""  # connect, MAIL, RCPT, DATA, end of data
+    reconnect: bool = False  # the connection is no longer usable
+
+    def describe(self) -> str:
+        code = f"{self.code} " if self.code else ""
+        return f"{code}{self.reply}".strip() + (f" (at {self.stage})" if self.stage else "")
+
+
+def classify(code: int, reply: str, stage: str) -> Result:
+    """A server's reply to a command: 2xx/3xx sent, 4xx temporary, 5xx permanent.
+
+    421 means the server is closing the connection (RFC 5321 §3.8), at any stage.
+    """
+    if code < 400:
+        return Result(Kind.SENT, code, reply, stage)
+    if code < 500:
+        return Result(Kind.RETRY, code, reply, stage, reconnect=code == 421)
+    return Result(Kind.FAILED, code, reply, stage)
+
+
+class Message(Protocol):
+    """A finished message for one reader (``newsletter.compose.OutgoingMessage``)."""
+
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def envelope_from(self) -> str: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+
+
+BeforeData = Callable[[], Awaitable[None]]
+
+
+class Channel(Protocol):
+    """One open connection that delivers one message at a time."""
+
+    async def send(self, message: Message, before_data: BeforeData) -> Result:
+        """Deliver ``message``; await ``before_data`` (the journal's commit) before DATA."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    description: str
+
+    async def open(self) -> Channel:
+        """A new channel; ``ConnectFailed`` if it could not be opened this time."""
+        ...
+
+
+class ConnectFailed(Exception):
+    """A connection could not be opened or set up; may work on a later try."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code

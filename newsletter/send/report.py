@@ -1,0 +1,113 @@
+"""What a send is about to do (``Summary``) and what it did (``SendReport``), as data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from newsletter.send.outcome import Kind, Result
+
+
+@dataclass(frozen=True)
+class Summary:
+    issue: str
+    slug: str
+    subject: str
+    list_path: str
+    transport: str
+    outbox: bool
+    journal: str
+    test: tuple[str, ...] = ()
+    dry_run: bool = False
+    recipients: int = 0
+    suppressed: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    journaled: dict[str, int] = field(default_factory=dict)  # states from earlier runs
+    to_send: int = 0
+
+    def lines(self) -> list[str]:
+        lines = [f"issue:       {self.issue} ({self.slug})",
+                 f"subject:     {'[TEST] ' if self.test else ''}{self.subject}",
+                 f"list:        {self.list_path}"]
+        if self.test:
+            lines.append(f"test to:     {', '.join(self.test)} (not journaled)")
+        else:
+            lines.append(f"recipients:  {self.recipients} (suppressed {self.suppressed}, "
+                         f"invalid {self.invalid}, duplicates {self.duplicates})")
+            if self.journaled:
+                states = ", ".join(f"{k} {v}" for k, v in self.journaled.items())
+                lines.append(f"journal:     {states} (earlier runs; {self.journal})")
+            lines.append(f"to send now: {self.to_send}")
+        lines.append(f"transport:   {'none (dry run)' if self.dry_run else self.transport}")
+        return lines
+
+
+@dataclass
+class SendReport:
+    slug: str
+    transport: str
+    journal: str | None
+    dry_run: bool = False
+    test: bool = False
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    unknown: int = 0
+    composed: int = 0  # --dry-run
+    bytes: int = 0  # --dry-run
+    skipped: dict[str, int] = field(default_factory=dict)  # done in earlier runs, by state
+    recovered_unknown: int = 0  # rows an earlier run left in flight
+    codes: Counter[str] = field(default_factory=Counter)  # failures by reply code
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (address, reply), the first
+    stopped: str | None = None
+    elapsed: float = 0.0
+
+    def count(self, address: str, result: Result, *, keep: int) -> None:
+        if result.kind is Kind.SENT:
+            self.sent += 1
+            return
+        if result.kind is Kind.FAILED:
+            self.failed += 1
+        elif result.kind is Kind.RETRY:
+            self.deferred += 1
+        else:
+            self.unknown += 1
+        self.codes[f"{result.kind.value} {result.code or '-'}"] += 1
+        if len(self.failures) < keep:
+            self.failures.append((address, result.describe()))
+
+    @property
+    def exit_code(self) -> int:
+        """0 when everything this run tried was delivered, 1 when some reader was not."""
+        problems = self.failed or self.deferred or self.unknown or self.stopped
+        return 1 if problems else 0
+
+    def lines(self) -> list[str]:
+        if self.dry_run:
+            average = self.bytes / self.composed / 1024 if self.composed else 0.0
+            rate = self.composed / self.elapsed if self.elapsed else 0.0
+            return [f"dry run: composed {self.composed} messages ({average:.1f} KB each, "
+                    f"{rate:.0f}/s) in {self.elapsed:.1f} s; nothing was sent"]
+        rate = self.sent / self.elapsed if self.elapsed else 0.0
+        lines = [f"sent {self.sent}, failed {self.failed}, deferred {self.deferred}, "
+                 f"unknown {self.unknown} in {self.elapsed:.1f} s ({rate:.0f} msg/s) "
+                 f"via {self.transport}"]
+        if self.skipped:
+            lines.append("skipped (earlier runs): "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())))
+        if self.recovered_unknown:
+            lines.append(f"{self.recovered_unknown} message(s) were in flight when the last run "
+                         "stopped: now 'unknown' (maybe delivered); send them with "
+                         "--resend-unknown only if you accept duplicates")
+        for code, n in self.codes.most_common():
+            lines.append(f"  {code}: {n}")
+        for address, reply in self.failures[:10]:
+            lines.append(f"  {address}: {reply}")
+        if self.stopped:
+            lines.append(f"stopped: {self.stopped}; run the same command again to resume")
+        elif self.deferred:
+            lines.append("deferred readers are retried by the next run of the same command")
+        if self.journal:
+            lines.append(f"journal: {self.journal}")
+        return lines

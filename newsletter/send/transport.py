@@ -1,0 +1,227 @@
+"""SMTP over aiosmtplib: the URL, connecting (TLS, STARTTLS, AUTH) and one message at a time.
+
+The DATA phase is driven by hand (``DATA``, then the payload, then one reply) so that we know
+exactly whether the final dot may have reached the server: before it, a lost connection is
+safe to retry; after it, the message may have been delivered and is reported ``unknown``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import ssl
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from newsletter.errors import ConfigError, SendError
+from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
+
+PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
+_LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+@dataclass(frozen=True)
+class SmtpUrl:
+    """``smtp://[user@]host[:port]`` (STARTTLS when offered) or ``smtps://`` (implicit TLS)."""
+
+    scheme: str
+    host: str
+    port: int
+    user: str | None
+
+    @property
+    def implicit_tls(self) -> bool:
+        return self.scheme == "smtps"
+
+    def __str__(self) -> str:  # never holds a password: parse_smtp_url refuses one
+        user = f"{self.user}@" if self.user else ""
+        return f"{self.scheme}://{user}{self.host}:{self.port}"
+
+
+def parse_smtp_url(url: str) -> SmtpUrl:
+    """Parse and check an SMTP URL; ``ConfigError`` naming what is wrong (never the password)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"SMTP URL: {exc}; expected smtp://[user@]host[:port]") from None
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ConfigError(f"SMTP URL must start with smtp:// or smtps://, not "
+                          f"{parts.scheme + '://' if parts.scheme else 'nothing'}")
+    if parts.password is not None:
+        raise ConfigError(f"SMTP URL must not contain a password: put it in {PASSWORD_ENV}")
+    if not parts.hostname:
+        raise ConfigError("SMTP URL has no host; expected smtp://[user@]host[:port]")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError("SMTP URL has a path or query; expected smtp://[user@]host[:port]")
+    default = 465 if parts.scheme == "smtps" else 587 if parts.username else 25
+    user = unquote(parts.username) if parts.username else None
+    return SmtpUrl(parts.scheme, parts.hostname, port or default, user)
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """The DATA payload: CRLF line endings, leading dots doubled, the final ``.`` line.
+
+    The composed message normally has CRLF and no leading dots, so the regular expressions
+    (a third of a millisecond on 70 KB) only run when a count says they must.
+    """
+    lf = data.count(b"\n")
+    if not (lf == data.count(b"\r") == data.count(b"\r\n")):
+        data = _LINE_ENDINGS.sub(b"\r\n", data)
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+class SmtpTransport:
+    """Opens authenticated, encrypted-when-possible connections to one SMTP server."""
+
+    def __init__(self, url: SmtpUrl, *, password: str | None = None, insecure: bool = False,
+                 timeout: float = 60.0) -> None:
+        if url.user and not password:
+            raise ConfigError(f"the SMTP URL names user {url.user!r}; set {PASSWORD_ENV} "
+                              "to their password")
+        self.url = url
+        self.description = f"SMTP {url}"
+        self._password = password
+        self._insecure = insecure
+        self._timeout = timeout
+
+    @classmethod
+    def from_url(cls, url: str, *, insecure: bool = False, timeout: float = 60.0
+                 ) -> SmtpTransport:
+        return cls(parse_smtp_url(url), password=os.environ.get(PASSWORD_ENV) or None,
+                   insecure=insecure, timeout=timeout)
+
+    async def open(self) -> SmtpChannel:
+        """Connect, upgrade with STARTTLS when offered, log in; ``SendError`` if misconfigured.
+
+        ``SendError`` (certificate, refused login, credentials without TLS) will not get
+        better by retrying; ``ConnectFailed`` (refused, timed out, 4xx greeting) may.
+        """
+        url = self.url
+        smtp = aiosmtplib.SMTP(hostname=url.host, port=url.port, use_tls=url.implicit_tls,
+                               start_tls=False if url.implicit_tls else None,
+                               validate_certs=not self._insecure, timeout=self._timeout)
+        try:
+            await smtp.connect()
+        except aiosmtplib.SMTPResponseException as exc:
+            raise ConnectFailed(f"{url.host}:{url.port} refused the connection: "
+                                f"{exc.code} {exc.message}", code=exc.code) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            if _is_certificate_error(exc):
+                raise SendError(f"TLS certificate of {url.host} not trusted: {_root(exc)}; "
+                                "the connection was not used") from None
+            raise ConnectFailed(f"cannot connect to {url.host}:{url.port}: {_root(exc)}") from None
+        encrypted = smtp.get_transport_info("sslcontext") is not None
+        if url.user:
+            if not encrypted and not self._insecure:
+                smtp.close()
+                raise SendError(f"{url.host}:{url.port} does not offer STARTTLS: refusing to "
+                                "send the password over an unencrypted connection (use "
+                                "smtps:// or a server with STARTTLS)")
+            try:
+                await smtp.login(url.user, self._password or "")
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                smtp.close()
+                raise SendError(f"{url.host} refused the login of {url.user!r}: "
+                                f"{exc.code} {exc.message}", code=exc.code) from None
+            except aiosmtplib.SMTPException as exc:
+                smtp.close()
+                raise SendError(f"cannot log in to {url.host}: {exc}") from None
+        return SmtpChannel(smtp, self._timeout)
+
+
+class SmtpChannel:
+    """One SMTP connection; ``send`` returns a ``Result`` and never raises for the server."""
+
+    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float) -> None:
+        self._smtp = smtp
+        self._timeout = timeout
+
+    async def send(self, message: Message, before_data: BeforeData) -> Result:
+        smtp = self._smtp
+        stage = "MAIL"
+        try:
+            reply = await smtp.execute_command(
+                b"MAIL", b"FROM:<" + message.envelope_from.encode("ascii") + b">")
+            if reply.code != 250:
+                return await self._refused(reply, stage)
+            stage = "RCPT"
+            reply = await smtp.execute_command(
+                b"RCPT", b"TO:<" + message.recipient.encode("ascii") + b">")
+            if reply.code not in (250, 251):
+                return await self._refused(reply, stage)
+            await before_data()
+            stage = "DATA"
+            reply = await smtp.execute_command(b"DATA")
+            if reply.code != 354:
+                return await self._refused(reply, stage)
+            protocol = smtp.protocol
+            if protocol is None:
+                raise aiosmtplib.SMTPServerDisconnected("connection lost")
+            protocol.write(dot_stuff(message.data))
+        except _LOST as exc:
+            smtp.close()
+            return Result(Kind.RETRY, None, _describe(exc), stage, reconnect=True)
+        stage = "end of data"
+        try:
+            reply = await protocol.read_response(timeout=self._timeout)
+        except _LOST as exc:
+            # The final dot may have arrived: the server may have taken the message.
+            smtp.close()
+            return Result(Kind.UNKNOWN, None, _describe(exc), stage, reconnect=True)
+        result = classify(reply.code, reply.message, stage)
+        if result.kind is Kind.SENT and reply.code != 250:
+            return Result(Kind.RETRY, reply.code, reply.message, stage, reconnect=True)
+        if result.reconnect:
+            smtp.close()
+        return result
+
+    async def _refused(self, reply: aiosmtplib.SMTPResponse, stage: str) -> Result:
+        result = classify(reply.code, reply.message, stage)
+        if result.kind is Kind.SENT:  # a success code where none belongs: out of step
+            result = Result(Kind.RETRY, reply.code, reply.message, stage, reconnect=True)
+        if result.reconnect or not self._smtp.is_connected:
+            self._smtp.close()
+            return Result(result.kind, result.code, result.reply, stage, reconnect=True)
+        try:
+            await self._smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            self._smtp.close()
+            return Result(result.kind, result.code, result.reply, stage, reconnect=True)
+        return result
+
+    async def close(self) -> None:
+        if self._smtp.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await self._smtp.quit(timeout=5)
+        self._smtp.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return f"timed out ({exc})"
+    return f"connection lost ({exc})" if str(exc) else "connection lost"
+
+
+def _root(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc) or type(exc).__name__
+
+
+def _is_certificate_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
