@@ -13,6 +13,7 @@ from newsletter.errors import NewsletterError
 from newsletter.preview.build import Live
 from newsletter.preview.server import PreviewServer, bind
 from newsletter.preview.watch import Watcher
+from newsletter.subscribers import Subscriber, find_subscriber
 
 DEFAULT_PORT = 8025
 LOOPBACK = "127.0.0.1"
@@ -80,7 +81,7 @@ def serve(folder: Path, *, host: str = LOOPBACK, port: int | None = None,
         preview.close()
 
 
-def _subscriber(reader: str | None, list_path: Path | None) -> object | None:
+def _subscriber(reader: str | None, list_path: Path | None) -> Subscriber | None:
     """The subscriber the email is filled for (``--as``), looked up once."""
     if reader is None:
         if list_path is not None:
@@ -88,4 +89,4 @@ def _subscriber(reader: str | None, list_path: Path | None) -> object | None:
         return None
     if list_path is None:
         raise NewsletterError("--as EMAIL needs --list FILE: the list that subscriber is on")
-    raise NewsletterError("--as is not available yet")  # replaced by find_subscriber
+    return find_subscriber(list_path, reader)

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsletter import personal
 from newsletter.check import Finding, check_output
+from newsletter.compose import personal_values
 from newsletter.errors import NewsletterError
 from newsletter.render import RenderedIssue
+from newsletter.subscribers import Subscriber
 from newsletter.workspace import Workspace
 
 ASSET_BASE = "/issue/"  # where the server serves the issue folder (its images)
-SAMPLE_READER = {"name": "Sample Reader", "email": "reader@example.org"}
 
 
 @dataclass(frozen=True)
@@ -42,19 +42,19 @@ class Snapshot:
         return not self.errors
 
 
-def build_snapshot(folder: Path, *, version: int, reader: object | None = None,
+def build_snapshot(folder: Path, *, version: int, reader: Subscriber | None = None,
                    previous: Snapshot | None = None) -> Snapshot:
     """Load and render ``folder`` afresh (new Workspace: changed templates are picked up)."""
     started = time.perf_counter()
     try:
         workspace = Workspace.find(folder)
         rendered = workspace.render(workspace.load(folder), asset_base=ASSET_BASE)
-        values = reader_values(reader, rendered, workspace)
+        values = personal_values(reader, defaults=rendered.defaults, config=workspace.config)
         issue = rendered.issue
         return Snapshot(
             version=version,
             sender=str(workspace.config.newsletter.sender),
-            recipient=_recipient(values),
+            recipient=_recipient(reader),
             subject=issue.subject,
             preheader=issue.preheader,
             email_html=personal.fill(rendered.email_html, values, escape_html=True),
@@ -71,18 +71,10 @@ def build_snapshot(folder: Path, *, version: int, reader: object | None = None,
                    seconds=time.perf_counter() - started)
 
 
-def reader_values(reader: object | None, rendered: RenderedIssue,
-                  workspace: Workspace) -> Mapping[str, str]:
-    """The personal fields of ``reader`` (a subscriber), or of a sample reader."""
-    # Local stand-in for newsletter.compose.personal_values until that module lands.
-    values = {**rendered.defaults, **SAMPLE_READER}
-    values.setdefault("unsubscribe_url", "")
-    return values
-
-
-def _recipient(values: Mapping[str, str]) -> str:
-    name, email = values.get("name", ""), values.get("email", "")
-    return f"{name} <{email}>" if name and email else name or email
+def _recipient(reader: Subscriber | None) -> str:
+    if reader is None:
+        return "a sample reader (the default salutation)"
+    return f"{reader.name} <{reader.email}>" if reader.name else reader.email
 
 
 def _as_sent(rendered: RenderedIssue, workspace: Workspace) -> RenderedIssue:
@@ -99,7 +91,7 @@ def _as_sent(rendered: RenderedIssue, workspace: Workspace) -> RenderedIssue:
 class Live:
     """The current snapshot, rebuilt on demand; readers wait for a newer version."""
 
-    def __init__(self, folder: Path, *, reader: object | None = None) -> None:
+    def __init__(self, folder: Path, *, reader: Subscriber | None = None) -> None:
         self.folder = folder
         self.reader = reader
         self.closed = False
