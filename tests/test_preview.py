@@ -196,7 +196,8 @@ def test_as_shows_that_subscribers_salutation(
         workspace: Path, open_page: Callable[..., tuple[Preview, Page]]) -> None:
     _, page = open_page(reader="anna.mueller@example.org",
                         list_path=Path("subscribers/sample.csv"))
-    expect(page.frame_locator("#frame").get_by_text("Sehr geehrte Frau Dr. Müller,")).to_be_visible()
+    frame = page.frame_locator("#frame")
+    expect(frame.get_by_text("Sehr geehrte Frau Dr. Müller,")).to_be_visible()
     expect(page.locator("#recipient")).to_have_text("Dr. Anna Müller <anna.mueller@example.org>")
 
 
