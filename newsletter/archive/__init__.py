@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.archive.cache import Cache, environment_key, issue_key
-from newsletter.archive.feeds import atom_feed, sitemap
+from newsletter.archive.feeds import atom_entry, atom_feed, sitemap
 from newsletter.archive.pages import STYLESHEET, Site, index_page, issue_page
 from newsletter.archive.writer import Writer
 from newsletter.content import Issue, folder_fingerprint
@@ -58,9 +58,8 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     cache = Cache.load(out)
     environment = environment_key(root=workspace.root, templates=workspace.templates.folder,
                                   base_url=site.base_url)
-    keys = {f.resolve().name: issue_key(environment, folder_fingerprint(f))
-            for f in workspace.issue_folders()}
     folders = {f.resolve().name: f for f in workspace.issue_folders()}
+    keys = {slug: issue_key(environment, folder_fingerprint(f)) for slug, f in folders.items()}
     reused = {slug: cache.issues[slug] for slug in folders
               if _reusable(cache.issues.get(slug), keys[slug], out)}
     # Phase 1: validate every changed issue (all problems at once), render, compose pages.
@@ -70,17 +69,19 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     for issue in changed:
         page = issue_page(workspace.render(issue), site)
         files = [issue.permalink + PAGE] + [issue.permalink + str(i.local) for i in issue.images]
-        records[issue.slug] = {"key": keys[issue.slug], "files": files,
-                               "entry": _entry(issue, page.feed_html)}
+        entry = _entry(issue)
+        records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry,
+                               "atom": atom_entry(site, entry, page.feed_html)}
         pages[issue.slug] = (issue, page.html)
-    entries = sorted((r["entry"] for r in records.values()),
-                     key=lambda e: (e["date"], e["slug"]), reverse=True)
+    newest_first = sorted(records.values(), reverse=True,
+                          key=lambda r: (r["entry"]["date"], r["entry"]["slug"]))
+    entries = [r["entry"] for r in newest_first]
     _check_permalinks(entries)
     templates = _archive_templates(workspace)
     words = labels(site.language) | WORDS.get(site.language.split("-")[0], WORDS["en"])
     index = index_page(templates, site, entries, words)
     title = f"{site.name} · {words['archive']}"
-    feed = atom_feed(site, entries, title)
+    feed = atom_feed(site, entries, [r["atom"] for r in newest_first], title)
     sitemap_xml = sitemap(site, entries)
     stylesheet = _stylesheet(templates.folder).read_bytes()
 
@@ -101,18 +102,18 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed)
 
 
-def _entry(issue: Issue, content: str) -> dict[str, Any]:
+def _entry(issue: Issue) -> dict[str, Any]:
     """What the index and the feed need of an issue, kept in the cache between builds."""
     return {"slug": issue.slug, "title": issue.title, "subject": issue.subject,
             "date": issue.date.isoformat(), "preheader": issue.preheader,
             "language": issue.language, "permalink": issue.permalink,
             "sections": [{"anchor": s.anchor, "title": s.title} for s in issue.sections
-                         if s.title],
-            "content": content}
+                         if s.title]}
 
 
 def _reusable(record: dict[str, Any] | None, key: str, out: Path) -> bool:
-    if not record or record.get("key") != key or not isinstance(record.get("entry"), dict):
+    if not record or record.get("key") != key or not isinstance(record.get("entry"), dict) \
+            or not isinstance(record.get("atom"), str):
         return False
     files = record.get("files")
     return isinstance(files, list) and all((out / f).is_file() for f in files)

@@ -17,12 +17,12 @@ from typing import Any
 import newsletter
 
 CACHE_FILE = ".archive-cache.json"
-FORMAT = 1  # raise when the cached entries change shape
+FORMAT = 2  # raise when the cached entries change shape
 
 
 @dataclass
 class Cache:
-    """Per issue slug: {"key", "files", "entry"}; plus the files the site itself wrote."""
+    """Per issue slug: {"key", "files", "entry", "atom"}; plus the site's own files."""
 
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)

@@ -106,6 +106,8 @@ def _feed_body(html: str, url: str) -> str:
     tree = lxml.html.document_fromstring(html.encode("utf-8"))
     tree.make_links_absolute(url, resolve_base_href=False)
     body = tree.body
+    for hidden in body.xpath("./div[contains(translate(@style, ' ', ''), 'display:none')]"):
+        hidden.drop_tree()  # the inbox preheader: a feed reader would show it as text
     parts = [body.text or ""] + [lxml.html.tostring(child, encoding="unicode")
                                  for child in body]
     return "".join(parts).strip()
