@@ -75,11 +75,12 @@ def write(rendered: RenderedIssue, out: Path) -> BuildResult:
             json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
             encoding="utf-8")
         for image in issue.images:
-            assert image.local is not None  # only local images are listed
+            if image.local is None:  # a remote image: nothing to copy
+                continue
             target = staging / image.local
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(issue.folder / image.local, target)
-        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; a web server must read it
+        os.chmod(staging, 0o755)  # noqa: S103  (mkdtemp makes 0700; web servers must read it)
         _swap(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -13,7 +13,7 @@ from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
 from newsletter.markup import Rich
 from newsletter.schema import Checker, Field, Image, Record
-from newsletter.source import Located, SourceError, load_front_matter, load_toml
+from newsletter.source import SourceError, load_front_matter, load_toml
 
 ISSUE_FILE = "issue.toml"
 _ISSUE_FIELDS = (

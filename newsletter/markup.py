@@ -44,7 +44,7 @@ def _parser() -> MarkdownIt:
 
 def sanitise(html: str) -> Markup:
     """Allow-list sanitising; markdown-it already escapes, this is the second wall."""
-    return Markup(
+    return Markup(  # noqa: S704  (the output of the allow-list sanitiser)
         nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=set(ALLOWED_SCHEMES),
                   link_rel=None)
     )
@@ -52,7 +52,9 @@ def sanitise(html: str) -> Markup:
 
 def scheme_ok(url: str) -> bool:
     match = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*):", url)
-    return bool(match) and match.group(1).lower() in ALLOWED_SCHEMES and url.strip() == url
+    if match is None:
+        return False
+    return match.group(1).lower() in ALLOWED_SCHEMES and url.strip() == url
 
 
 def render(source: str, *, inline: bool = False) -> tuple[Rich, list[LinkProblem]]:
@@ -132,9 +134,7 @@ def to_text(tokens: list[Token]) -> str:
                 rest = lead + (" " * len(item_prefix or ""))
                 out.extend(wrap(text, first, rest))
                 item_prefix = None
-        elif kind == "paragraph_close" and not counters:
-            _blank(out)
-        elif kind == "heading_close":
+        elif (kind == "paragraph_close" and not counters) or kind == "heading_close":
             _blank(out)
     while out and not out[-1]:
         out.pop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,14 +53,14 @@ def invoke() -> Callable[..., Result]:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[str]:
+def chromium() -> str:
     """Debian's Chromium for Playwright. Missing: a failure in CI, a skip elsewhere."""
     if not CHROMIUM.exists():
         message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    yield str(CHROMIUM)
+    return str(CHROMIUM)
 
 
 # Flags for Chromium on a machine with no network but loopback (see docs/development.md).

@@ -53,7 +53,8 @@ def test_email_html_is_responsive_inlined_and_personal(built: Path) -> None:
     assert "display:none" in preheader.get("style").replace(" ", "")
     # CSS from <mj-style> is inlined once: the accent colour is on the links themselves.
     links = [a for a in doc.iter("a") if a.get("href") == "https://example.org/example-gmbh"]
-    assert links and "color:#1f5f8b" in links[0].get("style").replace(" ", "")
+    assert links
+    assert "color:#1f5f8b" in links[0].get("style").replace(" ", "")
     assert not doc.xpath("//script")
     for placeholder in ("%%NL_SALUTATION%%", "%%NL_UNSUBSCRIBE_URL%%", "%%NL_WEB_URL%%"):
         assert placeholder in html

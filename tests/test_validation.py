@@ -59,7 +59,8 @@ ARTICLE = "---\nkind: article\ntitle: A title\n{extra}---\nBody text.\n"
         ("---\nkind: article\ntitle: x\n",
          "issues/example/06-article.md:1: front matter is not closed"),
         ("---\nkind: plenary_summary\ntitle: P\nevent:\n  name: E\n  date: 31.10.2019\n---\n",
-         "issues/example/06-article.md:6: 'date' expected a date like 2019-10-16, got '31.10.2019'"),
+         "issues/example/06-article.md:6: 'date' expected a date like 2019-10-16, "
+         "got '31.10.2019'"),
         ("---\nkind: greeting\nsalutation: Hi\nsignatories: Jane\n---\n",
          "issues/example/06-article.md:4: 'signatories' expected a list, got text 'Jane'"),
     ],
