@@ -7,8 +7,9 @@ journal consistent) and writes nothing; ``Campaign.run`` then sends and returns 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
@@ -249,8 +250,10 @@ class _Counter:
     progress: Progress | None = None
     failures_kept: int = field(default=50)
 
-    async def sending(self, job: Job) -> None:
-        return None
+    def sending(self, job: Job) -> Awaitable[None]:
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
         if final:
@@ -271,10 +274,10 @@ class _JournalRecorder(_Counter):
         self.journal = journal
         self.content_hash = content_hash
 
-    async def sending(self, job: Job) -> None:
+    def sending(self, job: Job) -> Awaitable[None]:
         self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
                          message_id=job.message.message_id)
-        await self.journal.commit()
+        return self.journal.durable()
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
         self.journal.set(job.address, self._STATE[result.kind], code=result.code,

@@ -13,9 +13,11 @@ still ``sending`` and becomes ``unknown``, never ``pending``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from newsletter.errors import SendError
@@ -40,7 +42,8 @@ _UPDATE = ("UPDATE recipients SET state = ?, code = ?, reply = ?, updated = ?,"
            " attempts = attempts + ?, content_hash = coalesce(?, content_hash),"
            " message_id = coalesce(?, message_id) WHERE address = ?")
 
-Update = tuple[str, int | None, str | None, float, int, str | None, str | None, str]
+_INSERT = "INSERT OR IGNORE INTO recipients (address) VALUES (?)"
+Op = tuple[str, tuple[object, ...]]
 
 
 def journal_path(root: Path, slug: str, list_path: Path) -> Path:
@@ -52,9 +55,11 @@ class Journal:
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self.path = path
         self._db = db
-        self._queued: list[Update] = []
+        self._queued: list[Op] = []
         self._waiters: list[asyncio.Future[None]] = []
-        self._scheduled = False
+        self._writer: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
+        self._reader: sqlite3.Connection | None = None
 
     @classmethod
     def open(cls, path: Path, *, content_hash: str, slug: str, allow_changed: bool = False
@@ -121,10 +126,13 @@ class Journal:
 
     def add(self, address: str) -> None:
         """A reader reached for the first time: ``pending`` (committed with the next flush)."""
-        self._db.execute("INSERT OR IGNORE INTO recipients (address) VALUES (?)", (address,))
+        self._queued.append((_INSERT, (address,)))
 
     def state(self, address: str) -> str | None:
-        row = self._db.execute("SELECT state FROM recipients WHERE address = ?",
+        """The committed state (a second connection: the writer thread owns the first)."""
+        if self._reader is None:
+            self._reader = _connect(self.path, read_only=True)
+        row = self._reader.execute("SELECT state FROM recipients WHERE address = ?",
                                (address,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -132,42 +140,55 @@ class Journal:
             attempt: bool = False, content_hash: str | None = None,
             message_id: str | None = None) -> None:
         """Queue a state change; it is written by the next ``flush`` (or ``commit``)."""
-        self._queued.append((state, code, reply, time.time(), int(attempt), content_hash,
-                             message_id, address))
+        self._queued.append((_UPDATE, (state, code, reply, time.time(), int(attempt),
+                                       content_hash, message_id, address)))
 
-    async def commit(self) -> None:
-        """Wait until every update queued so far is on disk (grouped with other callers')."""
+    def durable(self) -> asyncio.Future[None]:
+        """A future done when every update queued so far is on disk.
+
+        Group commit: one writer thread commits (and fsyncs) while the event loop goes on;
+        whatever is queued meanwhile goes into the next transaction, with all its waiters.
+        """
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self.commit_soon()
-        await waiter
+        return waiter
+
+    async def commit(self) -> None:
+        await self.durable()
 
     def commit_soon(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_scheduled)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
-    def _flush_scheduled(self) -> None:
-        self._scheduled = False
-        waiters, self._waiters = self._waiters, []
-        try:
-            self.flush()
-        except sqlite3.Error as exc:
-            error = SendError(f"cannot write the journal {self.path}: {exc}", path=self.path)
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queued or self._waiters:
+            queued, self._queued = self._queued, []
+            waiters, self._waiters = self._waiters, []
+            try:
+                await loop.run_in_executor(self._thread, self._write, queued)
+            except sqlite3.Error as exc:
+                error = SendError(f"cannot write the journal: {exc}", path=self.path)
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(error)
+                continue
             for waiter in waiters:
                 if not waiter.done():
-                    waiter.set_exception(error)
-            return
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+                    waiter.set_result(None)
+
+    def _write(self, queued: list[Op]) -> None:
+        """One transaction, in queue order (runs of the same statement as one executemany)."""
+        with self._db:
+            for sql, group in itertools.groupby(queued, key=lambda op: op[0]):
+                self._db.executemany(sql, [params for _, params in group])
 
     def flush(self) -> None:
-        if not self._queued:
-            return
+        """Write what is queued now, synchronously (no writer may be running)."""
         queued, self._queued = self._queued, []
-        with self._db:
-            self._db.executemany(_UPDATE, queued)
+        if queued:
+            self._write(queued)
 
     def counts(self) -> dict[str, int]:
         found = dict(self._db.execute(
@@ -190,6 +211,9 @@ class Journal:
         try:
             self.flush()
         finally:
+            self._thread.shutdown()
+            if self._reader is not None:
+                self._reader.close()
             self._db.close()
 
 
@@ -197,6 +221,7 @@ def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     try:
         if read_only:
             return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        return sqlite3.connect(path, timeout=10)
+        # The writer thread uses it after the event loop's thread opened it: never both at once.
+        return sqlite3.connect(path, timeout=10, check_same_thread=False)
     except sqlite3.Error as exc:
         raise SendError(f"cannot open the journal: {exc}", path=path) from exc

@@ -58,7 +58,7 @@ class OutboxChannel:
         self._outbox = outbox
 
     async def send(self, message: Message, before_data: BeforeData) -> Result:
-        await before_data()
+        await before_data
         folder = self._outbox.folder
         name = self._outbox.name_for(message.recipient.lower())
         tmp = folder / "tmp" / name

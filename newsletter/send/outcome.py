@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,7 +53,7 @@ class Message(Protocol):
     def data(self) -> bytes: ...
 
 
-BeforeData = Callable[[], Awaitable[None]]
+BeforeData = Awaitable[None]  # done when the journal holds ``sending`` durably
 
 
 class Channel(Protocol):

@@ -7,9 +7,8 @@ The pool knows nothing of the journal: it tells a ``Recorder`` what happens to e
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,8 +36,8 @@ class Job:
 
 
 class Recorder(Protocol):
-    async def sending(self, job: Job) -> None:
-        """The message goes to DATA next: make that durable before returning."""
+    def sending(self, job: Job) -> Awaitable[None]:
+        """The message is about to be sent: done when that is durable (awaited before DATA)."""
         ...
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
@@ -135,8 +134,8 @@ class Pool:
                             self._settle(job, Result(Kind.RETRY, None, str(exc), "connect"))
                             self.stop(str(exc))
                             continue
-                    result = await channel.send(job.message,
-                                                functools.partial(self._recorder.sending, job))
+                    # The journal's commit runs in its thread during MAIL and RCPT.
+                    result = await channel.send(job.message, self._recorder.sending(job))
                     count += 1
                     if result.reconnect or count >= self._policy.per_connection:
                         await channel.close()

@@ -22,7 +22,6 @@ from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Re
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 _LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 @dataclass(frozen=True)
@@ -67,14 +66,16 @@ def parse_smtp_url(url: str) -> SmtpUrl:
 def dot_stuff(data: bytes) -> bytes:
     """The DATA payload: CRLF line endings, leading dots doubled, the final ``.`` line.
 
-    The composed message normally has CRLF and no leading dots, so the regular expressions
-    (a third of a millisecond on 70 KB) only run when a count says they must.
+    The composed message normally has CRLF line ends already, so the regular expression
+    (a third of a millisecond on 70 KB) only runs when the counts say it must.
     """
     lf = data.count(b"\n")
     if not (lf == data.count(b"\r") == data.count(b"\r\n")):
         data = _LINE_ENDINGS.sub(b"\r\n", data)
-    if data.startswith(b".") or b"\n." in data:
-        data = _LEADING_DOT.sub(b"..", data)
+    # Every line now ends in CRLF, so "\n." finds every line start but the first.
+    data = data.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
@@ -159,7 +160,7 @@ class SmtpChannel:
                 b"RCPT", b"TO:<" + message.recipient.encode("ascii") + b">")
             if reply.code not in (250, 251):
                 return await self._refused(reply, stage)
-            await before_data()
+            await before_data
             stage = "DATA"
             reply = await smtp.execute_command(b"DATA")
             if reply.code != 354:
