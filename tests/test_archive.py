@@ -407,3 +407,20 @@ def test_isa_pages_fit_375px_from_disk(isa_workspace: Path, chromium: str) -> No
             browser.close()
     assert len(pages) >= 3
     assert errors == []
+
+
+def test_cache_key_covers_every_module_that_shapes_a_page() -> None:
+    import subprocess
+    import sys
+
+    from newsletter.archive.cache import RENDER_MODULES
+
+    code = ("import sys, newsletter.archive; print(' '.join(m for m in sys.modules "
+            "if m.startswith('newsletter.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                            text=True).stdout.split()
+    shaping = {m.removeprefix("newsletter.").replace(".", "/") for m in loaded} - {
+        "errors", "archive/writer", "archive"}
+    assert shaping <= set(RENDER_MODULES)
+    package = Path(__file__).resolve().parent.parent / "newsletter"
+    assert all((package / f"{name}.py").is_file() for name in RENDER_MODULES)

@@ -18,6 +18,12 @@ import newsletter
 
 CACHE_FILE = ".archive-cache.json"
 FORMAT = 2  # raise when the cached entries change shape
+# The modules that shape an issue page (the render pipeline and the archive itself): a new
+# release that changes any of them re-renders every issue.
+RENDER_MODULES = ("config", "content", "email_html", "kinds", "labels", "markup", "personal",
+                  "render", "schema", "source", "workspace", "archive/__init__",
+                  "archive/cache", "archive/feeds", "archive/pages")
+LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
 
 
 @dataclass
@@ -61,14 +67,16 @@ class Cache:
 
 def environment_key(*, root: Path, templates: Path, base_url: str) -> str:
     """What every issue page depends on besides its own folder."""
-    digest = hashlib.sha256(f"{FORMAT}\0{base_url}\0".encode())
-    digest.update(_version("mjml-python").encode() + b"\0")
+    digest = hashlib.sha256(f"{FORMAT}\0{newsletter.__version__}\0{base_url}\0".encode())
+    for library in LIBRARIES:
+        digest.update(f"{library} {_version(library)}\0".encode())
     digest.update((root / "newsletter.toml").read_bytes())
     package = Path(newsletter.__file__).parent
     # The archive's own templates only shape the index, which is rebuilt every time.
     sources = [p for p in templates.rglob("*") if p.is_file()
                and "archive" not in p.relative_to(templates).parts[:1]]
-    for base, paths in ((templates, sources), (package, list(package.rglob("*.py")))):
+    code = [p for p in (package / f"{name}.py" for name in RENDER_MODULES) if p.is_file()]
+    for base, paths in ((templates, sources), (package, code)):
         for path in sorted(paths):
             digest.update(path.relative_to(base).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
