@@ -8,7 +8,7 @@ LABELS: dict[str, dict[str, str]] = {
         "read_more": "Weiterlesen", "imprint": "Impressum", "archive": "Alle Ausgaben",
         "contact": "Kontakt", "interview_by": "Das Interview führte",
         "speakers": "Es sprachen", "new_member": "Neues Mitglied",
-        "why": "Sie erhalten diesen Newsletter von {publisher}.", "photo": "Foto",
+        "why": "Herausgeber: {publisher}", "photo": "Foto",
         "months": "Januar Februar März April Mai Juni Juli August September Oktober "
                   "November Dezember",
     },
@@ -16,7 +16,7 @@ LABELS: dict[str, dict[str, str]] = {
         "web_version": "View in browser", "unsubscribe": "Unsubscribe",
         "read_more": "Read more", "imprint": "Imprint", "archive": "All issues",
         "contact": "Contact", "interview_by": "Interview by", "speakers": "Speakers",
-        "new_member": "New member", "why": "You receive this newsletter from {publisher}.",
+        "new_member": "New member", "why": "Published by {publisher}",
         "photo": "Photo",
         "months": "January February March April May June July August September October "
                   "November December",
@@ -24,7 +24,7 @@ LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "web_version": "在浏览器中查看", "unsubscribe": "退订", "read_more": "阅读更多",
         "imprint": "版本信息", "archive": "往期", "contact": "联系", "interview_by": "采访者",
-        "speakers": "发言人", "new_member": "新成员", "why": "本简报由{publisher}发送。",
+        "speakers": "发言人", "new_member": "新成员", "why": "发布方：{publisher}",
         "photo": "图片",
         "months": "1月 2月 3月 4月 5月 6月 7月 8月 9月 10月 11月 12月",
     },
