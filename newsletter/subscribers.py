@@ -15,6 +15,7 @@ import csv
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO
@@ -69,6 +70,24 @@ def normalise(address: str) -> str:
     Non-ASCII local parts (``jürgen@…``) are refused: they need SMTPUTF8 all the way to the
     reader's mailbox, which many servers still lack. Non-ASCII domains are fine (IDNA).
     """
+    local, _, domain = address.partition("@")
+    if address.count("@") != 1 or not local:
+        return _validate(address)  # email-validator says what is wrong
+    # Checking a domain (IDNA, UTS-46) is most of the work and a list has few distinct
+    # domains: check each one once, and the local part against a short stand-in domain.
+    ascii_domain = _domain(domain)
+    result = _validate(f"{local}@a.de").rpartition("@")[0] + "@" + ascii_domain
+    if len(result) > 254:  # RFC 5321's limit on a forward path, as email-validator applies it
+        return _validate(address)
+    return result
+
+
+@lru_cache(maxsize=4096)
+def _domain(domain: str) -> str:
+    return _validate(f"a@{domain}").rpartition("@")[2]
+
+
+def _validate(address: str) -> str:
     try:
         result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
