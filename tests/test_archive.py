@@ -214,6 +214,8 @@ def test_removed_issue_disappears(archive_ws: Path) -> None:
     report = build_archive(Workspace.find(archive_ws), out=site)
     assert "2025/11/autumn/index.html" in report.removed
     assert not (site / "2025/11").exists()
+    assert not (site / ".archive-cache/2025-11-autumn.atom").exists()
+    assert (site / ".archive-cache/2025-03-spring.atom").is_file()
     assert (site / "2025/03/spring/index.html").is_file()
     for name in PAGE_FILES:
         assert "autumn" not in (site / name).read_text(encoding="utf-8").lower(), name

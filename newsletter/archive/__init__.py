@@ -62,6 +62,8 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     keys = {slug: issue_key(environment, folder_fingerprint(f)) for slug, f in folders.items()}
     reused = {slug: cache.issues[slug] for slug in folders
               if _reusable(cache.issues.get(slug), keys[slug], out)}
+    fragments = {slug: Cache.fragment(out, slug) for slug in reused}
+    reused = {slug: record for slug, record in reused.items() if fragments[slug] is not None}
     # Phase 1: validate every changed issue (all problems at once), render, compose pages.
     changed = workspace.load_all([f for slug, f in folders.items() if slug not in reused])
     pages: dict[str, tuple[Issue, str]] = {}
@@ -70,8 +72,8 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
         page = issue_page(workspace.render(issue), site)
         files = [issue.permalink + PAGE] + [issue.permalink + str(i.local) for i in issue.images]
         entry = _entry(issue)
-        records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry,
-                               "atom": atom_entry(site, entry, page.feed_html)}
+        records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry}
+        fragments[issue.slug] = atom_entry(site, entry, page.feed_html)
         pages[issue.slug] = (issue, page.html)
     newest_first = sorted(records.values(), reverse=True,
                           key=lambda r: (r["entry"]["date"], r["entry"]["slug"]))
@@ -81,7 +83,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     words = labels(site.language) | WORDS.get(site.language.split("-")[0], WORDS["en"])
     index = index_page(templates, site, entries, words)
     title = f"{site.name} · {words['archive']}"
-    feed = atom_feed(site, entries, [r["atom"] for r in newest_first], title)
+    feed = atom_feed(site, entries, [str(fragments[e["slug"]]) for e in entries], title)
     sitemap_xml = sitemap(site, entries)
     stylesheet = _stylesheet(templates.folder).read_bytes()
 
@@ -98,6 +100,8 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
                           strict=True):
         writer.write(name, data)
     writer.remove_except_kept(cache.owned())
+    for slug in pages:
+        Cache.store_fragment(writer.out, slug, str(fragments[slug]))
     Cache(records, list(SITE_FILES)).save(writer.out)
     return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed)
 
@@ -112,8 +116,7 @@ def _entry(issue: Issue) -> dict[str, Any]:
 
 
 def _reusable(record: dict[str, Any] | None, key: str, out: Path) -> bool:
-    if not record or record.get("key") != key or not isinstance(record.get("entry"), dict) \
-            or not isinstance(record.get("atom"), str):
+    if not record or record.get("key") != key or not isinstance(record.get("entry"), dict):
         return False
     files = record.get("files")
     return isinstance(files, list) and all((out / f).is_file() for f in files)

@@ -17,7 +17,8 @@ from typing import Any
 import newsletter
 
 CACHE_FILE = ".archive-cache.json"
-FORMAT = 2  # raise when the cached entries change shape
+FRAGMENTS = ".archive-cache"  # one serialised feed entry per issue: <slug>.atom
+FORMAT = 3  # raise when the cached entries change shape
 # The modules that shape an issue page (the render pipeline and the archive itself): a new
 # release that changes any of them re-renders every issue.
 RENDER_MODULES = ("config", "content", "email_html", "kinds", "labels", "markup", "personal",
@@ -28,7 +29,11 @@ LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxm
 
 @dataclass
 class Cache:
-    """Per issue slug: {"key", "files", "entry", "atom"}; plus the site's own files."""
+    """Per issue slug: {"key", "files", "entry"}; plus the site's own files.
+
+    Each issue's feed entry (its full content, the bulk of the cache) is a file of its own,
+    so that a rebuild after one change reads the others and writes only that one.
+    """
 
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
@@ -48,12 +53,28 @@ class Cache:
         return cls(issues, [f for f in files if isinstance(f, str)])
 
     def save(self, out: Path) -> None:
+        """Write the manifest (only when it changed); drop entries of removed issues."""
         data = {"format": FORMAT, "files": sorted(self.files),
                 "issues": dict(sorted(self.issues.items()))}
-        text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        temp = out / f"{CACHE_FILE}.tmp"
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, out / CACHE_FILE)
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=0)
+        _replace(out / CACHE_FILE, text)
+        folder = out / FRAGMENTS
+        if folder.is_dir():
+            for path in folder.glob("*.atom"):
+                if path.stem not in self.issues:
+                    path.unlink()
+
+    @staticmethod
+    def fragment(out: Path, slug: str) -> str | None:
+        try:
+            return (out / FRAGMENTS / f"{slug}.atom").read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    @staticmethod
+    def store_fragment(out: Path, slug: str, text: str) -> None:
+        (out / FRAGMENTS).mkdir(parents=True, exist_ok=True)
+        _replace(out / FRAGMENTS / f"{slug}.atom", text)
 
     def owned(self) -> set[str]:
         """Every file (relative to the site) the previous build wrote."""
@@ -81,6 +102,18 @@ def environment_key(*, root: Path, templates: Path, base_url: str) -> str:
             digest.update(path.relative_to(base).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _replace(path: Path, text: str) -> None:
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)
 
 
 def issue_key(environment: str, fingerprint: str) -> str:
