@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,12 +44,19 @@ def make_workspace(root: Path, count: int) -> Path:
     return root
 
 
-def timed(label: str, action: Callable[[], object], results: list[tuple[str, float]]) -> object:
-    start = time.perf_counter()
-    value = action()
-    results.append((label, time.perf_counter() - start))
-    print(f"{label:<58} {results[-1][1]:8.3f} s", flush=True)
-    return value
+def timed(label: str, action: Callable[[], object], results: list[tuple[str, float]],
+          *, repeat: int = 1, before: Callable[[int], object] | None = None) -> None:
+    """Run ``action`` ``repeat`` times (``before(i)`` untimed first); print median and min."""
+    times = []
+    for i in range(repeat):
+        if before:
+            before(i)
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    results.append((label, statistics.median(times)))
+    print(f"{label:<56} median {statistics.median(times):6.3f} s  min {min(times):6.3f} s"
+          f"  ({repeat} run{'s' if repeat > 1 else ''})", flush=True)
 
 
 def run(*command: str, cwd: Path) -> None:
@@ -58,6 +66,7 @@ def run(*command: str, cwd: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--issues", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each rebuild")
     args = parser.parse_args()
     results: list[tuple[str, float]] = []
     newsletter = shutil.which("newsletter") or "newsletter"
@@ -68,26 +77,35 @@ def main() -> None:
         workspace = Workspace.find(root)
         site = root / "site"
 
-        def build() -> str:
-            return summary(build_archive(workspace, out=site))
+        def build() -> None:
+            print("   ", summary(build_archive(workspace, out=site)))
+
+        def change(i: int) -> None:
+            one = folders[(i * 37) % len(folders)] / "06-article.md"
+            one.write_text(one.read_text(encoding="utf-8") + f"\nChange {i}.\n",
+                           encoding="utf-8")
+
+        def process() -> None:
+            run(newsletter, "archive", cwd=root)
 
         print(f"{args.issues} issues, Python {platform.python_version()}, "
-              f"{os.cpu_count()} CPUs, {platform.platform()}")
-        print(timed("archive from scratch (in-process)", build, results))
-        print(timed("archive, nothing changed (in-process)", build, results))
-        one = folders[len(folders) // 2] / "06-article.md"
-        one.write_text(one.read_text(encoding="utf-8") + "\nChanged.\n", encoding="utf-8")
-        print(timed("archive after changing one issue (in-process)", build, results))
-        one.write_text(one.read_text(encoding="utf-8") + "\nChanged again.\n", encoding="utf-8")
-        timed("`newsletter archive` after changing one issue (process)",
-              lambda: run(newsletter, "archive", cwd=root), results)
-        timed("`newsletter archive`, nothing changed (process)",
-              lambda: run(newsletter, "archive", cwd=root), results)
+              f"{os.cpu_count()} CPUs, {platform.platform()}, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        timed("archive from scratch (in-process)", build, results)
+        timed("archive, nothing changed (in-process)", build, results, repeat=args.repeat)
+        timed("archive after changing one issue (in-process)", build, results,
+              repeat=args.repeat, before=change)
+        timed("`newsletter archive`, one issue changed (process)", process, results,
+              repeat=args.repeat, before=lambda i: change(i + 100))
+        timed("`newsletter archive`, nothing changed (process)", process, results,
+              repeat=args.repeat)
         timed("reference: `newsletter build` of one issue (process)",
               lambda: run(newsletter, "build", str(folders[0]), "--out",
-                          str(Path(temp) / "build"), cwd=root), results)
+                          str(Path(temp) / "build"), cwd=root), results, repeat=args.repeat)
         timed("reference: `cp -r site` (process)",
-              lambda: run("cp", "-r", str(site), str(Path(temp) / "copy"), cwd=root), results)
+              lambda: run("cp", "-r", str(site), str(Path(temp) / "copy"), cwd=root), results,
+              before=lambda i: shutil.rmtree(Path(temp) / "copy", ignore_errors=True),
+              repeat=args.repeat)
         size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         print(f"site: {sum(1 for _ in site.rglob('*.html'))} pages, {size / 1e6:.1f} MB, "
               f"feed.xml {(site / 'feed.xml').stat().st_size / 1e6:.1f} MB")
