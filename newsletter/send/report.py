@@ -79,8 +79,10 @@ class SendReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything this run tried was delivered, 1 when some reader was not."""
-        problems = self.failed or self.deferred or self.unknown or self.stopped
+        """0 when everything this run tried was delivered, 1 when some reader was not (or a
+        message of an interrupted run is found in flight: ``unknown``)."""
+        problems = (self.failed or self.deferred or self.unknown or self.recovered_unknown
+                    or self.stopped)
         return 1 if problems else 0
 
     def lines(self) -> list[str]:
