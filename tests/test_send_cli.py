@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_send_servers import (  # noqa: E402
+from test_send_servers import (
     ISSUE,
     Authenticator,
     Recorder,
     Server,
-    built,  # noqa: F401 (a fixture)
+    built_fixture,  # noqa: F401 (the 'built' fixture)
     run_cli,
-    smtp_server,  # noqa: F401 (a fixture)
+    smtp_server_fixture,  # noqa: F401 (the 'smtp_server' fixture)
     start_server,
     write_list,
 )
 
-from newsletter.send.journal import Journal  # noqa: E402
-from newsletter.send.lock import SendLock  # noqa: E402
+from newsletter.send.journal import Journal
+from newsletter.send.lock import SendLock
 
 pytestmark = pytest.mark.usefixtures("built")
 LIST = "subscribers/sample.csv"
@@ -50,7 +50,8 @@ def test_every_reader_gets_one_well_formed_message(smtp_server: Server) -> None:
             assert part.defects == [], part.defects
         to = message["To"].addresses
         assert [a.addr_spec.lower() for a in to] == rcpts  # the reader alone
-        assert message["Message-ID"] and message["List-Unsubscribe"]
+        assert message["Message-ID"]
+        assert message["List-Unsubscribe"]
         assert not message["Subject"].startswith("[TEST]")
     assert f"sent {len(expected)}, failed 0" in result.output
     # again: nothing is sent twice
@@ -86,11 +87,12 @@ def test_without_smtp_delivers_into_the_outbox_and_says_so() -> None:
     box = mailbox.Maildir("outbox/example", create=False)
     got = sorted(str(m["X-Original-To"] or m["Delivered-To"]).lower() for m in box)
     assert got == sorted(readers())
-    for key in box.keys():
+    for key in box:
         parsed = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
         assert not parsed.defects
     again = run_cli("send", ISSUE, "--list", LIST, "--yes", env=env)
-    assert again.exit_code == 0 and "no SMTP server configured" in again.stderr
+    assert again.exit_code == 0
+    assert "no SMTP server configured" in again.stderr
     assert len(box) == len(readers())
 
 
@@ -105,7 +107,8 @@ def test_a_second_send_while_one_runs_is_refused(smtp_server: Server) -> None:
     with SendLock(Path("journal/example--sample.lock")):
         result = run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes")
     assert result.exit_code == 2
-    assert "another 'newsletter send'" in result.stderr and str(os.getpid()) in result.stderr
+    assert "another 'newsletter send'" in result.stderr
+    assert str(os.getpid()) in result.stderr
     assert smtp_server.handler.count() == {}
     # released (as when its process dies): taken over
     result = run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes")
@@ -117,9 +120,11 @@ def test_stale_lock_of_a_dead_process_is_taken_over(smtp_server: Server) -> None
         "import sys, time; from pathlib import Path; from newsletter.send.lock import SendLock;"
         "SendLock(Path('journal/example--sample.lock')).acquire(); print('locked', flush=True);"
         "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
     result = run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes")
-    assert result.exit_code == 2 and f"pid {holder.pid}" in result.stderr
+    assert result.exit_code == 2
+    assert f"pid {holder.pid}" in result.stderr
     holder.kill()
     holder.wait()
     result = run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes")
@@ -133,18 +138,21 @@ def test_changed_content_refused_unless_allowed(smtp_server: Server) -> None:
     greeting.write_text(greeting.read_text(encoding="utf-8") + "\nA late correction.\n",
                         encoding="utf-8")
     stale = run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes")
-    assert stale.exit_code == 2 and "newsletter build" in stale.stderr
+    assert stale.exit_code == 2
+    assert "newsletter build" in stale.stderr
     assert run_cli("build", ISSUE).exit_code == 0
     Path("subscribers/sample.csv").write_text(
         Path(LIST).read_text(encoding="utf-8") + "late@example.org,Late,Dear Late\n",
         encoding="utf-8")
     changed = run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes")
-    assert changed.exit_code == 2 and "--allow-changed" in changed.stderr
+    assert changed.exit_code == 2
+    assert "--allow-changed" in changed.stderr
     allowed = run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes",
                       "--allow-changed")
     assert allowed.exit_code == 0, allowed.output
     counts = smtp_server.handler.count()
-    assert counts["late@example.org"] == 1 and set(counts.values()) == {1}
+    assert counts["late@example.org"] == 1
+    assert set(counts.values()) == {1}
 
 
 def test_no_build_is_reported() -> None:
@@ -164,7 +172,8 @@ def test_refused_reader_gives_exit_1_and_status_shows_the_code() -> None:
         assert result.exit_code == 1, result.output
         assert "failed 550: 1" in result.output
         status = run_cli("status", ISSUE, "--list", LIST)
-        assert "failed 550: 1" in status.output and "No such user" in status.output
+        assert "failed 550: 1" in status.output
+        assert "No such user" in status.output
     finally:
         server.controller.stop()
 
@@ -182,11 +191,13 @@ def test_invalid_rows_refused_unless_skipped(smtp_server: Server) -> None:
         handle.write("not-an-address,Bad,Dear Bad\n")
     refused = run_cli("send", ISSUE, "--list", "subscribers/mixed.csv", "--smtp",
                       smtp_server.url, "--yes")
-    assert refused.exit_code == 2 and "subscribers/mixed.csv:4" in refused.stderr
+    assert refused.exit_code == 2
+    assert "subscribers/mixed.csv:4" in refused.stderr
     assert smtp_server.handler.count() == {}
     skipped = run_cli("send", ISSUE, "--list", "subscribers/mixed.csv", "--smtp",
                       smtp_server.url, "--yes", "--skip-invalid")
-    assert skipped.exit_code == 0 and "invalid 1" in skipped.output
+    assert skipped.exit_code == 0
+    assert "invalid 1" in skipped.output
     assert len(smtp_server.handler.count()) == 2
 
 
@@ -201,19 +212,21 @@ def auth_server() -> Iterator[tuple[Server, Authenticator]]:
 def test_no_auth_without_tls_and_password_never_shown(
         auth_server: tuple[Server, Authenticator]) -> None:
     server, authenticator = auth_server
-    secret = "s3cret-Passw0rd"
+    secret = "s3cret-Passw0rd"  # noqa: S105 (a test password for a loopback server)
     env = {"NEWSLETTER_SMTP_PASSWORD": secret}
     url = f"smtp://editor@127.0.0.1:{server.port}"
     result = run_cli("send", ISSUE, "--list", LIST, "--smtp", url, "--yes", env=env)
     assert result.exit_code == 2
     assert "does not offer STARTTLS" in result.stderr
-    assert authenticator.tried == 0 and server.handler.count() == {}
+    assert authenticator.tried == 0
+    assert server.handler.count() == {}
     assert secret not in result.output + result.stderr
     # --insecure (tests only) does log in, loudly, and still never shows the password
     insecure = run_cli("send", ISSUE, "--list", LIST, "--smtp", url, "--yes", "--insecure",
                        env=env)
     assert insecure.exit_code == 0, insecure.output
-    assert authenticator.tried >= 1 and "WARNING: --insecure" in insecure.stderr
+    assert authenticator.tried >= 1
+    assert "WARNING: --insecure" in insecure.stderr
     assert secret not in insecure.output + insecure.stderr
     for path in Path("journal").iterdir():
         assert secret.encode() not in path.read_bytes()
@@ -225,12 +238,14 @@ def test_user_without_password_is_a_config_error(auth_server: tuple[Server, Auth
     result = run_cli("send", ISSUE, "--list", LIST, "--smtp",
                      f"smtp://editor@127.0.0.1:{server.port}", "--yes",
                      env={"NEWSLETTER_SMTP_PASSWORD": ""})
-    assert result.exit_code == 2 and "NEWSLETTER_SMTP_PASSWORD" in result.stderr
+    assert result.exit_code == 2
+    assert "NEWSLETTER_SMTP_PASSWORD" in result.stderr
 
 
 def test_status_of_an_unsent_issue() -> None:
     result = run_cli("status", ISSUE)
-    assert result.exit_code == 0 and "not sent yet" in result.output
+    assert result.exit_code == 0
+    assert "not sent yet" in result.output
 
 
 def test_journal_lives_outside_the_build(smtp_server: Server) -> None:

@@ -10,20 +10,19 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_send_servers import (  # noqa: E402
+from test_send_servers import (
     ISSUE,
-    Faults,
     Recorder,
     Server,
-    built,  # noqa: F401 (a fixture)
+    built_fixture,  # noqa: F401 (the 'built' fixture)
     start_server,
     write_list,
 )
 
-from newsletter.send.campaign import SendOptions, prepare  # noqa: E402
-from newsletter.send.journal import Journal  # noqa: E402
-from newsletter.send.pool import Policy  # noqa: E402
-from newsletter.send.report import SendReport  # noqa: E402
+from newsletter.send.campaign import SendOptions, prepare
+from newsletter.send.journal import Journal
+from newsletter.send.pool import Policy
+from newsletter.send.report import SendReport
 
 FAST = Policy(attempts=3, backoff=0.01, pause_after=20)
 
@@ -91,20 +90,22 @@ async def test_temporary_every_time_is_left_deferred(faulty: Server) -> None:
     faulty.handler.faults.rcpt["reader1@example.org"] = "451 Try later"
     report, states, _ = await send(faulty)
     assert states["reader1@example.org"] == "deferred"
-    assert report.deferred == 1 and report.exit_code == 1
+    assert report.deferred == 1
+    assert report.exit_code == 1
     assert faulty.handler.count()["reader1@example.org"] == 0
     # the next run retries it: now the server takes it
     faulty.handler.faults.rcpt.clear()
     report, states, addresses = await send(faulty)
     assert states == dict.fromkeys(addresses, "sent")
     assert faulty.handler.count() == dict.fromkeys(addresses, 1)
-    assert report.sent == 1 and report.skipped == {"sent": 2}
+    assert report.sent == 1
+    assert report.skipped == {"sent": 2}
 
 
 @pytest.mark.usefixtures("built")
 async def test_connection_dropped_before_the_final_dot_is_retried(faulty: Server) -> None:
     faulty.handler.faults.drop_at_data.add("reader1@example.org")
-    report, states, addresses = await send(faulty)
+    _report, states, addresses = await send(faulty)
     assert states == dict.fromkeys(addresses, "sent")
     assert faulty.handler.count() == dict.fromkeys(addresses, 1)
 
@@ -116,16 +117,18 @@ async def test_connection_dropped_after_the_final_dot_is_unknown(faulty: Server)
     assert states["reader1@example.org"] == "unknown"
     assert faulty.handler.count()["reader1@example.org"] == 0  # server never said 250
     assert states["reader0@example.org"] == states["reader2@example.org"] == "sent"
-    assert report.unknown == 1 and report.exit_code == 1
+    assert report.unknown == 1
+    assert report.exit_code == 1
     # not sent again without --resend-unknown
     report, states, _ = await send(faulty)
-    assert report.sent == 0 and states["reader1@example.org"] == "unknown"
+    assert report.sent == 0
+    assert states["reader1@example.org"] == "unknown"
 
 
 @pytest.mark.usefixtures("built")
 async def test_slow_reply_times_out_and_is_retried(faulty: Server) -> None:
     faulty.handler.faults.slow_rcpt["reader1@example.org"] = 1.0
-    report, states, addresses = await send(faulty, timeout=0.3)
+    _report, states, addresses = await send(faulty, timeout=0.3)
     assert states == dict.fromkeys(addresses, "sent")
     assert faulty.handler.count() == dict.fromkeys(addresses, 1)
 
@@ -133,7 +136,7 @@ async def test_slow_reply_times_out_and_is_retried(faulty: Server) -> None:
 @pytest.mark.usefixtures("built")
 async def test_slow_reply_after_the_dot_is_unknown(faulty: Server) -> None:
     faulty.handler.faults.slow_data["reader1@example.org"] = 1.0
-    report, states, _ = await send(faulty, timeout=0.3)
+    _report, states, _ = await send(faulty, timeout=0.3)
     assert states["reader1@example.org"] == "unknown"
     assert states["reader0@example.org"] == states["reader2@example.org"] == "sent"
 
@@ -145,8 +148,10 @@ async def test_streak_of_failures_pauses_the_run(faulty: Server) -> None:
         faulty.handler.faults.rcpt[f"reader{i}@example.org"] = "550 No"
     policy = Policy(attempts=1, backoff=0.01, pause_after=5)
     report, states, _ = await send(faulty, readers=30, policy=policy)
-    assert report.stopped and "5 failures in a row" in report.stopped
+    assert report.stopped
+    assert "5 failures in a row" in report.stopped
     assert "550 No" in report.stopped
-    assert report.failed == 5 and report.exit_code == 1
+    assert report.failed == 5
+    assert report.exit_code == 1
     assert sum(1 for s in states.values() if s == "failed") == 5
     assert faulty.handler.count() == {}

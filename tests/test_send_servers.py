@@ -157,8 +157,8 @@ def start_server(handler: Recorder | None = None, **kwargs: Any) -> Server:
     return Server(handler, port, controller)
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[Server]:
+@pytest.fixture(name="smtp_server")
+def smtp_server_fixture() -> Iterator[Server]:
     server = start_server()
     yield server
     server.controller.stop()
@@ -184,8 +184,8 @@ def write_list(path: Path, count: int, *, domain: str = "example.org") -> list[s
     return addresses
 
 
-@pytest.fixture
-def built(workspace: Path, invoke: Callable[..., Any]) -> Path:
+@pytest.fixture(name="built")
+def built_fixture(workspace: Path, invoke: Callable[..., Any]) -> Path:
     """The example workspace as the current directory, its issue built."""
     result = invoke("build", ISSUE)
     assert result.exit_code == 0, result.output

@@ -1,0 +1,126 @@
+"""Send throughput into Postfix's smtp-sink, beside Postfix's own smtp-source; dry-run memory.
+
+    python benchmarks/send_bench.py [--readers 20000] [--million 1000000] [--skip-million]
+
+Starts ``smtp-sink`` on loopback, runs ``smtp-source -s 20 -m N -l 70000`` (the reference),
+then ``newsletter send`` of the sample issue to a generated list of N readers, journal on,
+with the default 4 connections and with 20 (as smtp-source's 20 sessions). Then the peak
+memory (ru_maxrss) of a ``--dry-run`` to a generated list of a million readers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ISSUE = "issues/2019-10-foshan"
+SINK = "/usr/sbin/smtp-sink"
+SOURCE = "/usr/sbin/smtp-source"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB of that child alone, and its output."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "NEWSLETTER_SMTP_URL": ""})
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{output[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, output
+
+
+def write_list(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("email,name,salutation\n")
+        for i in range(count):
+            handle.write(f"reader{i}@example{i % 97}.org,Reader {i},Dear Reader {i}\n")
+
+
+def workspace(folder: Path) -> Path:
+    root = folder / "ws"
+    root.mkdir()
+    for name in ("newsletter.toml", "issues", "subscribers"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    shutil.copytree(REPO / "templates", root / "templates")
+    subprocess.run([sys.executable, "-m", "newsletter", "build", ISSUE], cwd=root, check=True,
+                   stdout=subprocess.DEVNULL)
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--readers", type=int, default=20_000)
+    parser.add_argument("--million", type=int, default=1_000_000)
+    parser.add_argument("--skip-million", action="store_true")
+    args = parser.parse_args()
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = workspace(Path(tmp))
+        size = len((root / "build" / Path(ISSUE).name / "email.html").read_bytes())
+        port = free_port()
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        sink = subprocess.Popen([SINK, *user, "-c", f"127.0.0.1:{port}", "1000"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            n = args.readers
+            wall, _, _ = run([SOURCE, "-s", "20", "-m", str(n), "-l", "70000",
+                              f"127.0.0.1:{port}"], root)
+            rows.append(f"| smtp-source -s 20 -m {n} -l 70000 (reference) | {wall:.2f} s "
+                        f"| {n / wall:.0f} | - | - |")
+            reference = n / wall
+            write_list(root / "subscribers" / "bench.csv", n)
+            for connections in (4, 20):
+                for journal in root.glob("journal/*"):
+                    journal.unlink()
+                wall, rss, output = run(
+                    [sys.executable, "-m", "newsletter", "send", ISSUE, "--list",
+                     "subscribers/bench.csv", "--smtp", f"smtp://127.0.0.1:{port}", "--yes",
+                     "--connections", str(connections)], root)
+                found = re.search(r"sent (\d+), .* in ([\d.]+) s", output)
+                if not found or int(found.group(1)) != n:
+                    sys.exit(f"not every message was sent:\n{output[-2000:]}")
+                sending = float(found.group(2))
+                rows.append(f"| newsletter send, {connections} connections, journal on "
+                            f"| {wall:.2f} s | {n / wall:.0f} ({n / wall / reference:.0%}) "
+                            f"| {n / sending:.0f} ({n / sending / reference:.0%}) "
+                            f"| {rss:.0f} MB |")
+        finally:
+            sink.terminate()
+            sink.wait()
+        if not args.skip_million:
+            write_list(root / "subscribers" / "million.csv", args.million)
+            wall, rss, output = run([sys.executable, "-m", "newsletter", "send", ISSUE,
+                                     "--list", "subscribers/million.csv", "--dry-run"], root)
+            rows.append(f"| newsletter send --dry-run, {args.million} readers | {wall:.1f} s "
+                        f"| {args.million / wall:.0f} | - | {rss:.0f} MB |")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}; issue email.html {size / 1024:.0f} KB\n")
+    print("| run | wall | msg/s whole command | msg/s sending phase | peak RSS |")
+    print("| --- | --- | --- | --- | --- |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
