@@ -261,3 +261,13 @@ def test_ctrl_c_stops_cleanly(workspace: Path) -> None:
     assert process.returncode == 0, err
     assert "preview stopped" in out
     assert "Traceback" not in err
+
+
+def test_isa_issue_previews_with_its_own_templates(isa_workspace: Path, browser: Browser) -> None:
+    with running(Path("issues/2019-10-foshan")) as preview:
+        page = browser.new_page()
+        page.goto(preview.url)
+        expect(page.locator("#subject")).to_have_text(
+            "ISA-Newsletter Oktober 2019: Jahrestreffen der ISA in Foshan")
+        expect(page.frame_locator("#frame").locator("body")).to_contain_text("Foshan")
+        expect(page.locator("#errors")).to_have_count(0)
