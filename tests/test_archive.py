@@ -426,3 +426,12 @@ def test_cache_key_covers_every_module_that_shapes_a_page() -> None:
     assert shaping <= set(RENDER_MODULES)
     package = Path(__file__).resolve().parent.parent / "newsletter"
     assert all((package / f"{name}.py").is_file() for name in RENDER_MODULES)
+
+
+def test_empty_workspace_gives_an_empty_archive(workspace: Path) -> None:
+    shutil.rmtree(workspace / "issues/example")
+    site, _ = build(workspace)
+    assert "No issues yet." in (site / "index.html").read_text(encoding="utf-8")
+    feed = feedparser.parse((site / "feed.xml").read_bytes())
+    assert feed.bozo == 0
+    assert feed.entries == []
