@@ -27,12 +27,13 @@ from typing import Any
 
 from newsletter import personal
 from newsletter.config import Config
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
 from newsletter.subscribers import Subscriber, normalise
 
 _TOKEN = re.compile(f"({re.escape(personal.RESERVED)}[A-Z_]+%%)")  # as in personal.py
 _SOFT = b"=\r\n"
+_BREAKS = re.compile(r"[\r\n\0]")
 _UNSUBSCRIBE_SUBJECT = "unsubscribe"
 
 
@@ -161,6 +162,8 @@ class Composer:
         """The message for one reader: fill the slots, add the reader's headers, join."""
         values = personal_values(subscriber, defaults=self.defaults, config=self.config)
         email = subscriber.email
+        if _BREAKS.search(subscriber.name + email):  # lists refuse these; hand-made readers too
+            raise SubscriberError(f"line break in the name or address of {email!r}")
         message_id = self.message_id(email)
         head = [self._head, address_header("To", subscriber.name, email),
                 b"Date: ", self._now(), b"\r\nMessage-ID: ", message_id.encode(), b"\r\n",

@@ -16,7 +16,7 @@ import pytest
 from newsletter import personal
 from newsletter.build import build
 from newsletter.compose import Built, Composer, OutgoingMessage, personal_values
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.subscribers import Subscriber, read_subscribers, subscriber_for
 from newsletter.workspace import Workspace
 
@@ -179,6 +179,13 @@ def test_header_injection_in_config_is_refused(workspace: Path) -> None:
         encoding="utf-8")
     with pytest.raises(ConfigError, match=r"newsletter\.name .* line break"):
         Composer(built, Workspace.find(workspace).config)
+
+
+def test_hand_made_reader_with_line_break_is_refused(workspace: Path) -> None:
+    built, ws = built_issue(workspace)
+    evil = Subscriber("a@example.org", "Eve\r\nBcc: all@example.net", "", "", {}, 0)
+    with pytest.raises(SubscriberError, match="line break"):
+        Composer(built, ws.config).compose(evil)
 
 
 def test_missing_build(tmp_path: Path) -> None:
