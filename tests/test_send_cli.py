@@ -87,7 +87,7 @@ def test_without_smtp_delivers_into_the_outbox_and_says_so() -> None:
     box = mailbox.Maildir("outbox/example", create=False)
     got = sorted(str(m["X-Original-To"] or m["Delivered-To"]).lower() for m in box)
     assert got == sorted(readers())
-    for key in box:
+    for key in box.iterkeys():
         parsed = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
         assert not parsed.defects
     again = run_cli("send", ISSUE, "--list", LIST, "--yes", env=env)
