@@ -256,3 +256,11 @@ def test_journal_lives_outside_the_build(smtp_server: Server) -> None:
     finally:
         journal.close()
     assert not any(Path("build").rglob("*.sqlite"))
+
+
+def test_sending_code_knows_nothing_of_templates() -> None:
+    code = ("import sys, newsletter.send.campaign, newsletter.send.status; "
+            "print(sorted(m for m in sys.modules if m == 'jinja2' or m == 'newsletter.render'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
