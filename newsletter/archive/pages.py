@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import lxml.html
 from markupsafe import Markup, escape
@@ -83,8 +84,7 @@ def index_page(templates: Templates, site: Site, issues: list[dict[str, Any]],
 
 
 def quote_path(path: str) -> str:
-    from urllib.parse import quote
-
+    """A site path as a URL path: ``2024/06/köln/`` -> ``2024/06/k%C3%B6ln/``."""
     return quote(path, safe="/")
 
 
