@@ -66,19 +66,25 @@ def parse_smtp_url(url: str) -> SmtpUrl:
 def dot_stuff(data: bytes) -> bytes:
     """The DATA payload: CRLF line endings, leading dots doubled, the final ``.`` line.
 
-    The composed message normally has CRLF line ends already, so the regular expression
-    (a third of a millisecond on 70 KB) only runs when the counts say it must.
+    Composed messages have CRLF line ends already (three counts check that; the regular
+    expression only runs when they disagree), and few lines that start with a dot: those are
+    found with ``find``, which is quicker than ``replace`` on 90 KB.
     """
     lf = data.count(b"\n")
-    if not (lf == data.count(b"\r") == data.count(b"\r\n")):
+    if not lf == data.count(b"\r") == data.count(b"\r\n"):
         data = _LINE_ENDINGS.sub(b"\r\n", data)
-    # Every line now ends in CRLF, so "\n." finds every line start but the first.
-    data = data.replace(b"\n.", b"\n..")
-    if data.startswith(b"."):
-        data = b"." + data
+    pieces = [b"."] if data.startswith(b".") else []
+    start = 0
+    found = data.find(b"\n.")
+    while found >= 0:
+        pieces.append(data[start:found + 2])  # up to and including the dot: doubled next
+        start = found + 1
+        found = data.find(b"\n.", found + 2)
+    pieces.append(data[start:])
     if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"
+        pieces.append(b"\r\n")
+    pieces.append(b".\r\n")
+    return b"".join(pieces)
 
 
 class SmtpTransport:
