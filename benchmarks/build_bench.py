@@ -43,7 +43,7 @@ def timed(command: list[str]) -> float:
 def stages(issue_dir: Path) -> dict[str, float]:
     """In-process time of each stage (after imports), for where the time goes."""
     from newsletter.email_html import inline_css, mjml_to_html
-    from newsletter.render import render_mjml, render_issue
+    from newsletter.render import render_issue, render_mjml
     from newsletter.workspace import Workspace
 
     times: dict[str, float] = {}
