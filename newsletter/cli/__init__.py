@@ -7,9 +7,8 @@ Core modules are imported inside the commands so that ``--help`` stays fast.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -17,36 +16,27 @@ from newsletter import __version__
 from newsletter.errors import NewsletterError, ValidationError
 
 
-class Failure(click.ClickException):
-    """A ``NewsletterError`` on its way out: one line per problem, no traceback."""
-
-    def __init__(self, error: NewsletterError) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.exit_code = error.exit_code
-
-    def show(self, file: Any = None) -> None:
-        err = file or sys.stderr
-        if isinstance(self.error, ValidationError):
-            for problem in self.error.problems:
-                click.echo(str(problem), err=True)
-            count = len(self.error.problems)
-            click.echo(f"error: {count} problem{'s' if count != 1 else ''} found; "
-                       "nothing was written", file=err)
-        else:
-            click.echo(f"error: {self.error}", file=err)
+def report(error: NewsletterError) -> None:
+    """One line per problem on stderr, no traceback."""
+    if isinstance(error, ValidationError):
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        count = len(error.problems)
+        click.echo(f"error: {count} problem{'s' if count != 1 else ''} found; "
+                   "nothing was written", err=True)
+    else:
+        click.echo(f"error: {error}", err=True)
 
 
 class Group(click.Group):
+    """Turns a ``NewsletterError`` from any command into its message and exit code."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except NewsletterError as exc:
-            raise Failure(exc) from exc
-
-
-def fail(error: NewsletterError) -> NoReturn:
-    raise Failure(error)
+            report(exc)
+            raise click.exceptions.Exit(exc.exit_code) from exc
 
 
 ISSUE = click.Path(exists=False, file_okay=False, path_type=Path)

@@ -81,7 +81,7 @@ def _run(campaign: Campaign, *, yes: bool) -> int:
                     "travel unencrypted. For tests only.", err=True, fg="red", bold=True)
     click.echo("\n".join(summary.lines()))
     if not summary.dry_run and not yes:
-        if not click.get_text_stream("stdin").isatty():
+        if not sys.stdin.isatty():
             click.echo("error: no terminal to confirm on: pass --yes to send; nothing was sent",
                        err=True)
             return 2
