@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.errors import ConfigError, ValidationError
+from newsletter.errors import ConfigError, ValidationError, shown_path
 from newsletter.schema import Checker, Field, Record
 from newsletter.source import SourceError, load_toml
 
@@ -99,8 +99,7 @@ def find_root(start: Path) -> Path:
 def load_config(root: Path) -> Config:
     path = root / CONFIG_FILE
     try:
-        source = load_toml(path, str(path.relative_to(Path.cwd()) if path.is_relative_to(
-            Path.cwd()) else path))
+        source = load_toml(path, shown_path(path))
     except SourceError as exc:
         raise ValidationError([exc.problem]) from exc
     checker = Checker(source)

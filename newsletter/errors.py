@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def shown_path(path: Path | str) -> str:
+    """A path as the user would type it: relative to the current directory when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong with the input, pointing at the file and line of the offending key."""

@@ -20,7 +20,7 @@ from newsletter import personal
 from newsletter.config import Config
 from newsletter.content import Issue
 from newsletter.email_html import inline_css, mjml_to_html
-from newsletter.errors import TemplateError
+from newsletter.errors import TemplateError, shown_path
 from newsletter.labels import labels
 from newsletter.markup import wrap
 from newsletter.schema import Image
@@ -82,7 +82,7 @@ class Templates:
         try:
             return env.get_template(name).render(**context)
         except jinja2.TemplateSyntaxError as exc:
-            where = self._shown(exc.filename or exc.name or name)
+            where = shown_path(exc.filename or exc.name or name)
             raise TemplateError(exc.message or "syntax error", path=where,
                                 line=exc.lineno) from exc
         except jinja2.TemplateNotFound as exc:
@@ -90,14 +90,7 @@ class Templates:
         except Exception as exc:  # a runtime error inside a template: find its line
             path, line = _template_frame(exc.__traceback__)
             raise TemplateError(f"{type(exc).__name__}: {exc}",
-                                path=self._shown(path) if path else name, line=line) from exc
-
-    def _shown(self, filename: str) -> str:
-        path = Path(filename)
-        try:
-            return str(path.resolve().relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
+                                path=shown_path(path) if path else name, line=line) from exc
 
 
 class _Personal:

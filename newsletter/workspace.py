@@ -8,7 +8,7 @@ from pathlib import Path
 
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import Issue, load_issue
-from newsletter.errors import NewsletterError, Problem, ValidationError
+from newsletter.errors import NewsletterError, Problem, ValidationError, shown_path
 from newsletter.render import RenderedIssue, Templates, render_issue
 
 
@@ -38,7 +38,7 @@ class Workspace:
 
     def load(self, folder: Path) -> Issue:
         return load_issue(folder, default_language=self.config.newsletter.language,
-                          shown=_shown(folder))
+                          shown=shown_path(folder))
 
     def load_all(self, folders: Sequence[Path]) -> list[Issue]:
         """Load every issue, reporting the problems of all of them together."""
@@ -59,10 +59,3 @@ class Workspace:
     def render(self, issue: Issue, *, asset_base: str | None = None) -> RenderedIssue:
         return render_issue(issue, self.config, self.templates, asset_base=asset_base)
 
-
-def _shown(path: Path) -> str:
-    """A path as the user would type it: relative to the current directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -17,7 +17,7 @@ from newsletter.archive.feeds import atom_entry, atom_feed, sitemap
 from newsletter.archive.pages import STYLESHEET, Site, index_page, issue_page
 from newsletter.archive.writer import Writer
 from newsletter.content import Issue, folder_fingerprint
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.labels import labels
 from newsletter.render import BUILTIN_TEMPLATES, Templates
 from newsletter.workspace import Workspace
@@ -165,15 +165,11 @@ def summary(report: ArchiveReport) -> str:
     pages = report.pages_written
     shown = f" ({', '.join(pages)})" if 0 < len(pages) <= 5 else ""
     others = len(report.written) - len(pages)
-    return (f"archive in {_shown(report.out)}: {report.issues} issue"
+    where = shown_path(report.out)
+    where += "" if Path(where).is_absolute() else "/"
+    return (f"archive in {where}: {report.issues} issue"
             f"{'s' if report.issues != 1 else ''}, {len(report.rendered)} rendered; "
             f"{len(pages)} page{'s' if len(pages) != 1 else ''} written{shown}, "
             f"{others} other file{'s' if others != 1 else ''} written, "
             f"{len(report.removed)} removed")
 
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd())) + "/"
-    except ValueError:
-        return str(path)
