@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import html
 import json
 import re
 import time
@@ -31,7 +30,6 @@ from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
 from newsletter.subscribers import Subscriber, normalise
 
-_TOKEN = re.compile(f"({re.escape(personal.RESERVED)}[A-Z_]+%%)")  # as in personal.py
 _SOFT = b"=\r\n"
 _BREAKS = re.compile(r"[\r\n\0]")
 _UNSUBSCRIBE_SUBJECT = "unsubscribe"
@@ -220,12 +218,12 @@ def _encode_part(content: str, *, escape: bool) -> list[_Part]:
     if not content.endswith("\n"):
         content += "\n"
     out: list[_Part] = []
-    for index, piece in enumerate(_TOKEN.split(content)):
+    for index, piece in enumerate(personal.split(content)):
         if index % 2:  # a placeholder: a slot between two soft line breaks
             last = out[-1] if out else b"\n"
             if isinstance(last, bytes) and not last.endswith(b"\n"):
                 out.append(_SOFT)
-            out.extend(((escape, piece[5:-2].lower()), _SOFT))
+            out.extend(((escape, piece), _SOFT))
         elif piece:
             out.append(_qp(piece))
     return out
@@ -252,8 +250,7 @@ def _fill(body: tuple[_Part, ...], values: Mapping[str, str]) -> bytes:
             continue
         encoded = cache.get(part)
         if encoded is None:
-            value = values.get(part[1], "")
-            encoded = cache[part] = _qp(html.escape(value, quote=True) if part[0] else value)
+            encoded = cache[part] = _qp(personal.value(part[1], values, escape_html=part[0]))
         pieces.append(encoded)
     return b"".join(pieces)
 

@@ -27,11 +27,19 @@ def used(text: str) -> list[str]:
     return sorted({m.group(1).lower() for m in _TOKEN.finditer(text)})
 
 
+def split(text: str) -> list[str]:
+    """``text`` cut at its placeholders: text at even indexes, field names at odd ones."""
+    return [part.lower() if index % 2 else part
+            for index, part in enumerate(_TOKEN.split(text))]
+
+
+def value(name: str, values: Mapping[str, str], *, escape_html: bool) -> str:
+    """The value of one field as it goes into the text or (escaped) the HTML part."""
+    found = values.get(name, "")
+    return html.escape(found, quote=True) if escape_html else found
+
+
 def fill(text: str, values: Mapping[str, str], *, escape_html: bool) -> str:
     """Replace every placeholder by its value (HTML-escaped for the HTML part)."""
-
-    def replace(match: re.Match[str]) -> str:
-        value = values.get(match.group(1).lower(), "")
-        return html.escape(value, quote=True) if escape_html else value
-
-    return _TOKEN.sub(replace, text)
+    return _TOKEN.sub(lambda m: value(m.group(1).lower(), values, escape_html=escape_html),
+                      text)
