@@ -16,7 +16,6 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,10 +27,10 @@ from newsletter import personal
 from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
+from newsletter.schema import line_break
 from newsletter.subscribers import Subscriber, normalise
 
 _SOFT = b"=\r\n"
-_BREAKS = re.compile(r"[\r\n\0]")
 _UNSUBSCRIBE_SUBJECT = "unsubscribe"
 
 
@@ -148,7 +147,9 @@ class Composer:
         self._head = address_header("From", display, self.envelope_from) + fold("Subject", subject)
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
         self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
-        self._middle += fold("List-Id", f"{news.name} <{news.get('list_id') or self.domain}>")
+        # List-Id is a phrase and an id in angle brackets (RFC 2919): only the name is encoded.
+        self._middle += address_header("List-Id", str(news.name),
+                                       str(news.get("list_id") or self.domain))
         boundary = f"=_nl_{self.content_hash[:24]}"
         self._tail_head = (f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
                            f' boundary="{boundary}"\r\n').encode()
@@ -160,7 +161,7 @@ class Composer:
         """The message for one reader: fill the slots, add the reader's headers, join."""
         values = personal_values(subscriber, defaults=self.defaults, config=self.config)
         email = subscriber.email
-        if _BREAKS.search(subscriber.name + email):  # lists refuse these; hand-made readers too
+        if line_break(subscriber.name + email):  # lists refuse these; hand-made readers too
             raise SubscriberError(f"line break in the name or address of {email!r}")
         message_id = self.message_id(email)
         head = [self._head, address_header("To", subscriber.name, email),

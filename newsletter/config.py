@@ -14,12 +14,14 @@ CONFIG_FILE = "newsletter.toml"
 
 SCHEMA = (
     Field("newsletter", "record", required=True, fields=(
-        Field("name", "str", required=True, doc="the newsletter's name, shown in the header"),
+        Field("name", "str", required=True, doc="the newsletter's name, shown in the header",
+              header=True),
         Field("publisher", "str", required=True, doc="who publishes it"),
         Field("language", "str", default="en", doc="default language of issues"),
-        Field("sender", "str", required=True, doc="From: 'Name <address>'"),
-        Field("reply_to", "email", doc="Reply-To address"),
-        Field("list_id", "str", doc="List-Id, e.g. news.example.org; default from the sender"),
+        Field("sender", "str", required=True, doc="From: 'Name <address>'", header=True),
+        Field("reply_to", "email", doc="Reply-To address", header=True),
+        Field("list_id", "str", doc="List-Id, e.g. news.example.org; default from the sender",
+              header=True),
     )),
     Field("archive", "record", required=True, fields=(
         Field("base_url", "url", required=True, doc="where the web archive is published"),
@@ -36,8 +38,8 @@ SCHEMA = (
         Field("contact", "email", doc="contact address shown in the footer"),
     )),
     Field("unsubscribe", "record", default=None, fields=(
-        Field("mailto", "email", doc="address for mailto: unsubscribe requests"),
-        Field("url_base", "url",
+        Field("mailto", "email", doc="address for mailto: unsubscribe requests", header=True),
+        Field("url_base", "url", header=True,
               doc="https unsubscribe endpoint; ?u=<the address in base64url> is appended"),
     )),
     Field("smtp", "record", default=None, fields=(

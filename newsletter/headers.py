@@ -3,26 +3,50 @@
 from __future__ import annotations
 
 import base64
-import email.policy
 import re
 
 from newsletter.errors import ConfigError
+from newsletter.schema import line_break
 
-_BREAKS = re.compile(r"[\r\n\0]")
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _WORD_OCTETS = 45  # base64 of 45 octets is 60 characters: an encoded-word stays under 75
+_PLAIN = re.compile(r"[\t\x20-\x7e]*")
+_LINE = 78  # RFC 5322 §2.1.1: lines SHOULD be at most 78 characters
 
 
 def refuse_breaks(value: str, what: str) -> None:
-    """A header value with CR, LF or NUL could smuggle in headers: ``ConfigError``."""
-    if _BREAKS.search(value):
-        raise ConfigError(f"{what} contains a line break or NUL character: not allowed in a "
-                          "mail header")
+    """A header value with a line break of any kind could smuggle in headers: ``ConfigError``."""
+    found = line_break(value)
+    if found:
+        raise ConfigError(f"{what} contains a line break ({found}): not allowed in a mail "
+                          "header")
 
 
 def fold(name: str, value: str) -> bytes:
-    """``Name: value`` CRLF, folded and RFC 2047-encoded by the email package (slow: once)."""
-    return email.policy.SMTP.fold_binary(name, value)
+    """``Name: value`` CRLF: plain ASCII folded at spaces, anything else RFC 2047 base64 words.
+
+    Whatever its length, a value with one non-ASCII or control character is encoded (the
+    email package's ``fold_binary`` leaves short lines raw UTF-8: a crash on a 7-bit
+    channel), and so is text that would read as an encoded-word (``=?``).
+    """
+    refuse_breaks(value, f"the {name} header")
+    if _PLAIN.fullmatch(value) and "=?" not in value:
+        return _fold_plain(name, value)
+    words = [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _chunks(value)]
+    return (f"{name}: " + "\r\n ".join(words) + "\r\n").encode("ascii")
+
+
+def _fold_plain(name: str, value: str) -> bytes:
+    """Fold before a space once a line would pass 78 characters; a longer word stays whole."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for index, word in enumerate(value.split(" ")):
+        if index and len(line) + 1 + len(word) > _LINE and line.strip():
+            lines.append(line)
+            line = ""
+        line += " " + word
+    lines.append(line)
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
 def address_header(name: str, display: str, address: str) -> bytes:
@@ -37,7 +61,7 @@ def address_header(name: str, display: str, address: str) -> bytes:
         if _SPECIALS.search(display):
             display = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
         line = f"{name}: {display} <{address}>"
-        if len(line) > 78:
+        if len(line) > _LINE:
             line = f"{name}: {display}\r\n <{address}>"
         return (line + "\r\n").encode()
     words = [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _chunks(display)]

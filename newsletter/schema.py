@@ -80,6 +80,7 @@ class Field:
     fields: tuple[Field, ...] = ()
     item: str = "record"  # for lists: the type of each item
     doc: str = ""
+    header: bool = False  # goes into a mail header: no line break of any kind
 
 
 @dataclass
@@ -162,6 +163,9 @@ class Checker:
             return plain("") if kind in ("markdown", "inline") else ""
         if kind in ("markdown", "inline"):
             return self.markdown(value, keys, inline=kind == "inline")
+        if spec.header and (found := line_break(value)):
+            self.add(keys, f"'{name}' contains a line break ({found}): not allowed in a mail "
+                           "header, where it could add header lines")
         if RESERVED in value:
             self.add(keys, f"'{name}' contains '{RESERVED}', which is reserved for personal "
                            "fields")
@@ -230,6 +234,20 @@ IMAGE_FIELDS = (
     Field("caption", "str"),
     Field("credit", "str"),
 )
+
+
+# Every character some mail program or library treats as the end of a line: CR, LF, NUL,
+# VT, FF, the file/group/record separators, NEL and the Unicode line and paragraph
+# separators (str.splitlines and the email package's parser split at all of them: one
+# U+2028 in a subject ends the header block there).
+LINE_BREAKS = "\r\n\0\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAK = re.compile(f"[{re.escape(LINE_BREAKS)}]")
+
+
+def line_break(value: str) -> str | None:
+    """The first line-breaking character in ``value`` as ``U+XXXX``, or None."""
+    found = _LINE_BREAK.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 def _type_name(value: Any) -> str:
