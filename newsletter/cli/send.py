@@ -96,11 +96,11 @@ def _run(campaign: Campaign, *, yes: bool) -> int:
 
 
 async def _with_progress(campaign: Campaign, total: int) -> SendReport:
-    """Run the campaign; Ctrl-C once stops after the messages in flight, twice at once."""
+    """Run the campaign; Ctrl-C or SIGTERM once stops after the messages in flight (within a
+    deadline), a second time at once. Either way the report follows, without a traceback."""
     import asyncio
 
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
     started = time.monotonic()
     label = "composing" if campaign.summary.dry_run else "sending"
     with click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True,
@@ -115,17 +115,24 @@ async def _with_progress(campaign: Campaign, total: int) -> SendReport:
                 bar.update(int(done[0]), f"{rate:.0f} msg/s")
                 done[0], done[1] = 0, now
 
-        def interrupt() -> None:
-            if campaign.stopping and task is not None:
-                task.cancel()
-            campaign.stop("interrupted (Ctrl-C)")
+        def interrupt(name: str) -> None:
+            if campaign.stopping:
+                click.echo(f"\n{name} again: stopping now", err=True)
+                campaign.abort(f"interrupted ({name} twice): stopped at once")
+            else:
+                click.echo(f"\n{name}: finishing the messages in flight; {name} again stops "
+                           "at once", err=True)
+                campaign.stop(f"interrupted ({name})")
 
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, interrupt)
+        signals = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+        for number, name in signals.items():
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(number, interrupt, name)
         try:
             report = await campaign.run(progress)
         finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGINT)
+            for number in signals:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(number)
         bar.update(int(done[0]))
     return report

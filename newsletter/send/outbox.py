@@ -71,3 +71,6 @@ class OutboxChannel:
 
     async def close(self) -> None:
         return None
+
+    def abort(self) -> None:
+        return None

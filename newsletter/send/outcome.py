@@ -63,7 +63,13 @@ class Channel(Protocol):
         """Deliver ``message``; await ``before_data`` (the journal's commit) before DATA."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """End the session politely (QUIT)."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the connection now, without a word to the server."""
+        ...
 
 
 class Transport(Protocol):
