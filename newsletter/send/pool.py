@@ -160,7 +160,8 @@ class Pool:
     # -- tasks ----------------------------------------------------------------------------------
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], *, waiting: bool = False) -> None:
-        assert self._group is not None
+        if self._group is None:
+            raise RuntimeError("the pool is not running")
         task = self._group.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

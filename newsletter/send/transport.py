@@ -229,9 +229,9 @@ class SmtpChannel:
         protocol = self._smtp.protocol
         if protocol is None or not protocol.is_connected:
             raise aiosmtplib.SMTPServerDisconnected("connection lost")
-        protocol._response_pending = True  # noqa: SLF001 (see above)
+        protocol._response_pending = True
         protocol.write(body)
-        await asyncio.wait_for(protocol._drain_helper(), self._timeouts.command)  # noqa: SLF001
+        await asyncio.wait_for(protocol._drain_helper(), self._timeouts.command)
         await asyncio.sleep(0)  # let a close that has arrived be seen before the dot
         if not protocol.is_connected:
             raise aiosmtplib.SMTPServerDisconnected("connection lost during the message body")
