@@ -32,8 +32,7 @@ def fold(name: str, value: str) -> bytes:
     refuse_breaks(value, f"the {name} header")
     if _PLAIN.fullmatch(value) and "=?" not in value:
         return _fold_plain(name, value)
-    words = [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _chunks(value)]
-    return (f"{name}: " + "\r\n ".join(words) + "\r\n").encode("ascii")
+    return (f"{name}: " + "\r\n ".join(_words(name, value)) + "\r\n").encode("ascii")
 
 
 def _fold_plain(name: str, value: str) -> bytes:
@@ -64,16 +63,23 @@ def address_header(name: str, display: str, address: str) -> bytes:
         if len(line) > _LINE:
             line = f"{name}: {display}\r\n <{address}>"
         return (line + "\r\n").encode()
-    words = [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _chunks(display)]
-    return (f"{name}: " + "\r\n ".join(words) + f"\r\n <{address}>\r\n").encode()
+    return (f"{name}: " + "\r\n ".join(_words(name, display)) + f"\r\n <{address}>\r\n"
+            ).encode()
 
 
-def _chunks(text: str) -> list[bytes]:
+def _words(name: str, text: str) -> list[str]:
+    """Base64 encoded-words, the first short enough to share a line with ``Name: ``."""
+    first = min(_WORD_OCTETS, 3 * ((_LINE - len(name) - 2 - 12) // 4))
+    return [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _chunks(text, first)]
+
+
+def _chunks(text: str, first: int) -> list[bytes]:
+    """UTF-8 octets cut at character boundaries: ``first`` at most, then ``_WORD_OCTETS``."""
     chunks: list[bytes] = []
     current = b""
     for char in text:
         octets = char.encode("utf-8")
-        if len(current) + len(octets) > _WORD_OCTETS:
+        if len(current) + len(octets) > (_WORD_OCTETS if chunks else first):
             chunks.append(current)
             current = b""
         current += octets

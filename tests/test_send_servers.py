@@ -42,6 +42,7 @@ class Faults:
     data: dict[str, str] = field(default_factory=dict)  # reply after the final dot
     drop_at_data: set[str] = field(default_factory=set)  # close on the DATA command
     drop_after_dot: set[str] = field(default_factory=set)  # close instead of replying
+    drop_after_accept: set[str] = field(default_factory=set)  # take it, then close: no reply
     slow_rcpt: dict[str, float] = field(default_factory=dict)
     slow_data: dict[str, float] = field(default_factory=dict)
     always: bool = False
@@ -89,6 +90,13 @@ class Recorder:
             await asyncio.sleep(delay)
             return "250 OK (too late)"
         if self.faults.take(self.faults.drop_after_dot, rcpt):
+            assert server.transport is not None
+            server.transport.abort()
+            return "250 OK (never seen)"
+        if self.faults.take(self.faults.drop_after_accept, rcpt):
+            with self.lock:
+                self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos),
+                                      envelope.original_content or b""))
             assert server.transport is not None
             server.transport.abort()
             return "250 OK (never seen)"

@@ -8,6 +8,12 @@ Group commit: updates are queued by ``set`` and written in one transaction by th
 so also across a power cut); the pool awaits it for ``sending`` before every DATA. A ``sent``
 is queued and rides along with the next commit: if the process dies first, that one row is
 still ``sending`` and becomes ``unknown``, never ``pending``.
+
+The order of durable writes is the proof, as in Postfix's queue: a reader's row (``pending``)
+is written before or with its ``sending``; ``sending`` is durable before DATA; the result
+comes after. A write error breaks that chain, so the first one ends all writing (``broken``)
+and the run (``on_error``): nothing is sent after it, and every row it left ``sending`` is
+a message that may have gone out, reported ``unknown``, never one that is missing.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from newsletter.errors import SendError
+from newsletter.errors import SendError, shown_path
 
 STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 SENDABLE = ("pending", "deferred")
@@ -47,6 +53,7 @@ _SET = ("INSERT INTO recipients (address, state, code, reply, updated, attempts,
         " updated = excluded.updated, attempts = attempts + excluded.attempts,"
         " content_hash = coalesce(excluded.content_hash, content_hash),"
         " message_id = coalesce(excluded.message_id, message_id)")
+_RECOVER = "UPDATE recipients SET state = ?, reply = ?, updated = ? WHERE address = ?"
 _INSERT = "INSERT OR IGNORE INTO recipients (address) VALUES (?)"
 Op = tuple[str, tuple[object, ...]]
 Done = Callable[[], None]
@@ -78,7 +85,7 @@ class Journal:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SendError(f"cannot create the journal's folder: {exc.strerror}",
-                            path=path.parent) from exc
+                            path=shown_path(path.parent)) from exc
         db = _connect(path)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -102,7 +109,7 @@ class Journal:
                                (content_hash,))
         except sqlite3.Error as exc:
             db.close()
-            raise SendError(f"not a usable journal: {exc}", path=path) from exc
+            raise SendError(f"not a usable journal: {exc}", path=shown_path(path)) from exc
         except SendError:
             db.close()
             raise
@@ -145,13 +152,10 @@ class Journal:
             else:
                 state, reply = "pending", "not found in the outbox after an interrupted run"
             updates.append((state, reply, now, address))
-        if updates:
-            try:
-                with self._db:
-                    self._db.executemany("UPDATE recipients SET state = ?, reply = ?, "
-                                         "updated = ? WHERE address = ?", updates)
-            except sqlite3.Error as exc:
-                raise self._fail(exc) from exc
+        try:
+            self._write([(_RECOVER, update) for update in updates])
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
         return unknown
 
     def add(self, address: str) -> None:
@@ -231,7 +235,7 @@ class Journal:
 
     def _fail(self, exc: sqlite3.Error) -> SendError:
         if self.broken is None:
-            self.broken = SendError(f"cannot write the journal: {exc}", path=self.path)
+            self.broken = SendError(f"cannot write the journal: {exc}", path=shown_path(self.path))
         return self.broken
 
     def _write(self, queued: list[Op]) -> None:
@@ -278,7 +282,7 @@ class Journal:
         try:
             yield
         except sqlite3.Error as exc:
-            raise SendError(f"cannot read the journal: {exc}", path=self.path) from exc
+            raise SendError(f"cannot read the journal: {exc}", path=shown_path(self.path)) from exc
 
     def close(self) -> None:
         try:
@@ -297,4 +301,4 @@ def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         # The writer thread uses it after the event loop's thread opened it: never both at once.
         return sqlite3.connect(path, timeout=10, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise SendError(f"cannot open the journal: {exc}", path=path) from exc
+        raise SendError(f"cannot open the journal: {exc}", path=shown_path(path)) from exc

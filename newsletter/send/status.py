@@ -7,18 +7,22 @@ from pathlib import Path
 
 from newsletter.config import find_root
 from newsletter.send.journal import Journal, journal_path
+from newsletter.send.lock import SendLock
+from newsletter.send.report import settled
 
 
 @dataclass(frozen=True)
 class JournalStatus:
     path: Path
     list_name: str
-    counts: dict[str, int]
+    counts: dict[str, int]  # by state; ``sending`` only while a run is going on
     failures: list[tuple[str, int | None, str, int]]  # (state, code, sample reply, count)
+    running: bool = False
 
     def lines(self) -> list[str]:
         total = sum(self.counts.values())
-        lines = [f"list {self.list_name}: {total} readers reached ({self.path})"]
+        now = "; a send is running now" if self.running else ""
+        lines = [f"list {self.list_name}: {total} readers reached ({self.path}{now})"]
         lines += [f"  {state:<9} {n}" for state, n in self.counts.items() if n]
         for state, code, reply, n in self.failures:
             lines.append(f"  {state} {code or '-'}: {n}  e.g. {reply}")
@@ -37,10 +41,12 @@ def status(issue_folder: Path, list_path: Path | None = None) -> list[JournalSta
     for path in paths:
         if not path.is_file():
             continue
+        running = SendLock.held(path.with_suffix(".lock"))
         journal = Journal.read_only(path)
         try:
-            found.append(JournalStatus(path, path.stem.split("--", 1)[1], journal.counts(),
-                                       journal.failures()))
+            found.append(JournalStatus(path, path.stem.split("--", 1)[1],
+                                       settled(journal.counts(), running=running),
+                                       journal.failures(), running))
         finally:
             journal.close()
     return found
