@@ -56,6 +56,14 @@ SCHEMA = (
               doc="seconds for the reply to the final dot (RFC 5321: 10 min)"),
         Field("outage_pause", "int", default=60,
               doc="seconds without an accepted message after which the run pauses"),
+        Field("relays", "list", doc="a pool of relays instead of url: see below", fields=(
+            Field("url", "str", required=True, doc="smtp://[user@]host[:port] or smtps://…"),
+            Field("name", "str", doc="its name in reports; NEWSLETTER_SMTP_PASSWORD_<NAME> "
+                  "is its password (default: host:port, password NEWSLETTER_SMTP_PASSWORD)"),
+            Field("connections", "int", doc="its connections (default: [smtp] connections)"),
+            Field("rate", "number", doc="at most this many messages per second through it"),
+            Field("weight", "number", default=1, doc="its share of the readers, relative"),
+        )),
     )),
     Field("dkim", "record", default=None, fields=(
         Field("key_file", "str", required=True), Field("selector", "str", required=True),

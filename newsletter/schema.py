@@ -74,7 +74,7 @@ class Field:
     """One declared key: its type, whether it is required, and its sub-fields for records."""
 
     name: str
-    type: str  # str markdown inline int bool date url email colour link image record list
+    type: str  # str markdown inline int number bool date url email colour link image record list
     required: bool = False
     default: Any = None
     fields: tuple[Field, ...] = ()
@@ -148,6 +148,10 @@ class Checker:
         if kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 self.add(keys, f"'{name}' expected a whole number, got {_type_name(value)}")
+            return value
+        if kind == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.add(keys, f"'{name}' expected a number, got {_type_name(value)}")
             return value
         if kind == "bool":
             if not isinstance(value, bool):

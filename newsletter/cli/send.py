@@ -23,7 +23,8 @@ LIST = click.Path(dir_okay=False, path_type=Path)
 @click.command()
 @click.argument("issue", type=ISSUE)
 @click.option("--list", "list_path", type=LIST, required=True, help="Subscriber list (CSV).")
-@click.option("--smtp", metavar="URL", help="smtp://[user@]host[:port] or smtps://… "
+@click.option("--smtp", metavar="URL", multiple=True,
+              help="smtp://[user@]host[:port] or smtps://…; several: a pool of relays "
               "(default: NEWSLETTER_SMTP_URL, then newsletter.toml; none: the local outbox).")
 @click.option("--test", multiple=True, metavar="ADDR",
               help="Send only to ADDR (repeatable), '[TEST]' in the subject, no journal.")
@@ -39,7 +40,7 @@ LIST = click.Path(dir_okay=False, path_type=Path)
 @click.option("--skip-invalid", is_flag=True, help="Skip invalid rows instead of refusing.")
 @click.option("--insecure", is_flag=True, hidden=True,
               help="For tests only: no certificate checks, AUTH without TLS.")
-def send(issue: Path, list_path: Path, smtp: str | None, test: tuple[str, ...], dry_run: bool,
+def send(issue: Path, list_path: Path, smtp: tuple[str, ...], test: tuple[str, ...], dry_run: bool,
          yes: bool, rate: float | None, connections: int | None, resend_unknown: bool,
          allow_changed: bool, skip_invalid: bool, insecure: bool) -> None:
     """Send ISSUE (its build in build/<slug>/) to every reader of a list; resumable."""

@@ -22,10 +22,11 @@ from newsletter.errors import ConfigError, SendError, SubscriberError, Validatio
 from newsletter.send.journal import SENDABLE, Journal, journal_path
 from newsletter.send.lock import SendLock
 from newsletter.send.outbox import Outbox
-from newsletter.send.outcome import ConnectFailed, Kind, Result, Transport
+from newsletter.send.outcome import Kind, Result
 from newsletter.send.pool import Job, Policy, Pool, PoolError
+from newsletter.send.relays import Relay, describe, probe, relays_from
 from newsletter.send.report import SendReport, Summary, settled
-from newsletter.send.transport import SmtpTransport, Timeouts
+from newsletter.send.transport import Timeouts
 from newsletter.subscribers import (
     Subscriber,
     check_list,
@@ -41,7 +42,8 @@ Progress = Callable[[int], None]
 @dataclass(frozen=True)
 class SendOptions:
     list_path: Path
-    smtp: str | None = None  # --smtp: overrides NEWSLETTER_SMTP_URL and newsletter.toml
+    smtp: str | tuple[str, ...] | None = None  # --smtp (several: a pool): overrides
+    # NEWSLETTER_SMTP_URL and newsletter.toml
     test: tuple[str, ...] = ()
     dry_run: bool = False
     rate: float | None = None
@@ -85,7 +87,8 @@ class Campaign:
         self.journal_path = journal_path(config.root, self.slug, options.list_path)
         self.composer = Composer(built, config, test=bool(options.test))
         self.policy = self._policy()
-        self.transport = self._transport()
+        self.relays = self._relays()
+        self.transport = self.relays[0].transport
         self._pool: Pool | None = None
         self._stop: str | None = None
         self.test_readers = [self._test_reader(a) for a in options.test]
@@ -109,13 +112,16 @@ class Campaign:
                 raise ConfigError(f"{name.replace('_', ' ')} must be positive, not {value}")
         return policy
 
-    def _transport(self) -> Transport:
-        url = self.options.smtp or self.config.smtp_url
-        if url:
-            return SmtpTransport.from_url(url, insecure=self.options.insecure,
-                                          timeouts=self._timeouts())
-        return Outbox(self.config.root / "outbox" / self.slug, content_hash=self.content_hash,
-                      journaled=not self.options.test)
+    def _relays(self) -> list[Relay]:
+        smtp = self.options.smtp
+        relays = relays_from(self.config, (smtp,) if isinstance(smtp, str) else smtp or (),
+                             connections=self.policy.connections,
+                             insecure=self.options.insecure, timeouts=self._timeouts())
+        if relays:
+            return relays
+        outbox = Outbox(self.config.root / "outbox" / self.slug, content_hash=self.content_hash,
+                        journaled=not self.options.test)
+        return [Relay("outbox", outbox, connections=self.policy.connections)]
 
     def _timeouts(self) -> Timeouts:
         if self.options.timeout is not None:
@@ -144,7 +150,7 @@ class Campaign:
         summary = Summary(issue=str(issue_folder), slug=self.slug,
                           subject=str(self.built.manifest["subject"]),
                           list_path=str(self.options.list_path),
-                          transport=self.transport.description, outbox=self.outbox,
+                          transport=describe(self.relays), outbox=self.outbox,
                           test=tuple(r.email for r in self.test_readers),
                           dry_run=self.options.dry_run, journal=str(self.journal_path))
         if self.options.test:
@@ -195,7 +201,7 @@ class Campaign:
     async def run(self, progress: Progress | None = None) -> SendReport:
         """Send; the report says what happened, also when the run paused or failed."""
         report = SendReport(slug=self.slug, dry_run=self.options.dry_run,
-                            test=bool(self.options.test), transport=self.transport.description,
+                            test=bool(self.options.test), transport=describe(self.relays),
                             journal=None if self.options.test or self.options.dry_run
                             else str(self.journal_path))
         started = time.perf_counter()
@@ -265,15 +271,14 @@ class Campaign:
             yield Job(key, self.composer.compose(subscriber), resumed=state or "pending")
 
     async def _deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
-        try:
-            first = await self.transport.open()
-        except ConnectFailed as exc:
-            raise SendError(f"{exc}; nothing was sent") from None
-        pool = self._pool = Pool(self.transport, recorder, self.policy)
+        await probe(self.relays, cooldown=self.policy.backoff)
+        pool = self._pool = Pool(self.relays, recorder, self.policy)
         if self._stop:
             pool.stop(self._stop)
+        if len(self.relays) > 1:
+            recorder.report.relays = [relay.stats for relay in self.relays]
         try:
-            await pool.run(jobs, first)
+            await pool.run(jobs)
         except PoolError as exc:
             recorder.report.error = f"a sending task failed: {exc}"
         except SendError as exc:
@@ -337,6 +342,7 @@ class _JournalRecorder(_Counter):
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
         state = _STATE[result.kind]
         self.journal.set(job.address, state, code=result.code, reply=result.describe()[:500],
+                         relay=job.relay,
                          then=partial(self._durable, job.address, state, final=final))
         self.journal.commit_soon()
         if final:

@@ -55,6 +55,9 @@ _SET = ("INSERT INTO recipients (address, state, code, reply, updated, attempts,
         " message_id = coalesce(excluded.message_id, message_id)")
 _RECOVER = "UPDATE recipients SET state = ?, reply = ?, updated = ? WHERE address = ?"
 _INSERT = "INSERT OR IGNORE INTO recipients (address) VALUES (?)"
+# Which relay of the pool gave the last reply (for ``sent``: the one that accepted it). Added
+# by ``open`` to journals that predate relay pools.
+_RELAY = "UPDATE recipients SET relay = ? WHERE address = ?"
 Op = tuple[str, tuple[object, ...]]
 Done = Callable[[], None]
 
@@ -91,6 +94,8 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
+            if not _has_relay(db):
+                db.execute("ALTER TABLE recipients ADD COLUMN relay TEXT")
             journal = cls(db, path)
             started = journal.meta("content_hash")
             if started is None:
@@ -173,7 +178,8 @@ class Journal:
 
     def set(self, address: str, state: str, *, code: int | None = None, reply: str | None = None,
             attempt: bool = False, content_hash: str | None = None,
-            message_id: str | None = None, then: Done | None = None) -> None:
+            message_id: str | None = None, relay: str | None = None,
+            then: Done | None = None) -> None:
         """Queue a state change, written by the next commit; ``then`` runs once it is durable.
 
         After a write error nothing more is written (``broken``): ``then`` never runs.
@@ -182,6 +188,8 @@ class Journal:
             return
         self._queued.append((_SET, (address, state, code, reply, time.time(), int(attempt),
                                     content_hash, message_id)))
+        if relay is not None:
+            self._queued.append((_RELAY, (relay, address)))
         if then is not None:
             self._done.append(then)
 
@@ -270,6 +278,17 @@ class Journal:
                 "WHERE state IN ('failed', 'deferred', 'unknown') "
                 "GROUP BY state, code ORDER BY state, count(*) DESC")]
 
+    def by_relay(self) -> list[tuple[str, str, int, float]]:
+        """(relay, state, count, seconds from its first to its last reply) per relay."""
+        with self._reading():
+            if not _has_relay(self._db):
+                return []
+            return [(str(r), str(s), int(n), float(span or 0)) for r, s, n, span in
+                    self._db.execute(
+                        "SELECT relay, state, count(*), max(updated) - min(updated) FROM "
+                        "recipients WHERE relay IS NOT NULL GROUP BY relay, state "
+                        "ORDER BY relay, state")]
+
     def rows(self, state: str) -> Iterator[tuple[str, int | None, str]]:
         with self._reading():
             yield from self._db.execute(
@@ -292,6 +311,10 @@ class Journal:
             if self._reader is not None:
                 self._reader.close()
             self._db.close()
+
+
+def _has_relay(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "relay" for row in db.execute("PRAGMA table_info(recipients)"))
 
 
 def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:

@@ -1,4 +1,6 @@
-"""A pool of N connections: worker tasks in one ``asyncio.TaskGroup``, fed from a bounded queue.
+"""A pool of connections to one or more SMTP relays: worker tasks in one ``asyncio.TaskGroup``,
+each bound to a relay and fed from that relay's bounded queue; a dispatcher chooses the relay of
+each reader (``relays.choose``: by weight, within each relay's connections and rate).
 
 Around the workers: a global rate, per-domain caps, retries with capped exponential backoff,
 and two ways to pause a run that is getting nowhere (a streak of readers failing in a row, or
@@ -6,6 +8,10 @@ no message accepted for ``Policy.outage`` seconds). ``stop`` takes no new reader
 the transactions in flight ``Policy.grace`` seconds; ``abort`` cancels them at once. A task
 that raises anything ends the whole group (structured concurrency): ``run`` then raises
 ``PoolError`` with the cause, never waits forever.
+
+A relay that fails as a relay (``relays.relay_fault``) is taken out for a cool-down or for the
+run and its queued readers go to the others at once; a reader's temporary failure is retried
+on another relay at once when one is up. When no relay is left, the run pauses with the reason.
 
 The pool knows nothing of the journal: it tells a ``Recorder`` what happens to each job.
 """
@@ -17,16 +23,17 @@ import contextlib
 import time
 from collections.abc import Awaitable, Coroutine, Generator, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from newsletter.errors import SendError
-from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result, Transport
+from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result
+from newsletter.send.relays import Fault, Relay, choose, other_relay_up, relay_fault
 
 
 @dataclass(frozen=True)
 class Policy:
-    connections: int = 4
+    connections: int = 4  # per relay, unless the relay says otherwise
     per_connection: int = 100  # messages before a connection is closed and reopened
     rate: float | None = None  # messages per second, all connections together
     per_domain: int | None = None  # connections delivering to one domain at the same time
@@ -45,6 +52,8 @@ class Job:
     attempt: int = 0
     resumed: str = "pending"  # its journal state before this run took it
     past_data: bool = False  # ``sending`` is durable and DATA may have begun
+    relay: str | None = None  # the relay of its last attempt (the one that accepted it)
+    tried: set[str] = field(default_factory=set)  # relays it failed on: others come first
 
 
 class Recorder(Protocol):
@@ -88,12 +97,15 @@ class RateLimiter:
 
 
 class Pool:
-    def __init__(self, transport: Transport, recorder: Recorder, policy: Policy) -> None:
-        self._transport = transport
+    def __init__(self, relays: list[Relay], recorder: Recorder, policy: Policy) -> None:
+        self._relays = relays
         self._recorder = recorder
         self._policy = policy
-        self._queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=2 * policy.connections)
+        for relay in relays:
+            relay.queue = asyncio.Queue(maxsize=2 * relay.connections)
+        self._changed = asyncio.Event()  # room in a relay's queue, or a relay changed state
         self._rate = RateLimiter(policy.rate)
+        self._relay_rate = {relay: RateLimiter(relay.rate) for relay in relays}
         self._domains: dict[str, asyncio.Semaphore] = {}
         self._outstanding = 0  # jobs queued, in flight or waiting for their retry
         self._fed = False
@@ -131,19 +143,24 @@ class Pool:
         for task in self._tasks:
             task.cancel()
 
-    async def run(self, jobs: Iterable[Job], first: Channel | None = None) -> None:
-        """Deliver every job (``first``: an already open channel for one of the workers)."""
+    async def run(self, jobs: Iterable[Job]) -> None:
+        """Deliver every job (``Relay.opened``: an already open channel for one worker)."""
+        opened = [(relay, relay.opened) for relay in self._relays]
+        for relay in self._relays:
+            relay.opened = None
         if self._stopping.is_set():  # stopped before it began
-            if first is not None:
-                await first.close()
+            for _, channel in opened:
+                if channel is not None:
+                    await channel.close()
             return
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 self._spawn(self._feed(jobs), waiting=True)
                 self._spawn(self._watch(), waiting=True)
-                for i in range(self._policy.connections):
-                    self._spawn(self._worker(first if i == 0 else None))
+                for relay, channel in opened:
+                    for i in range(relay.connections):
+                        self._spawn(self._worker(relay, channel if i == 0 else None))
         except BaseExceptionGroup as group_error:
             cause = _first_cause(group_error)
             if isinstance(cause, SendError):
@@ -174,7 +191,7 @@ class Pool:
             if self._stopping.is_set():
                 return
             self._outstanding += 1
-            await self._queue.put(job)
+            await self._dispatch(job)
         self._fed = True
         self._settled_one(0)
 
@@ -196,11 +213,12 @@ class Pool:
 
     def _wake_workers(self) -> None:
         """End every idle worker: drop what is queued (it stays pending) and post sentinels."""
-        while not self._queue.empty():
-            if self._queue.get_nowait() is not None:
-                self._outstanding -= 1
-        for _ in range(self._policy.connections):
-            self._queue.put_nowait(None)
+        for relay in self._relays:
+            while not relay.queue.empty():
+                if relay.queue.get_nowait() is not None:
+                    self._outstanding -= 1
+            for _ in range(relay.connections):
+                relay.queue.put_nowait(None)
 
     def _settled_one(self, count: int = 1) -> None:
         self._outstanding -= count
@@ -210,35 +228,40 @@ class Pool:
                 task.cancel()
             self._wake_workers()
 
-    async def _worker(self, channel: Channel | None) -> None:
+    async def _worker(self, relay: Relay, channel: Channel | None) -> None:
         count = 0
         try:
-            while (job := await self._queue.get()) is not None:
+            while (job := await relay.queue.get()) is not None:
+                self._changed.set()  # room in this relay's queue
                 domain = job.address.rpartition("@")[2]
                 async with self._domain(domain):
                     await self._rate.wait()
+                    await self._relay_rate[relay].wait()
                     if self._stopping.is_set():
                         self._outstanding -= 1
                         continue
+                    if not relay.up(time.monotonic()):  # went down while this job waited
+                        self._spawn(self._retry(job, 0), waiting=True)
+                        continue
                     if channel is None:
                         try:
-                            channel = await self._transport.open()
+                            channel = await relay.transport.open()
                             count = 0
                         except ConnectFailed as exc:
-                            self._settle(job, Result(Kind.RETRY, exc.code, str(exc), "connect",
-                                                     reconnect=True))
-                            await self._sleep(self._delay(len(self._streak)))
+                            self._relay_failed(relay, job, Result(
+                                Kind.RETRY, exc.code, str(exc), "connect", reconnect=True))
                             continue
-                        except SendError as exc:
-                            self._settle(job, Result(Kind.RETRY, None, str(exc), "connect"))
-                            self.stop(str(exc))
+                        except SendError as exc:  # a refused login, an untrusted certificate
+                            self._relay_failed(relay, job, Result(
+                                Kind.RETRY, exc.code, str(exc), "connect"), out=True)
                             continue
+                    job.relay = relay.name
                     result = await self._attempt(channel, job)
                     count += 1
                     if result.reconnect or count >= self._policy.per_connection:
                         await channel.close()
                         channel = None
-                self._settle(job, result)
+                self._conclude(relay, job, result)
         finally:
             if channel is not None:
                 task = asyncio.current_task()
@@ -269,7 +292,84 @@ class Pool:
             found = self._domains[domain] = asyncio.Semaphore(self._policy.per_domain)
         return found
 
-    def _settle(self, job: Job, result: Result) -> None:
+    def _conclude(self, relay: Relay, job: Job, result: Result) -> None:
+        """A finished attempt: the reader's result, or (421, a refusal to relay, a refused
+        login) the relay's fault, which puts the reader back without counting a try."""
+        fault = relay_fault(result)
+        if fault is Fault.OUT or result.code == 421:
+            self._relay_failed(relay, job, result, attempted=True, out=fault is Fault.OUT)
+            return
+        if fault is Fault.DOWN:  # timed out: the relay cools down, the reader's try counts
+            self._relay_down(relay, result.describe())
+        elif result.kind is Kind.SENT:
+            relay.faults_in_row = 0
+        self._settle(job, result, relay)
+
+    def _relay_failed(self, relay: Relay, job: Job, result: Result, *, attempted: bool = False,
+                      out: bool = False) -> None:
+        """``relay`` failed as a relay with ``job`` in hand: it goes out, the job elsewhere."""
+        self._last_failure = f"relay {relay.name}: {result.describe()}"
+        if attempted:  # its 'sending' may be in the journal: record the temporary result
+            self._recorder.finished(job, result, final=False)
+        job.tried.add(relay.name)
+        self._spawn(self._retry(job, 0), waiting=True)
+        if out:
+            self._relay_out(relay, result.describe())
+        else:
+            self._relay_down(relay, result.describe())
+
+    def _relay_down(self, relay: Relay, reason: str) -> None:
+        now = time.monotonic()
+        relay.stats.last_fault = reason
+        if not relay.up(now):
+            return  # its other connections found out too: one fault, one cool-down
+        relay.stats.faults += 1
+        relay.down_until = now + self._delay(relay.faults_in_row)
+        relay.faults_in_row += 1
+        self._evacuate(relay)
+
+    def _relay_out(self, relay: Relay, reason: str) -> None:
+        if relay.out:
+            return
+        relay.stats.out = reason
+        self._evacuate(relay)
+        for _ in range(relay.connections):
+            relay.queue.put_nowait(None)  # its workers end (the queue was just emptied)
+        if all(r.out for r in self._relays):
+            self.stop("paused: no SMTP relay left in the pool (" + "; ".join(
+                f"{r.name}: {r.stats.out}" for r in self._relays) + ")")
+
+    def _evacuate(self, relay: Relay) -> None:
+        """Send the readers queued at ``relay`` to the other relays at once."""
+        while not relay.queue.empty():
+            job = relay.queue.get_nowait()
+            if job is not None and not self._stopping.is_set():
+                self._spawn(self._retry(job, 0), waiting=True)
+            elif job is not None:
+                self._outstanding -= 1
+        self._changed.set()
+
+    async def _dispatch(self, job: Job) -> None:
+        """Queue ``job`` at a relay (``choose``); wait while each is busy or cooling down."""
+        try:
+            while not self._stopping.is_set():
+                now = time.monotonic()
+                relay = choose(self._relays, job, now)
+                if relay is not None:
+                    relay.queue.put_nowait(job)
+                    return
+                self._changed.clear()
+                cooling = [r.down_until - now for r in self._relays
+                           if not r.out and r.down_until > now]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(),
+                                           min(cooling) if cooling else None)
+        except asyncio.CancelledError:
+            self._outstanding -= 1  # stopped: the job stays pending or deferred
+            raise
+        self._outstanding -= 1
+
+    def _settle(self, job: Job, result: Result, relay: Relay | None = None) -> None:
         if result.kind is Kind.SENT:
             self._streak.clear()
             self._last_accepted = time.monotonic()
@@ -279,9 +379,17 @@ class Pool:
         retry = (result.kind is Kind.RETRY and job.attempt + 1 < self._policy.attempts
                  and not self._stopping.is_set())
         self._recorder.finished(job, result, final=not retry)
+        if relay is not None:
+            if retry:
+                relay.stats.retried += 1
+                job.tried.add(relay.name)
+            else:
+                relay.stats.count(result.kind)
         if retry:
             job.attempt += 1
-            self._spawn(self._retry(job, self._delay(job.attempt - 1)), waiting=True)
+            elsewhere = other_relay_up(self._relays, job, time.monotonic())
+            self._spawn(self._retry(job, 0.0 if elsewhere else self._delay(job.attempt - 1)),
+                        waiting=True)
         else:
             self._settled_one()
         if len(self._streak) >= self._policy.pause_after:
@@ -294,10 +402,10 @@ class Pool:
     async def _retry(self, job: Job, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
-            await self._queue.put(job)
         except asyncio.CancelledError:
             self._outstanding -= 1  # stopped: the job stays deferred in the journal
             raise
+        await self._dispatch(job)
 
 
 class _BeforeData:

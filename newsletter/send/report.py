@@ -80,6 +80,7 @@ class SendReport:
     error: str | None = None  # the run failed: why
     journal_counts: dict[str, int] | None = None
     elapsed: float = 0.0
+    relays: list[RelayStats] = field(default_factory=list)  # a pool of several relays: each
 
     @property
     def sent(self) -> int:
@@ -125,6 +126,7 @@ class SendReport:
         lines = [f"sent {self.sent}, failed {self.failed}, deferred {self.deferred}, "
                  f"unknown {self.unknown} in {self.elapsed:.1f} s ({rate:.0f} msg/s) "
                  f"via {self.transport}"]
+        lines += [relay.line(self.elapsed) for relay in self.relays]
         if self.skipped:
             lines.append("skipped (earlier runs): "
                          + ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())))
@@ -151,3 +153,35 @@ class SendReport:
         if self.journal_counts is not None:
             lines.append(f"journal now: {state_counts(self.journal_counts)}")
         return lines
+
+
+@dataclass
+class RelayStats:
+    """What one relay did in one run: readers' final results, faults, why it left the pool."""
+
+    name: str
+    url: str
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    unknown: int = 0
+    retried: int = 0  # temporary failures of a reader here, tried again (elsewhere or later)
+    faults: int = 0  # cool-downs
+    last_fault: str = ""
+    out: str | None = None  # why it was dropped for the rest of the run
+
+    def count(self, kind: Kind) -> None:
+        name = {Kind.SENT: "sent", Kind.FAILED: "failed", Kind.RETRY: "deferred",
+                Kind.UNKNOWN: "unknown"}[kind]
+        setattr(self, name, getattr(self, name) + 1)
+
+    def line(self, elapsed: float) -> str:
+        rate = self.sent / elapsed if elapsed else 0.0
+        line = (f"  relay {self.name} ({self.url}): sent {self.sent} ({rate:.1f} msg/s), "
+                f"failed {self.failed}, deferred {self.deferred}, unknown {self.unknown}, "
+                f"retried elsewhere or later {self.retried}")
+        if self.faults:
+            line += f"; down {self.faults} time(s), last: {self.last_fault}"
+        if self.out:
+            line += f"; OUT of the pool: {self.out}"
+        return line

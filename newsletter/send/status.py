@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.config import find_root
@@ -18,6 +18,22 @@ class JournalStatus:
     counts: dict[str, int]  # by state; ``sending`` only while a run is going on
     failures: list[tuple[str, int | None, str, int]]  # (state, code, sample reply, count)
     running: bool = False
+    relays: list[tuple[str, str, int, float]] = field(default_factory=list)  # Journal.by_relay
+
+    def relay_lines(self) -> list[str]:
+        """Per relay of a pool: readers by state, and the rate of those it accepted."""
+        names = sorted({relay for relay, _, _, _ in self.relays})
+        if len(names) < 2:
+            return []
+        lines = []
+        for name in names:
+            rows = [(state, n, span) for relay, state, n, span in self.relays if relay == name]
+            parts = []
+            for state, n, span in rows:
+                rate = f" ({n / span:.1f} msg/s)" if state == "sent" and span > 0 else ""
+                parts.append(f"{state} {n}{rate}")
+            lines.append(f"  relay {name}: " + ", ".join(parts))
+        return lines
 
     def lines(self) -> list[str]:
         total = sum(self.counts.values())
@@ -26,7 +42,7 @@ class JournalStatus:
         lines += [f"  {state:<9} {n}" for state, n in self.counts.items() if n]
         for state, code, reply, n in self.failures:
             lines.append(f"  {state} {code or '-'}: {n}  e.g. {reply}")
-        return lines
+        return lines + self.relay_lines()
 
 
 def status(issue_folder: Path, list_path: Path | None = None) -> list[JournalStatus]:
@@ -46,7 +62,7 @@ def status(issue_folder: Path, list_path: Path | None = None) -> list[JournalSta
         try:
             found.append(JournalStatus(path, path.stem.split("--", 1)[1],
                                        settled(journal.counts(), running=running),
-                                       journal.failures(), running))
+                                       journal.failures(), running, journal.by_relay()))
         finally:
             journal.close()
     return found

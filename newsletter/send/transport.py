@@ -29,6 +29,7 @@ from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Re
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 _LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError, TimeoutError)
 _DOT = b".\r\n"
+TIMED_OUT = "timed out"  # how a timeout's Result.reply begins: the relay pool cools it down
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,7 @@ class SmtpChannel:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
-        return f"timed out ({exc})"
+        return f"{TIMED_OUT} ({exc})"
     return f"connection lost ({exc})" if str(exc) else "connection lost"
 
 
