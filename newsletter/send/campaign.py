@@ -163,7 +163,7 @@ class Campaign:
                         f"issue {self.slug} was rebuilt with other content since sending began "
                         f"(journal {self.journal_path}): readers already mailed got the old "
                         "version. Send the rest with --allow-changed, or undo the change")
-                done = {k: v for k, v in journal.counts().items() if v}
+                done = {k: v for k, v in settled(journal.counts()).items() if v}
             finally:
                 journal.close()
         finished = sum(n for state, n in done.items() if state not in SENDABLE and not (
