@@ -186,7 +186,8 @@ async def test_injected_write_error_stops_the_run(monkeypatch: pytest.MonkeyPatc
     finally:
         server.controller.stop()
     monkeypatch.setattr(journal_module.Journal, "_write", failing.original)
-    assert report.error and "cannot write the journal: database or disk is full" in report.error
+    assert report.error
+    assert "cannot write the journal: database or disk is full" in report.error
     assert str(JOURNAL) in report.error
     assert report.exit_code == 1
     copies = server.handler.count()
