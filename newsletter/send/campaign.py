@@ -53,6 +53,7 @@ class SendOptions:
     insecure: bool = False
     timeout: float | None = None  # tests: seconds for every SMTP wait, instead of [smtp]'s
     policy: Policy | None = None  # retries, backoff and pause; tests shorten them
+    out: Path | None = None  # the build root, as given to ``newsletter build --out``
 
 
 def prepare(issue_folder: Path, options: SendOptions) -> Campaign:
@@ -61,11 +62,12 @@ def prepare(issue_folder: Path, options: SendOptions) -> Campaign:
         raise SendError(f"{issue_folder} is not an issue folder (no issue.toml)")
     config = load_config(find_root(issue_folder.resolve()))
     slug = issue_folder.resolve().name
-    layout = BuildLayout.of(config.root)
+    layout = BuildLayout.of(config.root, options.out)
     folder = layout.folder(slug)
     if not layout.manifest_path(slug).is_file():
-        raise SendError(f"{issue_folder} has not been built: run 'newsletter build "
-                        f"{issue_folder}' first")
+        out = f" --out {options.out}" if options.out is not None else ""
+        raise SendError(f"{issue_folder} has not been built in {layout.root}: run 'newsletter "
+                        f"build {issue_folder}{out}' first")
     built = Built.read(folder)
     if built.manifest.source_hash != folder_fingerprint(issue_folder):
         raise SendError(f"{issue_folder} changed since it was built: run 'newsletter build "
