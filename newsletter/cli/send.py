@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from newsletter.send.report import SendReport
 
 LIST = click.Path(dir_okay=False, path_type=Path)
+OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+                   help="Where the issue was built (build --out; default: build/ in the "
+                        "workspace).")
 
 
 @click.command()
@@ -40,27 +43,30 @@ LIST = click.Path(dir_okay=False, path_type=Path)
 @click.option("--skip-invalid", is_flag=True, help="Skip invalid rows instead of refusing.")
 @click.option("--insecure", is_flag=True, hidden=True,
               help="For tests only: no certificate checks, AUTH without TLS.")
-def send(issue: Path, list_path: Path, smtp: tuple[str, ...], test: tuple[str, ...], dry_run: bool,
+@OUT
+def send(issue: Path, list_path: Path, smtp: tuple[str, ...], test: tuple[str, ...],
+         dry_run: bool,
          yes: bool, rate: float | None, connections: int | None, resend_unknown: bool,
-         allow_changed: bool, skip_invalid: bool, insecure: bool) -> None:
+         allow_changed: bool, skip_invalid: bool, insecure: bool, out: Path | None) -> None:
     """Send ISSUE (its build in build/<slug>/) to every reader of a list; resumable."""
     from newsletter.send.campaign import SendOptions, prepare
 
     campaign = prepare(issue, SendOptions(
         list_path, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
         resend_unknown=resend_unknown, allow_changed=allow_changed, skip_invalid=skip_invalid,
-        insecure=insecure))
+        insecure=insecure, out=out))
     sys.exit(_run(campaign, yes=yes))
 
 
 @click.command()
 @click.argument("issue", type=ISSUE)
 @click.option("--list", "list_path", type=LIST, help="Only this list's journal.")
-def status(issue: Path, list_path: Path | None) -> None:
+@OUT
+def status(issue: Path, list_path: Path | None, out: Path | None) -> None:
     """Show what the journal says about ISSUE: readers per state, failures per reply."""
     from newsletter.send.status import status as journal_status
 
-    found = journal_status(issue, list_path)
+    found = journal_status(issue, list_path, out=out)
     for entry in found:
         click.echo("\n".join(entry.lines()))
     if not found:

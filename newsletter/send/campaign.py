@@ -19,6 +19,7 @@ from newsletter.compose import Built, Composer
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
 from newsletter.errors import ConfigError, SendError, SubscriberError, ValidationError
+from newsletter.layout import BuildLayout
 from newsletter.send.journal import SENDABLE, Journal, journal_path
 from newsletter.send.lock import SendLock
 from newsletter.send.outbox import Outbox
@@ -54,6 +55,7 @@ class SendOptions:
     insecure: bool = False
     timeout: float | None = None  # tests: seconds for every SMTP wait, instead of [smtp]'s
     policy: Policy | None = None  # retries, backoff and pause; tests shorten them
+    out: Path | None = None  # the build root, as given to ``newsletter build --out``
 
 
 def prepare(issue_folder: Path, options: SendOptions) -> Campaign:
@@ -62,12 +64,14 @@ def prepare(issue_folder: Path, options: SendOptions) -> Campaign:
         raise SendError(f"{issue_folder} is not an issue folder (no issue.toml)")
     config = load_config(find_root(issue_folder.resolve()))
     slug = issue_folder.resolve().name
-    folder = config.root / "build" / slug
-    if not (folder / "manifest.json").is_file():
-        raise SendError(f"{issue_folder} has not been built: run 'newsletter build "
-                        f"{issue_folder}' first")
+    layout = BuildLayout.of(config.root, options.out)
+    folder = layout.folder(slug)
+    if not layout.manifest_path(slug).is_file():
+        out = f" --out {options.out}" if options.out is not None else ""
+        raise SendError(f"{issue_folder} has not been built in {layout.root}: run 'newsletter "
+                        f"build {issue_folder}{out}' first")
     built = Built.read(folder)
-    if built.manifest.get("source_hash") != folder_fingerprint(issue_folder):
+    if built.manifest.source_hash != folder_fingerprint(issue_folder):
         raise SendError(f"{issue_folder} changed since it was built: run 'newsletter build "
                         f"{issue_folder}' (and look at it) before sending")
     if not options.list_path.is_file():
@@ -81,8 +85,8 @@ class Campaign:
         self.config = config
         self.built = built
         self.options = options
-        self.slug = str(built.manifest["slug"])
-        self.content_hash = str(built.manifest["content_hash"])
+        self.slug = built.manifest.slug
+        self.content_hash = built.manifest.content_hash
         self.suppressed = default_suppressed(options.list_path)
         self.journal_path = journal_path(config.root, self.slug, options.list_path)
         self.composer = Composer(built, config, test=bool(options.test))
@@ -148,7 +152,7 @@ class Campaign:
 
     def _summarise(self, issue_folder: Path) -> Summary:
         summary = Summary(issue=str(issue_folder), slug=self.slug,
-                          subject=str(self.built.manifest["subject"]),
+                          subject=self.built.edition.subject,
                           list_path=str(self.options.list_path),
                           transport=describe(self.relays), outbox=self.outbox,
                           test=tuple(r.email for r in self.test_readers),
@@ -169,7 +173,7 @@ class Campaign:
                         f"issue {self.slug} was rebuilt with other content since sending began "
                         f"(journal {self.journal_path}): readers already mailed got the old "
                         "version. Send the rest with --allow-changed, or undo the change")
-                done = {k: v for k, v in journal.counts().items() if v}
+                done = {k: v for k, v in settled(journal.counts()).items() if v}
             finally:
                 journal.close()
         finished = sum(n for state, n in done.items() if state not in SENDABLE and not (

@@ -158,7 +158,8 @@ class Journal:
                 state, reply = "pending", "not found in the outbox after an interrupted run"
             updates.append((state, reply, now, address))
         try:
-            self._write([(_RECOVER, update) for update in updates])
+            if updates:
+                self._write([(_RECOVER, update) for update in updates])
         except sqlite3.Error as exc:
             raise self._fail(exc) from exc
         return unknown

@@ -139,6 +139,7 @@ class Pool:
     def abort(self, reason: str) -> None:
         """Stop at once: cancel every task; readers in flight are ``abandoned``."""
         self.stop(reason)
+        self.stopped = reason
         self.aborted = True
         for task in self._tasks:
             task.cancel()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.config import find_root
+from newsletter.layout import BuildLayout
 from newsletter.send.journal import Journal, journal_path
 from newsletter.send.lock import SendLock
 from newsletter.send.report import settled
@@ -18,6 +19,7 @@ class JournalStatus:
     counts: dict[str, int]  # by state; ``sending`` only while a run is going on
     failures: list[tuple[str, int | None, str, int]]  # (state, code, sample reply, count)
     running: bool = False
+    rebuilt: str | None = None  # the build differs from what the journal sent: where
     relays: list[tuple[str, str, int, float]] = field(default_factory=list)  # Journal.by_relay
 
     def relay_lines(self) -> list[str]:
@@ -40,15 +42,23 @@ class JournalStatus:
         now = "; a send is running now" if self.running else ""
         lines = [f"list {self.list_name}: {total} readers reached ({self.path}{now})"]
         lines += [f"  {state:<9} {n}" for state, n in self.counts.items() if n]
+        if self.rebuilt:
+            lines.append(f"  note: the build in {self.rebuilt} has other content than the "
+                         "readers above were sent (rebuilt since)")
         for state, code, reply, n in self.failures:
             lines.append(f"  {state} {code or '-'}: {n}  e.g. {reply}")
         return lines + self.relay_lines()
 
 
-def status(issue_folder: Path, list_path: Path | None = None) -> list[JournalStatus]:
-    """The journal of each list the issue was sent to (or only ``list_path``'s)."""
+def status(issue_folder: Path, list_path: Path | None = None, *, out: Path | None = None
+           ) -> list[JournalStatus]:
+    """The journal of each list the issue was sent to (or only ``list_path``'s); each says
+    whether the build (in ``out``, the ``build --out`` root) is still what it sent."""
     root = find_root(issue_folder.resolve())
     slug = issue_folder.resolve().name
+    layout = BuildLayout.of(root, out)
+    built = layout.read_manifest(slug).content_hash if layout.manifest_path(slug).is_file() \
+        else None
     if list_path is not None:
         paths = [journal_path(root, slug, list_path)]
     else:
@@ -60,9 +70,12 @@ def status(issue_folder: Path, list_path: Path | None = None) -> list[JournalSta
         running = SendLock.held(path.with_suffix(".lock"))
         journal = Journal.read_only(path)
         try:
+            sent = journal.meta("content_hash")
             found.append(JournalStatus(path, path.stem.split("--", 1)[1],
                                        settled(journal.counts(), running=running),
-                                       journal.failures(), running, journal.by_relay()))
+                                       journal.failures(), running,
+                                       str(layout.root) if built not in (None, sent) else None,
+                                       journal.by_relay()))
         finally:
             journal.close()
     return found
