@@ -334,20 +334,25 @@ class Pool:
             return
         relay.stats.out = reason
         self._evacuate(relay)
-        for _ in range(relay.connections):
-            relay.queue.put_nowait(None)  # its workers end (the queue was just emptied)
+        for _ in range(relay.connections - relay.queue.qsize()):
+            relay.queue.put_nowait(None)  # its workers end
         if all(r.out for r in self._relays):
             self.stop("paused: no SMTP relay left in the pool (" + "; ".join(
                 f"{r.name}: {r.stats.out}" for r in self._relays) + ")")
 
     def _evacuate(self, relay: Relay) -> None:
         """Send the readers queued at ``relay`` to the other relays at once."""
+        ends = 0  # sentinels a stop posted: they stay, or a worker would wait forever
         while not relay.queue.empty():
             job = relay.queue.get_nowait()
-            if job is not None and not self._stopping.is_set():
+            if job is None:
+                ends += 1
+            elif not self._stopping.is_set():
                 self._spawn(self._retry(job, 0), waiting=True)
-            elif job is not None:
+            else:
                 self._outstanding -= 1
+        for _ in range(ends):
+            relay.queue.put_nowait(None)
         self._changed.set()
 
     async def _dispatch(self, job: Job) -> None:
