@@ -28,7 +28,14 @@ from typing import Any, Protocol
 
 from newsletter.errors import SendError
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result
-from newsletter.send.relays import Fault, Relay, choose, other_relay_up, relay_fault
+from newsletter.send.relays import (
+    PATIENCE,
+    Fault,
+    Relay,
+    choose,
+    other_relay_up,
+    relay_fault,
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class Job:
     past_data: bool = False  # ``sending`` is durable and DATA may have begun
     relay: str | None = None  # the relay of its last attempt (the one that accepted it)
     tried: set[str] = field(default_factory=set)  # relays it failed on: others come first
+    want: str | None = None  # the relay its weight share gave it
 
 
 class Recorder(Protocol):
@@ -233,6 +241,7 @@ class Pool:
         count = 0
         try:
             while (job := await relay.queue.get()) is not None:
+                relay.took = time.monotonic()
                 self._changed.set()  # room in this relay's queue
                 domain = job.address.rpartition("@")[2]
                 async with self._domain(domain):
@@ -368,8 +377,7 @@ class Pool:
                 cooling = [r.down_until - now for r in self._relays
                            if not r.out and r.down_until > now]
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(),
-                                           min(cooling) if cooling else None)
+                    await asyncio.wait_for(self._changed.wait(), min([*cooling, PATIENCE]))
         except asyncio.CancelledError:
             self._outstanding -= 1  # stopped: the job stays pending or deferred
             raise

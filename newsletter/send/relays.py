@@ -45,6 +45,7 @@ _RELAY_DENIED = re.compile(r"relay(ing)? (access )?(denied|not permitted|prohibi
                            r"not permitted to relay|authentication required|"
                            r"sender (address )?rejected: not logged in", re.I)
 _AUTH_CODES = (530, 534, 535, 538)  # RFC 4954: authentication required, failed, too weak
+PATIENCE = 1.0  # seconds a reader waits for room at its relay while that relay is moving
 
 
 class Fault(enum.Enum):
@@ -82,6 +83,7 @@ class Relay:
     queue: asyncio.Queue[Job | None] = field(init=False)
     stats: RelayStats = field(init=False)
     current: float = 0.0  # smooth weighted round robin (as nginx's upstreams)
+    took: float = 0.0  # when one of its workers last took a reader from its queue
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=2 * self.connections)
@@ -96,19 +98,32 @@ class Relay:
 
 
 def choose(relays: list[Relay], job: Job, now: float) -> Relay | None:
-    """The relay for ``job``: up, with room in its queue, preferring relays ``job`` has not
-    failed on, by weight (smooth weighted round robin); None if every one is busy or out."""
-    open_ = [r for r in relays if r.up(now) and not r.queue.full()]
-    untried = [r for r in open_ if r.name not in job.tried]
-    candidates = untried or open_
+    """The relay for ``job``, or None: wait (``Pool`` retries on any change).
+
+    Among the relays that are up (those ``job`` has not failed on first), ``job`` is given
+    one by weight (smooth weighted round robin, as nginx's upstreams) and waits for room in
+    its queue while that relay is moving. It goes to another relay with room when its own
+    is held back by its rate limit or has taken nothing for a second (stuck, or slow to
+    time out): weights share the readers, limits cap each relay.
+    """
+    up = [r for r in relays if r.up(now)]
+    candidates = [r for r in up if r.name not in job.tried] or up
     if not candidates:
         return None
-    total = sum(r.weight for r in candidates)
-    for relay in candidates:
-        relay.current += relay.weight
-    best = max(candidates, key=lambda r: r.current)
-    best.current -= total
-    return best
+    want = next((r for r in candidates if r.name == job.want), None)
+    if want is None:
+        total = sum(r.weight for r in candidates)
+        for relay in candidates:
+            relay.current += relay.weight
+        want = max(candidates, key=lambda r: r.current)
+        want.current -= total
+        job.want = want.name
+    if not want.queue.full():
+        return want
+    if want.rate is None and now - want.took < PATIENCE:
+        return None
+    room = [r for r in candidates if not r.queue.full()]
+    return max(room, key=lambda r: r.current) if room else None
 
 
 def other_relay_up(relays: list[Relay], job: Job, now: float) -> bool:
