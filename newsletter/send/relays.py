@@ -156,7 +156,7 @@ def relays_from(config: Config, urls: tuple[str, ...], *, connections: int, inse
 
     single = urls or ((config.smtp_url,) if config.smtp_url else ())
     tables = config.section("smtp").get("relays") or ()
-    if not urls and tables and os.environ.get("NEWSLETTER_SMTP_URL") is None:
+    if not urls and tables and not os.environ.get("NEWSLETTER_SMTP_URL"):
         if config.section("smtp").get("url"):
             raise ConfigError("newsletter.toml: [smtp] has both 'url' and [[smtp.relays]]: "
                               "keep one (a single url is a pool of one)")

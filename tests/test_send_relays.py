@@ -1,0 +1,379 @@
+"""A pool of SMTP relays (issue 14), against real aiosmtpd relays on loopback: failover, relay
+refusals that fail no reader, weights, the pause when no relay is left, the per-relay report."""
+
+from __future__ import annotations
+
+import asyncio
+import socketserver
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_send_servers import (
+    ISSUE,
+    FaultController,
+    Faults,
+    Recorder,
+    Server,
+    built_fixture,  # noqa: F401 (the 'built' fixture)
+    run_cli,
+    start_server,
+    write_list,
+)
+
+from newsletter.errors import ConfigError, SendError
+from newsletter.send.campaign import SendOptions, prepare
+from newsletter.send.journal import Journal
+from newsletter.send.pool import Policy
+from newsletter.send.report import SendReport
+
+pytestmark = pytest.mark.usefixtures("built")
+LIST = Path("subscribers/pool.csv")
+QUICK = Policy(attempts=5, backoff=0.05, max_backoff=0.3, outage=20, grace=2)
+
+
+class Dying(Recorder):
+    """A relay that is killed (its server stopped) once it has taken ``after`` messages."""
+
+    def __init__(self, after: int, faults: Faults | None = None) -> None:
+        super().__init__(faults)
+        self.after = after
+        self.server: Server | None = None
+        self.killed = threading.Event()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.messages) >= self.after and not self.killed.is_set():
+            self.killed.set()
+            assert self.server is not None
+            threading.Thread(target=self.server.controller.stop).start()
+        return reply
+
+
+class Password:
+    """Accepts ``password`` only, and only ``times`` logins (None: every time)."""
+
+    def __init__(self, password: str, times: int | None = None) -> None:
+        self.password = password.encode()
+        self.times = times
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                 auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == self.password
+        if ok and self.times is not None:
+            ok = self.times > 0
+            self.times -= 1
+        return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for server in started:
+        if not getattr(server.handler, "killed", threading.Event()).is_set():
+            server.controller.stop()
+
+
+def relay(started: list[Server], handler: Recorder | None = None, **kwargs: Any) -> Server:
+    server = start_server(handler or Recorder(), **kwargs)
+    if isinstance(server.handler, Dying):
+        server.handler.server = server
+    started.append(server)
+    return server
+
+
+def name(server: Server) -> str:
+    return f"127.0.0.1:{server.port}"
+
+
+async def send(smtp: tuple[str, ...], readers: int, *, policy: Policy = QUICK,
+               connections: int = 2, **options: Any) -> tuple[SendReport, list[str]]:
+    addresses = write_list(LIST, readers)
+    campaign = prepare(Path(ISSUE), SendOptions(LIST, smtp=smtp, connections=connections,
+                                                policy=policy, timeout=3, **options))
+    return await campaign.run(), addresses
+
+
+def journal_rows() -> dict[str, tuple[str, str | None]]:
+    journal = Journal.read_only(Path("journal/example--pool.sqlite"))
+    try:
+        return {a: (s, r) for a, s, r in journal._db.execute(
+            "SELECT address, state, relay FROM recipients")}
+    finally:
+        journal.close()
+
+
+def check_exactly_once(addresses: list[str], servers: list[Server],
+                       labels: dict[int, str] | None = None) -> dict[str, int]:
+    """Every reader sent once (at the relay the journal names: ``labels`` by port, else
+    host:port) or unknown and at most once; returns the journal's ``sent`` per host:port."""
+    rows = journal_rows()
+    copies = Counter[str]()
+    for server in servers:
+        copies.update(server.handler.count())
+    sent_by = Counter[str]()
+    for address in addresses:
+        state, via = rows[address]
+        assert state in ("sent", "unknown"), (address, state)
+        if state == "sent":
+            assert copies[address] == 1, address
+            holder = next(s for s in servers if s.handler.count()[address])
+            assert via == (labels or {}).get(holder.port, name(holder)), address
+            sent_by[name(holder)] += 1
+        else:
+            assert copies[address] <= 1, address
+    return dict(sent_by)
+
+
+async def test_killed_421_and_healthy_relays_deliver_each_reader_once(
+        servers: list[Server]) -> None:
+    healthy = relay(servers)
+    closing = relay(servers, Recorder(Faults(mail={"*": "421 4.3.2 Shutting down"},
+                                             always=True)))
+    dying = relay(servers, Dying(after=8))
+    report, addresses = await send((healthy.url, closing.url, dying.url), 60)
+    assert dying.handler.killed.is_set()
+    sent_by = check_exactly_once(addresses, servers)
+    stats = {relay.name: relay for relay in report.relays}
+    for server in servers:  # the report says what each relay itself took
+        unknown_there = sum(1 for a, (s, _) in journal_rows().items()
+                            if s == "unknown" and server.handler.count()[a])
+        assert stats[name(server)].sent == sent_by.get(name(server), 0)
+        assert stats[name(server)].sent == len(server.handler.messages) - unknown_there
+    assert stats[name(closing)].sent == 0 and stats[name(closing)].faults >= 1
+    assert "421" in stats[name(closing)].last_fault
+    assert stats[name(dying)].faults >= 1
+    assert stats[name(healthy)].sent >= 30
+    assert report.failed == report.deferred == 0
+    assert report.sent + report.unknown == 60
+    text = "\n".join(report.lines())
+    assert f"relay {name(closing)} (smtp://{name(closing)}): sent 0" in text
+
+
+async def test_a_readers_temporary_failure_is_retried_on_another_relay(
+        servers: list[Server]) -> None:
+    greylisting = relay(servers, Recorder(Faults(rcpt={"reader3@example.org": "451 4.7.1 Later"},
+                                                 always=True)))
+    other = relay(servers)
+    report, addresses = await send((greylisting.url, other.url), 12,
+                                   policy=Policy(attempts=2, backoff=30, outage=20))
+    assert report.elapsed < 20  # no backoff: the other relay took it at once
+    check_exactly_once(addresses, servers)
+    assert journal_rows()["reader3@example.org"] == ("sent", name(other))
+    assert greylisting.handler.count()["reader3@example.org"] == 0
+
+
+def pool_config(root: Path, relays: list[tuple[str, Server, dict[str, Any]]],
+                user: str = "") -> None:
+    lines = ["", "[smtp]", "connections = 2"]
+    for relay_name, server, extra in relays:
+        lines += ["[[smtp.relays]]", f'name = "{relay_name}"',
+                  f'url = "smtp://{user}127.0.0.1:{server.port}"']
+        lines += [f"{key} = {value}" for key, value in extra.items()]
+    with (root / "newsletter.toml").open("a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+async def test_bad_credentials_drop_the_relay_and_fail_no_reader(
+        servers: list[Server], built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    main = relay(servers, authenticator=Password("right"), auth_require_tls=False)
+    # the backup takes its first login (the start-up check), then says 535: out mid-run
+    backup = relay(servers, authenticator=Password("spare", times=1),
+                   auth_require_tls=False)
+    pool_config(built, [("main", main, {}), ("backup", backup, {})], user="news@")
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD_MAIN", "right")
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD_BACKUP", "spare")
+    report, addresses = await send((), 30, insecure=True)
+    check_exactly_once(addresses, servers, {main.port: "main", backup.port: "backup"})
+    stats = {relay.name: relay for relay in report.relays}
+    assert stats["backup"].out is not None and "535" in stats["backup"].out
+    assert report.failed == report.deferred == report.unknown == 0
+    assert report.sent == 30 and report.exit_code == 0
+    assert "relay backup" in "\n".join(report.lines())
+
+
+def test_every_relay_refusing_the_login_sends_nothing(
+        servers: list[Server], built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    main = relay(servers, authenticator=Password("right"), auth_require_tls=False)
+    backup = relay(servers, authenticator=Password("spare"), auth_require_tls=False)
+    pool_config(built, [("main", main, {}), ("backup", backup, {})], user="news@")
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD_MAIN", "wrong")
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD_BACKUP", "wrong")
+    write_list(LIST, 5)
+    result = run_cli("send", ISSUE, "--list", str(LIST), "--yes", "--insecure")
+    assert result.exit_code == 2, result.output
+    assert "no SMTP relay of the pool could be used" in result.output
+    assert "535" in result.output and "wrong" not in result.output
+    assert "failed" not in run_cli("status", ISSUE, "--list", str(LIST)).output
+
+
+def test_relay_password_comes_from_its_own_variable(
+        servers: list[Server], built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backup = relay(servers)
+    pool_config(built, [("backup", backup, {})], user="news@")
+    monkeypatch.delenv("NEWSLETTER_SMTP_PASSWORD_BACKUP", raising=False)
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", "not for the backup")
+    write_list(LIST, 1)
+    with pytest.raises(ConfigError, match="NEWSLETTER_SMTP_PASSWORD_BACKUP"):
+        prepare(Path(ISSUE), SendOptions(LIST))
+
+
+async def test_relay_access_denied_and_554_banner_take_relays_out(
+        servers: list[Server]) -> None:
+    readers = 10
+    denied = {f"reader{i}@example.org": "554 5.7.1 <x>: Relay access denied"
+              for i in range(readers)}
+    denying = relay(servers, Recorder(Faults(rcpt=denied, always=True)))
+    healthy = relay(servers)
+    with Banner("554 5.3.2 No service here") as banner:
+        report, addresses = await send((denying.url, banner.url, healthy.url), readers)
+    check_exactly_once(addresses, servers)
+    stats = {relay.name: relay for relay in report.relays}
+    assert "Relay access denied" in (stats[name(denying)].out or "")
+    assert "554" in (stats[f"127.0.0.1:{banner.port}"].out or "")
+    assert report.failed == 0 and report.sent == readers
+
+
+class Banner(socketserver.ThreadingTCPServer):
+    """A server that greets with a refusal and hangs up."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, greeting: str) -> None:
+        greet = (greeting + "\r\n").encode()
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.sendall(greet)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.port = self.server_address[1]
+        self.url = f"smtp://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Banner:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class Timed(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.times.append(time.monotonic())
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_per_relay_rate_limits_hold(servers: list[Server], built: Path) -> None:
+    """The only timed test: about 10 s. It measures what each relay received, so a loaded
+    machine can only make it slower, never break the limit."""
+    fast, slow = relay(servers, Timed()), relay(servers, Timed())
+    pool_config(built, [("fast", fast, {"rate": 20}), ("slow", slow, {"rate": 10.0})])
+    addresses = write_list(LIST, 300)
+    campaign = prepare(Path(ISSUE), SendOptions(LIST, policy=QUICK, timeout=3))
+    task = asyncio.ensure_future(campaign.run())
+    await asyncio.sleep(10)
+    campaign.stop("enough")
+    report = await task
+    for server, limit in ((fast, 20), (slow, 10)):
+        times = server.handler.times  # type: ignore[attr-defined]
+        assert len(times) >= limit * 10 * 0.5  # the machine kept up, roughly
+        span = times[-1] - times[0]
+        assert (len(times) - 1) / span <= limit * 1.1, (len(times), span)
+        # and no second held more than its share plus the one that opens it
+        for start in times:
+            assert sum(1 for t in times if start <= t < start + 1) <= limit * 1.1 + 1
+    assert report.sent == len(fast.handler.times) + len(slow.handler.times)  # type: ignore
+    assert len(addresses) == 300
+
+
+async def test_weights_share_the_readers(servers: list[Server], built: Path) -> None:
+    heavy, light = relay(servers), relay(servers)
+    pool_config(built, [("heavy", heavy, {"weight": 3}), ("light", light, {"weight": 1})])
+    _report, addresses = await send((), 80)
+    sent_by = check_exactly_once(addresses, servers, {heavy.port: "heavy", light.port: "light"})
+    assert 50 <= sent_by[name(heavy)] <= 70, sent_by
+
+
+async def test_every_relay_down_pauses_and_a_rerun_completes_once(
+        servers: list[Server]) -> None:
+    first = relay(servers, Dying(after=5))
+    second = relay(servers, Dying(after=5))
+    policy = Policy(attempts=5, backoff=0.05, max_backoff=0.3, outage=2, grace=1)
+    started = time.monotonic()
+    report, addresses = await send((first.url, second.url), 60, policy=policy)
+    killed = time.monotonic() - started
+    assert first.handler.killed.is_set() and second.handler.killed.is_set()
+    assert report.stopped is not None and "no message accepted" in report.stopped
+    assert killed < 2 + 6  # the outage time, the grace and a loaded machine's slack
+    assert report.exit_code == 1
+    # they come back on the same ports: the same command finishes, nobody twice
+    back = []
+    for old in (first, second):
+        controller = FaultController(Recorder(), hostname="127.0.0.1", port=old.port)
+        controller.start()
+        back.append(Server(controller.handler, old.port, controller))
+    servers += back
+    report, addresses = await send((first.url, second.url), 60, policy=policy)
+    assert report.stopped is None
+    check_exactly_once(addresses, [first, second, *back])
+
+
+def test_status_and_cli_show_each_relay(servers: list[Server]) -> None:
+    one, two = relay(servers), relay(servers)
+    write_list(LIST, 20)
+    result = run_cli("send", ISSUE, "--list", str(LIST), "--smtp", one.url, "--smtp", two.url,
+                     "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"relay {name(one)}" in result.output and f"relay {name(two)}" in result.output
+    assert "a pool of 2 SMTP relays" in result.output
+    status = run_cli("status", ISSUE, "--list", str(LIST)).output
+    counts = {n: len(s.handler.messages) for n, s in ((name(one), one), (name(two), two))}
+    for relay_name, count in counts.items():
+        assert f"relay {relay_name}: sent {count}" in status, status
+
+
+@pytest.mark.parametrize(("relays", "message"), [
+    ('[[smtp.relays]]\nurl = "smtp://a.example:25"\n[[smtp.relays]]\nurl = "smtp://a.example"',
+     "named twice: a.example:25"),
+    ('[[smtp.relays]]\nurl = "smtp://a.example"\nweight = 0', "weight must be positive"),
+    ('[[smtp.relays]]\nurl = "smtp://a.example"\nrate = "fast"', "expected a number"),
+    ('[[smtp.relays]]\nname = "a b"\nurl = "smtp://a.example"', "a name is letters"),
+    ('url = "smtp://b.example"\n[[smtp.relays]]\nurl = "smtp://a.example"', "both 'url' and"),
+    ('[[smtp.relays]]\nurl = "http://a.example"', "must start with smtp://"),
+])
+def test_bad_relay_tables_are_config_errors(built: Path, relays: str, message: str) -> None:
+    with (built / "newsletter.toml").open("a", encoding="utf-8") as handle:
+        handle.write(f"\n[smtp]\n{relays}\n")
+    write_list(LIST, 1)
+    result = run_cli("send", ISSUE, "--list", str(LIST), "--yes")
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_a_pool_with_no_relay_answering_sends_nothing(servers: list[Server]) -> None:
+    gone = [relay(servers) for _ in range(2)]
+    for server in gone:
+        server.controller.stop()
+        server.handler.killed = threading.Event()  # type: ignore[attr-defined]
+        server.handler.killed.set()  # type: ignore[attr-defined]
+    write_list(LIST, 3)
+    campaign = prepare(Path(ISSUE), SendOptions(LIST, smtp=tuple(s.url for s in gone),
+                                                timeout=1))
+    with pytest.raises(SendError, match="no SMTP relay of the pool could be used"):
+        asyncio.run(campaign.run())
