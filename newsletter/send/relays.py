@@ -135,7 +135,8 @@ def describe(relays: list[Relay]) -> str:
     if len(relays) == 1:
         return relays[0].transport.description
     return f"a pool of {len(relays)} SMTP relays (" + ", ".join(
-        f"{r.name} {r.stats.url}" for r in relays) + ")"
+        r.stats.url if r.stats.url.endswith(f"/{r.name}") else f"{r.name} {r.stats.url}"
+        for r in relays) + ")"
 
 
 def password_env(name: str) -> str:

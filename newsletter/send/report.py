@@ -177,7 +177,8 @@ class RelayStats:
 
     def line(self, elapsed: float) -> str:
         rate = self.sent / elapsed if elapsed else 0.0
-        line = (f"  relay {self.name} ({self.url}): sent {self.sent} ({rate:.1f} msg/s), "
+        label = self.name if self.url.endswith(f"/{self.name}") else f"{self.name} ({self.url})"
+        line = (f"  relay {label}: sent {self.sent} ({rate:.1f} msg/s), "
                 f"failed {self.failed}, deferred {self.deferred}, unknown {self.unknown}, "
                 f"retried elsewhere or later {self.retried}")
         if self.faults:
