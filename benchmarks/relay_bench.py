@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from send_bench import ISSUE, SINK, SOURCE, free_port, run, workspace, write_list  # noqa: E402
+from send_bench import ISSUE, SINK, SOURCE, free_port, run, workspace, write_list
 
 WINDOW = 0.5
 
