@@ -3,7 +3,8 @@
     python benchmarks/relay_bench.py [--readers 6000] [--connections 4]
 
 In one run, on loopback: ``smtp-source -s 20`` into one sink (the reference), then
-``newsletter send`` of the sample issue, journal on, into one sink, into two sinks
+``newsletter send`` of the sample issue, journal on, into one sink over one connection and
+over ``--connections``, into two sinks
 (``--smtp`` twice, ``--connections`` each), and into two sinks of which one is killed
 (SIGKILL) once a third of the readers are sent. Per relay and in total the messages per
 second come from the journal (``relay`` and ``updated`` of every ``sent`` row); the time from
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -63,7 +65,8 @@ def rates(rows: list[tuple[str, float]]) -> dict[str, float]:
 
 
 def failover(root: Path, ports: list[int], connections: int, readers: int,
-             alone: float) -> list[str]:
+             alone: float, *, hang: bool = False) -> list[str]:
+    """Kill the second relay (``hang``: SIGSTOP it, and SIGCONT 6 s later) a third of the way."""
     for old in root.glob("journal/*"):
         old.unlink()
     sinks = [sink(port) for port in ports]
@@ -89,8 +92,11 @@ def failover(root: Path, ports: list[int], connections: int, readers: int,
             except sqlite3.Error:
                 continue
             if done >= readers // 3:
-                sinks[1].kill()
+                sinks[1].send_signal(signal.SIGSTOP if hang else signal.SIGKILL)
                 killed_at = time.time()
+        if hang:
+            time.sleep(6)
+            sinks[1].send_signal(signal.SIGCONT)
         output, _ = process.communicate()
     finally:
         for each in sinks:
@@ -106,11 +112,15 @@ def failover(root: Path, ports: list[int], connections: int, readers: int,
             full = start - killed_at
             break
     late = [t - killed_at for relay, t in rows if relay == dead and t > killed_at]
+    before = sum(1 for relay, t in rows if relay == survivor and killed_at - 2 <= t < killed_at)
+    later = sum(1 for relay, t in rows if relay == survivor and killed_at <= t < killed_at + 2)
+    what = "hung (SIGSTOP)" if hang else "killed"
     summary = [line for line in output.splitlines() if line.startswith(("sent ", "  relay"))]
-    return [f"killed {dead} after {sum(1 for _, t in rows if t <= killed_at)} sent; "
-            f"survivor at >= 80 % of one relay's rate {full:.2f} s after the kill"
+    return [f"{what} {dead} after {sum(1 for _, t in rows if t <= killed_at)} sent; "
+            f"survivor at >= 80 % of one relay's rate {full:.2f} s after it"
             if full is not None else "survivor never reached 80 % of one relay's rate",
-            f"last accept by the dead relay: {max(late, default=0.0):.2f} s after the kill",
+            f"survivor: {before / 2:.0f} msg/s in the 2 s before, {later / 2:.0f} msg/s in "
+            f"the 2 s after; the other relay's last accept {max(late, default=0.0):.2f} s after",
             *summary]
 
 
@@ -130,6 +140,8 @@ def main() -> None:
             wall, _, _ = run([SOURCE, "-s", "20", "-m", str(n), "-l", "70000",
                               f"127.0.0.1:{ports[0]}"], root)
             print(f"smtp-source -s 20 -m {n} -l 70000 (reference): {n / wall:.0f} msg/s")
+            _, lines = send(root, ports[:1], 1)
+            print(f"one relay, 1 connection: {sum(rates(sent_rows(root)).values()):.0f} msg/s")
             _, lines = send(root, ports[:1], connections)
             one = rates(sent_rows(root))
             alone = sum(one.values())
@@ -143,8 +155,9 @@ def main() -> None:
             for each in sinks:
                 each.kill()
                 each.wait()
-        for line in failover(root, ports, connections, n, alone):
-            print(line)
+        for hang in (False, True):
+            for line in failover(root, ports, connections, n, alone, hang=hang):
+                print(line)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
 
