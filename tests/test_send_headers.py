@@ -149,3 +149,14 @@ def test_control_characters_in_sections_are_refused_with_their_line(
         result = invoke(command, ISSUE)
         assert result.exit_code == 2, result.output
         assert message in result.output
+
+
+@pytest.mark.parametrize("name", ["Jürgen Müller", "张伟", "ISA e.V.", "Eve =?utf-8?b?QWRtaW4=?=",
+                                  "Ctrl\x01char", "A" * 90])
+def test_display_names_come_through_exactly(name: str) -> None:
+    from newsletter.headers import address_header
+
+    raw = address_header("To", name, "reader@example.org")
+    assert raw.isascii()
+    parsed = parse(raw + b"\r\n")["To"].addresses[0]
+    assert (parsed.display_name, parsed.addr_spec) == (name, "reader@example.org")
