@@ -36,12 +36,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
+def run(command: list[str], cwd: Path, *, code: str | None = None
+        ) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MB of that child alone, and its output."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "NEWSLETTER_SMTP_URL": ""})
+                               env={**os.environ, "NEWSLETTER_SMTP_URL": "",
+                                    **({"PYTHONPATH": code} if code else {})})
     assert process.stdout is not None
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -74,6 +76,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--readers", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also send with the newsletter package of this checkout (e.g. "
+                             "a 'git worktree' of main), for a before/after in the same run")
     parser.add_argument("--million", type=int, default=1_000_000)
     parser.add_argument("--skip-million", action="store_true")
     args = parser.parse_args()
@@ -95,19 +100,21 @@ def main() -> None:
                 rows.append(f"| {number}: smtp-source -s 20 -m {n} -l 70000 (reference) "
                             f"| {wall:.2f} s | {n / wall:.0f} | - | - |")
                 reference = n / wall
-                for connections in (None, 20):
+                codes = [None, args.baseline] if args.baseline else [None]
+                for code, connections in [(c, n) for c in codes for n in (None, 20)]:
                     for journal in root.glob("journal/*"):
                         journal.unlink()
                     extra = ["--connections", str(connections)] if connections else []
                     wall, rss, output = run(
                         [sys.executable, "-m", "newsletter", "send", ISSUE, "--list",
                          "subscribers/bench.csv", "--smtp", f"smtp://127.0.0.1:{port}",
-                         "--yes", *extra], root)
+                         "--yes", *extra], root, code=code)
                     found = re.search(r"sent (\d+), .* in ([\d.]+) s", output)
                     if not found or int(found.group(1)) != n:
                         sys.exit(f"not every message was sent:\n{output[-2000:]}")
                     sending = float(found.group(2))
                     what = f"{connections} connections" if connections else "default settings"
+                    what += " (baseline)" if code else ""
                     rows.append(f"| {number}: newsletter send, {what}, journal on "
                                 f"| {wall:.2f} s | {n / wall:.0f} ({n / wall / reference:.0%}) "
                                 f"| {n / sending:.0f} ({n / sending / reference:.0%}) "
