@@ -68,6 +68,7 @@ class OutgoingMessage:
     envelope_from: str
     message_id: str
     data: bytes  # RFC 5322 wire bytes, CRLF line ends, 7-bit
+    dot_safe: bool = True  # CRLF only, and no line starts with "." (see ``_qp``)
 
 
 def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str],
@@ -236,7 +237,29 @@ def _qp(text: str) -> bytes:
         while b"=" in encoded[cut - 2:cut]:  # never inside an =XX escape
             cut -= 1
         encoded = encoded[:cut] + b"=\n" + encoded[cut:]
-    return encoded.replace(b"\n", b"\r\n")
+    return _dot_safe(encoded).replace(b"\n", b"\r\n")
+
+
+def _dot_safe(encoded: bytes) -> bytes:
+    """No line starts with a dot: ``.`` becomes ``=2E`` (RFC 2045 allows encoding any octet).
+
+    Then SMTP needs no dot-stuffing (RFC 5321 §4.5.2) and the sender can hand the message
+    over as it is, without scanning 90 KB per reader. Lines stay within 75 octets.
+    """
+    if not encoded.startswith(b".") and b"\n." not in encoded:
+        return encoded
+    lines: list[bytes] = []
+    for line in encoded.split(b"\n"):
+        while line.startswith(b"."):
+            line = b"=2E" + line[1:]
+            if len(line) > 75:
+                cut = 73
+                while b"=" in line[cut - 2:cut]:  # never inside an =XX escape
+                    cut -= 1
+                lines.append(line[:cut] + b"=")
+                line = line[cut:]
+        lines.append(line)
+    return b"\n".join(lines)
 
 
 def _fill(body: tuple[_Part, ...], values: Mapping[str, str]) -> bytes:

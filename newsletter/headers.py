@@ -56,7 +56,7 @@ def address_header(name: str, display: str, address: str) -> bytes:
     """
     if not display:
         return f"{name}: {address}\r\n".encode()
-    if display.isascii():
+    if _PLAIN.fullmatch(display) and "=?" not in display:  # else encoded, as fold does
         if _SPECIALS.search(display):
             display = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
         line = f"{name}: {display} <{address}>"

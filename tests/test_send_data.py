@@ -25,6 +25,7 @@ class Message:
     envelope_from: str
     message_id: str
     data: bytes
+    dot_safe: bool = False
 
 
 def message(size: int) -> Message:
@@ -99,3 +100,28 @@ async def test_a_drop_before_the_final_dot_is_retried(mid_body: str) -> None:
 
 async def test_a_drop_after_the_final_dot_is_unknown(after_dot: str) -> None:
     assert await attempt(after_dot, 200_000) == (Kind.UNKNOWN, "end of data")
+
+
+def test_quoted_printable_never_starts_a_line_with_a_dot() -> None:
+    """Composed messages go out without dot-stuffing: no line of theirs may start with '.'."""
+    import binascii
+    import random
+
+    from newsletter.compose import _qp
+    from newsletter.send.transport import dot_stuff
+
+    rng = random.Random(8)  # noqa: S311 (test data)
+    alphabet = "ab. .\n.ü=\t"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+        encoded = _qp(text)
+        assert b"\n." not in encoded
+        assert not encoded.startswith(b".")
+        plain = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+        limit = max(76, *(len(line) for line in plain.split(b"\n")))  # b2a_qp's own lines
+        assert all(len(line) <= limit for line in encoded.split(b"\r\n"))
+        assert encoded.count(b"\n") == encoded.count(b"\r\n") == encoded.count(b"\r")
+        decoded = binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode("utf-8")
+        assert decoded == text, (text, encoded)
+        if encoded.endswith(b"\r\n"):  # what stuffing would do: nothing but the final dot
+            assert dot_stuff(encoded) == encoded + b".\r\n"

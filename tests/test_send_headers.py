@@ -129,3 +129,34 @@ def test_list_refuses_unicode_line_breaks_in_names(invoke: Callable[..., Any]) -
     result = invoke("subscribers", "check", "subscribers/evil.csv")
     assert result.exit_code != 0
     assert "evil.csv:2: the 'name' field contains a line break (U+2028)" in result.output
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("title: A visit to Newtown", 'title: "A visit\vto Newtown"'),
+     "06-article.md:3: invalid YAML: character U+000B is not allowed"),
+    (("title: A visit to Newtown", 'title: "A visit\\fto Newtown"'),
+     "06-article.md:3: 'title' contains a control character (U+000C)"),
+    (("---\nThe delegation", "---\nA form\ffeed.\nThe delegation"),
+     "06-article.md:13: the text contains a control character (U+000C)"),
+])
+def test_control_characters_in_sections_are_refused_with_their_line(
+        workspace: Path, invoke: Callable[..., Any], edit: tuple[str, str], message: str) -> None:
+    section = workspace / ISSUE / "06-article.md"
+    text = section.read_text(encoding="utf-8")
+    assert edit[0] in text
+    section.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    for command in ("check", "build"):
+        result = invoke(command, ISSUE)
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+
+
+@pytest.mark.parametrize("name", ["Jürgen Müller", "张伟", "ISA e.V.", "Eve =?utf-8?b?QWRtaW4=?=",
+                                  "Ctrl\x01char", "A" * 90])
+def test_display_names_come_through_exactly(name: str) -> None:
+    from newsletter.headers import address_header
+
+    raw = address_header("To", name, "reader@example.org")
+    assert raw.isascii()
+    parsed = parse(raw + b"\r\n")["To"].addresses[0]
+    assert (parsed.display_name, parsed.addr_spec) == (name, "reader@example.org")

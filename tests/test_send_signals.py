@@ -161,3 +161,22 @@ async def test_messages_in_flight_get_a_deadline_after_a_stop() -> None:
     assert report.unknown == CONNECTIONS
     states = journal_states(addresses)
     assert sorted(states.values()).count("unknown") == CONNECTIONS
+
+
+@pytest.mark.usefixtures("built")
+def test_sigterm_while_connecting_to_a_silent_server() -> None:
+    import socket
+
+    write_list(Path(LIST), 3)
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        process = start(f"smtp://127.0.0.1:{silent.getsockname()[1]}")
+        connection, _ = silent.accept()
+        with connection:
+            time.sleep(0.3)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=10)
+    assert process.returncode == 1, out + err
+    assert "Traceback" not in err
+    assert "error: interrupted (SIGTERM) while connecting; nothing was sent" in err

@@ -18,7 +18,13 @@ from pathlib import Path
 from newsletter.compose import Built, Composer
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
-from newsletter.errors import ConfigError, SendError, SubscriberError, ValidationError
+from newsletter.errors import (
+    ConfigError,
+    NewsletterError,
+    SendError,
+    SubscriberError,
+    ValidationError,
+)
 from newsletter.layout import BuildLayout
 from newsletter.send.journal import SENDABLE, Journal, journal_path
 from newsletter.send.lock import SendLock
@@ -94,6 +100,7 @@ class Campaign:
         self.relays = self._relays()
         self.transport = self.relays[0].transport
         self._pool: Pool | None = None
+        self._opening: asyncio.Future[None] | None = None  # the first connections
         self._stop: str | None = None
         self.test_readers = [self._test_reader(a) for a in options.test]
         self.summary = self._summarise(issue_folder)
@@ -195,12 +202,16 @@ class Campaign:
         self._stop = reason
         if self._pool is not None:
             self._pool.stop(reason)
+        elif self._opening is not None:
+            self._opening.cancel()  # nothing sent yet: no need to wait for a slow server
 
     def abort(self, reason: str) -> None:
         """Stop at once (a second signal): readers in flight may end ``unknown``."""
         self._stop = reason
         if self._pool is not None:
             self._pool.abort(reason)
+        elif self._opening is not None:
+            self._opening.cancel()
 
     async def run(self, progress: Progress | None = None) -> SendReport:
         """Send; the report says what happened, also when the run paused or failed."""
@@ -275,7 +286,17 @@ class Campaign:
             yield Job(key, self.composer.compose(subscriber), resumed=state or "pending")
 
     async def _deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
-        await probe(self.relays, cooldown=self.policy.backoff)
+        self._opening = asyncio.ensure_future(probe(self.relays, cooldown=self.policy.backoff))
+        try:
+            await self._opening
+        except asyncio.CancelledError:
+            if self._stop is None:
+                raise
+            stopped = SendError(f"{self._stop} while connecting; nothing was sent")
+            stopped.exit_code = 1  # interrupted, as after the first message: not bad input
+            raise stopped from None
+        finally:
+            self._opening = None
         pool = self._pool = Pool(self.relays, recorder, self.policy)
         if self._stop:
             pool.stop(self._stop)
@@ -285,7 +306,7 @@ class Campaign:
             await pool.run(jobs)
         except PoolError as exc:
             recorder.report.error = f"a sending task failed: {exc}"
-        except SendError as exc:
+        except NewsletterError as exc:  # the journal, or a list changed since it was checked
             recorder.report.error = str(exc)
         finally:
             recorder.report.stopped = pool.stopped

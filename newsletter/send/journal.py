@@ -114,7 +114,7 @@ class Journal:
                                (content_hash,))
         except sqlite3.Error as exc:
             db.close()
-            raise SendError(f"not a usable journal: {exc}", path=shown_path(path)) from exc
+            raise SendError(f"cannot use the journal: {exc}", path=shown_path(path)) from exc
         except SendError:
             db.close()
             raise

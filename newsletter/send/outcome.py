@@ -51,6 +51,10 @@ class Message(Protocol):
     def message_id(self) -> str: ...
     @property
     def data(self) -> bytes: ...
+    @property
+    def dot_safe(self) -> bool:
+        """CRLF line ends only and no line that starts with a dot: sent as it is."""
+        ...
 
 
 BeforeData = Awaitable[None]  # done when the journal holds ``sending`` durably

@@ -26,7 +26,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from newsletter.errors import SendError
+from newsletter.errors import NewsletterError, SendError
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result
 from newsletter.send.relays import (
     PATIENCE,
@@ -172,7 +172,7 @@ class Pool:
                         self._spawn(self._worker(relay, channel if i == 0 else None))
         except BaseExceptionGroup as group_error:
             cause = _first_cause(group_error)
-            if isinstance(cause, SendError):
+            if isinstance(cause, NewsletterError):  # the journal, the list: their own words
                 raise cause from None
             raise PoolError(cause) from cause
         finally:

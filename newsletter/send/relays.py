@@ -228,7 +228,14 @@ async def probe(relays: list[Relay], *, cooldown: float) -> None:
         except SendError as exc:
             relay.stats.out = str(exc)
 
-    await asyncio.gather(*(one(relay) for relay in relays))
+    try:
+        await asyncio.gather(*(one(relay) for relay in relays))
+    except asyncio.CancelledError:  # stopped while connecting: drop what did open
+        for relay in relays:
+            if relay.opened is not None:
+                relay.opened.abort()
+                relay.opened = None
+        raise
     if all(relay.opened is None for relay in relays):
         raise SendError("no SMTP relay of the pool could be used (" + "; ".join(
             f"{r.name}: {r.stats.out or r.stats.last_fault}" for r in relays)

@@ -198,7 +198,8 @@ class SmtpChannel:
             if reply.code != 354:
                 return await self._refused(reply, stage)
             stage = "message body"
-            protocol = await self._write_body(dot_stuff(message.data)[:-len(_DOT)])
+            protocol = await self._write_body(
+                message.data if message.dot_safe else dot_stuff(message.data)[:-len(_DOT)])
             protocol.write(_DOT)
             if not protocol.is_connected:  # the write failed at once: nothing was sent
                 raise aiosmtplib.SMTPServerDisconnected("connection lost")
