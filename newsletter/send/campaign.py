@@ -29,7 +29,7 @@ from newsletter.layout import BuildLayout
 from newsletter.send.journal import SENDABLE, Journal, journal_path
 from newsletter.send.lock import SendLock
 from newsletter.send.outbox import Outbox
-from newsletter.send.outcome import Kind, Result
+from newsletter.send.outcome import Kind, Result, Transport
 from newsletter.send.pool import Job, Policy, Pool, PoolError
 from newsletter.send.relays import Relay, describe, probe, relays_from
 from newsletter.send.report import SendReport, Summary, settled
@@ -98,7 +98,6 @@ class Campaign:
         self.composer = Composer(built, config, test=bool(options.test))
         self.policy = self._policy()
         self.relays = self._relays()
-        self.transport = self.relays[0].transport
         self._pool: Pool | None = None
         self._opening: asyncio.Future[None] | None = None  # the first connections
         self._stop: str | None = None
@@ -146,6 +145,15 @@ class Campaign:
                 raise ConfigError(f"[smtp] {name}_timeout must be positive, not "
                                   f"{getattr(timeouts, name)}")
         return timeouts
+
+    @property
+    def transport(self) -> Transport:
+        """The first relay's (the only one's, unless ``relays`` is a pool)."""
+        return self.relays[0].transport
+
+    @transport.setter
+    def transport(self, transport: Transport) -> None:
+        self.relays[0].transport = transport
 
     @property
     def outbox(self) -> bool:
