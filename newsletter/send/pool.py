@@ -19,7 +19,6 @@ The pool knows nothing of the journal: it tells a ``Recorder`` what happens to e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Coroutine, Generator, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -27,15 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from newsletter.errors import NewsletterError, SendError
+from newsletter.send.dispatch import Dispatcher
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result
-from newsletter.send.relays import (
-    PATIENCE,
-    Fault,
-    Relay,
-    choose,
-    other_relay_up,
-    relay_fault,
-)
+from newsletter.send.relays import Fault, Relay, relay_fault
 
 
 @dataclass(frozen=True)
@@ -106,12 +99,11 @@ class RateLimiter:
 
 class Pool:
     def __init__(self, relays: list[Relay], recorder: Recorder, policy: Policy) -> None:
-        self._relays = relays
         self._recorder = recorder
         self._policy = policy
-        for relay in relays:
-            relay.queue = asyncio.Queue(maxsize=2 * relay.connections)
-        self._changed = asyncio.Event()  # room in a relay's queue, or a relay changed state
+        self._stopping = asyncio.Event()
+        self._relays = Dispatcher(relays, cooldown=self._delay, requeue=self._requeue,
+                                  stopping=self._stopping)
         self._rate = RateLimiter(policy.rate)
         self._relay_rate = {relay: RateLimiter(relay.rate) for relay in relays}
         self._domains: dict[str, asyncio.Semaphore] = {}
@@ -120,7 +112,6 @@ class Pool:
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: set[asyncio.Task[None]] = set()  # the feeder, retries, the watchdog
         self._in_flight: dict[int, Job] = {}
-        self._stopping = asyncio.Event()
         self._streak: set[str] = set()  # readers failed since the last accepted message
         self._last_accepted = time.monotonic()
         self._last_failure = ""
@@ -154,8 +145,8 @@ class Pool:
 
     async def run(self, jobs: Iterable[Job]) -> None:
         """Deliver every job (``Relay.opened``: an already open channel for one worker)."""
-        opened = [(relay, relay.opened) for relay in self._relays]
-        for relay in self._relays:
+        opened = [(relay, relay.opened) for relay in self._relays.relays]
+        for relay in self._relays.relays:
             relay.opened = None
         if self._stopping.is_set():  # stopped before it began
             for _, channel in opened:
@@ -222,12 +213,7 @@ class Pool:
 
     def _wake_workers(self) -> None:
         """End every idle worker: drop what is queued (it stays pending) and post sentinels."""
-        for relay in self._relays:
-            while not relay.queue.empty():
-                if relay.queue.get_nowait() is not None:
-                    self._outstanding -= 1
-            for _ in range(relay.connections):
-                relay.queue.put_nowait(None)
+        self._outstanding -= self._relays.close()
 
     def _settled_one(self, count: int = 1) -> None:
         self._outstanding -= count
@@ -241,8 +227,7 @@ class Pool:
         count = 0
         try:
             while (job := await relay.queue.get()) is not None:
-                relay.took = time.monotonic()
-                self._changed.set()  # room in this relay's queue
+                self._relays.took(relay)
                 domain = job.address.rpartition("@")[2]
                 async with self._domain(domain):
                     await self._rate.wait()
@@ -251,7 +236,7 @@ class Pool:
                         self._outstanding -= 1
                         continue
                     if not relay.up(time.monotonic()):  # went down while this job waited
-                        self._spawn(self._retry(job, 0), waiting=True)
+                        self._requeue(job)
                         continue
                     if channel is None:
                         try:
@@ -289,11 +274,6 @@ class Pool:
         del self._in_flight[id(job)]
         return result
 
-    async def _sleep(self, seconds: float) -> None:
-        """Wait, but no longer than until the run stops."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-
     def _domain(self, domain: str) -> AbstractAsyncContextManager[object]:
         if self._policy.per_domain is None:
             return _UNLIMITED
@@ -310,7 +290,7 @@ class Pool:
             self._relay_failed(relay, job, result, attempted=True, out=fault is Fault.OUT)
             return
         if fault is Fault.DOWN:  # timed out: the relay cools down, the reader's try counts
-            self._relay_down(relay, result.describe())
+            self._relays.down(relay, result.describe())
         elif result.kind is Kind.SENT:
             relay.faults_in_row = 0
         self._settle(job, result, relay)
@@ -322,66 +302,24 @@ class Pool:
         if attempted:  # its 'sending' may be in the journal: record the temporary result
             self._recorder.finished(job, result, final=False)
         job.tried.add(relay.name)
+        self._requeue(job)
+        if not out:
+            self._relays.down(relay, result.describe())
+        elif (reason := self._relays.out(relay, result.describe())) is not None:
+            self.stop(reason)
+
+    def _requeue(self, job: Job) -> None:
+        """``job`` goes back to the dispatcher at once (its relay failed, or went away)."""
         self._spawn(self._retry(job, 0), waiting=True)
-        if out:
-            self._relay_out(relay, result.describe())
-        else:
-            self._relay_down(relay, result.describe())
-
-    def _relay_down(self, relay: Relay, reason: str) -> None:
-        now = time.monotonic()
-        relay.stats.last_fault = reason
-        if not relay.up(now):
-            return  # its other connections found out too: one fault, one cool-down
-        relay.stats.faults += 1
-        relay.down_until = now + self._delay(relay.faults_in_row)
-        relay.faults_in_row += 1
-        self._evacuate(relay)
-
-    def _relay_out(self, relay: Relay, reason: str) -> None:
-        if relay.out:
-            return
-        relay.stats.out = reason
-        self._evacuate(relay)
-        for _ in range(relay.connections - relay.queue.qsize()):
-            relay.queue.put_nowait(None)  # its workers end
-        if all(r.out for r in self._relays):
-            self.stop("paused: no SMTP relay left in the pool (" + "; ".join(
-                f"{r.name}: {r.stats.out}" for r in self._relays) + ")")
-
-    def _evacuate(self, relay: Relay) -> None:
-        """Send the readers queued at ``relay`` to the other relays at once."""
-        ends = 0  # sentinels a stop posted: they stay, or a worker would wait forever
-        while not relay.queue.empty():
-            job = relay.queue.get_nowait()
-            if job is None:
-                ends += 1
-            elif not self._stopping.is_set():
-                self._spawn(self._retry(job, 0), waiting=True)
-            else:
-                self._outstanding -= 1
-        for _ in range(ends):
-            relay.queue.put_nowait(None)
-        self._changed.set()
 
     async def _dispatch(self, job: Job) -> None:
-        """Queue ``job`` at a relay (``choose``); wait while each is busy or cooling down."""
         try:
-            while not self._stopping.is_set():
-                now = time.monotonic()
-                relay = choose(self._relays, job, now)
-                if relay is not None:
-                    relay.queue.put_nowait(job)
-                    return
-                self._changed.clear()
-                cooling = [r.down_until - now for r in self._relays
-                           if not r.out and r.down_until > now]
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min([*cooling, PATIENCE]))
+            queued = await self._relays.put(job)
         except asyncio.CancelledError:
             self._outstanding -= 1  # stopped: the job stays pending or deferred
             raise
-        self._outstanding -= 1
+        if not queued:
+            self._outstanding -= 1
 
     def _settle(self, job: Job, result: Result, relay: Relay | None = None) -> None:
         if result.kind is Kind.SENT:
@@ -401,9 +339,8 @@ class Pool:
                 relay.stats.count(result.kind)
         if retry:
             job.attempt += 1
-            elsewhere = other_relay_up(self._relays, job, time.monotonic())
-            self._spawn(self._retry(job, 0.0 if elsewhere else self._delay(job.attempt - 1)),
-                        waiting=True)
+            delay = 0.0 if self._relays.elsewhere(job) else self._delay(job.attempt - 1)
+            self._spawn(self._retry(job, delay), waiting=True)
         else:
             self._settled_one()
         if len(self._streak) >= self._policy.pause_after:
