@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socketserver
+import sqlite3
 import sys
 import threading
 import time
@@ -385,3 +386,47 @@ def test_a_pool_with_no_relay_answering_sends_nothing(servers: list[Server]) -> 
                                                 timeout=1))
     with pytest.raises(SendError, match="no SMTP relay of the pool could be used"):
         asyncio.run(campaign.run())
+
+
+class Stuck(Recorder):
+    """A relay that takes connections but never answers RCPT in time."""
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        await asyncio.sleep(3)
+        return "250 OK (too late)"
+
+
+async def test_a_relay_that_times_out_or_breaks_tls_cools_down(servers: list[Server]) -> None:
+    stuck, plain, healthy = relay(servers, Stuck()), relay(servers), relay(servers)
+    broken_tls = f"smtps://127.0.0.1:{plain.port}"  # TLS to a server that speaks none
+    addresses = write_list(LIST, 12)
+    campaign = prepare(Path(ISSUE), SendOptions(
+        LIST, smtp=(stuck.url, broken_tls, healthy.url), connections=1, timeout=0.5,
+        policy=Policy(attempts=3, backoff=5, outage=20)))
+    report = await campaign.run()
+    check_exactly_once(addresses, servers)
+    stats = {relay.name: relay for relay in report.relays}
+    assert stats[name(stuck)].faults >= 1
+    assert "timed out" in stats[name(stuck)].last_fault
+    assert stats[f"127.0.0.1:{plain.port}"].faults >= 1
+    assert stats[name(healthy)].sent == 12
+    assert report.sent == 12
+
+
+def test_a_journal_from_before_relay_pools_still_works(servers: list[Server]) -> None:
+    one, two = relay(servers), relay(servers)
+    write_list(LIST, 4)
+    assert run_cli("send", ISSUE, "--list", str(LIST), "--smtp", one.url, "--yes").exit_code == 0
+    path = Path("journal/example--pool.sqlite")
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE recipients DROP COLUMN relay")
+    status = run_cli("status", ISSUE, "--list", str(LIST))
+    assert status.exit_code == 0, status.output
+    assert "sent      4" in status.output
+    write_list(LIST, 8)
+    result = run_cli("send", ISSUE, "--list", str(LIST), "--smtp", one.url, "--smtp", two.url,
+                     "--yes")
+    assert result.exit_code == 0, result.output
+    assert "sent 4," in result.output
+    assert f"relay {name(two)}" in run_cli("status", ISSUE, "--list", str(LIST)).output
