@@ -49,11 +49,13 @@ class Dying(Recorder):
         self.after = after
         self.server: Server | None = None
         self.killed = threading.Event()
+        self.killed_at = 0.0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         reply = await super().handle_DATA(server, session, envelope)
         if len(self.messages) >= self.after and not self.killed.is_set():
             self.killed.set()
+            self.killed_at = time.monotonic()
             assert self.server is not None
             threading.Thread(target=self.server.controller.stop).start()
         return reply
@@ -300,6 +302,7 @@ async def test_per_relay_rate_limits_hold(servers: list[Server], built: Path) ->
         times = server.handler.times  # type: ignore[attr-defined]
         assert len(times) >= limit * 10 * 0.5  # the machine kept up, roughly
         span = times[-1] - times[0]
+        print(f"relay at {limit}/s: {len(times)} in {span:.2f} s")  # shown with -s
         assert (len(times) - 1) / span <= limit * 1.1, (len(times), span)
         # and no second held more than its share plus the one that opens it
         for start in times:
@@ -321,14 +324,13 @@ async def test_every_relay_down_pauses_and_a_rerun_completes_once(
     first = relay(servers, Dying(after=5))
     second = relay(servers, Dying(after=5))
     policy = Policy(attempts=5, backoff=0.05, max_backoff=0.3, outage=2, grace=1)
-    started = time.monotonic()
     report, addresses = await send((first.url, second.url), 60, policy=policy)
-    killed = time.monotonic() - started
+    paused_after = time.monotonic() - max(s.handler.killed_at for s in (first, second))
     assert first.handler.killed.is_set()
     assert second.handler.killed.is_set()
     assert report.stopped is not None
     assert "no message accepted" in report.stopped
-    assert killed < 2 + 6  # the outage time, the grace and a loaded machine's slack
+    assert paused_after < 2 + 1 + 3  # the outage time, the grace, a loaded machine's slack
     assert report.exit_code == 1
     # they come back on the same ports: the same command finishes, nobody twice
     back = []
