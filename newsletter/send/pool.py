@@ -215,6 +215,7 @@ class Pool:
         count = 0
         try:
             while (job := await self._queue.get()) is not None:
+                _check_cancelled()
                 domain = job.address.rpartition("@")[2]
                 async with self._domain(domain):
                     await self._rate.wait()
@@ -225,10 +226,12 @@ class Pool:
                         try:
                             channel = await self._transport.open()
                             count = 0
+                            _check_cancelled()
                         except ConnectFailed as exc:
                             self._settle(job, Result(Kind.RETRY, exc.code, str(exc), "connect",
                                                      reconnect=True))
                             await self._sleep(self._delay(len(self._streak)))
+                            _check_cancelled()
                             continue
                         except SendError as exc:
                             self._settle(job, Result(Kind.RETRY, None, str(exc), "connect"))
@@ -240,6 +243,7 @@ class Pool:
                         await channel.close()
                         channel = None
                 self._settle(job, result)
+                _check_cancelled()
         finally:
             if channel is not None:
                 task = asyncio.current_task()
@@ -313,6 +317,15 @@ class _BeforeData:
     def __await__(self) -> Generator[Any, None, None]:
         yield from self._durable.__await__()
         self._job.past_data = True
+
+
+def _check_cancelled() -> None:
+    """Never go on once cancelled: Python 3.11's ``wait_for`` (aiosmtplib awaits every reply
+    with it) swallows a cancellation that arrives as its future completes (fixed in 3.12);
+    a worker that went on would wait for the queue forever and the task group with it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _first_cause(error: BaseException) -> BaseException:
