@@ -283,9 +283,10 @@ class Campaign:
 
     def _jobs(self, journal: Journal, report: SendReport) -> Iterator[Job]:
         sendable = (*SENDABLE, "unknown") if self.options.resend_unknown else SENDABLE
+        fresh = not any(journal.counts().values())  # a first run: no reader to look up
         for subscriber in self._readers():
             key = subscriber.email.lower()
-            state = journal.state(key)
+            state = None if fresh else journal.state(key)
             if state is None:
                 journal.add(key)
             elif state not in sendable:

@@ -227,6 +227,7 @@ class Pool:
         count = 0
         try:
             while (job := await relay.queue.get()) is not None:
+                _check_cancelled()
                 self._relays.took(relay)
                 domain = job.address.rpartition("@")[2]
                 async with self._domain(domain):
@@ -242,6 +243,7 @@ class Pool:
                         try:
                             channel = await relay.transport.open()
                             count = 0
+                            _check_cancelled()
                         except ConnectFailed as exc:
                             self._relay_failed(relay, job, Result(
                                 Kind.RETRY, exc.code, str(exc), "connect", reconnect=True))
@@ -257,6 +259,7 @@ class Pool:
                         await channel.close()
                         channel = None
                 self._conclude(relay, job, result)
+                _check_cancelled()
         finally:
             if channel is not None:
                 task = asyncio.current_task()
@@ -371,6 +374,15 @@ class _BeforeData:
     def __await__(self) -> Generator[Any, None, None]:
         yield from self._durable.__await__()
         self._job.past_data = True
+
+
+def _check_cancelled() -> None:
+    """Never go on once cancelled: Python 3.11's ``wait_for`` (aiosmtplib awaits every reply
+    with it) swallows a cancellation that arrives as its future completes (fixed in 3.12);
+    a worker that went on would wait for the queue forever and the task group with it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _first_cause(error: BaseException) -> BaseException:

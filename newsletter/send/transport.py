@@ -233,7 +233,9 @@ class SmtpChannel:
             raise aiosmtplib.SMTPServerDisconnected("connection lost")
         protocol._response_pending = True
         protocol.write(body)
-        await asyncio.wait_for(protocol._drain_helper(), self._timeouts.command)
+        transport = protocol.transport
+        if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size():
+            await asyncio.wait_for(protocol._drain_helper(), self._timeouts.command)
         await asyncio.sleep(0)  # let a close that has arrived be seen before the dot
         if not protocol.is_connected:
             raise aiosmtplib.SMTPServerDisconnected("connection lost during the message body")
