@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from newsletter.errors import NewsletterError, SendError
 from newsletter.send.dispatch import Dispatcher
-from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result
+from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result, Transport
 from newsletter.send.relays import Fault, Relay, relay_fault
 
 
@@ -98,7 +98,11 @@ class RateLimiter:
 
 
 class Pool:
-    def __init__(self, relays: list[Relay], recorder: Recorder, policy: Policy) -> None:
+    def __init__(self, relays: list[Relay] | Transport, recorder: Recorder,
+                 policy: Policy) -> None:
+        """``relays``: the pool's relays, or one transport with ``Policy.connections``."""
+        if not isinstance(relays, list):
+            relays = [Relay(relays.description, relays, connections=policy.connections)]
         self._recorder = recorder
         self._policy = policy
         self._stopping = asyncio.Event()
