@@ -120,7 +120,8 @@ def failover(root: Path, ports: list[int], connections: int, readers: int,
             f"survivor at >= 80 % of one relay's rate {full:.2f} s after it"
             if full is not None else "survivor never reached 80 % of one relay's rate",
             f"survivor: {before / 2:.0f} msg/s in the 2 s before, {later / 2:.0f} msg/s in "
-            f"the 2 s after; the other relay's last accept {max(late, default=0.0):.2f} s after",
+            f"the 2 s after; the other relay's last accept: "
+            + (f"{max(late):.2f} s after" if late else "before it"),
             *summary]
 
 
