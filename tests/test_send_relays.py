@@ -292,12 +292,18 @@ async def test_per_relay_rate_limits_hold(servers: list[Server], built: Path) ->
     machine can only make it slower, never break the limit."""
     fast, slow = relay(servers, Timed()), relay(servers, Timed())
     pool_config(built, [("fast", fast, {"rate": 20}), ("slow", slow, {"rate": 10.0})])
+    text = (built / "newsletter.toml").read_text(encoding="utf-8")
+    (built / "newsletter.toml").write_text(  # and the whole pool: at most 25 per second
+        text.replace("\n[smtp]\nconnections", "\n[smtp]\nrate = 25\nconnections"),
+        encoding="utf-8")
     addresses = write_list(LIST, 300)
     campaign = prepare(Path(ISSUE), SendOptions(LIST, policy=QUICK, timeout=3))
     task = asyncio.ensure_future(campaign.run())
     await asyncio.sleep(10)
     campaign.stop("enough")
     report = await task
+    both = sorted(fast.handler.times + slow.handler.times)  # type: ignore[attr-defined]
+    assert (len(both) - 1) / (both[-1] - both[0]) <= 25 * 1.1
     for server, limit in ((fast, 20), (slow, 10)):
         times = server.handler.times  # type: ignore[attr-defined]
         assert len(times) >= limit * 10 * 0.5  # the machine kept up, roughly
@@ -432,3 +438,21 @@ def test_a_journal_from_before_relay_pools_still_works(servers: list[Server]) ->
     assert result.exit_code == 0, result.output
     assert "sent 4," in result.output
     assert f"relay {name(two)}" in run_cli("status", ISSUE, "--list", str(LIST)).output
+
+
+async def test_every_relay_refusing_to_relay_pauses_the_run_failing_nobody(
+        servers: list[Server]) -> None:
+    denied = {f"reader{i}@example.org": "550 5.7.1 Relaying denied" for i in range(10)}
+    relays = [relay(servers, Recorder(Faults(rcpt=dict(denied), always=True)))
+              for _ in range(2)]
+    report, _ = await send(tuple(r.url for r in relays), 10)
+    assert report.stopped is not None
+    assert "no SMTP relay left in the pool" in report.stopped
+    assert "Relaying denied" in report.stopped
+    assert report.failed == 0
+    assert report.exit_code == 1
+    rows = journal_rows()
+    assert {state for state, _ in rows.values()} <= {"pending", "deferred"}
+    assert all(not r.handler.messages for r in relays)
+    assert report.journal_counts is not None
+    assert report.journal_counts["failed"] == 0

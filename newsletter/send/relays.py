@@ -177,7 +177,10 @@ def _from_tables(tables: tuple[Record, ...], connections: int,
     relays = []
     for number, table in enumerate(tables, 1):
         get = table.get
-        url = parse_smtp_url(get("url"))
+        try:
+            url = parse_smtp_url(get("url"))
+        except ConfigError as exc:
+            raise ConfigError(f"newsletter.toml: [[smtp.relays]] #{number}: {exc}") from None
         name = get("name") or f"{url.host}:{url.port}"
         where = f"newsletter.toml: [[smtp.relays]] #{number} ({name})"
         if not re.fullmatch(r"[\w.:-]+", name):
