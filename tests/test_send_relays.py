@@ -449,7 +449,7 @@ async def test_every_relay_refusing_to_relay_pauses_the_run_failing_nobody(
     assert report.stopped is not None
     assert "no SMTP relay left in the pool" in report.stopped
     assert "Relaying denied" in report.stopped
-    assert report.failed == 0
+    assert report.failed == 0, report.failures
     assert report.exit_code == 1
     rows = journal_rows()
     assert {state for state, _ in rows.values()} <= {"pending", "deferred"}

@@ -22,7 +22,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Coroutine, Generator, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from newsletter.errors import NewsletterError, SendError
@@ -306,8 +306,8 @@ class Pool:
                       out: bool = False) -> None:
         """``relay`` failed as a relay with ``job`` in hand: it goes out, the job elsewhere."""
         self._last_failure = f"relay {relay.name}: {result.describe()}"
-        if attempted:  # its 'sending' may be in the journal: record the temporary result
-            self._recorder.finished(job, result, final=False)
+        if attempted:  # its 'sending' is in the journal: back to a temporary state there
+            self._recorder.finished(job, replace(result, kind=Kind.RETRY), final=False)
         job.tried.add(relay.name)
         self._requeue(job)
         if not out:
