@@ -33,7 +33,9 @@ from test_send_servers import (
 from newsletter.errors import ConfigError, SendError
 from newsletter.send.campaign import SendOptions, prepare
 from newsletter.send.journal import Journal
+from newsletter.send.outcome import Kind, Result
 from newsletter.send.pool import Policy
+from newsletter.send.relays import Fault, relay_fault
 from newsletter.send.report import SendReport
 
 pytestmark = pytest.mark.usefixtures("built")
@@ -456,3 +458,33 @@ async def test_every_relay_refusing_to_relay_pauses_the_run_failing_nobody(
     assert all(not r.handler.messages for r in relays)
     assert report.journal_counts is not None
     assert report.journal_counts["failed"] == 0
+
+
+@pytest.mark.parametrize(("code", "reply", "stage", "fault"), [
+    (535, "5.7.8 Authentication credentials invalid", "connect", Fault.OUT),
+    (530, "5.7.0 Authentication required", "MAIL", Fault.OUT),
+    (554, "5.7.1 <a@b.example>: Relay access denied", "RCPT", Fault.OUT),
+    (550, "5.7.1 Relaying denied", "RCPT", Fault.OUT),
+    (554, "No SMTP service here", "connect", Fault.OUT),
+    (554, "Message rejected: Email address is not verified.", "MAIL", Fault.OUT),
+    (554, "Throttling failure: Daily message quota exceeded.", "MAIL", Fault.OUT),
+    (554, "Message rejected: Email address is not verified. The following identities failed "
+          "the check in region EU-CENTRAL-1: news@isa.example.org", "end of data", Fault.OUT),
+    (454, "Throttling failure: Maximum sending rate exceeded.", "RCPT", Fault.BUSY),
+    (421, "4.3.2 Service shutting down", "MAIL", Fault.BUSY),
+    (451, "4.7.1 Rate limit exceeded, try again later", "end of data", Fault.BUSY),
+    (None, "cannot connect to 127.0.0.1:25: refused", "connect", Fault.DOWN),
+    (None, "timed out (Timed out waiting for server response)", "RCPT", Fault.DOWN),
+    # the reader's own: never the relay's
+    (None, "connection lost", "message body", None),
+    (550, "5.1.1 No such user", "RCPT", None),
+    (552, "5.2.2 Mailbox full, quota exceeded", "end of data", None),
+    (452, "4.2.2 Over quota", "RCPT", None),
+    (451, "4.7.1 Greylisted, try again later", "RCPT", None),
+    (554, "5.7.1 Message rejected as spam", "end of data", None),
+    (550, "5.7.1 Relay access denied", "end of data", None),
+])
+def test_which_replies_are_the_relays(code: int | None, reply: str, stage: str,
+                                      fault: Fault | None) -> None:
+    kind = Kind.FAILED if code and code >= 500 else Kind.RETRY
+    assert relay_fault(Result(kind, code, reply, stage)) is fault

@@ -290,10 +290,10 @@ class Pool:
         return found
 
     def _conclude(self, relay: Relay, job: Job, result: Result) -> None:
-        """A finished attempt: the reader's result, or (421, a refusal to relay, a refused
-        login) the relay's fault, which puts the reader back without counting a try."""
+        """A finished attempt: the reader's result, or (421, throttling, a refusal to relay, a
+        refused login) the relay's fault, which puts the reader back without counting a try."""
         fault = relay_fault(result)
-        if fault is Fault.OUT or result.code == 421:
+        if fault in (Fault.OUT, Fault.BUSY):
             self._relay_failed(relay, job, result, attempted=True, out=fault is Fault.OUT)
             return
         if fault is Fault.DOWN:  # timed out: the relay cools down, the reader's try counts

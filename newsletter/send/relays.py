@@ -44,27 +44,50 @@ if TYPE_CHECKING:
 _RELAY_DENIED = re.compile(r"relay(ing)? (access )?(denied|not permitted|prohibited)|"
                            r"not permitted to relay|authentication required|"
                            r"sender (address )?rejected: not logged in", re.I)
+# A refusal of MAIL FROM names only our sender, never the reader: with these words it is the
+# relay's (SES: "Email address is not verified", an ESP's "sender not authorized").
+_SENDER_REFUSED = re.compile(r"not verified|not authori[sz]ed|authenticat|not logged in|"
+                             r"sender domain|domain (is )?not (allowed|permitted)", re.I)
+# Throttling and quotas (SES: "454 Throttling failure: Maximum sending rate exceeded", "554
+# Throttling failure: Daily message quota exceeded"; Postfix, Exchange, Mailgun, Gmail): 4xx
+# is the relay busy for now, 5xx its quota gone for the run.
+# Whatever the stage (SES answers the final dot): our sender is not allowed at this relay.
+_UNVERIFIED = re.compile(r"address is not verified|identit(y|ies) failed the check|"
+                         r"sender (is )?not authori[sz]ed", re.I)
+_THROTTLED = re.compile(r"throttl|rate.?limit|sending rate|(daily|hourly|sending|send|message) "
+                        r"quota|too many (connections|sessions|concurrent)", re.I)
+# ... unless it speaks of the reader's mailbox: "552 5.2.2 mailbox full, quota exceeded".
+_READERS = re.compile(r"mailbox|recipient|user (is )?over|over ?quota|full", re.I)
 _AUTH_CODES = (530, 534, 535, 538)  # RFC 4954: authentication required, failed, too weak
 PATIENCE = 1.0  # seconds a reader waits for room at its relay while that relay is moving
 
 
 class Fault(enum.Enum):
-    DOWN = "down"  # out for a cool-down, then tried again
-    OUT = "out"  # out for the rest of the run
+    DOWN = "down"  # out for a cool-down, then tried again; the reader's try counts (timeouts)
+    BUSY = "busy"  # out for a cool-down; the reader was never its concern (421, throttling)
+    OUT = "out"  # out for the rest of the run; the reader was never its concern
 
 
 def relay_fault(result: Result) -> Fault | None:
     """What ``result`` says about the relay that gave it; None: it concerns the reader only."""
-    code = result.code
+    code, reply = result.code, result.reply
     if code in _AUTH_CODES:
         return Fault.OUT
     if code is not None and code >= 500 and (
-            result.stage == "connect" or (result.stage in ("MAIL", "RCPT")
-                                          and _RELAY_DENIED.search(result.reply))):
-        return Fault.OUT  # a 554 banner, or "relay access denied"
-    if code == 421 or result.stage == "connect" or result.reply.startswith(TIMED_OUT):
-        return Fault.DOWN  # closing, refused, broken TLS, timed out
+            result.stage == "connect" or _throttled(reply)
+            or (result.stage in ("MAIL", "RCPT") and _RELAY_DENIED.search(reply))
+            or (result.stage == "MAIL" and _SENDER_REFUSED.search(reply))
+            or _UNVERIFIED.search(reply)):
+        return Fault.OUT  # a 554 banner, "relay access denied", the day's quota gone
+    if code == 421 or (code is not None and code >= 400 and _throttled(reply)):
+        return Fault.BUSY
+    if result.stage == "connect" or reply.startswith(TIMED_OUT):
+        return Fault.DOWN  # refused, broken TLS, timed out
     return None  # a connection lost mid-transaction: the next connect tells
+
+
+def _throttled(reply: str) -> bool:
+    return bool(_THROTTLED.search(reply)) and not _READERS.search(reply)
 
 
 @dataclass(eq=False)
