@@ -23,10 +23,9 @@ class JournalStatus:
     relays: list[tuple[str, str, int, float]] = field(default_factory=list)  # Journal.by_relay
 
     def relay_lines(self) -> list[str]:
-        """Per relay of a pool: readers by state, and the rate of those it accepted."""
+        """Per relay: readers by state (the relay of each reader's last reply), and the rate
+        at which it accepted them."""
         names = sorted({relay for relay, _, _, _ in self.relays})
-        if len(names) < 2:
-            return []
         lines = []
         for name in names:
             rows = [(state, n, span) for relay, state, n, span in self.relays if relay == name]
