@@ -26,7 +26,9 @@ from test_send_servers import (
     ISSUE,
     Recorder,
     built_fixture,  # noqa: F401 (the 'built' fixture)
+    journal_now,
     start_server,
+    status_counts,
     write_list,
 )
 
@@ -97,13 +99,6 @@ def send(server_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
-def journal_now(output: str) -> dict[str, int]:
-    found = re.search(r"^journal now: (.*)$", output, re.MULTILINE)
-    assert found, output
-    return {state: int(n) for state, n in
-            (part.rsplit(" ", 1) for part in found.group(1).split(", "))}
-
-
 def test_full_disk_stops_the_run_at_once_and_loses_nothing(small_disk: Path) -> None:
     addresses = write_list(Path(LIST), READERS)
     handler = FillingRecorder(small_disk, after=12)
@@ -126,8 +121,7 @@ def test_full_disk_stops_the_run_at_once_and_loses_nothing(small_disk: Path) -> 
         status = subprocess.run([sys.executable, "-m", "newsletter", "status", ISSUE, "--list",
                                  LIST], capture_output=True, text=True, timeout=30)
         assert status.returncode == 0, status.stderr
-        shown = {state: int(n) for state, n in re.findall(r"^  (\w+) +(\d+)$", status.stdout,
-                                                          re.MULTILINE)}
+        shown = status_counts(status.stdout)
         assert shown == {k: v for k, v in journal_now(first.stdout).items() if v}
 
         # The disk is still full: the next run says so in one line and sends nothing (here
