@@ -222,3 +222,38 @@ def _content_hash() -> str:
     manifest = json.loads(Path("build/example/manifest.json").read_text(encoding="utf-8"))
     return str(manifest["content_hash"])
 
+
+
+@pytest.fixture
+def full_outbox(built: Path) -> Iterator[Path]:
+    """``outbox/`` on a 256 KB tmpfs of its own, full (needs root: CI has it)."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run as root to mount a tmpfs")
+        pytest.skip("mounting a tmpfs needs root")
+    folder = built / "outbox"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                   check=True)
+    try:
+        (folder / "example" / "new").mkdir(parents=True)
+        (folder / "example" / "cur").mkdir()
+        (folder / "example" / "tmp").mkdir()
+        fill(folder)
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+async def test_a_full_outbox_defers_its_readers(full_outbox: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
+    addresses = write_list(Path(LIST), 5)
+    campaign = prepare(Path(ISSUE), SendOptions(Path(LIST), policy=Policy(backoff=0.01)))
+    assert campaign.outbox
+    report = await campaign.run()
+    assert (report.sent, report.deferred, report.exit_code) == (0, 5, 1)
+    assert "cannot write to the outbox" in "\n".join(report.lines())
+    assert "No space left on device" in "\n".join(report.lines())
+    assert set(states(addresses).values()) == {"deferred"}
+    assert not list((full_outbox / "example" / "new").iterdir())
