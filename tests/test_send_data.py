@@ -125,3 +125,31 @@ def test_quoted_printable_never_starts_a_line_with_a_dot() -> None:
         assert decoded == text, (text, encoded)
         if encoded.endswith(b"\r\n"):  # what stuffing would do: nothing but the final dot
             assert dot_stuff(encoded) == encoded + b".\r\n"
+
+
+async def garbage_to_rcpt() -> AsyncIterator[str]:
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 test ESMTP\r\n")
+        while line := await reader.readline():
+            writer.write(b"this is not SMTP\r\n" if line.startswith(b"RCPT") else b"250 ok\r\n")
+            await writer.drain()
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    try:
+        yield f"smtp://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+
+
+async def garbage_after_dot(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while await reader.readline() != b".\r\n":
+        pass
+    writer.write(b"\xff\xfe garbage\r\n")
+    await writer.drain()
+
+
+async def test_a_reply_that_is_not_smtp_is_a_lost_connection() -> None:
+    async for url in garbage_to_rcpt():
+        assert await attempt(url, 1000) == (Kind.RETRY, "RCPT")
+    async for url in serve(garbage_after_dot):
+        assert await attempt(url, 1000) == (Kind.UNKNOWN, "end of data")

@@ -26,7 +26,9 @@ from test_send_servers import (
     ISSUE,
     Recorder,
     built_fixture,  # noqa: F401 (the 'built' fixture)
+    journal_now,
     start_server,
+    status_counts,
     write_list,
 )
 
@@ -97,13 +99,6 @@ def send(server_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
-def journal_now(output: str) -> dict[str, int]:
-    found = re.search(r"^journal now: (.*)$", output, re.MULTILINE)
-    assert found, output
-    return {state: int(n) for state, n in
-            (part.rsplit(" ", 1) for part in found.group(1).split(", "))}
-
-
 def test_full_disk_stops_the_run_at_once_and_loses_nothing(small_disk: Path) -> None:
     addresses = write_list(Path(LIST), READERS)
     handler = FillingRecorder(small_disk, after=12)
@@ -126,16 +121,18 @@ def test_full_disk_stops_the_run_at_once_and_loses_nothing(small_disk: Path) -> 
         status = subprocess.run([sys.executable, "-m", "newsletter", "status", ISSUE, "--list",
                                  LIST], capture_output=True, text=True, timeout=30)
         assert status.returncode == 0, status.stderr
-        shown = {state: int(n) for state, n in re.findall(r"^  (\w+) +(\d+)$", status.stdout,
-                                                          re.MULTILINE)}
+        shown = status_counts(status.stdout)
         assert shown == {k: v for k, v in journal_now(first.stdout).items() if v}
 
-        # The disk is still full: the next run says so in one line and sends nothing.
+        # The disk is still full: the next run says so in one line and sends nothing (here
+        # the lock file's pid is the first write to fail; recover() is tested below).
+        (small_disk / "example--disk.lock").unlink()
+        fill(small_disk)  # the page the lock file held
         again = send(server.url)
         assert again.returncode == 2, again.stdout + again.stderr
         assert "Traceback" not in again.stderr
-        assert re.search(r"error: .*example--disk\.(lock|sqlite).*(No space left|disk is "
-                         "full)", again.stderr), again.stderr
+        assert re.search(r"error: .*example--disk\.lock: cannot write the lock file: No space "
+                         "left on device", again.stderr), again.stderr
         assert handler.count() == copies
 
         # Space again: the rest is sent, nobody twice, the unknown ones only reported.
@@ -225,3 +222,38 @@ def _content_hash() -> str:
     manifest = json.loads(Path("build/example/manifest.json").read_text(encoding="utf-8"))
     return str(manifest["content_hash"])
 
+
+
+@pytest.fixture
+def full_outbox(built: Path) -> Iterator[Path]:
+    """``outbox/`` on a 256 KB tmpfs of its own, full (needs root: CI has it)."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run as root to mount a tmpfs")
+        pytest.skip("mounting a tmpfs needs root")
+    folder = built / "outbox"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                   check=True)
+    try:
+        (folder / "example" / "new").mkdir(parents=True)
+        (folder / "example" / "cur").mkdir()
+        (folder / "example" / "tmp").mkdir()
+        fill(folder)
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+async def test_a_full_outbox_defers_its_readers(full_outbox: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
+    addresses = write_list(Path(LIST), 5)
+    campaign = prepare(Path(ISSUE), SendOptions(Path(LIST), policy=Policy(backoff=0.01)))
+    assert campaign.outbox
+    report = await campaign.run()
+    assert (report.sent, report.deferred, report.exit_code) == (0, 5, 1)
+    assert "cannot write to the outbox" in "\n".join(report.lines())
+    assert "No space left on device" in "\n".join(report.lines())
+    assert set(states(addresses).values()) == {"deferred"}
+    assert not list((full_outbox / "example" / "new").iterdir())

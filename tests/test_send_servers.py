@@ -9,6 +9,7 @@ import asyncio
 import csv
 import email
 import email.policy
+import re
 import socket
 import threading
 from collections import Counter
@@ -198,6 +199,18 @@ def built_fixture(workspace: Path, invoke: Callable[..., Any]) -> Path:
     result = invoke("build", ISSUE)
     assert result.exit_code == 0, result.output
     return workspace
+
+
+def journal_now(output: str) -> dict[str, int]:
+    """The report's last line, ``journal now: sent 3, pending 1``, as counts by state."""
+    found = re.search(r"^journal now: (.*)$", output, re.MULTILINE)
+    assert found, output
+    return {s: int(n) for s, n in (p.rsplit(" ", 1) for p in found.group(1).split(", "))}
+
+
+def status_counts(output: str) -> dict[str, int]:
+    """The counts by state that ``newsletter status`` printed."""
+    return {s: int(n) for s, n in re.findall(r"^  (\w+) +(\d+)$", output, re.MULTILINE)}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None,

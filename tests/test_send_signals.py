@@ -23,7 +23,9 @@ from test_send_servers import (
     ISSUE,
     Recorder,
     built_fixture,  # noqa: F401 (the 'built' fixture)
+    journal_now,
     start_server,
+    status_counts,
     write_list,
 )
 
@@ -71,16 +73,10 @@ def journal_states(addresses: list[str]) -> dict[str, str]:
         journal.close()
 
 
-def status_counts() -> dict[str, int]:
+def status_now() -> dict[str, int]:
     done = subprocess.run([sys.executable, "-m", "newsletter", "status", ISSUE, "--list", LIST],
                           capture_output=True, text=True, timeout=30, check=True)
-    return {s: int(n) for s, n in re.findall(r"^  (\w+) +(\d+)$", done.stdout, re.MULTILINE)}
-
-
-def journal_now(output: str) -> dict[str, int]:
-    found = re.search(r"^journal now: (.*)$", output, re.MULTILINE)
-    assert found, output
-    return {s: int(n) for s, n in (p.rsplit(" ", 1) for p in found.group(1).split(", "))}
+    return status_counts(done.stdout)
 
 
 @pytest.mark.usefixtures("built")
@@ -106,7 +102,7 @@ def test_first_signal_finishes_the_messages_in_flight(number: signal.Signals) ->
     assert {a for a, s in states.items() if s == "sent"} == set(copies)
     assert all(n == 1 for n in copies.values())
     assert handler.received == sum(copies.values())
-    assert journal_now(out) == {k: v for k, v in status_counts().items()}
+    assert journal_now(out) == status_now()
 
 
 @pytest.mark.usefixtures("built")
@@ -135,7 +131,7 @@ def test_second_signal_stops_at_once_without_a_traceback(number: signal.Signals)
     assert len(unknown) == CONNECTIONS  # the messages in flight, no more
     assert set(states.values()) <= {"unknown", "pending", "absent"}
     assert re.search(rf"^sent 0, failed 0, deferred 0, unknown {CONNECTIONS} ", out, re.M)
-    assert journal_now(out) == status_counts()
+    assert journal_now(out) == status_now()
 
 
 @pytest.mark.usefixtures("built")

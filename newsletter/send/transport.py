@@ -27,7 +27,10 @@ from newsletter.errors import ConfigError, SendError
 from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
-_LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError, TimeoutError)
+# What leaves a connection unusable: lost, timed out, or a reply that is not SMTP (a
+# malformed or endless line: aiosmtplib raises SMTPResponseException for those).
+_LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+         aiosmtplib.SMTPResponseException, OSError, TimeoutError)
 _DOT = b".\r\n"
 TIMED_OUT = "timed out"  # how a timeout's Result.reply begins: the relay pool cools it down
 
@@ -271,6 +274,8 @@ class SmtpChannel:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return f"{TIMED_OUT} ({exc})"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"not an SMTP reply ({exc.message})"
     return f"connection lost ({exc})" if str(exc) else "connection lost"
 
 
