@@ -17,6 +17,15 @@ SCAFFOLD = REPO / "newsletter" / "scaffold"
 CHROMIUM = Path(os.environ.get("NEWSLETTER_CHROMIUM", "/usr/bin/chromium"))
 
 
+TEST_SECRET = "test-secret-for-link-tokens-only-0123456789"  # noqa: S105 (tests only)
+
+
+@pytest.fixture(autouse=True)
+def _link_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test signs links with one known secret, as an operator's environment would."""
+    monkeypatch.setenv("NEWSLETTER_SECRET", TEST_SECRET)
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh copy of the built-in example workspace, as the current directory."""
