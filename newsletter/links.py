@@ -37,6 +37,15 @@ def unsubscribe_base(config: Config) -> str | None:
     return f"{service}unsubscribe" if service else None
 
 
+def config_warnings(config: Config) -> list[str]:
+    """What is missing for readers to subscribe and unsubscribe on the web."""
+    if config.smtp_url and service_url(config) is None:
+        return ["send uses SMTP but newsletter.toml has no [service] url: readers get no "
+                "one-click unsubscribe (Gmail and Yahoo require it of bulk senders) and the "
+                "archive no subscribe link; see docs/serving.md"]
+    return []
+
+
 def unsubscribe_mailbox(config: Config) -> str:
     """``unsubscribe.mailto``, else the reply-to address, else the sender's address."""
     return str(config.section("unsubscribe").get("mailto")

@@ -40,13 +40,13 @@ _MAX_TOKEN = 700  # characters: an address is at most 254, a list name short
 
 
 class TokenError(NewsletterError):
-    """A token is forged, damaged, for another purpose, or expired (``expired`` True)."""
+    """A token is forged, damaged, for another purpose, or expired (``expired``: its claim)."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, expired: bool = False) -> None:
+    def __init__(self, message: str, *, expired: Claim | None = None) -> None:
         super().__init__(message)
-        self.expired = expired
+        self.expired = expired  # the claim of a genuine but expired token (its language)
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Tokens:
         except InvalidTag:
             raise TokenError("this link is damaged or not one of ours") from None
         list_name, address, language, expiry = plain.decode("utf-8").split("\0")
-        expires = int(expiry) if expiry else 0
-        if expires and (time.time() if now is None else now) > expires:
-            raise TokenError("this link has expired", expired=True)
-        return Claim(purpose, list_name, address, language, expires)
+        claim = Claim(purpose, list_name, address, language, int(expiry) if expiry else 0)
+        if claim.expires and (time.time() if now is None else now) > claim.expires:
+            raise TokenError("this link has expired", expired=claim)
+        return claim

@@ -14,7 +14,8 @@ RANKS = {
     "errors": 0,
     "personal": 1, "labels": 1, "source": 1,
     "record": 1, "tokens": 1,
-    "links": 5,
+    "links": 5, "roster": 6,
+    "serve": 10.5,  # uses send's transport for confirmation mails
     "markup": 2,
     "schema": 3,
     "kinds": 4, "config": 4,
