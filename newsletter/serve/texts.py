@@ -13,6 +13,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "subscribe_intro": "Tragen Sie Ihre E-Mail-Adresse ein. Sie erhalten eine E-Mail mit "
                            "einem Link, mit dem Sie das Abonnement bestätigen.",
         "email": "E-Mail-Adresse", "name": "Name (freiwillig)", "language": "Sprache",
+        "page_language": "Sprache dieser Seite",
         "list": "Liste", "consent": "Einwilligung",
         "consent_default": "Ich möchte den Newsletter per E-Mail erhalten. Ich kann mich "
                            "jederzeit über den Link in jeder Ausgabe abmelden.",
@@ -60,6 +61,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "subscribe_title": "订阅简报",
         "subscribe_intro": "请填写您的电子邮箱地址。我们会给您发送一封带有确认链接的邮件。",
         "email": "电子邮箱", "name": "姓名（选填）", "language": "语言", "list": "列表",
+        "page_language": "页面语言",
         "consent": "同意",
         "consent_default": "我愿意通过电子邮件接收简报。我可以随时通过每期邮件中的链接退订。",
         "subscribe_button": "订阅",
@@ -99,6 +101,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "subscribe_intro": "Enter your email address. We will send you an email with a link "
                            "to confirm your subscription.",
         "email": "Email address", "name": "Name (optional)", "language": "Language",
+        "page_language": "Language of this page",
         "list": "List", "consent": "Consent",
         "consent_default": "I want to receive the newsletter by email. I can unsubscribe at "
                            "any time with the link in every issue.",
