@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serve_helpers import PROXIED, Service, events, form, service_config, start_service, tokens
+from serve_helpers import PROXIED, events, form, service_config, start_service, tokens
 from test_send_servers import Server, free_port, start_server
 
 from newsletter.tokens import CONFIRM, UNSUBSCRIBE
