@@ -87,7 +87,8 @@ def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str
                                                                                    ""),
         name=(subscriber.name if subscriber else "") or defaults.get("name", ""),
         email=email,
-        unsubscribe_url=(links or UnsubscribeLinks(config)).url(email),
+        unsubscribe_url=(links or UnsubscribeLinks(config)).url(
+            email, subscriber.language if subscriber is not None else ""),
         web_url=defaults.get("web_url", ""),
     )
     return values

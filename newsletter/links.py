@@ -76,10 +76,15 @@ class UnsubscribeLinks:
         """Whether messages may offer RFC 8058 one-click (an https link with a token)."""
         return self.base is not None and self.base.startswith("https://")
 
-    def url(self, email: str) -> str:
-        """The link for ``email``; for no reader (a preview), the bare base or the mailto."""
+    def url(self, email: str, language: str = "") -> str:
+        """The link for ``email``; for no reader (a preview), the bare base or the mailto.
+
+        ``language`` (the reader's, primary subtag) picks the language of the page.
+        """
         if self.base is None:
             return self.mailto
         if not email or self._tokens is None:
             return self.base
-        return f"{self.base}/{self._tokens.make(UNSUBSCRIBE, self.list_name, email)}"
+        language = language.split("-")[0].lower()[:8] if language.isascii() else ""
+        token = self._tokens.make(UNSUBSCRIBE, self.list_name, email, language=language)
+        return f"{self.base}/{token}"

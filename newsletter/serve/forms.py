@@ -6,8 +6,6 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from starlette.datastructures import FormData
-
 from newsletter.serve.settings import Settings
 from newsletter.serve.texts import LANGUAGES
 from newsletter.subscribers import normalise
@@ -27,7 +25,8 @@ class SubscribeForm:
     errors: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, form: FormData, settings: Settings, texts: Mapping[str, str]) -> SubscribeForm:
+    def parse(cls, form: Mapping[str, object], settings: Settings,
+              texts: Mapping[str, str]) -> SubscribeForm:
         values = {key: _text(form.get(key)) for key in ("email", "name", "language", "list",
                                                          "consent")}
         errors: dict[str, str] = {}

@@ -15,7 +15,6 @@ import secrets
 import time
 from collections import deque
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "nl_csrf"
@@ -108,9 +107,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    headers[name.decode("latin-1")] = value.decode("latin-1")
+                # Raw pairs appended: no handler sets these, and MutableHeaders' per-item
+                # search cost more than the rest of a small response.
+                message["headers"] = [*message.get("headers", ()), *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -71,16 +71,21 @@ class Writer:
                 self._record.append_many([event for event, _, _ in batch])
             except (RecordError, ValueError) as exc:
                 error = exc
+            # One wake-up per event loop and batch, not one per event.
+            waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for _, future, loop in batch:
+                waiting.setdefault(loop, []).append(future)
+            for loop, futures in waiting.items():
                 # A closed loop (RuntimeError) means nobody waits for the answer.
                 with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_settle, future, error)
+                    loop.call_soon_threadsafe(_settle, futures, error)
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():  # the request was cancelled (client gone); the event is stored anyway
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # the request was cancelled (client gone); the event is stored
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
