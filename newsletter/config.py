@@ -97,6 +97,14 @@ class Config:
         return self.section("brand")
 
     @property
+    def service_url(self) -> str | None:
+        """``[service] url`` (where ``newsletter serve`` runs) ending in "/", or None."""
+        url = self.section("service").get("url")
+        if not url:
+            return None
+        return str(url) if str(url).endswith("/") else f"{url}/"
+
+    @property
     def smtp_url(self) -> str | None:
         """``NEWSLETTER_SMTP_URL`` overrides the file; None means the local outbox."""
         return os.environ.get("NEWSLETTER_SMTP_URL") or self.section("smtp").get("url") or None

@@ -20,26 +20,18 @@ from newsletter.tokens import SECRET_ENV, UNSUBSCRIBE, Tokens, secret_from_env
 _UNSUBSCRIBE_SUBJECT = "unsubscribe"
 
 
-def service_url(config: Config) -> str | None:
-    """``[service] url`` with a trailing slash, or None when it is not set."""
-    url = config.section("service").get("url")
-    if not url:
-        return None
-    return str(url) if str(url).endswith("/") else f"{url}/"
-
-
 def unsubscribe_base(config: Config) -> str | None:
     """Where unsubscribe links point (without the token), or None for mailto: links."""
     base = config.section("unsubscribe").get("url_base")
     if base:
         return str(base).rstrip("/")
-    service = service_url(config)
+    service = config.service_url
     return f"{service}unsubscribe" if service else None
 
 
 def config_warnings(config: Config) -> list[str]:
     """What is missing for readers to subscribe and unsubscribe on the web."""
-    if config.smtp_url and service_url(config) is None:
+    if config.smtp_url and config.service_url is None:
         return ["send uses SMTP but newsletter.toml has no [service] url: readers get no "
                 "one-click unsubscribe (Gmail and Yahoo require it of bulk senders) and the "
                 "archive no subscribe link; see docs/serving.md"]

@@ -286,3 +286,20 @@ def test_refuses_to_start_without_secret_or_url(
     result = invoke("serve", "--port", "1")
     assert result.exit_code == 2
     assert "NEWSLETTER_SECRET is not set" in result.output
+
+
+def test_archive_links_to_the_subscribe_page_and_check_warns_without_url(
+        workspace: Path, invoke: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SMTP_URL", "smtp://127.0.0.1:1")
+    result = invoke("check", "issues/example")
+    assert "warning: send uses SMTP but newsletter.toml has no [service] url" in result.output
+    assert invoke("archive").exit_code == 0
+    assert "subscribe" not in (workspace / "site" / "index.html").read_text(encoding="utf-8")
+    service_config(workspace)
+    result = invoke("check", "issues/example")
+    assert "[service] url" not in result.output
+    assert invoke("archive").exit_code == 0
+    link = f'<a href="{PUBLIC}subscribe?lang=en">Subscribe to the newsletter</a>'
+    assert link in (workspace / "site" / "index.html").read_text(encoding="utf-8")
+    page = next((workspace / "site").rglob("*/index.html"))
+    assert link in page.read_text(encoding="utf-8")

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from newsletter.config import Config, find_root, load_config
 from newsletter.errors import ConfigError
-from newsletter.links import service_url
 from newsletter.serve.texts import LANGUAGES, TEXTS
 from newsletter.subscribers import SUPPRESSED
 from newsletter.tokens import secret_from_env
@@ -44,7 +43,7 @@ class Settings:
         """Read the workspace at or above ``start``; ``ConfigError`` names what is missing."""
         config = load_config(find_root(start))
         secret = secret_from_env()
-        url = service_url(config)
+        url = config.service_url
         if url is None:
             raise ConfigError("newsletter.toml has no [service] url: set it to the public "
                               "address of this service, e.g. url = \"https://news.example.org/\"")
