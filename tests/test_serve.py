@@ -303,3 +303,56 @@ def test_archive_links_to_the_subscribe_page_and_check_warns_without_url(
     assert link in (workspace / "site" / "index.html").read_text(encoding="utf-8")
     page = next((workspace / "site").rglob("*/index.html"))
     assert link in page.read_text(encoding="utf-8")
+
+
+def test_an_unwritable_record_is_a_503_and_nothing_is_acknowledged(
+        workspace: Path, smtp: Server) -> None:
+    service_config(workspace)
+    blocker = workspace / "subscribers" / "record.sqlite"
+    blocker.mkdir()  # cannot be opened as a database: as good as a failed disk
+    service = start_service(workspace, smtp_url=smtp.url, port=free_port())
+    try:
+        url = f"/unsubscribe/{tokens().make(UNSUBSCRIBE, 'sample', 'a@example.org')}"
+        with service.client() as client:
+            answer = client.post(url, content=b"List-Unsubscribe=One-Click",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert answer.status_code == 503
+            assert "could not store" in answer.text
+            assert subscribe(client, "b@example.org").status_code == 503
+            time.sleep(0.3)
+            assert smtp.handler.messages == []  # no confirmation for an unrecorded request
+            blocker.rmdir()  # the disk is back: the same service carries on
+            answer = client.post(url, content=b"List-Unsubscribe=One-Click",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert answer.status_code == 200
+    finally:
+        service.stop()
+    assert events(workspace) == [("a@example.org", "unsubscribed", "sample", "one-click")]
+    assert "not stored" in service.log.read_text(encoding="utf-8")
+
+
+def test_a_dead_smtp_server_does_not_stop_the_service(workspace: Path) -> None:
+    service_config(workspace)
+    service = start_service(workspace, smtp_url=f"smtp://127.0.0.1:{free_port()}",
+                            port=free_port())
+    try:
+        with service.client() as client:
+            assert subscribe(client, "c@example.org").status_code == 200
+            time.sleep(0.5)
+            assert subscribe(client, "d@example.org").status_code == 200
+            assert client.get("/health").status_code == 200
+    finally:
+        service.stop()
+    assert [e[1] for e in events(workspace)] == ["requested", "requested"]
+    assert "confirmation mail not sent" in service.log.read_text(encoding="utf-8")
+
+
+def test_a_damaged_record_stops_send_with_a_clear_error(
+        workspace: Path, invoke: Callable[..., Result]) -> None:
+    (workspace / "subscribers" / "record.sqlite").write_bytes(b"garbage" * 1000)
+    assert invoke("build", "issues/example").exit_code == 0
+    result = invoke("send", "issues/example", "--list", LIST, "--yes")
+    assert result.exit_code == 2
+    assert "subscription record" in result.output
+    assert "Traceback" not in result.output
+    assert not (workspace / "outbox").exists()

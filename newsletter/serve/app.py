@@ -144,7 +144,8 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(SecurityHeaders, headers=security_headers(service.renderer.style_hash)),
         Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=service.lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=service.lifespan,
+                    exception_handlers={RecordError: record_failed})
     app.state.service = service
     return app
 
@@ -156,6 +157,13 @@ def _service(request: Request) -> Service:
 
 def _with(page: Page, **changes: Any) -> Page:
     return replace(page, **changes)
+
+
+async def record_failed(request: Request, exc: Exception) -> Response:
+    """The record could not be read or written: nothing was acknowledged, try again later."""
+    service = _service(request)
+    log.error("%s %s: event not stored: %s", request.method, request.url.path.split("/")[1], exc)
+    return service.message(request, service.lang(request), "error_title", "store_body", 503)
 
 
 async def health(request: Request) -> Response:
@@ -208,16 +216,11 @@ async def subscribe(request: Request) -> Response:
     # In memory (immediate, also for requests in flight) and in the record (across restarts).
     over = (not service.per_address.allow(entry.address)
             or _mailed_today(service.reader.history(entry.address)) >= settings.per_address)
-    try:
-        await service.store(Event(entry.address, "requested", entry.list_name, "form",
-                                  language=entry.language,
-                                  consent_version=settings.consent_version,
-                                  detail={"name": entry.name, "ip": service.client(request),
-                                          "consent": settings.consent[entry.language],
-                                          "mailed": "no" if over else "yes"}))
-    except RecordError as exc:
-        log.error("subscription request not stored: %s", exc)
-        return service.message(request, lang, "error_title", "store_body", 503)
+    await service.store(Event(entry.address, "requested", entry.list_name, "form",
+                              language=entry.language, consent_version=settings.consent_version,
+                              detail={"name": entry.name, "ip": service.client(request),
+                                      "consent": settings.consent[entry.language],
+                                      "mailed": "no" if over else "yes"}))
     if not over:  # over the limit: the same answer, and no mail (no mail-bombing anyone)
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
@@ -255,15 +258,11 @@ async def confirm(request: Request) -> Response:
     assert service.reader is not None  # noqa: S101 (set by lifespan)
     requests = [e for e in service.reader.history(claim.address) if e.event == "requested"]
     last = requests[-1] if requests else None
-    try:
-        await service.store(Event(
-            claim.address, "confirmed", claim.list_name, "form", language=claim.language,
-            consent_version=last.consent_version if last else "",
-            detail={"name": last.detail.get("name", "") if last else "",
-                    "ip": service.client(request)}))
-    except RecordError as exc:
-        log.error("confirmation not stored: %s", exc)
-        return service.message(request, lang, "error_title", "store_body", 503)
+    await service.store(Event(
+        claim.address, "confirmed", claim.list_name, "form", language=claim.language,
+        consent_version=last.consent_version if last else "",
+        detail={"name": last.detail.get("name", "") if last else "",
+                "ip": service.client(request)}))
     return service.message(request, lang, "confirmed_title", "confirmed_body", 200)
 
 
@@ -287,12 +286,7 @@ async def unsubscribe(request: Request) -> Response:
         source = "footer"
     else:
         return service.message(request, lang, "error_title", "csrf_body", 403)
-    try:
-        await service.store(Event(claim.address, "unsubscribed", claim.list_name, source,
-                                  language=claim.language,
-                                  detail={"ip": service.client(request)}))
-    except RecordError as exc:
-        log.error("unsubscribe not stored: %s", exc)
-        return service.message(request, lang, "error_title", "store_body", 503)
+    await service.store(Event(claim.address, "unsubscribed", claim.list_name, source,
+                              language=claim.language, detail={"ip": service.client(request)}))
     return service.message(request, lang, "unsubscribed_title", "unsubscribed_body", 200,
                            link=f"{service.settings.url}subscribe?lang={lang}")
