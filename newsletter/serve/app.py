@@ -225,7 +225,10 @@ async def subscribe(request: Request) -> Response:
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
         link = f"{settings.url}confirm/{token}"
-        service.mailer.submit(service.mailer.message(entry.address, link, entry.language))
+        try:
+            service.mailer.submit(service.mailer.message(entry.address, link, entry.language))
+        except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
+            log.warning("confirmation mail not built: %s", exc)
     return answer
 
 

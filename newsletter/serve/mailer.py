@@ -19,6 +19,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 from newsletter.config import Config
+from newsletter.headers import refuse_breaks
 from newsletter.send.outbox import Outbox
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Transport
 from newsletter.send.transport import SmtpTransport
@@ -50,6 +51,8 @@ class Mailer:
 
     def __init__(self, config: Config, transport: Transport) -> None:
         news = config.newsletter
+        for key in ("sender", "name", "publisher"):  # they go into headers: checked up front
+            refuse_breaks(str(news.get(key) or ""), f"newsletter.{key} in newsletter.toml")
         address = parseaddr(news.sender)[1]
         self.sender = str(news.sender)
         self.envelope_from = address
