@@ -162,6 +162,8 @@ def check_list(path: Path, *, suppressed: Path | None = None) -> ListReport:
     problems: list[Problem] = []
     try:
         for row in _all_rows(path):
+            if isinstance(row, Subscriber) and not row.line and _key(row.email) in seen:
+                continue  # a web reader who is on the list anyway: one reader, not a problem
             counts["rows"] += 1
             if isinstance(row, Problem):
                 counts["invalid"] += 1

@@ -183,6 +183,7 @@ def test_check_and_send_honour_the_record(workspace: Path, invoke: Callable[...,
                    detail={"name": "Web Reader"}),
             _event("other.list@example.net", "confirmed", "other"),
             _event("Li.Wei@example.org", "unsubscribed", "other", source="one-click"),
+            _event("john.smith@example.org", "confirmed"),  # on the list already: one reader
         ])
     result = invoke("subscribers", "check", "subscribers/sample.csv")
     assert result.exit_code == 0, result.output
