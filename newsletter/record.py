@@ -155,6 +155,14 @@ class Record:
         for address, detail, language in self._query(query, (list_name, *STOPS)):
             yield address, _detail(detail).get("name", ""), language
 
+    def languages(self) -> dict[str, str]:
+        """Each address's latest language choice (``language`` events), lower-case address."""
+        query = """
+            SELECT e.address, e.language FROM events e
+            JOIN (SELECT MAX(id) AS lid FROM events WHERE event = 'language'
+                  GROUP BY address) latest ON latest.lid = e.id"""
+        return {address: language for address, language in self._query(query, ())}
+
     def history(self, address: str) -> list[Event]:
         """Every event of ``address`` (any case), oldest first."""
         rows = self._query(

@@ -356,3 +356,24 @@ def test_a_damaged_record_stops_send_with_a_clear_error(
     assert "subscription record" in result.output
     assert "Traceback" not in result.output
     assert not (workspace / "outbox").exists()
+
+
+def test_a_reader_changes_language_on_the_unsubscribe_page(
+        service: Service, invoke: Callable[..., Result]) -> None:
+    url = f"/unsubscribe/{tokens().make(UNSUBSCRIBE, 'sample', 'anna.mueller@example.org')}"
+    with service.client() as client:
+        page = client.get(url)
+        assert "Change language" in page.text or "Sprache ändern" in page.text
+        cookie, field = form(client, url)
+        answer = client.post(url, data={"csrf": field, "action": "language", "language": "zh"},
+                             headers={"Cookie": f"nl_csrf={cookie}"})
+        assert answer.status_code == 200
+        assert "语言已更改" in answer.text
+        bad = client.post(url, data={"csrf": field, "action": "language", "language": "xx"},
+                          headers={"Cookie": f"nl_csrf={cookie}"})
+        assert bad.status_code == 400
+    assert events(service.root) == [("anna.mueller@example.org", "language", "sample",
+                                     "footer")]
+    export = invoke("subscribers", "export", LIST)
+    assert "anna.mueller@example.org,Dr. Anna Müller,Sehr geehrte Frau Dr. Müller,zh," \
+        in export.output  # still subscribed, now in Chinese

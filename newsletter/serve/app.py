@@ -269,6 +269,18 @@ async def confirm(request: Request) -> Response:
     return service.message(request, lang, "confirmed_title", "confirmed_body", 200)
 
 
+async def _change_language(request: Request, service: Service, claim: Claim,
+                           form: Mapping[str, Any]) -> Response:
+    """The reader stays subscribed and gets future issues in another language."""
+    language = form.get("language")
+    if language not in LANGUAGES:
+        return service.message(request, service.lang(request, claim), "error_title",
+                               "csrf_body", 400)
+    await service.store(Event(claim.address, "language", claim.list_name, "footer",
+                              language=str(language), detail={"ip": service.client(request)}))
+    return service.message(request, str(language), "language_title", "language_body", 200)
+
+
 async def unsubscribe(request: Request) -> Response:
     service = _service(request)
     try:
@@ -280,7 +292,8 @@ async def unsubscribe(request: Request) -> Response:
     t = service.renderer.texts(lang)
     if request.method != "POST":  # GET and HEAD only show; never change anything
         return service.page(request, Page(lang, t["unsubscribe_title"],
-                                          (t["unsubscribe_body"],), form="unsubscribe"))
+                                          (t["unsubscribe_body"],), form="unsubscribe",
+                                          values={"language": claim.language or lang}))
     form = await _form(request)
     # RFC 8058: the mail provider POSTs "List-Unsubscribe=One-Click", with no cookie.
     if form.get("List-Unsubscribe") == "One-Click":
@@ -289,6 +302,8 @@ async def unsubscribe(request: Request) -> Response:
         source = "footer"
     else:
         return service.message(request, lang, "error_title", "csrf_body", 403)
+    if source == "footer" and form.get("action") == "language":
+        return await _change_language(request, service, claim, form)
     await service.store(Event(claim.address, "unsubscribed", claim.list_name, source,
                               language=claim.language, detail={"ip": service.client(request)}))
     return service.message(request, lang, "unsubscribed_title", "unsubscribed_body", 200,

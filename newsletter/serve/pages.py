@@ -42,6 +42,8 @@ button, .button { display: inline-block; font: inherit; font-weight: bold; color
   background: var(--brand); border: 0; border-radius: 4px; padding: 0.7rem 1.4rem;
   min-height: 44px; cursor: pointer; text-decoration: none; }
 :focus-visible { outline: 3px solid #1a1a1a; outline-offset: 2px; }
+.secondary { border-top: 1px solid #dddddd; margin-top: 1.5rem; padding-top: 0.5rem; }
+button.quiet { background: #ffffff; color: var(--brand); border: 2px solid var(--brand); }
 .error { display: block; color: #a00000; margin-top: 0.25rem; }
 .errors { border-left: 4px solid #a00000; padding: 0.25rem 0.75rem; margin-bottom: 1rem; }
 .hp { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }

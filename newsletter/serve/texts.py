@@ -33,6 +33,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "unsubscribe_title": "Newsletter abbestellen",
         "unsubscribe_body": "Möchten Sie den Newsletter nicht mehr erhalten?",
         "unsubscribe_button": "Abmelden",
+        "language_intro": "Oder möchten Sie den Newsletter lieber in einer anderen Sprache "
+                          "erhalten?",
+        "language_button": "Sprache ändern",
+        "language_title": "Sprache geändert",
+        "language_body": "Sie erhalten künftige Ausgaben auf Deutsch, soweit es sie in "
+                         "dieser Sprache gibt.",
         "unsubscribed_title": "Sie sind abgemeldet",
         "unsubscribed_body": "Sie erhalten keine weiteren Ausgaben. Falls das ein Versehen war, "
                              "können Sie sich jederzeit wieder anmelden.",
@@ -79,6 +85,10 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "unsubscribe_title": "退订简报",
         "unsubscribe_body": "您不想再收到简报了吗？",
         "unsubscribe_button": "退订",
+        "language_intro": "或者，您想用另一种语言接收简报吗？",
+        "language_button": "更改语言",
+        "language_title": "语言已更改",
+        "language_body": "今后的简报将以中文发送给您（如有中文版）。",
         "unsubscribed_title": "您已退订",
         "unsubscribed_body": "您将不会再收到简报。如果这是误操作，您可以随时重新订阅。",
         "invalid_title": "此链接无效",
@@ -121,6 +131,11 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "unsubscribe_title": "Unsubscribe from the newsletter",
         "unsubscribe_body": "Do you no longer want to receive the newsletter?",
         "unsubscribe_button": "Unsubscribe",
+        "language_intro": "Or would you rather receive the newsletter in another language?",
+        "language_button": "Change language",
+        "language_title": "Language changed",
+        "language_body": "You will receive future issues in English, where there is an "
+                         "English edition.",
         "unsubscribed_title": "You are unsubscribed",
         "unsubscribed_body": "You will receive no further issues. If this was a mistake, you "
                              "can subscribe again at any time.",
