@@ -17,6 +17,18 @@ from test_send_servers import free_port, start_server
 
 LIST = "subscribers/sample.csv"
 NARROW = {"width": 375, "height": 740}
+# WCAG 2 contrast of an element's text colour against its background (solid colours only).
+CONTRAST = """(el) => {
+  const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const lum = c => { const [r, g, b] = c.map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  let bg = el, colour = getComputedStyle(el).backgroundColor;
+  while (colour === "rgba(0, 0, 0, 0)" && bg.parentElement) {
+    bg = bg.parentElement; colour = getComputedStyle(bg).backgroundColor; }
+  const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(rgb(colour))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
 
 
 def test_a_reader_subscribes_confirms_receives_and_unsubscribes_in_the_browser(
@@ -30,6 +42,11 @@ def test_a_reader_subscribes_confirms_receives_and_unsubscribes_in_the_browser(
     def fits(page: Page) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= NARROW["width"], f"{page.url} is {width} px wide at 375 px"
+        for selector in ("h1", "p", "button", "label", "a"):
+            for element in page.locator(f"main {selector}").all():
+                if element.is_visible():
+                    ratio = element.evaluate(CONTRAST)
+                    assert ratio >= 4.5, f"{selector} on {page.url}: contrast {ratio:.1f}"
 
     try:
         with sync_playwright() as p:
