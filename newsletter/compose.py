@@ -94,11 +94,6 @@ def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str
     return values
 
 
-def unsubscribe_url(config: Config, email: str) -> str:
-    """The reader's unsubscribe link (``newsletter.links``): a token link, else mailto:."""
-    return UnsubscribeLinks(config).url(email)
-
-
 class Composer:
     """Builds each reader's message from one built issue; ``compose`` is the cheap part."""
 

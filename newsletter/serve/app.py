@@ -10,9 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,7 +21,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from newsletter.record import Event, Record, RecordError
-from newsletter.serve.forms import SubscribeForm
+from newsletter.serve.forms import SubscribeForm, mailed_today, read_form
 from newsletter.serve.mailer import Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
@@ -41,7 +39,6 @@ from newsletter.tokens import CONFIRM, UNSUBSCRIBE, Claim, TokenError, Tokens
 
 log = logging.getLogger("newsletter.serve")
 _DAY = 24 * 3600.0
-_ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
 class Service:
@@ -171,23 +168,6 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-async def _form(request: Request) -> Mapping[str, Any]:
-    """The posted fields. Small forms only: no files, few fields, short values."""
-    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if kind == "application/x-www-form-urlencoded":
-        body = await request.body()
-        if body == _ONE_CLICK:  # RFC 8058's exact body: most POSTs under load
-            return {"List-Unsubscribe": "One-Click"}
-        # The common case, and every one-click POST: the standard library's parser is several
-        # times quicker than the general one (the body is size-limited by the middleware).
-        try:
-            text = body.decode("utf-8")
-            return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=16))
-        except ValueError:  # not UTF-8, or too many fields
-            return {}
-    return await request.form(max_files=0, max_fields=16, max_part_size=4096)
-
-
 async def subscribe(request: Request) -> Response:
     service = _service(request)
     settings = service.settings
@@ -199,7 +179,7 @@ async def subscribe(request: Request) -> Response:
                  values={"email": "", "name": "", "language": lang, "list": settings.lists[0]})
     if request.method != "POST":  # GET and HEAD only show; never change anything
         return service.page(request, blank)
-    form = await _form(request)
+    form = await read_form(request)
     if not service.csrf_ok(request, form):
         return service.message(request, lang, "error_title", "csrf_body", 403)
     if form.get("website"):  # the honeypot: a bot filled the field people cannot see
@@ -215,7 +195,7 @@ async def subscribe(request: Request) -> Response:
     assert service.reader is not None  # noqa: S101 (set by lifespan)
     # In memory (immediate, also for requests in flight) and in the record (across restarts).
     over = (not service.per_address.allow(entry.address)
-            or _mailed_today(service.reader.history(entry.address)) >= settings.per_address)
+            or mailed_today(service.reader.history(entry.address)) >= settings.per_address)
     await service.store(Event(entry.address, "requested", entry.list_name, "form",
                               language=entry.language, consent_version=settings.consent_version,
                               detail={"name": entry.name, "ip": service.client(request),
@@ -230,14 +210,6 @@ async def subscribe(request: Request) -> Response:
         except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
             log.warning("confirmation mail not built: %s", exc)
     return answer
-
-
-def _mailed_today(history: list[Event]) -> int:
-    """Confirmation mails sent to the address of ``history`` in the last 24 hours."""
-    since = (datetime.now(UTC) - timedelta(seconds=_DAY)).isoformat(timespec="milliseconds")
-    since = since.replace("+00:00", "Z")
-    return sum(1 for e in history
-               if e.event == "requested" and e.detail.get("mailed") == "yes" and e.time >= since)
 
 
 async def confirm(request: Request) -> Response:
@@ -255,7 +227,7 @@ async def confirm(request: Request) -> Response:
     if request.method != "POST":  # GET and HEAD only show; never change anything
         return service.page(request, Page(lang, t["confirm_title"], (t["confirm_body"],),
                                           form="confirm"))
-    form = await _form(request)
+    form = await read_form(request)
     if not service.csrf_ok(request, form):
         return service.message(request, lang, "error_title", "csrf_body", 403)
     assert service.reader is not None  # noqa: S101 (set by lifespan)
@@ -294,7 +266,7 @@ async def unsubscribe(request: Request) -> Response:
         return service.page(request, Page(lang, t["unsubscribe_title"],
                                           (t["unsubscribe_body"],), form="unsubscribe",
                                           values={"language": claim.language or lang}))
-    form = await _form(request)
+    form = await read_form(request)
     # RFC 8058: the mail provider POSTs "List-Unsubscribe=One-Click", with no cookie.
     if form.get("List-Unsubscribe") == "One-Click":
         source = "one-click"
