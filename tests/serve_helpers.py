@@ -31,10 +31,13 @@ def service_config(root: Path, **keys: Any) -> None:
     """Add a ``[service]`` table (url and ``keys``) to the workspace's newsletter.toml."""
     lines = ["", "[service]", f'url = "{PUBLIC}"']
     for key, value in keys.items():
-        lines.append(f"{key} = {value!r}" if isinstance(value, int) else f'{key} = "{value}"')
+        if isinstance(value, list):
+            lines.append(f"{key} = [{', '.join(repr(v) for v in value)}]")
+        else:
+            lines.append(f"{key} = {value!r}" if isinstance(value, int) else f'{key} = "{value}"')
     config = root / "newsletter.toml"
-    config.write_text(config.read_text(encoding="utf-8") + "\n".join(lines) + "\n",
-                      encoding="utf-8")
+    text = config.read_text(encoding="utf-8").split("\n[service]\n")[0]  # replaced, if any
+    config.write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
 
 
 @dataclass

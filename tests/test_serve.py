@@ -286,6 +286,11 @@ def test_refuses_to_start_without_secret_or_url(
     result = invoke("serve", "--port", "1")
     assert result.exit_code == 2
     assert "NEWSLETTER_SECRET is not set" in result.output
+    monkeypatch.setenv("NEWSLETTER_SECRET", "x" * 32)
+    service_config(workspace, lists=["sample", "web"])
+    result = invoke("serve", "--port", "1")
+    assert result.exit_code == 2
+    assert "subscribers/web.csv does not exist" in result.output
 
 
 def test_archive_links_to_the_subscribe_page_and_check_warns_without_url(

@@ -53,6 +53,12 @@ class Settings:
         if not lists:
             raise ConfigError("no list to subscribe to: add a list to subscribers/ or set "
                               "[service] lists")
+        for name in lists:
+            if not (config.root / "subscribers" / f"{name}.csv").is_file():
+                raise ConfigError(f"[service] lists names {name!r} but subscribers/{name}.csv "
+                                  "does not exist: 'send --list' needs it (for a list of web "
+                                  "readers only, a file with the header row 'email,name,"
+                                  "language' will do)")
         consent_section = section.get("consent")
         consent = {lang: (consent_section.get(lang) if consent_section is not None else None)
                    or TEXTS[lang]["consent_default"] for lang in LANGUAGES}
@@ -69,7 +75,7 @@ class Settings:
                    smtp_url=smtp_url if smtp_url is not None else config.smtp_url)
 
     def known_list(self, name: str) -> bool:
-        """Whether a token's list is one of this workspace's (a list file, offered, or "*")."""
+        """Whether a token's list is one of this workspace's (a list file, or "*")."""
         if name == "*" or name in self.lists:
             return True
         if not name or "/" in name or "\\" in name or name.startswith("."):
