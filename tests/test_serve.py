@@ -119,10 +119,15 @@ def test_one_click_as_gmail_sends_it_removes_the_reader(
     assert answer.status_code == 200
     assert events(service.root) == [("li.wei@example.org", "unsubscribed", "sample",
                                      "one-click")]
+    # A sender that forgets the Content-Type is still heard.
+    bare = httpx.post(service.local(url), content=b"List-Unsubscribe=One-Click",
+                      headers=PROXIED, timeout=10)
+    assert bare.status_code == 200
+    assert len(events(service.root)) == 2
     smtp.handler.messages.clear()
     result = invoke("send", "issues/example", "--list", LIST, "--smtp", smtp.url, "--yes")
     assert result.exit_code == 0, result.output
-    assert "li.wei@example.org" not in smtp.handler.count()
+    assert "li.wei@example.org" not in smtp.handler.count()  # nor twice: one reader
     assert len(smtp.handler.count()) == 2
 
 

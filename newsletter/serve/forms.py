@@ -73,7 +73,8 @@ def _controls(value: str) -> bool:
 async def read_form(request: Request) -> Mapping[str, Any]:
     """The posted fields. Small forms only: no files, few fields, short values."""
     kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if kind == "application/x-www-form-urlencoded":
+    # Lenient about a missing or plain-text type: a one-click POST must not fail on that.
+    if kind in ("application/x-www-form-urlencoded", "", "text/plain"):
         body = await request.body()
         if body == _ONE_CLICK:  # RFC 8058's exact body: most POSTs under load
             return {"List-Unsubscribe": "One-Click"}
