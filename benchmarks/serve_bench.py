@@ -3,7 +3,7 @@
 Usage: python benchmarks/serve_bench.py [--seconds 10] [--rounds 3] [--connections 50]
 
 Starts the real service (uvicorn, one process) on loopback in a copy of the example
-workspace and drives it with ``wrk`` (Debian package ``wrk``) from 50 connections: rounds
+workspace and drives it with ``wrk`` (Debian package ``wrk``; one thread, to leave the server the CPU) from 50 connections: rounds
 alternate ``GET /health`` (the reference: the same server, app, middleware and uvicorn, no
 work) with RFC 8058 one-click POSTs, each to a different reader's token. Every acknowledged
 unsubscribe is durable (SQLite ``synchronous=FULL``; the service commits in groups): after
@@ -63,7 +63,7 @@ def free_port() -> int:
 def wrk(url: str, mode: str, paths: Path, script: Path, seconds: int, connections: int
         ) -> dict[str, float]:
     env = dict(os.environ, BENCH_PATHS=str(paths), BENCH_MODE=mode)
-    done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
+    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
                            url], env=env, capture_output=True, text=True, check=True)
     line = next(x for x in done.stdout.splitlines() if x.startswith("JSON "))
     result: dict[str, float] = json.loads(line[5:])
