@@ -3,9 +3,10 @@
 Usage: python benchmarks/serve_bench.py [--seconds 10] [--rounds 3] [--connections 50]
 
 Starts the real service (uvicorn, one process) on loopback in a copy of the example
-workspace and drives it with ``wrk`` (Debian package ``wrk``; one thread, to leave the server the CPU) from 50 connections: rounds
-alternate ``GET /health`` (the reference: the same server, app, middleware and uvicorn, no
-work) with RFC 8058 one-click POSTs, each to a different reader's token. Every acknowledged
+workspace and drives it with ``wrk`` (Debian package ``wrk``; one thread, to leave the
+server the CPU) from 50 connections: rounds alternate ``GET /health`` (the reference: the
+same server, app, middleware and uvicorn, no work) with RFC 8058 one-click POSTs, each to
+a different reader's token. Every acknowledged
 unsubscribe is durable (SQLite ``synchronous=FULL``; the service commits in groups): after
 the run, the record must hold at least as many events as wrk counted 200 answers.
 Reported: requests per second and p99 latency, medians over the rounds.
