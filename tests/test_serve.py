@@ -387,3 +387,21 @@ def test_a_reader_changes_language_on_the_unsubscribe_page(
     export = invoke("subscribers", "export", LIST)
     assert "anna.mueller@example.org,Dr. Anna Müller,Sehr geehrte Frau Dr. Müller,zh," \
         in export.output  # still subscribed, now in Chinese
+
+
+def test_send_over_smtp_needs_the_secret_for_https_links(
+        workspace: Path, invoke: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    service_config(workspace)
+    monkeypatch.delenv("NEWSLETTER_SECRET")
+    assert invoke("build", "issues/example").exit_code == 0
+    result = invoke("send", "issues/example", "--list", LIST, "--smtp",
+                    f"smtp://127.0.0.1:{free_port()}", "--yes")
+    assert result.exit_code == 2
+    assert "NEWSLETTER_SECRET is not set" in result.output
+    assert "it signs the unsubscribe links to https://news.example.org/unsubscribe" \
+        in result.output
+    assert not (workspace / "journal").exists()
+    # Into the local outbox, nothing leaves the machine: mailto: links, no secret needed.
+    monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
+    result = invoke("send", "issues/example", "--list", LIST, "--yes")
+    assert result.exit_code == 0, result.output
