@@ -172,6 +172,18 @@ def test_forged_truncated_and_foreign_tokens_are_refused(service: Service) -> No
                 assert 400 <= answer.status_code < 500, (token, answer.status_code)
         answer = client.post(f"/confirm/{good}", content=b"")
         assert answer.status_code == 404
+        # A good token with a malformed, foreign or oversized body: refused, nothing written.
+        file_part = (b'--xyz\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n'
+                     b'\r\nhello\r\n--xyz--\r\n')
+        for kind, body in (("multipart/form-data; boundary=xyz", b"garbage"),
+                           ("multipart/form-data", b"--x\r\n"),
+                           ("multipart/form-data; boundary=xyz", file_part),
+                           ("application/json", b'{"List-Unsubscribe": "One-Click"}'),
+                           ("application/x-www-form-urlencoded", b"\xff\xfe"),
+                           ("application/x-www-form-urlencoded", b"&".join([b"a=1"] * 50))):
+            answer = client.post(f"/unsubscribe/{good}", content=body,
+                                 headers={"Content-Type": kind})
+            assert 400 <= answer.status_code < 500, (kind, body, answer.status_code)
     assert events(service.root) == []
 
 
