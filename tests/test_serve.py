@@ -212,6 +212,7 @@ def test_host_size_headers_csrf_honeypot_and_bad_input(service: Service, smtp: S
         assert "unsafe-inline" not in csp
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["strict-transport-security"].startswith("max-age=")
         assert "server" not in page.headers
         cookie = page.headers["set-cookie"].lower()
         assert "httponly" in cookie

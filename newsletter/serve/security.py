@@ -18,6 +18,7 @@ from collections import deque
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "nl_csrf"
+_HSTS = ((b"strict-transport-security", b"max-age=31536000"),)  # only said over https
 CSRF_FIELD = "csrf"
 
 
@@ -109,7 +110,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 # Raw pairs appended: no handler sets these, and MutableHeaders' per-item
                 # search cost more than the rest of a small response.
-                message["headers"] = [*message.get("headers", ()), *self.headers]
+                message["headers"] = [*message.get("headers", ()), *self.headers,
+                                      *(_HSTS if scope.get("scheme") == "https" else ())]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
