@@ -82,3 +82,18 @@ def test_a_sender_with_a_line_break_stops_the_service_at_start(
     result = invoke("serve", "--port", "1")
     assert result.exit_code == 2
     assert "line break" in result.output
+
+
+def test_a_port_in_use_is_one_clear_line(workspace: Path, invoke: Callable[..., Result]) -> None:
+    import socket
+
+    with (workspace / "newsletter.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[service]\nurl = "https://news.example.org/"\n')
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        result = invoke("serve", "--port", str(taken.getsockname()[1]))
+    assert result.exit_code == 2
+    assert "cannot listen on 127.0.0.1:" in result.output
+    assert "in use" in result.output
+    result = invoke("serve", "--host", "example.org")
+    assert result.exit_code == 2
+    assert "give an IP address" in result.output

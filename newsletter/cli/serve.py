@@ -22,5 +22,4 @@ def serve(host: str, port: int, proxies: str, no_access_log: bool) -> None:
     from newsletter.serve import Settings, run
 
     settings = Settings.load(Path.cwd())
-    click.echo(f"serving {settings.url} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     run(settings, host=host, port=port, proxies=proxies, access_log=not no_access_log)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import sys
 
 from newsletter.errors import ConfigError
@@ -28,15 +29,26 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8030,
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} is not a TCP port")
+    address = host.strip("[]")
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
     except ValueError:
         if host != "localhost":
             raise ConfigError(f"--host {host!r}: give an IP address to listen on, such as "
                               "127.0.0.1 (the default) or 0.0.0.0") from None
+        family = socket.AF_INET
+    try:  # bound here, so that a port in use is one clear line, before anything starts
+        listener = socket.create_server((address, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=host.strip("[]"), port=port, proxy_headers=True,
-                forwarded_allow_ips=proxies, server_header=False, access_log=access_log,
-                timeout_keep_alive=5, timeout_graceful_shutdown=10, backlog=2048,
-                h11_max_incomplete_event_size=16 * 1024, log_level="info")
+    shown = f"[{address}]" if family == socket.AF_INET6 else address
+    logging.getLogger("newsletter.serve").info(
+        "serving %s on http://%s:%d/ (Ctrl-C to stop)", settings.url, shown,
+        listener.getsockname()[1])
+    with listener:
+        uvicorn.run(create_app(settings), fd=listener.fileno(), proxy_headers=True,
+                    forwarded_allow_ips=proxies, server_header=False, access_log=access_log,
+                    timeout_keep_alive=5, timeout_graceful_shutdown=10,
+                    h11_max_incomplete_event_size=16 * 1024, log_level="info")
