@@ -418,3 +418,14 @@ def test_send_over_smtp_needs_the_secret_for_https_links(
     monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
     result = invoke("send", "issues/example", "--list", LIST, "--yes")
     assert result.exit_code == 0, result.output
+
+
+def test_small_answers_are_not_held_back(service: Service) -> None:
+    """TCP_NODELAY on the service's connections: with Nagle's algorithm on, each answer in
+    two writes (head, body) waits for a delayed ACK, 40 ms on Linux: 50 answers >= 2 s."""
+    with service.client() as client:
+        client.get("/health")
+        started = time.monotonic()
+        for _ in range(50):
+            assert client.get("/health").status_code == 200
+        assert time.monotonic() - started < 1.5
