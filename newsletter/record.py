@@ -125,6 +125,10 @@ class Record:
                         db.execute(_INSERT + ", ".join([_VALUES] * len(chunk)),
                                    [value for row in chunk for value in row])
             except sqlite3.Error as exc:
+                # After an I/O error the connection may be unusable: the next write opens
+                # a new one (the disk may be back by then).
+                db.close()
+                self._db = None
                 raise self._error("cannot write to", exc) from exc
 
     def suppressed(self) -> set[str]:
