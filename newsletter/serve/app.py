@@ -195,7 +195,8 @@ async def subscribe(request: Request) -> Response:
     assert service.reader is not None  # noqa: S101 (set by lifespan)
     # In memory (immediate, also for requests in flight) and in the record (across restarts).
     over = (not service.per_address.allow(entry.address)
-            or mailed_today(service.reader.history(entry.address)) >= settings.per_address)
+            or mailed_today(service.reader.history(entry.address)) >= settings.per_address
+            or not service.mailer.has_room())
     await service.store(Event(entry.address, "requested", entry.list_name, "form",
                               language=entry.language, consent_version=settings.consent_version,
                               detail={"name": entry.name, "ip": service.client(request),

@@ -96,6 +96,10 @@ class Mailer:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def has_room(self) -> bool:
+        """Whether a mail submitted now would be queued (not dropped)."""
+        return not self._queue.full()
+
     def submit(self, mail: Confirmation) -> bool:
         """Queue ``mail``; False if the queue is full (it is then dropped and logged)."""
         try:
