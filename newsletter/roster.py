@@ -37,6 +37,24 @@ def history_lines(root: Path, address: str) -> list[str]:
         return [_line(event) for event in record.history(address)]
 
 
+def list_lines(root: Path, address: str) -> list[str]:
+    """Every row for ``address`` in the lists of ``subscribers/`` (suppressed.csv too), as
+    ``path:line: column=value ...``: with the history, all we hold on a person."""
+    wanted = address.strip().lower()
+    found: list[str] = []
+    for path in sorted((root / "subscribers").glob("*.csv")):
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                reader = csv.DictReader(handle)
+                for row in reader:
+                    if str(row.get("email") or "").strip().lower() == wanted:
+                        values = "  ".join(f"{k}={v!r}" for k, v in row.items() if k and v)
+                        found.append(f"subscribers/{path.name}:{reader.line_num}: {values}")
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            found.append(f"subscribers/{path.name}: not readable ({exc})")
+    return found
+
+
 def _line(event: Event) -> str:
     parts = [event.time, event.event, f"list={event.list_name}", f"source={event.source}"]
     if event.language:

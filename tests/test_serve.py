@@ -88,6 +88,9 @@ def test_subscribe_confirm_and_the_next_send_mails_the_reader(
     result = invoke("send", "issues/example", "--list", LIST, "--smtp", smtp.url, "--yes")
     assert result.exit_code == 0, result.output
     assert smtp.handler.count()["neu.leserin@example.net"] == 1
+    listed = invoke("subscribers", "log", "Li.Wei@example.org")
+    assert "subscribers/sample.csv:3: email='li.wei@example.org'" in listed.output
+    assert "nothing recorded" in invoke("subscribers", "log", "nobody@example.org").output
     log = invoke("subscribers", "log", "neu.leserin@example.net")
     assert "requested" in log.output
     assert "confirmed" in log.output

@@ -60,12 +60,13 @@ def export(list_file: Path, output: Path | None) -> None:
 @subscribers.command("log")
 @click.argument("address")
 def log(address: str) -> None:
-    """Show every recorded event of ADDRESS (subscribe, confirm, unsubscribe, bounces)."""
+    """Show ADDRESS's rows in the lists and every recorded event (a data-subject request)."""
     from newsletter.config import find_root
-    from newsletter.roster import history_lines
+    from newsletter.roster import history_lines, list_lines
 
-    lines = history_lines(find_root(Path.cwd()), address)
+    root = find_root(Path.cwd())
+    lines = list_lines(root, address) + history_lines(root, address)
     for line in lines:
         click.echo(line)
     if not lines:
-        click.echo(f"no events recorded for {address}", err=True)
+        click.echo(f"nothing recorded for {address}: on no list, no events", err=True)
