@@ -67,3 +67,33 @@ def chromium() -> str:
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
+
+
+def node_package(name: str) -> Path:
+    """A package of the git-ignored ``node_modules/`` that .ci/run installs with npm.
+
+    Missing (or node missing): a failure in CI, a skip elsewhere.
+    """
+    import shutil as _shutil
+
+    folder = REPO / "node_modules" / name
+    if _shutil.which("node") is None or not folder.is_dir():
+        message = (f"npm package {name} not found in {REPO / 'node_modules'} "
+                   "(npm install --no-save axe-core@4 mjml@5, as .ci/run does)")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core's browser bundle."""
+    return node_package("axe-core") / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def official_mjml() -> Path:
+    """The official MJML CLI (npm mjml@5)."""
+    node_package("mjml")
+    return REPO / "node_modules" / ".bin" / "mjml"
