@@ -39,7 +39,8 @@ def test_new_writes_stubs_in_the_workspace_language_that_build(
     built = invoke("build", "issues/spring")
     assert built.exit_code == 0, built.output
     html = (workspace / "build/spring/email.html").read_text(encoding="utf-8")
-    assert f'lang="{language}"' in html and EXPECTED_WORD[language] in html
+    assert f'lang="{language}"' in html
+    assert EXPECTED_WORD[language] in html
 
 
 def test_an_unknown_workspace_language_gets_english_stubs(workspace: Path) -> None:
@@ -94,7 +95,8 @@ def test_new_refuses_an_existing_folder_and_leaves_nothing_on_a_full_disk(
         ) -> None:
     assert invoke("new", "spring").exit_code == 0
     again = invoke("new", "spring")
-    assert again.exit_code != 0 and "exists already" in again.output
+    assert again.exit_code != 0
+    assert "exists already" in again.output
     written: list[Path] = []
     real = pathlib.Path.write_text
 
