@@ -39,5 +39,9 @@ def new_issue(slug: str, *, start: Path | None = None, today: dt.date | None = N
     if folder.exists():
         raise NewsletterError(f"{folder} exists already")
     language = load_config(root).newsletter.language
-    write_stub(folder, language, first_date(slug, today or dt.date.today()))
+    try:
+        write_stub(folder, language, first_date(slug, today or dt.date.today()))
+    except OSError as exc:  # a full disk, or another `new` of the same name that came first
+        raise NewsletterError(f"cannot create {folder}: {exc.strerror or exc}; "
+                              "nothing was written") from exc
     return folder

@@ -97,3 +97,9 @@ def official_mjml() -> Path:
     """The official MJML CLI (npm mjml@5)."""
     node_package("mjml")
     return REPO / "node_modules" / ".bin" / "mjml"
+
+
+@pytest.fixture(scope="session")
+def doiuse_email() -> Path:
+    """doiuse-email: which mail clients lack which HTML and CSS features."""
+    return node_package("doiuse-email")

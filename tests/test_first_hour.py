@@ -107,9 +107,10 @@ def test_new_refuses_an_existing_folder_and_leaves_nothing_on_a_full_disk(
         return real(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pathlib.Path, "write_text", full_disk)
-    with pytest.raises(OSError, match="No space"):
-        new_issue("autumn", start=workspace)
+    result = invoke("new", "autumn")
     monkeypatch.undo()
+    assert result.exit_code != 0
+    assert "No space left on device; nothing was written" in result.output
     assert sorted(p.name for p in (workspace / "issues").iterdir()) == ["example", "spring"]
 
 
@@ -141,3 +142,24 @@ def test_a_colon_in_a_yaml_value_gets_the_quoting_hint(
             'that contains ": " must be in quotes, e.g. title: "Foshan: the plenary"'
             ) in result.output
     assert "Traceback" not in result.output
+
+
+def test_two_news_of_one_name_at_once_leave_the_first_intact(
+        workspace: Path, invoke: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    import newsletter.scaffold as scaffold
+
+    real = scaffold.first_date
+
+    def racing(slug: str, today: dt.date) -> dt.date:
+        # the other `new` creates the folder after this one checked that it did not exist
+        (workspace / "issues" / slug).mkdir()
+        (workspace / "issues" / slug / "issue.toml").write_text("theirs", encoding="utf-8")
+        return real(slug, today)
+
+    monkeypatch.setattr(scaffold, "first_date", racing)
+    result = invoke("new", "spring")
+    assert result.exit_code != 0
+    assert "cannot create" in result.output
+    assert (workspace / "issues/spring/issue.toml").read_text(encoding="utf-8") == "theirs"
+    assert sorted(p.name for p in (workspace / "issues").iterdir()) == ["example", "spring"]

@@ -6,6 +6,7 @@ the landmarks and the pixel img widths must not move a single pixel.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -79,3 +80,28 @@ def test_official_mjml_renders_the_same_pixels(browser: Browser,
         page.close()
     assert len(compiled) >= 3
     assert not different, f"differs from official MJML: {different}"
+
+
+# doiuse-email lists every HTML and CSS feature of a message that some mail client lacks.
+DOIUSE = """
+import { doIUseEmail } from 'doiuse-email';
+import fs from 'fs';
+const out = {};
+for (const path of process.argv.slice(1)) {
+  const r = doIUseEmail(fs.readFileSync(path, 'utf8'), { emailClients: ['*'] });
+  out[path] = [...(r.notes || []), ...(r.errors || [])].map(s => s.replace(/\\s+/g, ' '));
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def test_doiuse_email_finds_nothing_that_official_mjml_output_lacks(
+        compiled: list[tuple[str, Path, Path]], doiuse_email: Path) -> None:
+    paths = [str(p) for _, ours, theirs in compiled for p in (ours, theirs)]
+    result = subprocess.run(["node", "--input-type=module", "-e", DOIUSE, *paths], cwd=REPO,
+                            check=True, capture_output=True, text=True, timeout=120)
+    found = json.loads(result.stdout)
+    extra = {slug: sorted(set(found[str(ours)]) - set(found[str(theirs)]))
+             for slug, ours, theirs in compiled}
+    assert all(found[p] for p in paths)  # it does look: MJML's own output has notes
+    assert not any(extra.values()), extra
