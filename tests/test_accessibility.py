@@ -9,21 +9,18 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import lxml.html
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from newsletter.email_html import mjml_to_html
 from newsletter.render import render_mjml
 from newsletter.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 BODY_CONTRAST = 4.5
 
@@ -49,14 +46,6 @@ def pages(site: Path) -> list[Path]:
     built = sorted((site / "build").glob("*/email.html")) + sorted(
         (site / "build").glob("*/web.html"))
     return built + sorted((site / "site").rglob("index.html"))
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=ARGS)
-        yield launched
-        launched.close()
 
 
 def serve_images(site: Path) -> Any:
