@@ -62,9 +62,9 @@ def serve_images(site: Path) -> Any:
 
 def open_page(browser: Browser, site: Path, path: Path, *, width: int = 600,
               dark: bool = False) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True,
-                                  color_scheme="dark" if dark else "light")
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()
+    page.emulate_media(color_scheme="dark" if dark else "light")
     page.route("http*://**", serve_images(site))
     page.goto(path.as_uri())
     return page
