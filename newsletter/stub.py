@@ -9,6 +9,7 @@ editor may well keep (the default salutation): it is not reported as left over.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import shutil
@@ -68,6 +69,7 @@ class Leftover:
     text: str
 
 
+@functools.cache  # the stubs ship with the package: read once per process (the preview rechecks)
 def _phrases() -> frozenset[str]:
     """Every placeholder text of every stub language, long enough not to match by chance."""
     found: set[str] = set()
