@@ -344,3 +344,13 @@ def test_dark_view_shows_the_emails_own_dark_palette(workspace: Path, browser: B
     assert forced == system_dark
     assert forced[0] != light[0]
     assert forced[2] == "none"
+
+
+def test_dark_view_of_an_email_without_its_own_dark_palette_inverts_it() -> None:
+    from newsletter.preview.page import force_dark
+
+    assert force_dark("<style>p { color: red }</style>") is None
+    assert force_dark("@media (prefers-color-scheme: light) { p { color: red } }") is None
+    forced = force_dark("@media (prefers-color-scheme: light) { a {} } "
+                        "@media screen and ( prefers-color-scheme : DARK ) { b {} }")
+    assert forced == "@media (max-width: 0px) { a {} } @media screen and (min-width: 0px) { b {} }"
