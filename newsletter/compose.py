@@ -107,6 +107,13 @@ def unsubscribe_url(config: Config, email: str) -> str:
     return f"mailto:{_unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"
 
 
+def _ascii_address(address: str, what: str) -> str:
+    try:
+        return normalise(address)
+    except ValueError as exc:
+        raise ConfigError(f"{what} {address!r} is not a usable address: {exc}") from exc
+
+
 def _unsubscribe_mailbox(config: Config) -> str:
     """``unsubscribe.mailto``, else the reply-to address, else the sender's address."""
     return str(config.section("unsubscribe").get("mailto")
@@ -144,10 +151,13 @@ class Composer:
         self._one_click = bool(base) and str(base).startswith("https://")
         self._head = address_header("From", display, self.envelope_from) + fold("Subject", subject)
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
-        self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
+        # Addresses and ids go out as ASCII (IDNA domains); only phrases are RFC 2047-encoded.
+        self._middle = address_header("Reply-To", "", _ascii_address(
+            str(news.reply_to), "newsletter.reply_to")) if news.get("reply_to") else b""
         # List-Id is a phrase and an id in angle brackets (RFC 2919): only the name is encoded.
-        self._middle += address_header("List-Id", str(news.name),
-                                       str(news.get("list_id") or self.domain))
+        list_id = str(news.get("list_id") or self.domain)
+        self._middle += address_header("List-Id", str(news.name), list_id.encode("idna").decode()
+                                       if not list_id.isascii() else list_id)
         boundary = f"=_nl_{self.content_hash[:24]}"
         self._tail_head = (f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
                            f' boundary="{boundary}"\r\n').encode()
