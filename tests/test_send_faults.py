@@ -27,12 +27,9 @@ from newsletter.send.report import SendReport
 FAST = Policy(attempts=3, backoff=0.01, pause_after=20)
 
 
-@pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])
-def faulty(request: pytest.FixtureRequest) -> Iterator[Server]:
-    """A faulty server, with and without PIPELINING (two code paths in the transport)."""
-    handler = Recorder()
-    handler.pipelining = request.param
-    server = start_server(handler)
+@pytest.fixture
+def faulty() -> Iterator[Server]:
+    server = start_server(Recorder())
     yield server
     server.controller.stop()
 

@@ -68,15 +68,6 @@ class Recorder:
         self.lock = threading.Lock()
         self.next_recipient: dict[int, str] = {}  # by session id, for MAIL faults
 
-    pipelining = True  # advertise PIPELINING (RFC 2920), as Postfix does
-
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
-                          hostname: str, responses: list[str]) -> list[str]:
-        session.host_name = hostname
-        if self.pipelining:
-            responses.insert(-1, "250-PIPELINING")
-        return responses
-
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, options: list[str]) -> str:
         envelope.mail_from = address

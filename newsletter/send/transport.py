@@ -173,8 +173,6 @@ class SmtpChannel:
     def __init__(self, smtp: aiosmtplib.SMTP, timeouts: Timeouts) -> None:
         self._smtp = smtp
         self._timeouts = timeouts
-        # RFC 2920: MAIL, RCPT and DATA in one write, their replies read together.
-        self._pipelining = smtp.supports_extension("pipelining")
         transport = smtp.transport
         if isinstance(transport, asyncio.WriteTransport):
             # Pause writing as soon as anything is buffered: then draining waits until the
@@ -182,8 +180,6 @@ class SmtpChannel:
             transport.set_write_buffer_limits(high=0)
 
     async def send(self, message: Message, before_data: BeforeData) -> Result:
-        if self._pipelining:
-            return await self._send_pipelined(message, before_data)
         smtp = self._smtp
         stage = "MAIL"
         timeout = self._timeouts.command
@@ -204,69 +200,14 @@ class SmtpChannel:
             if reply.code != 354:
                 return await self._refused(reply, stage)
             stage = "message body"
-            protocol = await self._write_message(message)
-        except _LOST as exc:
-            smtp.close()
-            return Result(Kind.RETRY, None, _describe(exc), stage, reconnect=True)
-        return await self._final_reply(protocol)
-
-    async def _send_pipelined(self, message: Message, before_data: BeforeData) -> Result:
-        """MAIL, RCPT and DATA in one write once ``sending`` is durable: two round trips a
-        message instead of four. The first refusal among the three replies decides."""
-        smtp = self._smtp
-        stage = "MAIL"
-        try:
-            await before_data
-            protocol = smtp.protocol
-            if protocol is None or not protocol.is_connected:
+            protocol = await self._write_body(
+                message.data if message.dot_safe else dot_stuff(message.data)[:-len(_DOT)])
+            protocol.write(_DOT)
+            if not protocol.is_connected:  # the write failed at once: nothing was sent
                 raise aiosmtplib.SMTPServerDisconnected("connection lost")
-            protocol._response_pending = True
-            protocol.write(b"MAIL FROM:<" + message.envelope_from.encode("ascii") + b">\r\n"
-                           b"RCPT TO:<" + message.recipient.encode("ascii") + b">\r\nDATA\r\n")
-            mail = await self._next_reply(protocol)
-            stage = "RCPT"
-            rcpt = await self._next_reply(protocol)
-            stage = "DATA"
-            data = await self._next_reply(protocol)
-            for reply, stage, good in ((mail, "MAIL", (250,)), (rcpt, "RCPT", (250, 251)),
-                                       (data, "DATA", (354,))):
-                if reply.code not in good:
-                    if data.code == 354:  # a server that took DATA without a recipient
-                        smtp.close()
-                        result = classify(reply.code, reply.message, stage)
-                        return Result(result.kind if result.kind is not Kind.SENT
-                                      else Kind.RETRY, reply.code, reply.message, stage,
-                                      reconnect=True)
-                    return await self._refused(reply, stage)
-            stage = "message body"
-            protocol = await self._write_message(message)
         except _LOST as exc:
             smtp.close()
             return Result(Kind.RETRY, None, _describe(exc), stage, reconnect=True)
-        return await self._final_reply(protocol)
-
-    async def _next_reply(self, protocol: SMTPProtocol) -> aiosmtplib.SMTPResponse:
-        """The next reply of a pipelined group. aiosmtplib parses one reply per chunk of
-        data it receives; the rest of the chunk waits in its buffer, so look there first."""
-        if protocol._buffer:
-            found = protocol._read_response_from_buffer()
-            if found is not None:
-                protocol._response_pending = True
-                return found
-        return await protocol.read_response(timeout=self._timeouts.command)
-
-    async def _write_message(self, message: Message) -> SMTPProtocol:
-        """The body, then the final dot on its own; ``SMTPServerDisconnected`` if the dot
-        cannot have left (after this returns, the message may have been delivered)."""
-        protocol = await self._write_body(
-            message.data if message.dot_safe else dot_stuff(message.data)[:-len(_DOT)])
-        protocol.write(_DOT)
-        if not protocol.is_connected:  # the write failed at once: nothing was sent
-            raise aiosmtplib.SMTPServerDisconnected("connection lost")
-        return protocol
-
-    async def _final_reply(self, protocol: SMTPProtocol) -> Result:
-        smtp = self._smtp
         stage = "end of data"
         try:
             reply = await protocol.read_response(timeout=self._timeouts.data)
