@@ -91,6 +91,13 @@ def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str
     return values
 
 
+def _ascii_address(address: str, what: str) -> str:
+    try:
+        return normalise(address)
+    except ValueError as exc:
+        raise ConfigError(f"{what} {address!r} is not a usable address: {exc}") from exc
+
+
 class Composer:
     """Builds each reader's message from one built issue; ``compose`` is the cheap part."""
 
@@ -124,10 +131,13 @@ class Composer:
         self._one_click = self.links.one_click
         self._head = address_header("From", display, self.envelope_from) + fold("Subject", subject)
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
-        self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
+        # Addresses and ids go out as ASCII (IDNA domains); only phrases are RFC 2047-encoded.
+        self._middle = address_header("Reply-To", "", _ascii_address(
+            str(news.reply_to), "newsletter.reply_to")) if news.get("reply_to") else b""
         # List-Id is a phrase and an id in angle brackets (RFC 2919): only the name is encoded.
-        self._middle += address_header("List-Id", str(news.name),
-                                       str(news.get("list_id") or self.domain))
+        list_id = str(news.get("list_id") or self.domain)
+        self._middle += address_header("List-Id", str(news.name), list_id.encode("idna").decode()
+                                       if not list_id.isascii() else list_id)
         boundary = f"=_nl_{self.content_hash[:24]}"
         self._tail_head = (f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
                            f' boundary="{boundary}"\r\n').encode()

@@ -160,3 +160,25 @@ def test_display_names_come_through_exactly(name: str) -> None:
     assert raw.isascii()
     parsed = parse(raw + b"\r\n")["To"].addresses[0]
     assert (parsed.display_name, parsed.addr_spec) == (name, "reader@example.org")
+
+
+def test_reply_to_and_list_id_with_international_domains(workspace: Path,
+                                                         invoke: Callable[..., Any]) -> None:
+    from newsletter.compose import Built, Composer
+    from newsletter.subscribers import subscriber_for
+    from newsletter.workspace import Workspace
+
+    config = workspace / "newsletter.toml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('reply_to = "editors@example.org"', 'reply_to = "redaktion@städte.example"')
+    text = text.replace('list_id = "news.example.org"', 'list_id = "nachrichten.städte.example"')
+    config.write_text(text, encoding="utf-8")
+    assert invoke("build", ISSUE).exit_code == 0
+    composer = Composer(Built.read(workspace / "build" / "example"),
+                        Workspace.find(workspace).config)
+    raw = composer.compose(subscriber_for("reader@example.org")).data
+    assert raw.isascii()
+    message = parse(raw)
+    domain = "städte.example".encode("idna").decode()  # xn--stdte-...
+    assert message["Reply-To"].addresses[0].addr_spec == f"redaktion@{domain}"
+    assert message["List-Id"].endswith(f"<nachrichten.{domain}>")

@@ -107,6 +107,8 @@ def test_full_disk_stops_the_run_at_once_and_loses_nothing(small_disk: Path) -> 
         first = send(server.url)
         assert first.returncode == 1, first.stdout + first.stderr
         assert "Traceback" not in first.stderr
+        assert "error: journal/example--disk.sqlite: cannot write the journal: database or disk " \
+               "is full" in first.stderr
         assert re.search(r"FAILED: .*journal/example--disk\.sqlite: cannot write the journal: "
                          r"database or disk is full; stopped at once", first.stdout), first.stdout
         copies = handler.count()

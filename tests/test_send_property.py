@@ -6,7 +6,7 @@ final dot, drops at DATA, after the dot, after the server took the message, repl
 and a series of runs, each maybe cut short: a stop (SIGTERM, Ctrl-C), a stop at once (a
 second signal), or an outage (the server drops every connection) that pauses the run. The
 runs repeat until nothing is left to send; the report of each must equal the journal.
-``NEWSLETTER_PROPERTY_SEED`` replays one schedule; the loop is bounded to about 20 s.
+``NEWSLETTER_PROPERTY_SEED`` replays one schedule; the loop is bounded to about 15 s.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 from newsletter.send.report import SendReport, settled
 
-BUDGET = 20.0  # seconds for all schedules together
+BUDGET = 15.0  # seconds for all schedules together
 LIST = Path("subscribers/property.csv")
 POLICY = Policy(attempts=2, backoff=0.01, max_backoff=0.05, outage=0.4, grace=0.3,
                 pause_after=6)

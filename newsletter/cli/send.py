@@ -99,6 +99,8 @@ def _run(campaign: Campaign, *, yes: bool) -> int:
 
     report = asyncio.run(_with_progress(campaign, summary.to_send))
     click.echo("\n".join(report.lines()))
+    if report.error:  # also where errors go, for cron mails and scripts
+        click.echo(f"error: {report.error}", err=True)
     return report.exit_code
 
 
