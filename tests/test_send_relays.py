@@ -308,7 +308,7 @@ async def test_per_relay_rate_limits_hold(servers: list[Server], built: Path) ->
     assert (len(both) - 1) / (both[-1] - both[0]) <= 25 * 1.1
     for server, limit in ((fast, 20), (slow, 10)):
         times = server.handler.times  # type: ignore[attr-defined]
-        assert len(times) >= limit * 10 * 0.5  # the machine kept up, roughly
+        assert len(times) >= limit * 10 * 0.2  # enough to measure, even on a loaded machine
         span = times[-1] - times[0]
         print(f"relay at {limit}/s: {len(times)} in {span:.2f} s")  # shown with -s
         assert (len(times) - 1) / span <= limit * 1.1, (len(times), span)
