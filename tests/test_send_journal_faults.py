@@ -67,20 +67,27 @@ class FillingRecorder(Recorder):
         return reply
 
 
-@pytest.fixture
-def small_disk(built: Path) -> Iterator[Path]:
-    """``journal/`` on a 1 MB tmpfs of its own (needs root: CI has it)."""
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """``folder`` on a tmpfs of ``size`` of its own (needs root: CI has it)."""
     if os.geteuid() != 0:
         if os.environ.get("CI"):
             pytest.fail("CI must run as root to mount a tmpfs")
-        pytest.skip("mounting a tmpfs needs root; the injected failure below covers the rest")
-    folder = built / "journal"
+        pytest.skip("mounting a tmpfs needs root; the injected failures cover the rest")
     folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                   check=True)
     try:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def small_disk(built: Path) -> Iterator[Path]:
+    """``journal/`` on a 1 MB tmpfs."""
+    with tmpfs(built / "journal", "1m") as folder:
+        yield folder
 
 
 def states(addresses: list[str]) -> dict[str, str]:
@@ -228,23 +235,12 @@ def _content_hash() -> str:
 
 @pytest.fixture
 def full_outbox(built: Path) -> Iterator[Path]:
-    """``outbox/`` on a 256 KB tmpfs of its own, full (needs root: CI has it)."""
-    if os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run as root to mount a tmpfs")
-        pytest.skip("mounting a tmpfs needs root")
-    folder = built / "outbox"
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
-                   check=True)
-    try:
-        (folder / "example" / "new").mkdir(parents=True)
-        (folder / "example" / "cur").mkdir()
-        (folder / "example" / "tmp").mkdir()
+    """``outbox/`` on a 256 KB tmpfs, full."""
+    with tmpfs(built / "outbox", "256k") as folder:
+        for sub in ("new", "cur", "tmp"):
+            (folder / "example" / sub).mkdir(parents=True)
         fill(folder)
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 async def test_a_full_outbox_defers_its_readers(full_outbox: Path,

@@ -6,7 +6,7 @@ final dot, drops at DATA, after the dot, after the server took the message, repl
 and a series of runs, each maybe cut short: a stop (SIGTERM, Ctrl-C), a stop at once (a
 second signal), or an outage (the server drops every connection) that pauses the run. The
 runs repeat until nothing is left to send; the report of each must equal the journal.
-``NEWSLETTER_PROPERTY_SEED`` replays one schedule; the loop is bounded to about 15 s.
+``NEWSLETTER_PROPERTY_SEED`` replays one schedule; the loop stops starting schedules after 12 s.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 from newsletter.send.report import SendReport, settled
 
-BUDGET = 15.0  # seconds for all schedules together
+BUDGET = 12.0  # seconds for all schedules together (one may run over)
 LIST = Path("subscribers/property.csv")
 POLICY = Policy(attempts=2, backoff=0.01, max_backoff=0.05, outage=0.4, grace=0.3,
                 pause_after=6)
@@ -80,7 +81,9 @@ def schedule(rng: random.Random, addresses: list[str]) -> Faults:
 
 async def one_run(rng: random.Random, server_url: str, handler: Flaky, *,
                   resend_unknown: bool = False) -> SendReport | None:
-    campaign = prepare(Path(ISSUE), SendOptions(LIST, smtp=server_url, policy=POLICY,
+    # The last run (no faults) must not pause for a slow start on a busy machine.
+    policy = replace(POLICY, outage=30.0) if resend_unknown else POLICY
+    campaign = prepare(Path(ISSUE), SendOptions(LIST, smtp=server_url, policy=policy,
                                                 connections=rng.choice([1, 2, 3]), timeout=0.25,
                                                 resend_unknown=resend_unknown))
     run = asyncio.create_task(campaign.run())

@@ -41,7 +41,11 @@ def classify(code: int, reply: str, stage: str) -> Result:
 
 
 class Message(Protocol):
-    """A finished message for one reader (``newsletter.compose.OutgoingMessage``)."""
+    """A finished message for one reader (``newsletter.compose.OutgoingMessage``).
+
+    One with a true ``dot_safe`` attribute (CRLF line ends only, no line starting with a dot)
+    is sent as it is; any other is dot-stuffed first.
+    """
 
     @property
     def recipient(self) -> str: ...
@@ -51,10 +55,6 @@ class Message(Protocol):
     def message_id(self) -> str: ...
     @property
     def data(self) -> bytes: ...
-    @property
-    def dot_safe(self) -> bool:
-        """CRLF line ends only and no line that starts with a dot: sent as it is."""
-        ...
 
 
 BeforeData = Awaitable[None]  # done when the journal holds ``sending`` durably

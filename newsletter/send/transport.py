@@ -202,7 +202,8 @@ class SmtpChannel:
                 return await self._refused(reply, stage)
             stage = "message body"
             protocol = await self._write_body(
-                message.data if message.dot_safe else dot_stuff(message.data)[:-len(_DOT)])
+                message.data if getattr(message, "dot_safe", False)
+                else dot_stuff(message.data)[:-len(_DOT)])
             protocol.write(_DOT)
             if not protocol.is_connected:  # the write failed at once: nothing was sent
                 raise aiosmtplib.SMTPServerDisconnected("connection lost")
