@@ -37,7 +37,6 @@ class Confirmation:
     envelope_from: str
     message_id: str
     data: bytes
-    dot_safe: bool = False  # not checked for lines that start with a dot: the transport stuffs
 
 
 def transport_for(config: Config, smtp_url: str | None) -> Transport:
