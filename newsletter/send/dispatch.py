@@ -44,6 +44,11 @@ class Dispatcher:
             cooling = [r.down_until - now for r in self.relays if not r.out and r.down_until > now]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min([*cooling, PATIENCE]))
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Python 3.11's wait_for loses a cancellation that arrives as the event is
+                # set (fixed in 3.12): going on would keep the task group waiting forever.
+                raise asyncio.CancelledError
         return False
 
     def took(self, relay: Relay) -> None:
