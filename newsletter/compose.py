@@ -139,6 +139,12 @@ class Composer:
             raise ConfigError(f"newsletter.sender {news.sender!r} has no valid address: {exc}"
                               ) from exc
         self.domain = self.envelope_from.rsplit("@", 1)[1]
+        return_path = config.section("smtp").get("return_path")
+        if return_path:  # MAIL FROM: where bounces go (the inbox's mailbox); From stays
+            try:
+                self.envelope_from = normalise(str(return_path))
+            except ValueError as exc:
+                raise ConfigError(f"smtp.return_path {return_path!r}: {exc}") from exc
         subject = ("[TEST] " if test else "") + str(manifest["subject"])
         refuse_breaks(subject, f"the subject in {built.folder / 'manifest.json'}")
         self._mid_salt = f"{self.content_hash}\0{'test' if test else 'live'}\0".encode()

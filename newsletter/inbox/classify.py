@@ -1,0 +1,128 @@
+"""Classify one incoming message: bounce, complaint, unsubscribe mail, auto-reply or reply.
+
+Order matters: reports first (a DSN carries ``Auto-Submitted`` too), then bounces in other
+formats, then auto-replies (so an out-of-office sent to the unsubscribe address unsubscribes
+nobody), then unsubscribe mails; whatever is left was written by a person. Nothing here
+raises: a message that cannot be read is an ``UNPARSEABLE`` verdict with the reason.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import re
+from collections.abc import Collection
+from email.message import Message
+from email.utils import getaddresses, parseaddr
+
+from newsletter.inbox import nonstandard
+from newsletter.inbox.reports import NotAReportError, delivery_status, feedback, text
+from newsletter.inbox.verdict import (
+    AUTO_REPLY,
+    BOUNCE,
+    COMPLAINT,
+    REPLY,
+    UNPARSEABLE,
+    UNSUBSCRIBE,
+    Verdict,
+)
+
+# Headers auto-responders set although RFC 3834 asks for Auto-Submitted only.
+_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress-Sent",
+                 "X-Mail-Autoreply")
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(auto(matic|matische)?[ -]?(reply|response|antwort)|out of (the )?office|"
+    r"abwesenheit|away from|vacation|urlaub|自动回复|自動回覆)", re.I)
+_UNSUBSCRIBE_WORDS = re.compile(r"unsubscribe|abmelden|austragen|abbestellen|退订|取消订阅", re.I)
+_RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
+
+
+class Classifier:
+    """Classifies raw messages for one workspace (its unsubscribe addresses)."""
+
+    def __init__(self, unsubscribe: Collection[str], *, dedicated: bool) -> None:
+        """``unsubscribe``: the mailto: addresses; ``dedicated``: nobody else writes there."""
+        self.unsubscribe = frozenset(a.lower() for a in unsubscribe if a)
+        self.dedicated = dedicated
+
+    def classify(self, data: bytes) -> Verdict:
+        try:
+            message = email.message_from_bytes(data)
+        except Exception as exc:  # the parser is lenient; anything left is a broken message
+            return Verdict(UNPARSEABLE, _key(None, data), reason=f"not a mail message: {exc}")
+        key = _key(message, data)
+        if not message.keys():
+            return Verdict(UNPARSEABLE, key, reason="no mail headers")
+        head = {"key": key, "sender": _sender(message), "subject": text(message.get("Subject")),
+                "date": text(message.get("Date"), 80)}
+        try:
+            return self._classify(message, head)
+        except NotAReportError as exc:
+            return Verdict(UNPARSEABLE, reason=str(exc), **head)
+        except Exception as exc:  # a library choking on hostile input is a report, not a crash
+            return Verdict(UNPARSEABLE, reason=f"cannot be read ({type(exc).__name__}: "
+                           f"{text(exc, 200)})", **head)
+
+    def _classify(self, message: Message, head: dict[str, str]) -> Verdict:
+        kind = message.get_content_type()
+        report = message.get_param("report-type") if kind == "multipart/report" else None
+        report = str(report).lower() if isinstance(report, str) else ""
+        if report in ("delivery-status", "global-delivery-status"):
+            failures, original = delivery_status(message)
+            return Verdict(BOUNCE, failures=failures, original_message_id=original,
+                           reason="RFC 3464 delivery report", **head)
+        if report == "feedback-report":
+            feedback_type, complained, original = feedback(message)
+            return Verdict(COMPLAINT, complained=complained, original_message_id=original,
+                           feedback_type=feedback_type, reason="RFC 5965 feedback report",
+                           **head)
+        if nonstandard.looks_like_bounce(message, head["sender"], head["subject"]):
+            failures, detector = nonstandard.failures(message)
+            if not failures:
+                raise NotAReportError("looks like a bounce but names no failed recipient")
+            return Verdict(BOUNCE, failures=failures, reason=detector,
+                           original_message_id=nonstandard.original_message_id(message),
+                           **head)
+        if _automatic(message, head["subject"]):
+            return Verdict(AUTO_REPLY, **head)
+        if self._to_unsubscribe(message, head["subject"]):
+            if not head["sender"]:
+                raise NotAReportError("unsubscribe mail without a sender address")
+            return Verdict(UNSUBSCRIBE, **head)
+        return Verdict(REPLY, **head)
+
+    def _to_unsubscribe(self, message: Message, subject: str) -> bool:
+        fields = [text(v, 2000) for name in _RECIPIENT_HEADERS
+                  for v in message.get_all(name) or ()]
+        addressed = {a.lower() for _, a in getaddresses(fields)} & self.unsubscribe
+        if not addressed:
+            return False
+        # A shared mailbox (reply-to) also gets replies: there the subject must say so, as
+        # the mailto: link of List-Unsubscribe and the footer write it (subject=unsubscribe).
+        return self.dedicated or bool(_UNSUBSCRIBE_WORDS.search(subject))
+
+
+def _automatic(message: Message, subject: str) -> bool:
+    """RFC 3834 ``Auto-Submitted`` other than ``no``, its older kin, or an away subject."""
+    auto = text(message.get("Auto-Submitted")).lower()
+    if auto and not auto.startswith("no"):
+        return True
+    if any(message.get(h) is not None for h in _AUTO_HEADERS):
+        return True
+    precedence = text(message.get("Precedence")).lower()
+    return precedence in ("auto_reply", "bulk", "junk", "list") or bool(
+        _AUTO_SUBJECT.search(subject))
+
+
+def _sender(message: Message) -> str:
+    address = parseaddr(text(message.get("From"), 1000))[1].lower()
+    return address if address.count("@") == 1 else ""
+
+
+def _key(message: Message | None, data: bytes) -> str:
+    """The same for the same message on every run, whichever source it comes from."""
+    if message is not None:
+        mid = text(message.get("Message-ID"), 300)
+        if mid:
+            return f"mid:{mid}"
+    return "sha256:" + hashlib.sha256(data).hexdigest()

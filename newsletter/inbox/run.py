@@ -1,0 +1,131 @@
+"""One inbox run: read each message, classify it, record its effect, then mark it handled.
+
+The order of writes is the whole design (Postfix's rule): the record's events for a message
+are committed (fsync) before the message is moved, so a crash at any point leaves either
+nothing done (the message is read again) or the effect done and the message still there
+(read again, its events found by key, nothing added). Unparseable messages stay in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Protocol
+
+from newsletter.compose import _unsubscribe_mailbox
+from newsletter.config import Config, find_root, load_config
+from newsletter.errors import ConfigError, NewsletterError
+from newsletter.inbox.classify import Classifier
+from newsletter.inbox.effects import Effects
+from newsletter.inbox.maildir import Incoming, MaildirSource
+from newsletter.inbox.report import InboxReport
+from newsletter.inbox.sent import SentIndex
+from newsletter.inbox.verdict import UNPARSEABLE
+from newsletter.record import Record
+from newsletter.send.lock import SendLock
+from newsletter.subscribers import SUPPRESSED, read_subscribers
+
+
+class Source(Protocol):
+    description: str
+
+    def messages(self) -> Iterator[Incoming]: ...
+    def done(self, ref: str) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class InboxOptions:
+    imap: str | None = None
+    maildir: Path | None = None
+    dry_run: bool = False
+
+
+def run_inbox(options: InboxOptions, *, start: Path | None = None,
+              progress: Callable[[int], None] | None = None) -> InboxReport:
+    """Process every waiting message of the configured (or given) inbox; the report."""
+    config = load_config(find_root(start or Path.cwd()))
+    settings = config.section("inbox")
+    soft_limit = int(settings.get("soft_bounces", 3))
+    if soft_limit < 1:
+        raise ConfigError("inbox.soft_bounces must be 1 or more")
+    with SendLock(config.root / "journal" / "inbox.lock", what="'newsletter inbox'"):
+        source = open_source(config, options)
+        record = Record.open(config.root)
+        try:
+            return _process(config, source, record, soft_limit, options.dry_run, progress)
+        finally:
+            record.close()
+            source.close()
+
+
+def open_source(config: Config, options: InboxOptions) -> Source:
+    """--imap, else --maildir, else [inbox] imap, else [inbox] maildir."""
+    settings = config.section("inbox")
+    if options.imap and options.maildir:
+        raise ConfigError("give either --imap or --maildir, not both")
+    imap = options.imap or (None if options.maildir else settings.get("imap"))
+    if imap:
+        from newsletter.inbox.imap import ImapSource  # only IMAP runs need the library
+
+        ca_file = settings.get("ca_file")
+        if ca_file:
+            ca_file = str(config.root / ca_file)
+        return ImapSource(str(imap), processed=str(settings.get("processed", "Processed")),
+                          ca_file=ca_file, dry_run=options.dry_run)
+    maildir = options.maildir or settings.get("maildir")
+    if not maildir:
+        raise ConfigError("no inbox to read: give --imap URL or --maildir PATH, or set "
+                          "[inbox] imap or maildir in newsletter.toml")
+    return MaildirSource(config.root / maildir if options.maildir is None else Path(maildir))
+
+
+def _process(config: Config, source: Source, record: Record, soft_limit: int,
+             dry_run: bool, progress: Callable[[int], None] | None) -> InboxReport:
+    mailto = _unsubscribe_mailbox(config).lower()
+    own = {parseaddr(config.newsletter.sender)[1].lower(),
+           str(config.newsletter.get("reply_to") or "").lower()}
+    dedicated = bool(config.section("unsubscribe").get("mailto")) and mailto not in own
+    classifier = Classifier([mailto], dedicated=dedicated)
+    effects = Effects(record, SentIndex(config.root / "journal"),
+                      _readers_of(config.root / "subscribers", record), soft_limit=soft_limit)
+    report = InboxReport(source.description, dry_run=dry_run)
+    try:
+        for incoming in source.messages():
+            verdict = classifier.classify(incoming.data)
+            decision = effects.decide(verdict)
+            if dry_run:
+                effects.remember_unwritten(decision.events)
+            else:
+                record.append_many(decision.events)  # on disk when it returns
+                effects.remember(decision.events)
+                if verdict.kind != UNPARSEABLE:
+                    source.done(incoming.ref)
+            report.add(incoming.ref, verdict, decision)
+            if progress is not None:
+                progress(1)
+    except NewsletterError as exc:  # record or server failed mid-run: report what was done
+        report.stopped = str(exc)
+    except KeyboardInterrupt:
+        report.stopped = "interrupted (Ctrl-C)"
+    return report
+
+
+def _readers_of(folder: Path, record: Record) -> Callable[[], set[str]]:
+    """Every address on a list (CSV files and web sign-ups), read once when first asked."""
+    found: list[set[str]] = []
+
+    def readers() -> set[str]:
+        if not found:
+            addresses: set[str] = set()
+            for path in sorted(folder.glob("*.csv")):
+                if path.name != SUPPRESSED:
+                    addresses.update(s.email.lower() for s in
+                                     read_subscribers(path, skip_invalid=True))
+                    addresses.update(a for a, _, _ in record.subscribers(path.stem))
+            found.append(addresses)
+        return found[0]
+
+    return readers
