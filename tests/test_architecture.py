@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 RANKS = {
     "errors": 0,
     "personal": 1, "labels": 1, "source": 1,
+    "record": 1,
     "markup": 2,
     "schema": 3,
     "kinds": 4, "config": 4,
