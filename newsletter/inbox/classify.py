@@ -12,6 +12,7 @@ import email
 import hashlib
 import re
 from collections.abc import Collection
+from dataclasses import replace
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
@@ -53,43 +54,44 @@ class Classifier:
         key = _key(message, data)
         if not message.keys():
             return Verdict(UNPARSEABLE, key, reason="no mail headers")
-        head = {"key": key, "sender": _sender(message), "subject": text(message.get("Subject")),
-                "date": text(message.get("Date"), 80)}
+        head = Verdict(REPLY, key, sender=_sender(message), subject=text(message.get("Subject")),
+                       date=text(message.get("Date"), 80))
         try:
             return self._classify(message, head)
         except NotAReportError as exc:
-            return Verdict(UNPARSEABLE, reason=str(exc), **head)
+            return replace(head, kind=UNPARSEABLE, reason=str(exc))
         except Exception as exc:  # a library choking on hostile input is a report, not a crash
-            return Verdict(UNPARSEABLE, reason=f"cannot be read ({type(exc).__name__}: "
-                           f"{text(exc, 200)})", **head)
+            return replace(head, kind=UNPARSEABLE, reason=f"cannot be read ("
+                           f"{type(exc).__name__}: {text(exc, 200)})")
 
-    def _classify(self, message: Message, head: dict[str, str]) -> Verdict:
+    def _classify(self, message: Message, head: Verdict) -> Verdict:
         kind = message.get_content_type()
         report = message.get_param("report-type") if kind == "multipart/report" else None
         report = str(report).lower() if isinstance(report, str) else ""
         if report in ("delivery-status", "global-delivery-status"):
             failures, original = delivery_status(message)
-            return Verdict(BOUNCE, failures=failures, original_message_id=original,
-                           reason="RFC 3464 delivery report", **head)
+            return replace(head, kind=BOUNCE, failures=failures, original_message_id=original,
+                           reason="RFC 3464 delivery report")
         if report == "feedback-report":
             feedback_type, complained, original = feedback(message)
-            return Verdict(COMPLAINT, complained=complained, original_message_id=original,
-                           feedback_type=feedback_type, reason="RFC 5965 feedback report",
-                           **head)
-        if nonstandard.looks_like_bounce(message, head["sender"], head["subject"]):
+            return replace(head, kind=COMPLAINT, complained=complained,
+                           original_message_id=original, feedback_type=feedback_type,
+                           reason="RFC 5965 feedback report")
+        automatic = _automatic(message, head.subject)
+        if nonstandard.looks_like_bounce(message, head.sender, head.subject,
+                                         automatic=automatic):
             failures, detector = nonstandard.failures(message)
             if not failures:
                 raise NotAReportError("looks like a bounce but names no failed recipient")
-            return Verdict(BOUNCE, failures=failures, reason=detector,
-                           original_message_id=nonstandard.original_message_id(message),
-                           **head)
-        if _automatic(message, head["subject"]):
-            return Verdict(AUTO_REPLY, **head)
-        if self._to_unsubscribe(message, head["subject"]):
-            if not head["sender"]:
+            return replace(head, kind=BOUNCE, failures=failures, reason=detector,
+                           original_message_id=nonstandard.original_message_id(message))
+        if automatic:
+            return replace(head, kind=AUTO_REPLY)
+        if self._to_unsubscribe(message, head.subject):
+            if not head.sender:
                 raise NotAReportError("unsubscribe mail without a sender address")
-            return Verdict(UNSUBSCRIBE, **head)
-        return Verdict(REPLY, **head)
+            return replace(head, kind=UNSUBSCRIBE)
+        return head
 
     def _to_unsubscribe(self, message: Message, subject: str) -> bool:
         fields = [text(v, 2000) for name in _RECIPIENT_HEADERS

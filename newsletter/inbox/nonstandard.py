@@ -8,6 +8,7 @@ a person who writes "undeliverable" to the editors is not a bounce.
 
 from __future__ import annotations
 
+import logging
 import re
 from email.message import Message
 
@@ -16,6 +17,11 @@ from flufl.bounce import all_failures
 from newsletter.inbox.reports import STATUS, address_of, text
 from newsletter.inbox.verdict import Failure
 
+# flufl.bounce logs a detector's exception with a traceback before re-raising it; we report
+# the exception ourselves, as one line.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
+logging.getLogger("flufl.bounce").propagate = False
+
 _DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailer|bounce[s]?|"
                       r"microsoftexchange[0-9a-f]*|mdaemon|no-reply-dsn)@", re.I)
 _SUBJECTS = re.compile(
@@ -23,17 +29,21 @@ _SUBJECTS = re.compile(
     r"failure notice|returned mail|mail delivery (failed|failure|system)|"
     r"nondeliverable|non-delivery|unzustellbar|nicht zustellbar|could not be delivered|"
     r"退信|未送达|投递失败|系统退信", re.I)
+_REPLY = re.compile(r"^\s*(re|aw|fwd?|wg|回复|答复)\s*:", re.I)
 _MESSAGE_ID = re.compile(r"^Message-ID:\s*(<[^>\s]{1,250}>)", re.I | re.M)
 
 
-def looks_like_bounce(message: Message, sender: str, subject: str) -> bool:
-    """From a mail system: null return path, a daemon sender, or a bounce subject."""
-    return_path = text(message.get("Return-Path"))
-    if return_path in ("<>", "") and message.get("Return-Path") is not None:
-        return True
+def looks_like_bounce(message: Message, sender: str, subject: str, *, automatic: bool) -> bool:
+    """From a mail system: a daemon sender, X-Failed-Recipients, else a null return path or a
+    bounce subject on a message that is not an RFC 3834 auto-reply (those use ``<>`` too)."""
     if _DAEMONS.match(sender) or message.get("X-Failed-Recipients") is not None:
         return True
-    return bool(_SUBJECTS.search(subject))
+    if automatic:
+        return False
+    if message.get("Return-Path") is not None and text(message.get("Return-Path")) in ("<>", ""):
+        return True
+    # A subject alone is weak evidence: a person may reply about an "undeliverable" mail.
+    return bool(_SUBJECTS.search(subject)) and not _REPLY.match(subject)
 
 
 def failures(message: Message) -> tuple[tuple[Failure, ...], str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from email.errors import HeaderParseError
+from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser, Parser
 
@@ -22,8 +24,13 @@ class NotAReportError(Exception):
 
 
 def text(value: object, limit: int = 500) -> str:
-    """A header value as one printable line: unfolded, bytes that are not UTF-8 replaced."""
+    """A header value as one printable line: RFC 2047 decoded, unfolded, bad bytes replaced."""
     raw = str(value or "")
+    if isinstance(value, Header) or "=?" in raw:
+        try:
+            raw = str(make_header(decode_header(value)))  # type: ignore[arg-type]
+        except (HeaderParseError, LookupError, UnicodeError, ValueError):
+            pass  # an unknown charset or broken encoded word: keep it as it came
     raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return _SPACE.sub(" ", raw).strip()[:limit]
 

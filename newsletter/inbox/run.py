@@ -90,7 +90,7 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
     dedicated = bool(config.section("unsubscribe").get("mailto")) and mailto not in own
     classifier = Classifier([mailto], dedicated=dedicated)
     effects = Effects(record, SentIndex(config.root / "journal"),
-                      _readers_of(config.root / "subscribers", record), soft_limit=soft_limit)
+                      _readers_of(config.root / "subscribers"), soft_limit=soft_limit)
     report = InboxReport(source.description, dry_run=dry_run)
     try:
         for incoming in source.messages():
@@ -113,7 +113,7 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
     return report
 
 
-def _readers_of(folder: Path, record: Record) -> Callable[[], set[str]]:
+def _readers_of(folder: Path) -> Callable[[], set[str]]:
     """Every address on a list (CSV files and web sign-ups), read once when first asked."""
     found: list[set[str]] = []
 
@@ -124,7 +124,6 @@ def _readers_of(folder: Path, record: Record) -> Callable[[], set[str]]:
                 if path.name != SUPPRESSED:
                     addresses.update(s.email.lower() for s in
                                      read_subscribers(path, skip_invalid=True))
-                    addresses.update(a for a, _, _ in record.subscribers(path.stem))
             found.append(addresses)
         return found[0]
 
