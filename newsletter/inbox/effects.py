@@ -46,7 +46,7 @@ class Effects:
         self.readers = readers  # every address on a list (loaded when first needed)
         self.soft_limit = soft_limit
         self.suppressed = record.suppressed()
-        self._pending: dict[str, list[Event]] = {}  # a dry run's events, never written
+        self._pending: dict[str, list[Event]] = {}  # decided, not yet in the record
 
     def decide(self, verdict: Verdict) -> Decision:
         events: list[Event] = []
@@ -61,15 +61,15 @@ class Effects:
         return Decision(tuple(events), tuple(notes))
 
     def remember(self, events: Sequence[Event]) -> None:
-        """Count events as written (a dry run keeps them here; a real run wrote them)."""
+        """Take ``events`` into account until they are ``written`` (a dry run: for good)."""
         for event in events:
+            self._pending.setdefault(event.address, []).append(event)
             if event.event in ("bounced", "complaint", "unsubscribed"):
                 self.suppressed.add(event.address)
 
-    def remember_unwritten(self, events: Sequence[Event]) -> None:
-        for event in events:
-            self._pending.setdefault(event.address, []).append(event)
-        self.remember(events)
+    def written(self) -> None:
+        """The remembered events are in the record now: read them from there."""
+        self._pending.clear()
 
     def _bounce(self, verdict: Verdict, failure: Failure, events: list[Event],
                 notes: list[Note]) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import os
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -93,8 +93,11 @@ class ImapSource:
                 if isinstance(data, bytes):  # else expunged by another client meanwhile
                     yield Incoming(str(uid), data)
 
-    def done(self, ref: str) -> None:
-        uid = [int(ref)]
+    def done(self, refs: Sequence[str]) -> None:
+        """Move the messages to the Processed folder, all in one command."""
+        if not refs:
+            return
+        uid = [int(ref) for ref in refs]
         with self._errors("move a message on"):
             if self.client.has_capability("MOVE"):
                 self.client.move(uid, self.processed)

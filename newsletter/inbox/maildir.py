@@ -8,7 +8,7 @@ where it was, so the next run sees it again (and finds its effect already record
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +48,12 @@ class MaildirSource:
                                           path=shown_path(self.path)) from exc
                 yield Incoming(ref, data)
 
-    def done(self, ref: str) -> None:
-        """Move the message to ``cur/`` with the processed flag (keeping its other flags)."""
+    def done(self, refs: Sequence[str]) -> None:
+        """Move each message to ``cur/`` with the processed flag (keeping its other flags)."""
+        for ref in refs:
+            self._done(ref)
+
+    def _done(self, ref: str) -> None:
         sub, _, name = ref.partition("/")
         base, _, info = name.partition(":2,")
         flags = "".join(sorted(set(info if sub == "cur" else "") | {PROCESSED_FLAG}))

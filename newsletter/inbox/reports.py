@@ -6,6 +6,7 @@ say ``multipart/report`` but do not hold what that promises.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from email.errors import HeaderParseError
@@ -27,10 +28,9 @@ def text(value: object, limit: int = 500) -> str:
     """A header value as one printable line: RFC 2047 decoded, unfolded, bad bytes replaced."""
     raw = str(value or "")
     if isinstance(value, Header) or "=?" in raw:
-        try:
+        # An unknown charset or a broken encoded word: keep the value as it came.
+        with contextlib.suppress(HeaderParseError, LookupError, UnicodeError, ValueError):
             raw = str(make_header(decode_header(value)))  # type: ignore[arg-type]
-        except (HeaderParseError, LookupError, UnicodeError, ValueError):
-            pass  # an unknown charset or broken encoded word: keep it as it came
     raw = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return _SPACE.sub(" ", raw).strip()[:limit]
 

@@ -8,7 +8,8 @@ nothing done (the message is read again) or the effect done and the message stil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
@@ -18,21 +19,24 @@ from newsletter.compose import _unsubscribe_mailbox
 from newsletter.config import Config, find_root, load_config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.inbox.classify import Classifier
-from newsletter.inbox.effects import Effects
+from newsletter.inbox.effects import Decision, Effects
 from newsletter.inbox.maildir import Incoming, MaildirSource
 from newsletter.inbox.report import InboxReport
 from newsletter.inbox.sent import SentIndex
-from newsletter.inbox.verdict import UNPARSEABLE
+from newsletter.inbox.verdict import UNPARSEABLE, Verdict
 from newsletter.record import Record
 from newsletter.send.lock import SendLock
 from newsletter.subscribers import SUPPRESSED, read_subscribers
+
+_BATCH = 200  # messages per transaction and per MOVE: one fsync each, not one per message
+_BATCH_SECONDS = 2.0  # and at least this often, so a slow server still makes progress
 
 
 class Source(Protocol):
     description: str
 
     def messages(self) -> Iterator[Incoming]: ...
-    def done(self, ref: str) -> None: ...
+    def done(self, refs: Sequence[str]) -> None: ...
     def close(self) -> None: ...
 
 
@@ -92,25 +96,44 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
     effects = Effects(record, SentIndex(config.root / "journal"),
                       _readers_of(config.root / "subscribers"), soft_limit=soft_limit)
     report = InboxReport(source.description, dry_run=dry_run)
+    batch: list[tuple[Incoming, Verdict, Decision]] = []
+
+    def commit() -> None:
+        """Group commit: the batch's events in one durable transaction, then the moves."""
+        if not dry_run:
+            record.append_many([e for _, _, d in batch for e in d.events])
+            effects.written()
+            source.done([i.ref for i, v, _ in batch if v.kind != UNPARSEABLE])
+        for incoming, verdict, decision in batch:
+            report.add(incoming.ref, verdict, decision)
+        if progress is not None:
+            progress(len(batch))
+        batch.clear()
+
     try:
+        started = time.monotonic()
         for incoming in source.messages():
             verdict = classifier.classify(incoming.data)
             decision = effects.decide(verdict)
-            if dry_run:
-                effects.remember_unwritten(decision.events)
-            else:
-                record.append_many(decision.events)  # on disk when it returns
-                effects.remember(decision.events)
-                if verdict.kind != UNPARSEABLE:
-                    source.done(incoming.ref)
-            report.add(incoming.ref, verdict, decision)
-            if progress is not None:
-                progress(1)
-    except NewsletterError as exc:  # record or server failed mid-run: report what was done
-        report.stopped = str(exc)
+            effects.remember(decision.events)
+            batch.append((incoming, verdict, decision))
+            if len(batch) >= _BATCH or time.monotonic() - started > _BATCH_SECONDS:
+                commit()
+                started = time.monotonic()
+        commit()
     except KeyboardInterrupt:
         report.stopped = "interrupted (Ctrl-C)"
+        _commit_quietly(commit, report)
+    except NewsletterError as exc:  # the record or the server failed: nothing of the batch
+        report.stopped = str(exc)  # is reported done; it is all read again next time
     return report
+
+
+def _commit_quietly(commit: Callable[[], None], report: InboxReport) -> None:
+    try:
+        commit()
+    except NewsletterError as exc:
+        report.stopped += f"; then: {exc}"
 
 
 def _readers_of(folder: Path) -> Callable[[], set[str]]:
