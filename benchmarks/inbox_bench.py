@@ -1,0 +1,105 @@
+"""Classify 10,000 messages from a Maildir, beside the bare parse and flufl.bounce alone.
+
+Usage: python benchmarks/inbox_bench.py [--messages 10000] [--rounds 3]
+
+The Maildir holds a mix like a real bounce mailbox after a send: 40 % RFC 3464 bounces
+(Postfix, Exchange, Gmail), 15 % Exim bounces (flufl.bounce), 15 % soft bounces and delays,
+10 % ARF complaints, 10 % auto-replies, 5 % unsubscribe mails, 5 % replies; one send journal
+knows every reader.
+
+Measured in one process, rounds alternating, median reported:
+- parse: ``email.message_from_bytes`` of every file (the floor: reading and parsing only);
+- flufl: ``flufl.bounce.all_failures`` on every parsed message (a naive tool's approach);
+- classify: ``Classifier.classify`` on the raw bytes (parse included);
+- run: ``newsletter inbox --maildir`` in process (``run_inbox``): journals, record, moves.
+  Dry run (no writes) and a real run on a fresh copy (record commits, Maildir renames).
+The share spent in parsing is parse time / classify time, and parse time / run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from flufl.bounce import all_failures
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from inbox_support import SCAFFOLD, corpus, deliver, fake_journal, make_maildir  # noqa: E402
+
+from newsletter.inbox.classify import Classifier  # noqa: E402
+from newsletter.inbox.run import InboxOptions, run_inbox  # noqa: E402
+
+MIX = [("postfix-user-unknown.eml", 16), ("exchange-ndr.eml", 12), ("gmail-dsn.eml", 12),
+       ("exim-failed.eml", 15), ("postfix-mailbox-full.eml", 10), ("postfix-delayed.eml", 5),
+       ("arf-abuse.eml", 10), ("auto-reply-rfc3834.eml", 5), ("out-of-office-legacy.eml", 5),
+       ("unsubscribe-mail.eml", 5), ("human-reply.eml", 5)]
+
+
+def workspace(root: Path, count: int) -> None:
+    shutil.copytree(SCAFFOLD, root, ignore=shutil.ignore_patterns("__pycache__"))
+    readers = [f"reader{n:05d}@example.net" for n in range(count)]
+    ids = fake_journal(root, "bench", readers)
+    box = make_maildir(root / "inbox")
+    names = [name for name, weight in MIX for _ in range(weight)]
+    for n, address in enumerate(readers):
+        deliver(box, corpus(names[n % len(names)], address, ids[address]))
+
+
+def timed(work: object) -> float:
+    started = time.perf_counter()
+    work()  # type: ignore[operator]
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        template = Path(tmp) / "ws"
+        workspace(template, args.messages)
+        files = sorted((template / "inbox" / "new").iterdir())
+        raw = [f.read_bytes() for f in files]
+        classifier = Classifier(["unsubscribe@example.org"], dedicated=True)
+        rows: dict[str, list[float]] = {k: [] for k in ("parse", "flufl", "classify", "dry",
+                                                         "run")}
+        for round_ in range(args.rounds):
+            rows["parse"].append(timed(lambda: [email.message_from_bytes(d) for d in raw]))
+            parsed = [email.message_from_bytes(d) for d in raw]
+            rows["flufl"].append(timed(lambda: [all_failures(m) for m in parsed]))
+            rows["classify"].append(timed(lambda: [classifier.classify(d) for d in raw]))
+            copy = Path(tmp) / f"run{round_}"
+            shutil.copytree(template, copy)
+            rows["dry"].append(timed(lambda: run_inbox(
+                InboxOptions(maildir=copy / "inbox", dry_run=True), start=copy)))
+            report = []
+            rows["run"].append(timed(lambda: report.append(run_inbox(  # noqa: B023
+                InboxOptions(maildir=copy / "inbox"), start=copy))))
+            assert report[0].messages == args.messages, report[0].lines()
+            shutil.rmtree(copy)
+        n = args.messages
+        print(f"{n} messages, {args.rounds} rounds, median (min-max):")
+        for key, label in (("parse", "email.message_from_bytes only"),
+                           ("flufl", "flufl.bounce.all_failures only (parsed)"),
+                           ("classify", "Classifier.classify (parse included)"),
+                           ("dry", "newsletter inbox --dry-run (in process)"),
+                           ("run", "newsletter inbox (record + moves)")):
+            times = rows[key]
+            med = statistics.median(times)
+            print(f"  {label:45} {n / med:9,.0f} msg/s  {med:6.2f} s "
+                  f"({min(times):.2f}-{max(times):.2f})")
+        parse = statistics.median(rows["parse"])
+        print(f"  share of parsing: {parse / statistics.median(rows['classify']):.0%} of "
+              f"classify, {parse / statistics.median(rows['run']):.0%} of the real run")
+
+
+if __name__ == "__main__":
+    main()
