@@ -116,8 +116,10 @@ def test_inbox_suppresses_and_send_skips(sent: Path, invoke: Callable[..., Resul
     assert "stranger@example.net: unsubscribe mail: not on any list" in out
     assert "never.mailed@example.net: hard bounce: never mailed by us" in out
     assert "someone.else@example.net: hard bounce: the report's recipient is not" in out
-    assert "replies from people (1)" in out and "li.wei@example.org: Re: Example" in out
-    assert "could not be classified (1)" in out and "no delivery-status part" in out
+    assert "replies from people (1)" in out
+    assert "li.wei@example.org: Re: Example" in out
+    assert "could not be classified (1)" in out
+    assert "no delivery-status part" in out
     record = Record.open(sent)
     assert record.suppressed() == {ANNA, LI, JOHN}
     bounce = record.history(ANNA)[-1]
@@ -154,7 +156,8 @@ def test_second_run_changes_nothing(sent: Path, invoke: Callable[..., Result]) -
     before, files = events(sent), state(box)
     again = run(invoke)
     assert again.exit_code == 1
-    assert events(sent) == before and state(box) == files
+    assert events(sent) == before
+    assert state(box) == files
     assert "1 message(s)" in again.output  # only the unparseable one, reported again
 
 
@@ -199,7 +202,8 @@ def test_soft_bounces_on_distinct_issues_suppress(sent: Path,
     assert "3 soft bounces on distinct issues" in third.output
     assert Record.open(sent).suppressed() == {ANNA}
     kinds = [e for a, e, _ in events(sent) if a == ANNA]
-    assert kinds.count("soft_bounce") == 5 and kinds.count("bounced") == 1
+    assert kinds.count("soft_bounce") == 5
+    assert kinds.count("bounced") == 1
     assert [e for a, e, _ in events(sent) if a == LI] == []
 
 
@@ -212,7 +216,8 @@ def test_dry_run_writes_and_moves_nothing(sent: Path, invoke: Callable[..., Resu
     assert result.exit_code == 0
     assert "newly would be suppressed (1)" in result.output
     assert "dry run" in result.output
-    assert events(sent) == [] and state(box) == files
+    assert events(sent) == []
+    assert state(box) == files
 
 
 BAD = ["bad-malformed-mime.eml", "bad-dsn-no-recipients.eml", "bad-forged-bounce.eml",
@@ -253,9 +258,11 @@ def test_configuration_errors_exit_2(sent: Path, invoke: Callable[..., Result],
     assert both.exit_code == 2
     monkeypatch.delenv("NEWSLETTER_IMAP_PASSWORD", raising=False)
     missing = invoke("inbox", "--imap", "imaps://u@localhost/")
-    assert missing.exit_code == 2 and "NEWSLETTER_IMAP_PASSWORD" in missing.output
+    assert missing.exit_code == 2
+    assert "NEWSLETTER_IMAP_PASSWORD" in missing.output
     in_url = invoke("inbox", "--imap", "imaps://u:secret@localhost/")
-    assert in_url.exit_code == 2 and "secret" not in in_url.output
+    assert in_url.exit_code == 2
+    assert "secret" not in in_url.output
     toml = sent / "newsletter.toml"
     toml.write_text(toml.read_text() + "\n[inbox]\nsoft_bounces = 0\nmaildir = 'inbox'\n")
     assert invoke("inbox").exit_code == 2
@@ -267,7 +274,8 @@ def test_inbox_settings_are_used(sent: Path, invoke: Callable[..., Result]) -> N
     ids = message_ids(sent)
     deliver(sent / "inbox", corpus("postfix-mailbox-full.eml", LI, ids[LI]))
     result = invoke("inbox")
-    assert result.exit_code == 0 and "1 soft bounces on distinct issues" in result.output
+    assert result.exit_code == 0
+    assert "1 soft bounces on distinct issues" in result.output
 
 
 def test_a_record_write_failure_moves_nothing(sent: Path, invoke: Callable[..., Result],
@@ -286,13 +294,15 @@ def test_a_record_write_failure_moves_nothing(sent: Path, invoke: Callable[..., 
     assert len(state(box)[0]) == 1  # still there: read again by the next run
     monkeypatch.undo()
     monkeypatch.chdir(sent)
-    assert run(invoke).exit_code == 0 and state(box)[0] == []
+    assert run(invoke).exit_code == 0
+    assert state(box)[0] == []
 
 
 def test_one_run_at_a_time(sent: Path, invoke: Callable[..., Result]) -> None:
     with SendLock(sent / "journal" / "inbox.lock"):
         result = run(invoke)
-    assert result.exit_code == 2 and "another 'newsletter inbox' is running" in result.output
+    assert result.exit_code == 2
+    assert "another 'newsletter inbox' is running" in result.output
 
 
 def test_maildir_keeps_other_flags_and_skips_processed(sent: Path,

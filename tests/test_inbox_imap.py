@@ -214,8 +214,10 @@ def test_imap_bounces_complaints_unsubscribes(dovecot: Dovecot, mailbox: IMAPCli
 
     before = events(sent)
     again = invoke("inbox", "--imap", dovecot.url())
-    assert again.exit_code == 1 and "1 message(s)" in again.output
-    assert events(sent) == before and folder_uids(mailbox, "Processed") == 4
+    assert again.exit_code == 1
+    assert "1 message(s)" in again.output
+    assert events(sent) == before
+    assert folder_uids(mailbox, "Processed") == 4
 
 
 def test_imap_dry_run_and_starttls(dovecot: Dovecot, mailbox: IMAPClient, sent: Path,
@@ -225,12 +227,14 @@ def test_imap_dry_run_and_starttls(dovecot: Dovecot, mailbox: IMAPClient, sent: 
     dry = invoke("inbox", "--imap", dovecot.url(starttls=True), "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "newly would be suppressed (1)" in dry.output
-    assert events(sent) == [] and not mailbox.folder_exists("Processed")
+    assert events(sent) == []
+    assert not mailbox.folder_exists("Processed")
     toml = sent / "newsletter.toml"
     toml.write_text(toml.read_text() + f"imap = \"{dovecot.url()}\"\nprocessed = \"Done\"\n")
     done = invoke("inbox")
     assert done.exit_code == 0, done.output
-    assert folder_uids(mailbox, "Done") == 1 and Record.open(sent).suppressed() == {ANNA}
+    assert folder_uids(mailbox, "Done") == 1
+    assert Record.open(sent).suppressed() == {ANNA}
 
 
 def test_imap_refuses_what_it_cannot_trust(dovecot: Dovecot, mailbox: IMAPClient, sent: Path,
@@ -244,9 +248,11 @@ def test_imap_refuses_what_it_cannot_trust(dovecot: Dovecot, mailbox: IMAPClient
     monkeypatch.setenv("NEWSLETTER_IMAP_PASSWORD", "wrong")
     toml.write_text(toml.read_text() + 'ca_file = "imap-ca.pem"\n')
     wrong = invoke("inbox", "--imap", dovecot.url())
-    assert wrong.exit_code == 2 and "cannot log in" in wrong.output
+    assert wrong.exit_code == 2
+    assert "cannot log in" in wrong.output
     closed = invoke("inbox", "--imap", f"imaps://{USER}@127.0.0.1:{_free_port()}/")
-    assert closed.exit_code == 2 and "cannot connect" in closed.output
+    assert closed.exit_code == 2
+    assert "cannot connect" in closed.output
 
 
 def test_no_login_in_clear_without_starttls(sent: Path, invoke: Callable[..., Result]) -> None:
@@ -277,6 +283,8 @@ def test_no_login_in_clear_without_starttls(sent: Path, invoke: Callable[..., Re
     result = invoke("inbox", "--imap", f"imap://{USER}@127.0.0.1:{port}/")
     thread.join(5)
     listener.close()
-    assert result.exit_code == 2 and "offers no STARTTLS" in result.output
+    assert result.exit_code == 2
+    assert "offers no STARTTLS" in result.output
     said = b"".join(heard)
-    assert b"LOGIN" not in said.upper() and PASSWORD.encode() not in said
+    assert b"LOGIN" not in said.upper()
+    assert PASSWORD.encode() not in said

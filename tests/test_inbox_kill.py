@@ -76,7 +76,8 @@ def test_kill_9_mid_run_and_rerun_give_the_same_state(tmp_path: Path) -> None:
     assert rerun.wait(120) == 0, rerun.stderr.read() if rerun.stderr else ""
 
     expected = _final(reference)
-    assert expected[0] and expected[2] == []
+    assert expected[0]
+    assert expected[2] == []
     assert _final(killed) == expected, f"seed {seed}, {kills} kills, " \
         f"{processed_before_rerun} of {total} processed before the re-run"
     suppressed, counts, _ = expected
