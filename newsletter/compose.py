@@ -139,12 +139,6 @@ class Composer:
             raise ConfigError(f"newsletter.sender {news.sender!r} has no valid address: {exc}"
                               ) from exc
         self.domain = self.envelope_from.rsplit("@", 1)[1]
-        return_path = config.section("smtp").get("return_path")
-        if return_path:  # MAIL FROM: where bounces go (the inbox's mailbox); From stays
-            try:
-                self.envelope_from = normalise(str(return_path))
-            except ValueError as exc:
-                raise ConfigError(f"smtp.return_path {return_path!r}: {exc}") from exc
         subject = ("[TEST] " if test else "") + str(manifest["subject"])
         refuse_breaks(subject, f"the subject in {built.folder / 'manifest.json'}")
         self._mid_salt = f"{self.content_hash}\0{'test' if test else 'live'}\0".encode()
@@ -152,6 +146,12 @@ class Composer:
         base = config.section("unsubscribe").get("url_base")
         self._one_click = bool(base) and str(base).startswith("https://")
         self._head = address_header("From", display, self.envelope_from) + fold("Subject", subject)
+        return_path = config.section("smtp").get("return_path")
+        if return_path:  # MAIL FROM: where bounces go (the inbox's mailbox); From stays
+            try:
+                self.envelope_from = normalise(str(return_path))
+            except ValueError as exc:
+                raise ConfigError(f"smtp.return_path {return_path!r}: {exc}") from exc
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
         self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
         self._middle += fold("List-Id", f"{news.name} <{news.get('list_id') or self.domain}>")

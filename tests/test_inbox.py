@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import shutil
 import sys
 from collections.abc import Callable
@@ -313,3 +314,29 @@ def test_maildir_keeps_other_flags_and_skips_processed(sent: Path,
     result = run(invoke)
     assert "1 message(s)" in result.output
     assert state(box)[1] == ["1.M1.test:2,S", "2.M2.test:2,FS"]
+
+
+def test_return_path_is_the_envelope_sender(sent: Path, invoke: Callable[..., Result]) -> None:
+    toml = sent / "newsletter.toml"
+    toml.write_text(toml.read_text() + "\n[smtp]\nreturn_path = \"bounces@example.org\"\n")
+    (sent / "subscribers" / "rp.csv").write_text("email\nnew.reader@example.org\n")
+    result = invoke("send", "issues/example", "--list", "subscribers/rp.csv", "--yes")
+    assert result.exit_code == 0, result.output
+    newest = max((sent / "outbox" / "example" / "new").iterdir(), key=lambda p: p.stat().st_mtime)
+    message = email.message_from_bytes(newest.read_bytes())
+    assert message["Return-Path"] == "<bounces@example.org>"
+    assert message["From"] == "Example Newsletter <newsletter@example.org>"
+
+
+def test_the_samples_flufl_bounce_ships(tmp_path: Path) -> None:
+    """Where the installed flufl.bounce carries its test samples, none crashes or misfires."""
+    import flufl.bounce
+
+    root = Path(flufl.bounce.__file__).parent
+    samples = [p for p in root.rglob("*") if p.is_file() and p.suffix in ("", ".txt", ".eml")
+               and "data" in p.parts]
+    if not samples:
+        pytest.skip(f"flufl.bounce {flufl.bounce.__version__} ships no sample messages")
+    classifier = Classifier(["unsubscribe@example.org"], dedicated=True)
+    kinds = {classifier.classify(p.read_bytes()).kind for p in samples}
+    assert "bounce" in kinds
