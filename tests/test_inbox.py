@@ -340,3 +340,14 @@ def test_the_samples_flufl_bounce_ships(tmp_path: Path) -> None:
     classifier = Classifier(["unsubscribe@example.org"], dedicated=True)
     kinds = {classifier.classify(p.read_bytes()).kind for p in samples}
     assert "bounce" in kinds
+
+
+def test_a_dsn_block_without_action_or_status() -> None:
+    classify = Classifier([], dedicated=False).classify
+    dsn = corpus("postfix-user-unknown.eml")
+    no_action = classify(dsn.replace(b"Action: failed\n", b"")).failures[0]
+    assert (no_action.action, no_action.permanent) == ("failed", True)
+    bare = classify(dsn.replace(b"Action: failed\n", b"").replace(b"Status: 5.1.1\n", b""))
+    assert bare.failures[0].action == ""
+    assert not bare.failures[0].permanent
+    assert not bare.failures[0].temporary

@@ -129,7 +129,7 @@ class Effects:
 
     def _unsubscribe(self, verdict: Verdict, events: list[Event], notes: list[Note]) -> None:
         address = verdict.sender
-        if address not in self.readers():
+        if address not in self.suppressed and address not in self.readers():
             notes.append(Note("unsubscribe", address, "ignored", "not on any list"))
             return
         detail = {"subject": verdict.subject, "date": verdict.date,

@@ -58,11 +58,14 @@ def delivery_status(message: Message) -> tuple[tuple[Failure, ...], str]:
         original = address_of(block.get("Original-Recipient"))
         if not (final or original):
             continue
-        status = STATUS.search(text(block.get("Status")))
+        found = STATUS.search(text(block.get("Status")))
+        status = ".".join(found.groups()) if found else ""
+        # No Action (RFC 3464 requires one): the status class still tells; with neither,
+        # the block says nothing we could act on.
+        action = text(block.get("Action")).lower().split(" ")[0] or {
+            "5": "failed", "4": "failed", "2": "delivered"}.get(status[:1], "")
         failures.append(Failure(
-            address=final or original, original=original,
-            action=text(block.get("Action")).lower().split(" ")[0] or "failed",
-            status=".".join(status.groups()) if status else "",
+            address=final or original, original=original, action=action, status=status,
             diagnostic=text(block.get("Diagnostic-Code"), 300)))
     if not failures:
         raise NotAReportError("delivery report names no recipient")
