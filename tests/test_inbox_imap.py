@@ -6,6 +6,7 @@ trusts that certificate only through ``[inbox] ca_file``: verification is never 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -169,7 +170,8 @@ def mailbox(dovecot: Dovecot) -> Iterator[IMAPClient]:
         client.delete_messages(uids)
         client.expunge()
     yield client
-    client.logout()
+    with contextlib.suppress(Exception):  # a test may have had the session kicked
+        client.logout()
 
 
 @pytest.fixture
@@ -288,3 +290,37 @@ def test_no_login_in_clear_without_starttls(sent: Path, invoke: Callable[..., Re
     said = b"".join(heard)
     assert b"LOGIN" not in said.upper()
     assert PASSWORD.encode() not in said
+
+
+def test_server_gone_between_record_and_move(dovecot: Dovecot, mailbox: IMAPClient,
+                                             sent: Path, invoke: Callable[..., Result],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dovecot drops the session just before the MOVE: the effect is recorded, the messages
+    stay; the next run moves them and adds nothing."""
+    from newsletter.inbox.imap import ImapSource
+
+    ids = message_ids(sent)
+    mailbox.append("INBOX", corpus("exchange-ndr.eml", ANNA, ids[ANNA]))
+    mailbox.append("INBOX", corpus("postfix-mailbox-full.eml", LI, ids[LI]))
+    original = ImapSource.done
+
+    def kicked(self: ImapSource, refs: list[str]) -> None:
+        subprocess.run([_tool("doveadm"), "-c", str(dovecot.home / "dovecot.conf"), "kick",
+                        USER], check=True, capture_output=True)
+        original(self, refs)
+
+    monkeypatch.setattr(ImapSource, "done", kicked)
+    cut = invoke("inbox", "--imap", dovecot.url())
+    assert cut.exit_code == 1, cut.output
+    assert "stopped early: cannot move a message on" in cut.output
+    recorded = events(sent)
+    assert [event for _, event, _ in recorded] == ["bounced", "soft_bounce"]
+    check = dovecot.client()  # the kick ended our own session too
+    check.select_folder("INBOX")
+    assert folder_uids(check, "INBOX") == 2
+    monkeypatch.setattr(ImapSource, "done", original)
+    again = invoke("inbox", "--imap", dovecot.url())
+    assert again.exit_code == 0, again.output
+    assert events(sent) == recorded
+    assert folder_uids(check, "INBOX") == 0
+    check.logout()
