@@ -351,3 +351,26 @@ def test_a_dsn_block_without_action_or_status() -> None:
     assert bare.failures[0].action == ""
     assert not bare.failures[0].permanent
     assert not bare.failures[0].temporary
+
+
+def test_a_message_taken_meanwhile_is_no_error(tmp_path: Path) -> None:
+    """A mail client moved or deleted the message between our read and our move."""
+    from newsletter.inbox.maildir import MaildirSource
+
+    box = make_maildir(tmp_path / "box")
+    path = deliver(box, corpus("human-reply.eml"))
+    source = MaildirSource(box)
+    refs = [incoming.ref for incoming in source.messages()]
+    path.unlink()
+    source.done(refs)
+    source.close()
+    assert state(box) == ([], [])
+
+
+def test_a_damaged_journal_is_named(sent: Path, invoke: Callable[..., Result]) -> None:
+    (sent / "journal" / "broken--sample.sqlite").write_bytes(b"not a database at all" * 100)
+    deliver(sent / "inbox", corpus("human-reply.eml"))
+    result = run(invoke)
+    assert result.exit_code == 2
+    assert "broken--sample.sqlite" in result.output
+    assert "cannot read the send journal" in result.output
