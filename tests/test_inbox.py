@@ -33,6 +33,7 @@ ANNA, LI, JOHN = READERS
 
 EXPECTED = {
     "postfix-user-unknown.eml": "bounce", "postfix-delayed.eml": "bounce",
+    "postfix-real-3.7.eml": "bounce",
     "postfix-mailbox-full.eml": "bounce", "exim-failed.eml": "bounce",
     "exchange-ndr.eml": "bounce", "gmail-dsn.eml": "bounce",
     "arf-abuse.eml": "complaint", "arf-redacted.eml": "complaint",
