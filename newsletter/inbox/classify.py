@@ -14,6 +14,7 @@ import re
 from collections.abc import Collection
 from dataclasses import replace
 from email.message import Message
+from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 
 from newsletter.inbox import nonstandard
@@ -47,39 +48,42 @@ class Classifier:
         self.dedicated = dedicated
 
     def classify(self, data: bytes) -> Verdict:
+        """The verdict on one raw message. Only reports and bounces are parsed beyond their
+        headers: replies, auto-replies and unsubscribe mails are told by headers alone."""
         try:
-            message = email.message_from_bytes(data)
+            headers = BytesHeaderParser().parsebytes(data)
         except Exception as exc:  # the parser is lenient; anything left is a broken message
             return Verdict(UNPARSEABLE, _key(None, data), reason=f"not a mail message: {exc}")
-        key = _key(message, data)
-        if not message.keys():
+        key = _key(headers, data)
+        if not headers.keys():
             return Verdict(UNPARSEABLE, key, reason="no mail headers")
-        head = Verdict(REPLY, key, sender=_sender(message), subject=text(message.get("Subject")),
-                       date=text(message.get("Date"), 80))
+        head = Verdict(REPLY, key, sender=_sender(headers), subject=text(headers.get("Subject")),
+                       date=text(headers.get("Date"), 80))
         try:
-            return self._classify(message, head)
+            return self._classify(headers, data, head)
         except NotAReportError as exc:
             return replace(head, kind=UNPARSEABLE, reason=str(exc))
         except Exception as exc:  # a library choking on hostile input is a report, not a crash
             return replace(head, kind=UNPARSEABLE, reason=f"cannot be read ("
                            f"{type(exc).__name__}: {text(exc, 200)})")
 
-    def _classify(self, message: Message, head: Verdict) -> Verdict:
-        kind = message.get_content_type()
-        report = message.get_param("report-type") if kind == "multipart/report" else None
+    def _classify(self, headers: Message, data: bytes, head: Verdict) -> Verdict:
+        kind = headers.get_content_type()
+        report = headers.get_param("report-type") if kind == "multipart/report" else None
         report = str(report).lower() if isinstance(report, str) else ""
         if report in ("delivery-status", "global-delivery-status"):
-            failures, original = delivery_status(message)
+            failures, original = delivery_status(email.message_from_bytes(data))
             return replace(head, kind=BOUNCE, failures=failures, original_message_id=original,
                            reason="RFC 3464 delivery report")
         if report == "feedback-report":
-            feedback_type, complained, original = feedback(message)
+            feedback_type, complained, original = feedback(email.message_from_bytes(data))
             return replace(head, kind=COMPLAINT, complained=complained,
                            original_message_id=original, feedback_type=feedback_type,
                            reason="RFC 5965 feedback report")
-        automatic = _automatic(message, head.subject)
-        if nonstandard.looks_like_bounce(message, head.sender, head.subject,
+        automatic = _automatic(headers, head.subject)
+        if nonstandard.looks_like_bounce(headers, head.sender, head.subject,
                                          automatic=automatic):
+            message = email.message_from_bytes(data)
             failures, detector = nonstandard.failures(message)
             if not failures:
                 raise NotAReportError("looks like a bounce but names no failed recipient")
@@ -87,7 +91,7 @@ class Classifier:
                            original_message_id=nonstandard.original_message_id(message))
         if automatic:
             return replace(head, kind=AUTO_REPLY)
-        if self._to_unsubscribe(message, head.subject):
+        if self._to_unsubscribe(headers, head.subject):
             if not head.sender:
                 raise NotAReportError("unsubscribe mail without a sender address")
             return replace(head, kind=UNSUBSCRIBE)
