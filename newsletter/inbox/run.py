@@ -24,7 +24,7 @@ from newsletter.inbox.maildir import Incoming, MaildirSource
 from newsletter.inbox.report import InboxReport
 from newsletter.inbox.sent import SentIndex
 from newsletter.inbox.verdict import UNPARSEABLE, Verdict
-from newsletter.record import Record
+from newsletter.record import Event, Record
 from newsletter.send.lock import SendLock
 from newsletter.subscribers import SUPPRESSED, read_subscribers
 
@@ -97,12 +97,15 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
                       _readers_of(config.root / "subscribers"), soft_limit=soft_limit)
     report = InboxReport(source.description, dry_run=dry_run)
     batch: list[tuple[Incoming, Verdict, Decision]] = []
+    unwritten: list[Event] = []
 
     def commit() -> None:
         """Group commit: the batch's events in one durable transaction, then the moves."""
         if not dry_run:
-            record.append_many([e for _, _, d in batch for e in d.events])
-            effects.written()
+            if unwritten:
+                record.append_many(unwritten)
+                unwritten.clear()  # never twice, even if the moves fail and we commit again
+                effects.written()
             source.done([i.ref for i, v, _ in batch if v.kind != UNPARSEABLE])
         for incoming, verdict, decision in batch:
             report.add(incoming.ref, verdict, decision)
@@ -116,6 +119,7 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
             verdict = classifier.classify(incoming.data)
             decision = effects.decide(verdict)
             effects.remember(decision.events)
+            unwritten.extend(decision.events)
             batch.append((incoming, verdict, decision))
             if len(batch) >= _BATCH or time.monotonic() - started > _BATCH_SECONDS:
                 commit()
