@@ -324,3 +324,14 @@ def test_server_gone_between_record_and_move(dovecot: Dovecot, mailbox: IMAPClie
     assert events(sent) == recorded
     assert folder_uids(check, "INBOX") == 0
     check.logout()
+
+
+def test_fetch_batches_bound_memory() -> None:
+    from newsletter.inbox.imap import _batches
+
+    uids = list(range(1, 121))
+    sizes = {uid: 2_000 for uid in uids} | {7: 30 * 2**20}
+    batches = list(_batches(uids, sizes))
+    assert [uid for batch in batches for uid in batch] == uids
+    assert [7] in batches  # the 30 MB message alone
+    assert max(len(batch) for batch in batches) == 50

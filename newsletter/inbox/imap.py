@@ -24,7 +24,8 @@ from newsletter.errors import ConfigError, NewsletterError
 from newsletter.inbox.maildir import Incoming
 
 PASSWORD_ENV = "NEWSLETTER_IMAP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
-_BATCH = 50  # messages per FETCH: few round trips, bounded memory
+_BATCH = 50  # messages per FETCH: few round trips,
+_BATCH_BYTES = 16 * 2**20  # and bounded memory (a 30 MB message is fetched alone)
 
 
 class ImapError(NewsletterError):
@@ -84,8 +85,9 @@ class ImapSource:
     def messages(self) -> Iterator[Incoming]:
         with self._errors("read from"):
             uids = sorted(self.client.search(["NOT", "DELETED"]))
-        for start in range(0, len(uids), _BATCH):
-            batch = uids[start:start + _BATCH]
+            sizes = self.client.fetch(uids, ["RFC822.SIZE"]) if uids else {}
+        for batch in _batches(uids, {u: int(v.get(b"RFC822.SIZE", 0))
+                                     for u, v in sizes.items()}):
             with self._errors("fetch from"):
                 fetched = self.client.fetch(batch, ["BODY.PEEK[]"])
             for uid in batch:
@@ -119,6 +121,21 @@ class ImapSource:
 
     def _errors(self, doing: str) -> _Translate:
         return _Translate(f"cannot {doing} {self.description}")
+
+
+def _batches(uids: list[int], sizes: dict[int, int]) -> Iterator[list[int]]:
+    """UIDs in fetch batches of at most _BATCH messages and about _BATCH_BYTES."""
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) >= _BATCH or total + size > _BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
 
 
 class _Translate:
