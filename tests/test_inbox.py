@@ -33,7 +33,7 @@ ANNA, LI, JOHN = READERS
 
 EXPECTED = {
     "postfix-user-unknown.eml": "bounce", "postfix-delayed.eml": "bounce",
-    "postfix-real-3.7.eml": "bounce",
+    "postfix-real-3.7.eml": "bounce", "qmail-failure.eml": "bounce",
     "postfix-mailbox-full.eml": "bounce", "exim-failed.eml": "bounce",
     "exchange-ndr.eml": "bounce", "gmail-dsn.eml": "bounce",
     "arf-abuse.eml": "complaint", "arf-redacted.eml": "complaint",
@@ -71,6 +71,15 @@ def test_statuses_read_from_the_reports() -> None:
     assert (full.status, full.temporary) == ("4.2.2", True)
     delayed = classify(corpus("postfix-delayed.eml")).failures[0]
     assert (delayed.action, delayed.permanent, delayed.temporary) == ("delayed", False, False)
+
+
+def test_eight_bit_sender_names() -> None:
+    """Raw UTF-8 or Latin-1 in a display name (common, though not allowed) keeps the address."""
+    classify = Classifier(["unsubscribe@example.org"], dedicated=True).classify
+    for name in ("Jürgen Groß".encode(), "J\xfcrgen Gro\xdf".encode("latin-1")):
+        data = corpus("unsubscribe-mail.eml").replace(b"Dr. Anna M\xc3\xbcller", name)
+        verdict = classify(data)
+        assert (verdict.kind, verdict.sender) == ("unsubscribe", ANNA)
 
 
 def test_unsubscribe_words_needed_on_a_shared_mailbox() -> None:
