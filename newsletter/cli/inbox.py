@@ -21,10 +21,10 @@ def inbox(imap: str | None, maildir: Path | None, dry_run: bool) -> None:
 
     seen = [0]
 
-    def progress(n: int) -> None:
+    def progress(n: int) -> None:  # called once per committed batch
         seen[0] += n
-        if seen[0] % 500 == 0:
-            click.echo(f"… {seen[0]} messages read", err=True)
+        if seen[0] >= 1000:  # a long run: show that it moves
+            click.echo(f"… {seen[0]} messages handled", err=True)
 
     report = run_inbox(InboxOptions(imap=imap, maildir=maildir, dry_run=dry_run),
                        progress=progress)
