@@ -384,3 +384,14 @@ def test_a_damaged_journal_is_named(sent: Path, invoke: Callable[..., Result]) -
     assert result.exit_code == 2
     assert "broken--sample.sqlite" in result.output
     assert "cannot read the send journal" in result.output
+
+
+def test_unsubscribe_by_a_mail_client_and_away_notes_to_the_address() -> None:
+    classify = Classifier(["unsubscribe@example.org"], dedicated=True).classify
+    mail = corpus("unsubscribe-mail.eml")
+    generated = mail.replace(b"Subject: unsubscribe\n",
+                             b"Subject: unsubscribe\nAuto-Submitted: auto-generated\n")
+    assert classify(generated).kind == "unsubscribe"
+    away = mail.replace(b"Subject: unsubscribe\n",
+                        b"Subject: Out of office: unsubscribe\nAuto-Submitted: auto-replied\n")
+    assert classify(away).kind == "auto_reply"

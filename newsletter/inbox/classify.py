@@ -82,19 +82,21 @@ class Classifier:
                            reason="RFC 5965 feedback report")
         automatic = _automatic(headers, head.subject)
         if nonstandard.looks_like_bounce(headers, head.sender, head.subject,
-                                         automatic=automatic):
+                                         automatic=bool(automatic)):
             message = email.message_from_bytes(data)
             failures, detector = nonstandard.failures(message)
             if not failures:
                 raise NotAReportError("looks like a bounce but names no failed recipient")
             return replace(head, kind=BOUNCE, failures=failures, reason=detector,
                            original_message_id=nonstandard.original_message_id(message))
-        if automatic:
-            return replace(head, kind=AUTO_REPLY)
-        if self._to_unsubscribe(headers, head.subject):
+        # A mail client that unsubscribes on the reader's click may mark its mail
+        # auto-generated; an auto-reply (out of office) to the address unsubscribes nobody.
+        if automatic != "replied" and self._to_unsubscribe(headers, head.subject):
             if not head.sender:
                 raise NotAReportError("unsubscribe mail without a sender address")
             return replace(head, kind=UNSUBSCRIBE)
+        if automatic:
+            return replace(head, kind=AUTO_REPLY)
         return head
 
     def _to_unsubscribe(self, message: Message, subject: str) -> bool:
@@ -108,16 +110,17 @@ class Classifier:
         return self.dedicated or bool(_UNSUBSCRIBE_WORDS.search(subject))
 
 
-def _automatic(message: Message, subject: str) -> bool:
-    """RFC 3834 ``Auto-Submitted`` other than ``no``, its older kin, or an away subject."""
+def _automatic(message: Message, subject: str) -> str:
+    """"replied" for an RFC 3834 auto-reply (``Auto-Submitted: auto-replied``, its older
+    kin, an away subject); "generated" for ``auto-generated``; "" for a person's mail."""
     auto = text(message.get("Auto-Submitted")).lower()
-    if auto and not auto.startswith("no"):
-        return True
-    if any(message.get(h) is not None for h in _AUTO_HEADERS):
-        return True
-    precedence = text(message.get("Precedence")).lower()
-    return precedence in ("auto_reply", "bulk", "junk", "list") or bool(
-        _AUTO_SUBJECT.search(subject))
+    if any(message.get(h) is not None for h in _AUTO_HEADERS) or _AUTO_SUBJECT.search(subject):
+        return "replied"
+    if text(message.get("Precedence")).lower() in ("auto_reply", "bulk", "junk", "list"):
+        return "replied"
+    if not auto or auto.startswith("no"):
+        return ""
+    return "generated" if auto.startswith("auto-generated") else "replied"
 
 
 def _sender(message: Message) -> str:
