@@ -53,8 +53,8 @@ class InboxReport:
                + (" (dry run: nothing written, nothing moved)" if self.dry_run else "")]
         out.append("  " + ", ".join(f"{_LABELS[k]} {self.kinds[k]}" for k in KINDS))
         if self.outcomes:
-            out.append("  " + ", ".join(f"{_OUTCOMES[k]}s {n}" for k, n in
-                                        sorted(self.outcomes.items())))
+            out.append("  by address: " + ", ".join(
+                f"{_OUTCOMES[k]}s {self.outcomes[k]}" for k in _OUTCOMES if self.outcomes[k]))
         out += _section(f"newly {would}suppressed", self.suppressed)
         out += _section(f"soft bounces {would}counted", self.counted)
         out += _section("not acted on", self.ignored)
