@@ -93,13 +93,13 @@ class ImapSource:
             for uid in batch:
                 data = fetched.get(uid, {}).get(b"BODY[]")
                 if isinstance(data, bytes):  # else expunged by another client meanwhile
-                    yield Incoming(str(uid), data)
+                    yield Incoming(f"UID {uid}", data)
 
     def done(self, refs: Sequence[str]) -> None:
         """Move the messages to the Processed folder, all in one command."""
         if not refs:
             return
-        uid = [int(ref) for ref in refs]
+        uid = [int(ref.removeprefix("UID ")) for ref in refs]
         with self._errors("move a message on"):
             if self.client.has_capability("MOVE"):
                 self.client.move(uid, self.processed)

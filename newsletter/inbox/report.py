@@ -31,7 +31,8 @@ class InboxReport:
     def add(self, ref: str, verdict: Verdict, decision: Decision) -> None:
         self.kinds[verdict.kind] += 1
         if verdict.kind == UNPARSEABLE:
-            self.unparseable.append((ref, verdict.reason))
+            about = ", ".join(x for x in (verdict.sender, verdict.subject[:60]) if x)
+            self.unparseable.append((f"{ref} ({about})" if about else ref, verdict.reason))
         elif verdict.kind == REPLY:
             self.replies.append(verdict)
         for note in decision.notes:
