@@ -335,3 +335,35 @@ def test_fetch_batches_bound_memory() -> None:
     assert [uid for batch in batches for uid in batch] == uids
     assert [7] in batches  # the 30 MB message alone
     assert max(len(batch) for batch in batches) == 50
+
+
+def test_a_silent_server_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that accepts and then says nothing: a clear error, never a hang."""
+    from newsletter.inbox.imap import ImapError, ImapSource
+
+    monkeypatch.setenv("NEWSLETTER_IMAP_PASSWORD", PASSWORD)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    started = time.monotonic()
+    try:
+        with pytest.raises(ImapError, match="timed out"):
+            ImapSource(f"imaps://{USER}@127.0.0.1:{port}/", processed="Processed",
+                       timeout=0.5)
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 5
+
+
+def test_many_messages_in_several_batches(dovecot: Dovecot, mailbox: IMAPClient, sent: Path,
+                                          invoke: Callable[..., Result]) -> None:
+    ids = message_ids(sent)
+    reply = corpus("auto-reply-rfc3834.eml", JOHN).replace(b"\n", b"\r\n")
+    for number in range(120):
+        mailbox.append("INBOX", reply.replace(b"<auto.", f"<auto.{number}.".encode()))
+    mailbox.append("INBOX", corpus("exim-failed.eml", LI, ids[LI]))
+    result = invoke("inbox", "--imap", dovecot.url())
+    assert result.exit_code == 0, result.output
+    assert "auto-replies 120" in result.output
+    assert Record.open(sent).suppressed() == {LI}
+    assert folder_uids(mailbox, "INBOX") == 0
+    assert folder_uids(mailbox, "Processed") == 121
