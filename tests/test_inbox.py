@@ -117,6 +117,7 @@ def test_inbox_suppresses_and_send_skips(sent: Path, invoke: Callable[..., Resul
     deliver(box, corpus("bad-forged-bounce.eml"))
     deliver(box, corpus("bad-forged-mismatch.eml", JOHN, ids[JOHN]))
     deliver(box, corpus("bad-fake-report.eml", JOHN))
+    deliver(box, corpus("gmail-dsn.eml", JOHN, "<CAFx9=editor@mail.gmail.com>"))  # not ours
     result = run(invoke)
     assert result.exit_code == 1, result.output  # the fake report could not be classified
     out = result.output
@@ -127,6 +128,7 @@ def test_inbox_suppresses_and_send_skips(sent: Path, invoke: Callable[..., Resul
     assert "stranger@example.net: unsubscribe mail: not on any list" in out
     assert "never.mailed@example.net: hard bounce: never mailed by us" in out
     assert "someone.else@example.net: hard bounce: the report's recipient is not" in out
+    assert f"{JOHN}: hard bounce: the returned message <CAFx9=editor@mail.gmail.com> is not" in out
     assert "replies from people (1)" in out
     assert "li.wei@example.org: Re: Example" in out
     assert "could not be classified (1)" in out

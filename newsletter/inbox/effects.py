@@ -83,7 +83,8 @@ class Effects:
         target = self._target(sent, failure.address, failure.original)
         if sent is None or not target:
             reason = ("the report's recipient is not whom that message went to" if sent
-                      else "never mailed by us")
+                      else "never mailed by us" if failure.address not in self.sent.by_address
+                      else f"the returned message {verdict.original_message_id} is not ours")
             notes.append(Note(outcome, failure.address, "ignored", reason))
             return
         detail = {"status": failure.status, "diagnostic": failure.diagnostic,

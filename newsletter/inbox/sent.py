@@ -32,6 +32,7 @@ class SentIndex:
     def __init__(self, journal_dir: Path) -> None:
         self.by_id: dict[str, Sent] = {}
         self.by_address: dict[str, Sent] = {}  # the latest journal that mailed the address
+        self._domains: set[str] | None = None
         paths = sorted(journal_dir.glob("*--*.sqlite"), key=lambda p: (p.stat().st_mtime, p))
         for path in paths:
             slug, _, list_name = path.stem.rpartition("--")
@@ -50,13 +51,31 @@ class SentIndex:
                                       path=shown_path(path)) from exc
 
     def find(self, message_id: str, *addresses: str) -> Sent | None:
-        """By Message-ID first; else the latest send to one of ``addresses``."""
-        sent = self.by_id.get(normal_id(message_id)) if message_id else None
-        if sent is not None:
-            return sent
+        """By Message-ID first; else the latest send to one of ``addresses``.
+
+        A Message-ID from a domain we never used for ours belongs to some other mail (an
+        editor's own, say): then nothing is found. One of our domain that no journal knows
+        (a journal deleted, an issue re-sent with other content) falls back to the address.
+        """
+        if message_id:
+            sent = self.by_id.get(normal_id(message_id))
+            if sent is not None:
+                return sent
+            if _domain(message_id) not in self.domains:
+                return None
         return next((self.by_address[a] for a in addresses if a in self.by_address), None)
+
+    @property
+    def domains(self) -> set[str]:
+        if self._domains is None:
+            self._domains = {_domain(mid) for mid in self.by_id}
+        return self._domains
 
 
 def normal_id(message_id: str) -> str:
     """``<ID@host>`` as one comparable string, whatever spacing or brackets came with it."""
     return "<" + message_id.strip().strip("<>").strip() + ">"
+
+
+def _domain(message_id: str) -> str:
+    return normal_id(message_id).rpartition("@")[2].rstrip(">").lower()
