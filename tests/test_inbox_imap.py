@@ -7,6 +7,7 @@ trusts that certificate only through ``[inbox] ca_file``: verification is never 
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
 import shutil
@@ -128,7 +129,8 @@ def dovecot() -> Iterator[Dovecot]:
     else:
         me = pwd.getpwuid(os.getuid())
         users = {"login_user": me.pw_name, "internal_user": me.pw_name,
-                 "internal_group": me.pw_name, "uid": me.pw_uid, "gid": me.pw_gid}
+                 "internal_group": grp.getgrgid(me.pw_gid).gr_name, "uid": me.pw_uid,
+                 "gid": me.pw_gid}
     server = Dovecot(home, _free_port(), _free_port(), home / "cert.pem")
     (home / "dovecot.conf").write_text(CONFIG.format(
         home=home, imap=server.imap, imaps=server.imaps, **users))
