@@ -83,3 +83,26 @@ def test_kill_9_mid_run_and_rerun_give_the_same_state(tmp_path: Path) -> None:
     suppressed, counts, _ = expected
     assert len(suppressed) == READERS  # hard bounces, 3 issues of soft bounces, complaints
     assert max(n for (_, event), n in counts.items() if event == "soft_bounce") == 3
+
+
+def test_sigterm_ends_the_run_with_a_report(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    _workspace(root)
+    total = len(state(root / "inbox")[0])
+    process = subprocess.Popen([sys.executable, "-m", "newsletter", "inbox", "--maildir",
+                                "inbox"], cwd=root, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(state(root / "inbox")[0]) == total and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    if process.returncode == 0:  # it finished before the signal landed
+        assert state(root / "inbox")[0] == []
+        return
+    assert process.returncode == 1, out
+    assert b"stopped early: interrupted (Ctrl-C or SIGTERM)" in out
+    assert b"newly suppressed" in out
+    assert _inbox(root).wait(120) == 0
+    assert state(root / "inbox")[0] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -26,7 +27,14 @@ def inbox(imap: str | None, maildir: Path | None, dry_run: bool) -> None:
         if seen[0] >= 1000:  # a long run: show that it moves
             click.echo(f"… {seen[0]} messages handled", err=True)
 
-    report = run_inbox(InboxOptions(imap=imap, maildir=maildir, dry_run=dry_run),
-                       progress=progress)
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the run like Ctrl-C: the batch is committed
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        report = run_inbox(InboxOptions(imap=imap, maildir=maildir, dry_run=dry_run),
+                           progress=progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     click.echo("\n".join(report.lines()))
     sys.exit(report.exit_code)

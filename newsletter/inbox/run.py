@@ -126,7 +126,7 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
                 started = time.monotonic()
         commit()
     except KeyboardInterrupt:
-        report.stopped = "interrupted (Ctrl-C)"
+        report.stopped = "interrupted (Ctrl-C or SIGTERM)"
         _commit_quietly(commit, report)
     except NewsletterError as exc:  # the record or the server failed: nothing of the batch
         report.stopped = str(exc)  # is reported done; it is all read again next time
