@@ -189,7 +189,7 @@ def test_reprocessing_after_a_crash_adds_nothing(sent: Path,
     result = run(invoke)
     assert result.exit_code == 0
     assert events(sent) == before
-    assert "this message was handled before" in result.output
+    assert "already suppressed or handled before: 3 address(es)" in result.output
     assert state(box)[0] == []
 
 

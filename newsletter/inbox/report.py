@@ -10,6 +10,7 @@ from newsletter.inbox.verdict import KINDS, REPLY, UNPARSEABLE, Verdict
 
 _LABELS = {"bounce": "bounces", "complaint": "complaints", "unsubscribe": "unsubscribe mails",
            "auto_reply": "auto-replies", "reply": "replies", "unparseable": "unparseable"}
+_MOST = 100  # lines of a long section shown; newly suppressed and unparseable: all of them
 _OUTCOMES = {"hard_bounce": "hard bounce", "soft_bounce": "soft bounce", "delay": "delay",
              "notice": "delivery notice", "complaint": "complaint",
              "unsubscribe": "unsubscribe mail", "feedback": "feedback report"}
@@ -26,6 +27,7 @@ class InboxReport:
     ignored: list[Note] = field(default_factory=list)
     replies: list[Verdict] = field(default_factory=list)
     unparseable: list[tuple[str, str]] = field(default_factory=list)  # (message, reason)
+    already: int = 0  # addresses named again: suppressed before, or this message seen before
     stopped: str = ""  # why the run ended early, if it did
 
     def add(self, ref: str, verdict: Verdict, decision: Decision) -> None:
@@ -37,8 +39,11 @@ class InboxReport:
             self.replies.append(verdict)
         for note in decision.notes:
             self.outcomes[note.outcome] += 1
-            {"suppressed": self.suppressed, "counted": self.counted}.get(
-                note.action, self.ignored).append(note)
+            if note.action == "already":
+                self.already += 1
+            else:
+                {"suppressed": self.suppressed, "counted": self.counted}.get(
+                    note.action, self.ignored).append(note)
 
     @property
     def messages(self) -> int:
@@ -57,8 +62,10 @@ class InboxReport:
             out.append("  by address: " + ", ".join(
                 f"{_OUTCOMES[k]}s {self.outcomes[k]}" for k in _OUTCOMES if self.outcomes[k]))
         out += _section(f"newly {would}suppressed", self.suppressed)
-        out += _section(f"soft bounces {would}counted", self.counted)
-        out += _section("not acted on", self.ignored)
+        out += _section(f"soft bounces {would}counted", self.counted, most=_MOST)
+        out += _section("not acted on", self.ignored, most=_MOST)
+        if self.already:
+            out.append(f"already suppressed or handled before: {self.already} address(es)")
         if self.replies:
             out.append(f"replies from people ({len(self.replies)}), for the editors:")
             out += [f"  {v.sender or '(no sender)'}: {v.subject or '(no subject)'} ({v.date})"
@@ -71,12 +78,14 @@ class InboxReport:
         return out
 
 
-def _section(title: str, notes: list[Note]) -> list[str]:
+def _section(title: str, notes: list[Note], *, most: int | None = None) -> list[str]:
     if not notes:
         return []
     lines = [f"{title} ({len(notes)}):"]
-    for note in notes:
+    for note in notes[:most]:
         where = f" [{note.sent.issue}, list {note.sent.list_name}]" if note.sent else ""
         what = _OUTCOMES.get(note.outcome, note.outcome)
         lines.append(f"  {note.address}: {what}{where}: {note.why}")
+    if most is not None and len(notes) > most:
+        lines.append(f"  … and {len(notes) - most} more")
     return lines
