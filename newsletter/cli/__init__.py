@@ -114,8 +114,8 @@ def main() -> None:
 from newsletter.cli import archive, inbox, preview, send, subscribers  # noqa: E402
 
 cli.add_command(preview.preview)
+cli.add_command(inbox.inbox)
 cli.add_command(subscribers.subscribers)
 for command in send.COMMANDS:
     cli.add_command(command)
 cli.add_command(archive.archive)
-cli.add_command(inbox.inbox)
