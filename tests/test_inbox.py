@@ -397,3 +397,17 @@ def test_unsubscribe_by_a_mail_client_and_away_notes_to_the_address() -> None:
     away = mail.replace(b"Subject: unsubscribe\n",
                         b"Subject: Out of office: unsubscribe\nAuto-Submitted: auto-replied\n")
     assert classify(away).kind == "auto_reply"
+
+
+def test_without_an_unsubscribe_address_the_reply_to_serves(
+        sent: Path, invoke: Callable[..., Result]) -> None:
+    toml = sent / "newsletter.toml"
+    toml.write_text(toml.read_text().replace('mailto = "unsubscribe@example.org"', ""))
+    asking = corpus("unsubscribe-mail.eml", JOHN).replace(b"To: unsubscribe@example.org",
+                                                          b"To: editors@example.org")
+    deliver(sent / "inbox", asking)
+    deliver(sent / "inbox", corpus("human-reply.eml", LI))  # to editors@, a real reply
+    result = run(invoke)
+    assert result.exit_code == 0, result.output
+    assert Record.open(sent).suppressed() == {JOHN}
+    assert "replies from people (1)" in result.output

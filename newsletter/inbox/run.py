@@ -15,7 +15,6 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
-from newsletter.compose import _unsubscribe_mailbox
 from newsletter.config import Config, find_root, load_config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.inbox.classify import Classifier
@@ -88,10 +87,13 @@ def open_source(config: Config, options: InboxOptions) -> Source:
 
 def _process(config: Config, source: Source, record: Record, soft_limit: int,
              dry_run: bool, progress: Callable[[int], None] | None) -> InboxReport:
-    mailto = _unsubscribe_mailbox(config).lower()
-    own = {parseaddr(config.newsletter.sender)[1].lower(),
-           str(config.newsletter.get("reply_to") or "").lower()}
-    dedicated = bool(config.section("unsubscribe").get("mailto")) and mailto not in own
+    # The mailto: of List-Unsubscribe, as the docs promise (configuration.md): unsubscribe.mailto,
+    # else the reply-to address, else the sender's.
+    own = [str(config.newsletter.get("reply_to") or "").lower(),
+           parseaddr(config.newsletter.sender)[1].lower()]
+    dedicated_address = str(config.section("unsubscribe").get("mailto") or "").lower()
+    mailto = dedicated_address or next(a for a in [*own, ""] if a)
+    dedicated = bool(dedicated_address) and dedicated_address not in own
     classifier = Classifier([mailto], dedicated=dedicated)
     effects = Effects(record, SentIndex(config.root / "journal"),
                       _readers_of(config.root / "subscribers"), soft_limit=soft_limit)
