@@ -1,9 +1,10 @@
 """Classify one incoming message: bounce, complaint, unsubscribe mail, auto-reply or reply.
 
 Order matters: reports first (a DSN carries ``Auto-Submitted`` too), then bounces in other
-formats, then auto-replies (so an out-of-office sent to the unsubscribe address unsubscribes
-nobody), then unsubscribe mails; whatever is left was written by a person. Nothing here
-raises: a message that cannot be read is an ``UNPARSEABLE`` verdict with the reason.
+formats (RFC 3834 auto-replies use a null sender too, so they are excluded there), then
+unsubscribe mails (a mail client's ``auto-generated`` one counts, an out-of-office does not),
+then auto-replies; whatever is left was written by a person. Nothing here raises: a message
+that cannot be read is an ``UNPARSEABLE`` verdict with the reason.
 """
 
 from __future__ import annotations
