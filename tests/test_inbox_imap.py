@@ -254,6 +254,10 @@ def test_imap_refuses_what_it_cannot_trust(dovecot: Dovecot, mailbox: IMAPClient
     wrong = invoke("inbox", "--imap", dovecot.url())
     assert wrong.exit_code == 2
     assert "cannot log in" in wrong.output
+    monkeypatch.setenv("NEWSLETTER_IMAP_PASSWORD", PASSWORD)
+    missing = invoke("inbox", "--imap", dovecot.url("Nope"))
+    assert missing.exit_code == 2
+    assert "cannot open the folder 'Nope'" in missing.output
     closed = invoke("inbox", "--imap", f"imaps://{USER}@127.0.0.1:{_free_port()}/")
     assert closed.exit_code == 2
     assert "cannot connect" in closed.output

@@ -75,7 +75,9 @@ class ImapSource:
                                         "the password in clear (use imaps://)")
                     self.client.starttls(context)
                 self.client.login(user, password)
+            with self._errors(f"open the folder {self.folder!r} on"):
                 self.client.select_folder(self.folder, readonly=dry_run)
+            with self._errors(f"create the folder {processed!r} (inbox.processed) on"):
                 if not dry_run and not self.client.folder_exists(processed):
                     self.client.create_folder(processed)
         except BaseException:
