@@ -33,6 +33,10 @@ SOURCES = ("form", "one-click", "footer", "mail", "inbox", "editor")
 STOPS = ("unsubscribed", "bounced", "complaint")  # events that suppress an address
 ALL_LISTS = "*"
 _BUSY_MS = 30_000  # wait this long for another writer before giving up
+_INSERT = ("INSERT INTO events (time, address, event, list_name, source, language, "
+           "consent_version, detail) VALUES ")
+_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?)"
+_ROWS_PER_INSERT = 100  # 800 parameters: within every SQLite's limit (999 before 3.32)
 
 _SCHEMA = """
 BEGIN IMMEDIATE;
@@ -113,11 +117,18 @@ class Record:
             try:
                 with db:  # one transaction: COMMIT on success, ROLLBACK on error
                     db.execute("BEGIN IMMEDIATE")
-                    db.executemany(
-                        "INSERT INTO events (time, address, event, list_name, source, "
-                        "language, consent_version, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        rows)
+                    # A few statements of many rows each: one step per statement, so one
+                    # release of the GIL each, not one per row (a busy server's threads
+                    # would otherwise hand the GIL to and fro for every event).
+                    for start in range(0, len(rows), _ROWS_PER_INSERT):
+                        chunk = rows[start:start + _ROWS_PER_INSERT]
+                        db.execute(_INSERT + ", ".join([_VALUES] * len(chunk)),
+                                   [value for row in chunk for value in row])
             except sqlite3.Error as exc:
+                # After an I/O error the connection may be unusable: the next write opens
+                # a new one (the disk may be back by then).
+                db.close()
+                self._db = None
                 raise self._error("cannot write to", exc) from exc
 
     def suppressed(self) -> set[str]:
@@ -154,6 +165,14 @@ class Record:
             ORDER BY conf.cid"""
         for address, detail, language in self._query(query, (list_name, *STOPS)):
             yield address, _detail(detail).get("name", ""), language
+
+    def languages(self) -> dict[str, str]:
+        """Each address's latest language choice (``language`` events), lower-case address."""
+        query = """
+            SELECT e.address, e.language FROM events e
+            JOIN (SELECT MAX(id) AS lid FROM events WHERE event = 'language'
+                  GROUP BY address) latest ON latest.lid = e.id"""
+        return {address: language for address, language in self._query(query, ())}
 
     def history(self, address: str) -> list[Event]:
         """Every event of ``address`` (any case), oldest first."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -162,6 +162,8 @@ def check_list(path: Path, *, suppressed: Path | None = None) -> ListReport:
     problems: list[Problem] = []
     try:
         for row in _all_rows(path):
+            if isinstance(row, Subscriber) and not row.line and _key(row.email) in seen:
+                continue  # a web reader who is on the list anyway: one reader, not a problem
             counts["rows"] += 1
             if isinstance(row, Problem):
                 counts["invalid"] += 1
@@ -220,15 +222,26 @@ def _recorded(list_path: Path) -> frozenset[int]:
 
 
 def _all_rows(path: Path) -> Iterator[Subscriber | Problem]:
-    """The list's rows, then the list's confirmed web readers from the record."""
-    yield from _rows(path)
+    """The list's rows, then the list's confirmed web readers from the record.
+
+    A language a reader chose on the unsubscribe page (a ``language`` event) wins over the
+    list's ``language`` column.
+    """
     record = record_for(path)
-    if record is None:
-        return
-    try:
-        readers = list(record.subscribers(path.stem))
-    finally:
-        record.close()
+    choices: dict[str, str] = {}
+    readers: list[tuple[str, str, str]] = []
+    if record is not None:
+        try:
+            choices = record.languages()
+            readers = list(record.subscribers(path.stem))
+        finally:
+            record.close()
+    for row in _rows(path):
+        chosen = choices.get(row.email.lower()) if isinstance(row, Subscriber) else None
+        if isinstance(row, Subscriber) and chosen and chosen != row.language:
+            row = replace(row, language=chosen,
+                          fields=MappingProxyType({**row.fields, "language": chosen}))
+        yield row
     for address, name, language in readers:
         try:
             email = normalise(address)

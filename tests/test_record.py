@@ -158,12 +158,15 @@ def test_disk_full_is_a_record_error_and_writes_nothing(tmp_path: Path) -> None:
         record.append(Event("first@example.org", "confirmed", "sample", "form"))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
         size = sum(p.stat().st_size for p in Path(sys.argv[1]).rglob("record.sqlite*"))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
         try:
             record.append_many([Event(f"x{i}@example.org", "confirmed", "sample", "form",
                                       detail={"pad": "x" * 2000}) for i in range(200)])
         except RecordError as exc:
             print("error:", exc)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+        record.append(Event("after@example.org", "confirmed", "sample", "form"))  # disk back
     """)
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
                             text=True, timeout=60, check=False)
@@ -171,7 +174,8 @@ def test_disk_full_is_a_record_error_and_writes_nothing(tmp_path: Path) -> None:
     assert "error:" in result.stdout
     assert "subscription record" in result.stdout
     record = Record.open(tmp_path)
-    assert [s[0] for s in record.subscribers("sample")] == ["first@example.org"]
+    assert [s[0] for s in record.subscribers("sample")] == ["first@example.org",
+                                                            "after@example.org"]
 
 
 def test_check_and_send_honour_the_record(workspace: Path, invoke: Callable[..., Result],
@@ -183,6 +187,7 @@ def test_check_and_send_honour_the_record(workspace: Path, invoke: Callable[...,
                    detail={"name": "Web Reader"}),
             _event("other.list@example.net", "confirmed", "other"),
             _event("Li.Wei@example.org", "unsubscribed", "other", source="one-click"),
+            _event("john.smith@example.org", "confirmed"),  # on the list already: one reader
         ])
     result = invoke("subscribers", "check", "subscribers/sample.csv")
     assert result.exit_code == 0, result.output

@@ -23,6 +23,7 @@ from newsletter.inbox.maildir import Incoming, MaildirSource
 from newsletter.inbox.report import InboxReport
 from newsletter.inbox.sent import SentIndex
 from newsletter.inbox.verdict import UNPARSEABLE, Verdict
+from newsletter.links import unsubscribe_mailbox
 from newsletter.record import Event, Record
 from newsletter.send.lock import SendLock
 from newsletter.subscribers import SUPPRESSED, read_subscribers
@@ -87,13 +88,10 @@ def open_source(config: Config, options: InboxOptions) -> Source:
 
 def _process(config: Config, source: Source, record: Record, soft_limit: int,
              dry_run: bool, progress: Callable[[int], None] | None) -> InboxReport:
-    # The mailto: of List-Unsubscribe, as the docs promise (configuration.md): unsubscribe.mailto,
-    # else the reply-to address, else the sender's.
-    own = [str(config.newsletter.get("reply_to") or "").lower(),
-           parseaddr(config.newsletter.sender)[1].lower()]
-    dedicated_address = str(config.section("unsubscribe").get("mailto") or "").lower()
-    mailto = dedicated_address or next(a for a in [*own, ""] if a)
-    dedicated = bool(dedicated_address) and dedicated_address not in own
+    mailto = unsubscribe_mailbox(config).lower()  # the mailto: of List-Unsubscribe
+    own = {str(config.newsletter.get("reply_to") or "").lower(),
+           parseaddr(config.newsletter.sender)[1].lower()}
+    dedicated = bool(config.section("unsubscribe").get("mailto")) and mailto not in own
     classifier = Classifier([mailto], dedicated=dedicated)
     effects = Effects(record, SentIndex(config.root / "journal"),
                       _readers_of(config.root / "subscribers"), soft_limit=soft_limit)
