@@ -287,8 +287,9 @@ class Journal:
 
     def messages(self) -> Iterator[tuple[str, str]]:
         """(address, Message-ID) of every reader a message went out (or set out) to."""
-        yield from self._db.execute(
-            "SELECT address, message_id FROM recipients WHERE message_id IS NOT NULL")
+        with self._reading():
+            yield from self._db.execute(
+                "SELECT address, message_id FROM recipients WHERE message_id IS NOT NULL")
 
     def close(self) -> None:
         try:
