@@ -72,6 +72,8 @@ SCHEMA = (
               doc="seconds for the reply to the final dot (RFC 5321: 10 min)"),
         Field("outage_pause", "int", default=60,
               doc="seconds without an accepted message after which the run pauses"),
+        Field("return_path", "email",
+              doc="envelope sender (MAIL FROM), where bounces go; default: the sender"),
         Field("relays", "list", doc="a pool of relays instead of url: see below", fields=(
             Field("url", "str", required=True, doc="smtp://[user@]host[:port] or smtps://…"),
             Field("name", "str", doc="its name in reports; NEWSLETTER_SMTP_PASSWORD_<NAME> "
@@ -80,6 +82,15 @@ SCHEMA = (
             Field("rate", "number", doc="at most this many messages per second through it"),
             Field("weight", "number", default=1, doc="its share of the readers, relative"),
         )),
+    )),
+    Field("inbox", "record", default=None, fields=(
+        Field("imap", "str", doc="imaps://user@host[:port]/FOLDER (or imap:// with STARTTLS)"),
+        Field("maildir", "str", doc="a local Maildir to read instead of IMAP"),
+        Field("processed", "str", default="Processed",
+              doc="IMAP folder that handled messages are moved to"),
+        Field("soft_bounces", "int", default=3,
+              doc="soft bounces on this many distinct issues suppress an address"),
+        Field("ca_file", "str", doc="PEM file of CAs to trust for IMAP; default: the system's"),
     )),
     Field("dkim", "record", default=None, fields=(
         Field("key_file", "str", required=True), Field("selector", "str", required=True),

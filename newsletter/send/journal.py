@@ -304,6 +304,12 @@ class Journal:
         except sqlite3.Error as exc:
             raise SendError(f"cannot read the journal: {exc}", path=shown_path(self.path)) from exc
 
+    def messages(self) -> Iterator[tuple[str, str]]:
+        """(address, Message-ID) of every reader a message went out (or set out) to."""
+        with self._reading():
+            yield from self._db.execute(
+                "SELECT address, message_id FROM recipients WHERE message_id IS NOT NULL")
+
     def close(self) -> None:
         try:
             self.flush()
