@@ -197,7 +197,8 @@ def summary(report: ArchiveReport) -> str:
 
 
 def _search_summary(search: SearchResult) -> str:
-    if search.problem:
-        return f"\nwarning: {search.problem}"
-    return f"; search index: {search.indexed} pages" if search.ran else ""
+    # A problem is not part of the summary: the CLI prints it as a warning on stderr.
+    if search.ran and not search.problem:
+        return f"; search index: {search.indexed} page{'s' if search.indexed != 1 else ''}"
+    return ""
 

@@ -16,9 +16,11 @@ from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue, Templates
 
 # The web version carries inline styles (premailer). Scripts only from the site itself: the
-# search (search.js, Pagefind's UI and worker, which fetch the index and compile WebAssembly).
+# search (search.js, Pagefind's UI, which fetches the index, and its worker). No
+# 'wasm-unsafe-eval': Pagefind compiles its WebAssembly inside the worker, which a page's
+# <meta> policy does not govern.
 CSP = ("default-src 'none'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
-       "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; worker-src 'self'")
+       "script-src 'self'; connect-src 'self'; worker-src 'self'")
 INDEX_TEMPLATE = "archive/index.html.j2"
 STYLESHEET = "archive/style.css"
 TO_ROOT = "../../../"  # from an issue page (yyyy/mm/name/) to the site root

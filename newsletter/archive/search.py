@@ -68,8 +68,8 @@ def search_box(to_root: str, language: str) -> Markup:
     Without JavaScript or from disk it stays a note; the box itself is never indexed.
     """
     w = words(language)
-    return Markup(f'<div class="nl-search" role="search" data-pagefind-ignore="all" '
-            f'aria-label="{escape(w["search"])}" data-root="{escape(to_root)}" '
+    return Markup(f'<div class="nl-search" data-pagefind-ignore="all" '
+            f'data-root="{escape(to_root)}" '
             f'data-placeholder="{escape(w["placeholder"])}" '
             f'data-needs-server="{escape(w["needs_server"])}" '
             f'data-unavailable="{escape(w["unavailable"])}">'
