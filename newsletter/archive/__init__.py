@@ -18,8 +18,13 @@ from newsletter.archive.directory import words as directory_words
 from newsletter.archive.feeds import atom_entry, atom_feed, sitemap
 from newsletter.archive.mentions import load_city_table, mentions
 from newsletter.archive.pages import STYLESHEET, TO_ROOT, Site, index_page, issue_page
-from newsletter.archive.search import (SCRIPT, SearchResult, search_box,
-                                       searchable_issue_page, update_index)
+from newsletter.archive.search import (
+    SCRIPT,
+    SearchResult,
+    search_box,
+    searchable_issue_page,
+    update_index,
+)
 from newsletter.archive.writer import Writer
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
@@ -31,6 +36,7 @@ __all__ = ["ArchiveReport", "build_archive", "summary"]
 
 PAGE = "index.html"
 SITE_FILES = ("index.html", "style.css", "feed.xml", "sitemap.xml", "search.js", "search.css")
+NOT_RUN = SearchResult(ran=False)
 WORDS = {  # the few words of the index page that labels.py does not have
     "de": {"feed": "Atom-Feed", "contents": "Inhalt", "empty": "Noch keine Ausgaben."},
     "en": {"feed": "Atom feed", "contents": "Contents", "empty": "No issues yet."},
@@ -45,7 +51,7 @@ class ArchiveReport:
     rendered: list[str]  # slugs rendered this time
     written: list[str]  # files written, relative to out
     removed: list[str]  # files removed, relative to out
-    search: SearchResult = SearchResult(ran=False)  # the Pagefind step
+    search: SearchResult = NOT_RUN  # the Pagefind step
 
     @property
     def pages_written(self) -> list[str]:

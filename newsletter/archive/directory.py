@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from newsletter.archive.mentions import CityTable, name_key, slug
@@ -131,15 +130,9 @@ def _renderer(templates: Templates, site: Site) -> Callable[..., Page]:
     def render(path: str, view: str, to_root: str, **context: Any) -> Page:
         html = chosen.render(TEMPLATE, text=False, site=site, view=view, to_root=to_root,
                              words=w, csp=CSP, quote_path=quote_path,
-                             search=search_box(to_root, site.language), **context)
+                             search=search_box(to_root, site.language),
+                             path=path.removesuffix("index.html"), **context)
         return Page(path, html)
 
     return render
 
-
-def page_paths(pages: Sequence[Page]) -> list[str]:
-    return [page.path for page in pages]
-
-
-def exists(out: Path, page: Page) -> bool:
-    return (out / page.path).is_file()

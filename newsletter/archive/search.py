@@ -15,6 +15,7 @@ place and the report carries one line saying why.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -68,7 +69,8 @@ def search_box(to_root: str, language: str) -> Markup:
     Without JavaScript or from disk it stays a note; the box itself is never indexed.
     """
     w = words(language)
-    return Markup(f'<div class="nl-search" data-pagefind-ignore="all" '
+    return Markup(  # noqa: S704  (every value in it is escaped)
+        f'<div class="nl-search" data-pagefind-ignore="all" '
             f'data-root="{escape(to_root)}" '
             f'data-placeholder="{escape(w["placeholder"])}" '
             f'data-needs-server="{escape(w["needs_server"])}" '
@@ -146,11 +148,10 @@ def find_binary() -> Path | None:
     if explicit:
         return Path(explicit) if Path(explicit).is_file() else None
     for package in ("pagefind_bin_extended", "pagefind_bin"):
-        try:
-            module = __import__(package)
-        except ImportError:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
             continue
-        folder = Path(module.__file__).parent
+        folder = Path(spec.origin).parent
         for name in ("pagefind_extended", "pagefind", "pagefind_extended.exe", "pagefind.exe"):
             if (folder / name).is_file():
                 return folder / name
@@ -166,7 +167,8 @@ def _run(binary: Path, out: Path, temp: Path, timeout: float) -> int:
     command = [str(binary), "--site", str(out), "--output-path", str(temp),
                "--keep-index-url", "--glob", "**/*.html"]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+        done = subprocess.run(command,  # noqa: S603  (our own argument list, no shell)
+                              capture_output=True, text=True, timeout=timeout,
                               check=False, stdin=subprocess.DEVNULL, errors="replace")
     except subprocess.TimeoutExpired as exc:
         raise _Failed(f"Pagefind did not finish within {timeout:g} s") from exc
