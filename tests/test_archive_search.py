@@ -25,7 +25,7 @@ import pytest
 from click.testing import Result
 
 from newsletter.archive import build_archive
-from newsletter.archive.search import BUNDLE, STAMP, TIMEOUT, find_binary, update_index
+from newsletter.archive.indexer import BUNDLE, STAMP, TIMEOUT, find_binary, update_index
 from newsletter.errors import NewsletterError, ValidationError
 from newsletter.workspace import Workspace
 
@@ -85,7 +85,7 @@ def isa_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
             (folder / name).write_text(text, encoding="utf-8")
         (root / "cities.toml").write_text('[Foshan]\nnames = ["佛山"]\n', encoding="utf-8")
         report = build_archive(workspace, out=site, base_url="https://host.test/archiv/")
-        assert report.search.indexed == 3, report.search
+        assert report.search.indexed == 1, report.search  # only the new year is indexed
         chinese = "2020/05/foshan-zh/index.html"
     handler = functools.partial(_Quiet, directory=str(root / "www"))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -409,7 +409,7 @@ def test_failing_binary_keeps_the_old_index(workspace: Path, invoke: Callable[..
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     need_pagefind()
     assert invoke("archive").exit_code == 0
-    entry = workspace / "site" / BUNDLE / "pagefind-entry.json"
+    entry = workspace / "site" / BUNDLE / "2026" / "pagefind-entry.json"
     before = entry.read_bytes()
     section = workspace / "issues/example/06-article.md"
     section.write_text(section.read_text(encoding="utf-8") + "\nZanzibar.\n", encoding="utf-8")
@@ -417,8 +417,8 @@ def test_failing_binary_keeps_the_old_index(workspace: Path, invoke: Callable[..
         workspace, 'echo "Error: could not read the site" >&2\nexit 3\n')))
     result = invoke("archive")
     assert result.exit_code == 1
-    assert ("warning: search index not updated: Pagefind failed (exit 3): Error: could not "
-            "read the site") in result.output
+    assert ("warning: search index not updated for 2026: Pagefind failed (exit 3): Error: "
+            "could not read the site") in result.output
     assert entry.read_bytes() == before
     assert "Zanzibar" in (workspace / "site/2026/01/example/index.html").read_text("utf-8")
     assert not list((workspace / "site").glob(".pagefind-*"))  # its temporary folder is gone
@@ -436,7 +436,8 @@ def test_binary_that_hangs_is_stopped(workspace: Path) -> None:
     finally:
         del os.environ["PAGEFIND_BINARY_PATH"]
     assert time.monotonic() - started < 10
-    assert result.problem == "search index not updated: Pagefind did not finish within 0.5 s"
+    assert result.problem == ("search index not updated for 2026: Pagefind did not finish "
+                              "within 0.5 s")
 
 
 def test_page_it_cannot_index_is_reported(workspace: Path,
@@ -448,7 +449,8 @@ def test_page_it_cannot_index_is_reported(workspace: Path,
         'echo "Indexed 0 pages"\n'))))
     (site / STAMP).unlink(missing_ok=True)
     result = update_index(site, ["2026/01/example/index.html"])
-    assert result.problem == ("search index not updated: Pagefind indexed 0 of 1 issue pages")
+    assert result.problem == ("search index not updated for 2026: Pagefind indexed 0 of 1 "
+                              "issue pages")
 
 
 def test_leftover_from_a_killed_run_is_removed(workspace: Path) -> None:

@@ -13,18 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.archive.cache import Cache, environment_key, issue_key
-from newsletter.archive.directory import directory_pages
+from newsletter.archive.directory import directory_pages, save_keys
 from newsletter.archive.directory import words as directory_words
 from newsletter.archive.feeds import atom_entry, atom_feed, sitemap
+from newsletter.archive.indexer import SearchResult, update_index
 from newsletter.archive.mentions import load_city_table, mentions
 from newsletter.archive.pages import STYLESHEET, TO_ROOT, Site, index_page, issue_page
-from newsletter.archive.search import (
-    SCRIPT,
-    SearchResult,
-    search_box,
-    searchable_issue_page,
-    update_index,
-)
+from newsletter.archive.search import SCRIPT, search_box, searchable_issue_page
 from newsletter.archive.writer import Writer
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
@@ -103,7 +98,8 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     title = f"{site.name} · {words['archive']}"
     feed = atom_feed(site, entries, [str(fragments[e["slug"]]) for e in entries], title)
     directory = directory_pages(templates, site, entries,
-                                {slug: r["mentions"] for slug, r in records.items()}, cities)
+                                {slug: r["mentions"] for slug, r in records.items()}, cities,
+                                out)
     sitemap_xml = sitemap(site, entries, [page.path for page in directory])
     assets = [_stylesheet(templates.folder, name).read_bytes()
               for name in (STYLESHEET, "archive/" + SCRIPT, "archive/search.css")]
@@ -121,11 +117,15 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
                                        assets[1], assets[2]), strict=True):
         writer.write(name, data)
     for extra in directory:
-        writer.write(extra.path, extra.html.encode("utf-8"))
+        if extra.html is None:
+            writer.keep([extra.path])
+        else:
+            writer.write(extra.path, extra.html.encode("utf-8"))
     writer.remove_except_kept(cache.owned())
     for slug in pages:
         Cache.store_fragment(writer.out, slug, str(fragments[slug]))
     Cache(records, [*SITE_FILES, *(page.path for page in directory)]).save(writer.out)
+    save_keys(writer.out, directory)
     # Last: the search index reads the pages as written; its failure leaves them in place.
     search = update_index(writer.out, [e["permalink"] + PAGE for e in entries])
     return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed,

@@ -1,14 +1,18 @@
 """The archive's look-up pages: cities, one page per city, people, and the member timeline.
 
 Made on every run from the mentions kept per issue (see ``mentions.py``) and the city table;
-each is a small page, cheaper to make than to cache. Links are relative, so the pages work
+a page is rendered only when its data or template changed. Links are relative, so the pages work
 under any sub-path; nothing on them comes from the subscriber lists.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from newsletter.archive.mentions import CityTable, name_key, slug
@@ -39,10 +43,14 @@ PERSON_KINDS = ("voice", "exhibitor", "speaker", "signatory", "interview")
 CITY_KINDS = ("voice", "exhibitor", "member", "speaker", "plenary")
 
 
+KEYS = ".archive-cache/directory.json"  # per page: the hash of what it was made from
+
+
 @dataclass(frozen=True)
 class Page:
     path: str  # relative to the site root
-    html: str
+    key: str  # hash of template and data: the same key makes the same page
+    html: str | None  # None: unchanged since the last build (same key, file still there)
 
 
 def words(language: str) -> dict[str, str]:
@@ -50,10 +58,15 @@ def words(language: str) -> dict[str, str]:
 
 
 def directory_pages(templates: Templates, site: Site, entries: Sequence[dict[str, Any]],
-                    mentions: dict[str, list[dict[str, Any]]], table: CityTable) -> list[Page]:
-    """cities/, cities/<slug>/, people/ and members/ of the whole archive."""
+                    mentions: dict[str, list[dict[str, Any]]], table: CityTable,
+                    out: Path) -> list[Page]:
+    """cities/, cities/<slug>/, people/ and members/ of the whole archive.
+
+    A page whose data and template are those of the last build in ``out`` is not rendered
+    again (its ``html`` is None): rendering them all takes longer than the rest of a rebuild.
+    """
     appearances = _appearances(entries, mentions)
-    render = _renderer(templates, site)
+    render = _renderer(templates, site, _load_keys(out), out)
     pages: list[Page] = []
     cities = _cities(appearances, table)
     pages.append(render("cities/index.html", "cities", "../", items=cities))
@@ -122,17 +135,43 @@ def _people(appearances: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(people.values(), key=lambda p: name_key(p["name"]))
 
 
-def _renderer(templates: Templates, site: Site) -> Callable[..., Page]:
+def save_keys(out: Path, pages: Sequence[Page]) -> None:
+    """Remember what each page was made from, for the next build."""
+    path = out / KEYS
+    text = json.dumps({page.path: page.key for page in pages}, sort_keys=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
+
+
+def _load_keys(out: Path) -> dict[str, str]:
+    try:
+        data = json.loads((out / KEYS).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _renderer(templates: Templates, site: Site, previous: dict[str, str], out: Path
+              ) -> Callable[..., Page]:
     own = (templates.folder / TEMPLATE).is_file()
     chosen = templates if own else Templates(BUILTIN_TEMPLATES)
     w = words(site.language)
+    source = hashlib.sha256((chosen.folder / TEMPLATE).read_bytes() + repr(site).encode())
 
     def render(path: str, view: str, to_root: str, **context: Any) -> Page:
+        digest = source.copy()
+        digest.update(json.dumps([path, view, context, w], sort_keys=True, default=str,
+                                 ensure_ascii=False).encode("utf-8"))
+        key = digest.hexdigest()
+        if previous.get(path) == key and (out / path).is_file():
+            return Page(path, key, None)
         html = chosen.render(TEMPLATE, text=False, site=site, view=view, to_root=to_root,
                              words=w, csp=CSP, quote_path=quote_path,
                              search=search_box(to_root, site.language),
                              path=path.removesuffix("index.html"), **context)
-        return Page(path, html)
+        return Page(path, key, html)
 
     return render
 

@@ -16,40 +16,52 @@
   var bundle = root + "pagefind/";
   var page = (document.documentElement.lang || "unknown").toLowerCase();
 
-  function start(entry) {
-    var languages = Object.keys(entry.languages || {});
-    if (!languages.length) { say(box.dataset.unavailable); return; }
-    // Pagefind searches the index of the page's language (or, without one, its largest);
-    // every other language of the same bundle is merged in, so one search finds every
-    // edition. "./" keeps Pagefind from skipping the bundle as its own primary one.
-    var primary = languages.indexOf(page) >= 0 ? page
-      : languages.indexOf(page.split("-")[0]) >= 0 ? page.split("-")[0]
-      : languages.slice().sort(function (a, b) {
-        return entry.languages[b].page_count - entry.languages[a].page_count;
-      })[0];
-    var merge = languages.filter(function (l) { return l !== primary; }).map(function (l) {
-      return { bundlePath: bundle + "./", language: l, baseUrl: root };
+  // The index is one Pagefind bundle per year (pagefind/bundles.json lists them, newest
+  // first, with their languages). The newest is Pagefind's primary bundle, searched in the
+  // page's language (or, without one, its largest, as Pagefind itself chooses); every other
+  // bundle and language is merged in, so that one search finds every year and edition.
+  function pick(languages) {
+    var names = Object.keys(languages);
+    if (names.indexOf(page) >= 0) { return page; }
+    if (names.indexOf(page.split("-")[0]) >= 0) { return page.split("-")[0]; }
+    return names.sort(function (a, b) { return languages[b] - languages[a]; })[0];
+  }
+
+  function start(bundles) {
+    if (!bundles.length) { say(box.dataset.unavailable); return; }
+    var primary = bundle + bundles[0].path;
+    var primaryLanguage = pick(bundles[0].languages);
+    var merge = [];
+    bundles.forEach(function (b, i) {
+      Object.keys(b.languages).forEach(function (language) {
+        if (i === 0 && language === primaryLanguage) { return; }
+        // "./": Pagefind skips a merge whose path is its primary bundle's own.
+        var path = bundle + b.path + (i === 0 ? "./" : "");
+        merge.push({ bundlePath: path, language: language, baseUrl: root });
+      });
     });
     var field = document.createElement("div");
     box.appendChild(field);
     new window.PagefindUI({
-      element: field, bundlePath: bundle, baseUrl: root, showSubResults: true,
+      element: field, bundlePath: primary, baseUrl: root, showSubResults: true,
       showImages: false, resetStyles: false, mergeIndex: merge,
       translations: { placeholder: box.dataset.placeholder }
     });
   }
 
-  fetch(bundle + "pagefind-entry.json").then(function (response) {
+  fetch(bundle + "bundles.json").then(function (response) {
     if (!response.ok) { throw new Error(String(response.status)); }
     return response.json();
-  }).then(function (entry) {
+  }).then(function (listing) {
+    var bundles = listing.bundles || [];
+    if (!bundles.length) { throw new Error("no index"); }
     var style = document.createElement("link");
     style.rel = "stylesheet";
-    style.href = bundle + "pagefind-ui.css";
+    style.href = bundle + bundles[0].path + "pagefind-ui.css";
     document.head.appendChild(style);
     var script = document.createElement("script");
-    script.src = bundle + "pagefind-ui.js";
-    script.onload = function () { start(entry); };
+    script.src = bundle + bundles[0].path + "pagefind-ui.js";
+    script.onload = function () { start(bundles); };
     script.onerror = function () { say(box.dataset.unavailable); };
     document.head.appendChild(script);
   }).catch(function () { say(box.dataset.unavailable); });
