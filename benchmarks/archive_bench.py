@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from newsletter.archive import build_archive, summary
-from newsletter.archive.search import find_binary
+from newsletter.archive.indexer import find_binary
 from newsletter.workspace import Workspace
 
 SCAFFOLD = Path(__file__).resolve().parent.parent / "newsletter" / "scaffold"

@@ -257,7 +257,8 @@ def test_new_pages_fit_375px(isa_site: tuple[Path, str, str], browser: Any) -> N
     errors: list[str] = []
     page = open_page(browser, errors, viewport={"width": 375, "height": 700})
     try:
-        for path in ("cities/index.html", "cities/g%C3%B6ttingen/index.html",
+        for path in ("index.html", "2019/10/foshan/index.html", "cities/index.html",
+                     "cities/g%C3%B6ttingen/index.html",
                      "people/index.html", "members/index.html"):
             page.goto(start + path)
             page.wait_for_selector(".pagefind-ui__search-input")

@@ -44,7 +44,7 @@
     box.appendChild(field);
     new window.PagefindUI({
       element: field, bundlePath: primary, baseUrl: root, showSubResults: true,
-      showImages: false, resetStyles: false, mergeIndex: merge,
+      showImages: false, resetStyles: false, showEmptyFilters: false, mergeIndex: merge,
       translations: { placeholder: box.dataset.placeholder }
     });
   }
