@@ -95,10 +95,10 @@ def _appearances(entries: Sequence[dict[str, Any]], mentions: dict[str, list[dic
     found = []
     for entry in entries:  # newest first already
         for mention in mentions.get(entry["slug"], ()):
-            found.append(mention | {
-                "slug": entry["slug"], "title": entry["title"], "date": entry["date"],
-                "language": entry["language"],
-                "href": quote_path(entry["permalink"]) + "index.html#" + mention["anchor"]})
+            page = {"title": entry["title"], "language": entry["language"],
+                    "permalink": entry["permalink"]} | mention
+            found.append(page | {"slug": entry["slug"], "date": entry["date"], "href": quote_path(
+                page["permalink"]) + "index.html#" + mention["anchor"]})
     return found
 
 
@@ -158,7 +158,9 @@ def _renderer(templates: Templates, site: Site, previous: dict[str, str], out: P
     own = (templates.folder / TEMPLATE).is_file()
     chosen = templates if own else Templates(BUILTIN_TEMPLATES)
     w = words(site.language)
-    source = hashlib.sha256((chosen.folder / TEMPLATE).read_bytes() + repr(site).encode())
+    # The page depends on its template, the site, and this code (a new release re-renders).
+    source = hashlib.sha256((chosen.folder / TEMPLATE).read_bytes() + repr(site).encode()
+                            + Path(__file__).read_bytes())
 
     def render(path: str, view: str, to_root: str, **context: Any) -> Page:
         digest = source.copy()

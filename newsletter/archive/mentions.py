@@ -31,10 +31,14 @@ _ITEMS = {
 
 
 def mentions(issue: Issue) -> list[dict[str, Any]]:
-    """Every person and city the issue's sections name, with the section they are in."""
+    """Every person and city the issue's sections name, with the page and section they are in.
+
+    Called once per edition: each mention names its own page, title and language.
+    """
     found: list[dict[str, Any]] = []
+    page = {"permalink": issue.permalink, "title": issue.title, "language": issue.language}
     for section in issue.sections:
-        where = {"anchor": section.anchor, "section": section.title or ""}
+        where = page | {"anchor": section.anchor, "section": section.title or ""}
         data = section.data
         spec = _ITEMS.get(section.kind)
         if spec:
