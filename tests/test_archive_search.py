@@ -483,3 +483,22 @@ def test_validation_error_type_for_city_table(workspace: Path) -> None:
     (workspace / "cities.toml").write_text("[A]\nnames = [1]\n", encoding="utf-8")
     with pytest.raises(ValidationError):
         build_archive(Workspace.find(workspace), out=workspace / "site")
+
+
+def test_deleted_directory_page_is_restored(workspace: Path) -> None:
+    site = build_archive(Workspace.find(workspace), out=workspace / "site").out
+    (site / "people/index.html").unlink()
+    report = build_archive(Workspace.find(workspace), out=site)
+    assert report.written == ["people/index.html"]
+
+
+def test_unwritable_listing_is_a_warning(workspace: Path) -> None:
+    need_pagefind()
+    site = build_archive(Workspace.find(workspace), out=workspace / "site").out
+    (site / STAMP).unlink()
+    (site / BUNDLE / "bundles.json").unlink()
+    (site / BUNDLE / "bundles.json").mkdir()  # stands in for a full or read-only disk
+    result = update_index(site, ["2026/01/example/index.html"])
+    assert result.problem is not None
+    assert result.problem.startswith("search index not updated for bundles.json: cannot "
+                                     "write it")

@@ -101,7 +101,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
                                 {slug: r["mentions"] for slug, r in records.items()}, cities,
                                 out)
     sitemap_xml = sitemap(site, entries, [page.path for page in directory])
-    assets = [_stylesheet(templates.folder, name).read_bytes()
+    assets = [_asset(templates.folder, name).read_bytes()
               for name in (STYLESHEET, "archive/" + SCRIPT, "archive/search.css")]
 
     # Phase 2: write what differs, drop what is gone, then record the new state.
@@ -183,7 +183,8 @@ def _archive_templates(workspace: Workspace) -> Templates:
     return Templates(BUILTIN_TEMPLATES)
 
 
-def _stylesheet(folder: Path, name: str = STYLESHEET) -> Path:
+def _asset(folder: Path, name: str) -> Path:
+    """The workspace's own copy of a site file (stylesheet, search box), else the built-in."""
     own = folder / name
     return own if own.is_file() else BUILTIN_TEMPLATES / name
 

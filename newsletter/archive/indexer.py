@@ -81,8 +81,11 @@ def update_index(out: Path, pages: list[str], *, timeout: float = TIMEOUT) -> Se
     for name in gone:
         shutil.rmtree(out / BUNDLE / name, ignore_errors=True)
         stamps.pop(name, None)
-    _write_json(out / BUNDLE / LISTING, _listing(out, sorted(shards, reverse=True)))
-    _write_json(out / STAMP, stamps)
+    try:
+        _write_json(out / BUNDLE / LISTING, _listing(out, sorted(shards, reverse=True)))
+        _write_json(out / STAMP, stamps)
+    except OSError as exc:  # disk full, read-only: the pages are written all the same
+        problems.append(f"{LISTING}: cannot write it: {exc.strerror or exc}")
     problem = None
     if problems:
         problem = "search index not updated for " + "; ".join(problems)
@@ -112,7 +115,10 @@ def _shard(page: str) -> str:
 
 
 def _index_shard(binary: Path, out: Path, name: str, expected: int, timeout: float) -> int:
-    temp = Path(tempfile.mkdtemp(prefix=".pagefind-", dir=out))
+    try:
+        temp = Path(tempfile.mkdtemp(prefix=".pagefind-", dir=out))
+    except OSError as exc:
+        raise _Failed(f"cannot make a temporary folder: {exc.strerror or exc}") from exc
     try:
         glob = f"{name}/**/*.html" if name != "other" else "[!0-9]*/**/*.html"
         indexed = _run(binary, out, temp, glob, timeout)
