@@ -1,7 +1,8 @@
 """Benchmark `newsletter archive`: 200 generated issues from scratch, then after one change.
 
-Reference, side by side in the same run: `newsletter build` of one issue as a process, and
-`cp -r` of the finished site, and Pagefind alone over the finished site. Run: python benchmarks/archive_bench.py [--issues 200]
+Reference, side by side in the same run: `newsletter build` of one issue as a process,
+`cp -r` of the finished site, and Pagefind alone over the finished site (one bundle).
+Run: python benchmarks/archive_bench.py [--issues 200]
 """
 
 from __future__ import annotations

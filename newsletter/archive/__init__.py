@@ -86,7 +86,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
         fragments[issue.slug] = atom_entry(site, entry, page.feed_html)
         pages[issue.slug] = (issue, searchable_issue_page(
             page.html, title=issue.title, date=issue.date.isoformat(),
-            language=issue.language, to_root=TO_ROOT))
+            language=issue.language, to_root=TO_ROOT, site_language=site.language))
     newest_first = sorted(records.values(), reverse=True,
                           key=lambda r: (r["entry"]["date"], r["entry"]["slug"]))
     entries = [r["entry"] for r in newest_first]

@@ -19,14 +19,14 @@ from markupsafe import Markup, escape
 SCRIPT = "search.js"  # our loader: the box, file:// detection, the language merge
 STYLESHEET = "search.css"  # the box on issue pages (which bring no stylesheet of their own)
 WORDS = {
-    "de": {"search": "Suche", "placeholder": "Archiv durchsuchen",
+    "de": {"year": "Jahr", "placeholder": "Archiv durchsuchen",
            "needs_server": "Die Suche braucht einen Webserver: Sie haben die Seite als Datei "
                            "geöffnet.",
            "unavailable": "Die Suche ist gerade nicht verfügbar."},
-    "en": {"search": "Search", "placeholder": "Search the archive",
+    "en": {"year": "Year", "placeholder": "Search the archive",
            "needs_server": "Search needs a web server: this page was opened as a file.",
            "unavailable": "Search is not available right now."},
-    "zh": {"search": "搜索", "placeholder": "搜索往期",
+    "zh": {"year": "年份", "placeholder": "搜索往期",
            "needs_server": "搜索需要通过网页服务器访问：此页面是作为本地文件打开的。",
            "unavailable": "搜索暂时不可用。"},
 }
@@ -56,8 +56,12 @@ def search_box(to_root: str, language: str) -> Markup:
 
 
 def searchable_issue_page(html: str, *, title: str, date: str, language: str,
-                          to_root: str) -> str:
-    """An issue page made searchable: body marked, metadata and the box added."""
+                          to_root: str, site_language: str) -> str:
+    """An issue page made searchable: body marked, metadata and the box added.
+
+    The year filter is named in the site's language (the search box shows that name), the
+    same on every edition, so that one filter spans them all.
+    """
     body = _BODY.search(html)
     end = _HEAD_END.search(html)
     if body is None or end is None:
@@ -65,7 +69,8 @@ def searchable_issue_page(html: str, *, title: str, date: str, language: str,
     head = (f'<link rel="stylesheet" href="{to_root}{STYLESHEET}">\n'
             f'<meta data-pagefind-meta="title[content]" content="{escape(title)}">\n'
             f'<meta data-pagefind-meta="date[content]" content="{escape(date)}">\n'
-            f'<meta data-pagefind-filter="year[content]" content="{escape(date[:4])}">\n')
+            f'<meta data-pagefind-filter="{escape(words(site_language)["year"])}[content]" '
+            f'content="{escape(date[:4])}">\n')
     box = ('<div class="nl-search-bar" data-pagefind-ignore="all">'
            + str(search_box(to_root, language)) + "</div>\n")
     return (html[:end.start()] + head + html[end.start():body.start()]
