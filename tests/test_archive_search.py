@@ -165,6 +165,8 @@ def test_searching_chinese_finds_the_chinese_page(isa_site: tuple[Path, str, str
         assert any(urldefrag(link)[0] == start + chinese for link in links), links
         page.goto(start + chinese)  # and from the Chinese page itself
         assert any(urldefrag(link)[0] == start + chinese for link in search(page, "全体大会"))
+        # The other way round: the German index is merged into the Chinese page's search.
+        assert start + "2019/10/foshan/index.html#taicang" in search(page, "Taicang")
     finally:
         page.close()
     assert errors == []
