@@ -280,11 +280,10 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def served(archive_ws: Path) -> Iterator[tuple[Path, str]]:
+def _serve(workspace: Path) -> Iterator[tuple[Path, str]]:
     """The archive built for https://host.test/archiv/ and served at /archiv/ on loopback."""
-    root = archive_ws / "www"
-    build_archive(Workspace.find(archive_ws), out=root / "archiv",
+    root = workspace / "www"
+    build_archive(Workspace.find(workspace), out=root / "archiv",
                   base_url="https://host.test/archiv/")
     handler = functools.partial(_Quiet, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -297,10 +296,22 @@ def served(archive_ws: Path) -> Iterator[tuple[Path, str]]:
         server.server_close()
 
 
-def test_crawl_finds_no_dead_link_and_no_console_error(served: tuple[Path, str],
+@pytest.fixture
+def served(archive_ws: Path) -> Iterator[tuple[Path, str]]:
+    yield from _serve(archive_ws)
+
+
+@pytest.fixture
+def served_isa(isa_workspace: Path) -> Iterator[tuple[Path, str]]:
+    yield from _serve(isa_workspace)
+
+
+@pytest.mark.parametrize("site", ["served", "served_isa"])
+def test_crawl_finds_no_dead_link_and_no_console_error(site: str, request: pytest.FixtureRequest,
                                                        chromium: str) -> None:
     from playwright.sync_api import sync_playwright
 
+    served = request.getfixturevalue(site)
     _, start = served
     errors: list[str] = []
     failed: list[str] = []
@@ -349,7 +360,9 @@ def test_crawl_finds_no_dead_link_and_no_console_error(served: tuple[Path, str],
         finally:
             browser.close()
     pages = [u for u in seen if u.endswith((".html", "/"))]
-    assert len(pages) >= 5  # the index and four issues
+    assert len(pages) >= 5  # the index and the issues
+    for page_path in ("cities/index.html", "people/index.html", "members/index.html"):
+        assert start + page_path in seen
     assert any(u.endswith("feed.xml") for u in seen)
     assert errors == []
     assert failed == []
