@@ -26,7 +26,7 @@ from click.testing import Result
 
 from newsletter.archive import build_archive
 from newsletter.archive.indexer import BUNDLE, STAMP, TIMEOUT, find_binary, update_index
-from newsletter.errors import NewsletterError, ValidationError
+from newsletter.errors import ValidationError
 from newsletter.workspace import Workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -413,16 +413,6 @@ def test_leftover_from_a_killed_run_is_removed(workspace: Path) -> None:
     assert update_index(site, ["2026/01/example/index.html"]).problem is None
     assert not leftover.exists()
     assert young.exists()
-
-
-def test_script_in_content_is_still_refused(workspace: Path) -> None:
-    # The archive now serves scripts of its own; content still may not bring any.
-    base = workspace / "templates/base.mjml.j2"
-    base.write_text(base.read_text(encoding="utf-8").replace(
-        "</mj-body>", '<mj-raw><script src="x.js"></script></mj-raw></mj-body>'),
-        encoding="utf-8")
-    with pytest.raises(NewsletterError, match="script or an event handler"):
-        build_archive(Workspace.find(workspace), out=workspace / "site")
 
 
 def test_validation_error_type_for_city_table(workspace: Path) -> None:
