@@ -86,7 +86,8 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
         fragments[issue.slug] = atom_entry(site, entry, page.feed_html)
         pages[issue.slug] = (issue, searchable_issue_page(
             page.html, title=issue.title, date=issue.date.isoformat(),
-            language=issue.language, to_root=TO_ROOT, site_language=site.language))
+            language=issue.language, to_root=TO_ROOT, site_language=site.language,
+            links=_look_up_links(issue.language)))
     newest_first = sorted(records.values(), reverse=True,
                           key=lambda r: (r["entry"]["date"], r["entry"]["slug"]))
     entries = [r["entry"] for r in newest_first]
@@ -130,6 +131,13 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     search = update_index(writer.out, [e["permalink"] + PAGE for e in entries])
     return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed,
                          search)
+
+
+def _look_up_links(language: str) -> list[tuple[str, str]]:
+    """The cities, people and member pages, labelled in the page's language."""
+    w = directory_words(language)
+    return [("cities/index.html", w["cities"]), ("people/index.html", w["people"]),
+            ("members/index.html", w["members"])]
 
 
 def _entry(issue: Issue) -> dict[str, Any]:

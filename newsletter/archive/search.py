@@ -13,20 +13,21 @@ This module shapes the pages; ``indexer.py`` runs Pagefind over them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
 SCRIPT = "search.js"  # our loader: the box, file:// detection, the language merge
 STYLESHEET = "search.css"  # the box on issue pages (which bring no stylesheet of their own)
 WORDS = {
-    "de": {"year": "Jahr", "placeholder": "Archiv durchsuchen",
+    "de": {"year": "Jahr", "search_nav": "Archiv", "placeholder": "Archiv durchsuchen",
            "needs_server": "Die Suche braucht einen Webserver: Sie haben die Seite als Datei "
                            "geöffnet.",
            "unavailable": "Die Suche ist gerade nicht verfügbar."},
-    "en": {"year": "Year", "placeholder": "Search the archive",
+    "en": {"year": "Year", "search_nav": "Archive", "placeholder": "Search the archive",
            "needs_server": "Search needs a web server: this page was opened as a file.",
            "unavailable": "Search is not available right now."},
-    "zh": {"year": "年份", "placeholder": "搜索往期",
+    "zh": {"year": "年份", "search_nav": "存档", "placeholder": "搜索往期",
            "needs_server": "搜索需要通过网页服务器访问：此页面是作为本地文件打开的。",
            "unavailable": "搜索暂时不可用。"},
 }
@@ -56,11 +57,13 @@ def search_box(to_root: str, language: str) -> Markup:
 
 
 def searchable_issue_page(html: str, *, title: str, date: str, language: str,
-                          to_root: str, site_language: str) -> str:
-    """An issue page made searchable: body marked, metadata and the box added.
+                          to_root: str, site_language: str,
+                          links: Sequence[tuple[str, str]] = ()) -> str:
+    """An issue page made searchable: body marked, metadata, the box and ``links`` added.
 
-    The year filter is named in the site's language (the search box shows that name), the
-    same on every edition, so that one filter spans them all.
+    ``links`` are (path from the site root, label): the look-up pages, in a ``<nav>``. The
+    year filter is named in the site's language (the search box shows that name), the same
+    on every edition, so that one filter spans them all.
     """
     body = _BODY.search(html)
     end = _HEAD_END.search(html)
@@ -71,7 +74,11 @@ def searchable_issue_page(html: str, *, title: str, date: str, language: str,
             f'<meta data-pagefind-meta="date[content]" content="{escape(date)}">\n'
             f'<meta data-pagefind-filter="{escape(words(site_language)["year"])}[content]" '
             f'content="{escape(date[:4])}">\n')
+    nav = "".join(f'<li><a href="{escape(to_root + path)}">{escape(label)}</a></li>'
+                  for path, label in links)
     box = ('<div class="nl-search-bar" data-pagefind-ignore="all">'
+           + (f'<nav aria-label="{escape(words(language)["search_nav"])}"><ul class="nl-nav">'
+              f"{nav}</ul></nav>" if nav else "")
            + str(search_box(to_root, language)) + "</div>\n")
     return (html[:end.start()] + head + html[end.start():body.start()]
             + f"<body{body.group(1)} data-pagefind-body>\n" + box + html[body.end():])
