@@ -438,3 +438,19 @@ def test_unwritable_listing_is_a_warning(workspace: Path) -> None:
     assert result.problem is not None
     assert result.problem.startswith("search index not updated for bundles.json: cannot "
                                      "write it")
+
+
+def test_hostile_names_stay_text_and_inside_the_site(workspace: Path) -> None:
+    (workspace / "issues/example/99-voices.md").write_text(
+        "---\nkind: city_voices\ntitle: Voices\nitems:\n"
+        "  - person: \"<script>alert(1)</script>\"\n    office: \"<b>Mayor</b>\"\n"
+        "    city: \"../../etc/<i>x</i>\"\n    quote: Hello.\n"
+        "  - person: Ann\n    city: \"..\"\n    quote: Hi.\n---\n", encoding="utf-8")
+    site = build_archive(Workspace.find(workspace), out=workspace / "site").out
+    pages = [p.relative_to(site).as_posix() for p in (site / "cities").rglob("index.html")]
+    assert "cities/etc-i-x-i/index.html" in pages
+    assert "cities/x/index.html" in pages
+    people = (site / "people/index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in people
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in people
+    assert "&lt;b&gt;Mayor&lt;/b&gt;" in people
