@@ -70,7 +70,8 @@ def isa_site(isa_module_copy: Path) -> Iterator[tuple[Path, str, str]]:
         folder.mkdir()
         for name, text in ZH_ISSUE.items():
             (folder / name).write_text(text, encoding="utf-8")
-        (root / "cities.toml").write_text('[Foshan]\nnames = ["佛山"]\n', encoding="utf-8")
+        if not (root / "cities.toml").exists():
+            (root / "cities.toml").write_text('[Foshan]\nnames = ["佛山"]\n', encoding="utf-8")
         report = build_archive(workspace, out=site, base_url="https://host.test/archiv/")
         assert report.search.indexed == 1, report.search  # only the new year is indexed
         chinese = "2020/05/foshan-zh/index.html"
