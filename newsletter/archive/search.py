@@ -74,11 +74,12 @@ def searchable_issue_page(html: str, *, title: str, date: str, language: str,
             f'<meta data-pagefind-meta="date[content]" content="{escape(date)}">\n'
             f'<meta data-pagefind-filter="{escape(words(site_language)["year"])}[content]" '
             f'content="{escape(date[:4])}">\n')
-    nav = "".join(f'<li><a href="{escape(to_root + path)}">{escape(label)}</a></li>'
-                  for path, label in links)
-    box = ('<div class="nl-search-bar" data-pagefind-ignore="all">'
-           + (f'<nav aria-label="{escape(words(language)["search_nav"])}"><ul class="nl-nav">'
-              f"{nav}</ul></nav>" if nav else "")
-           + str(search_box(to_root, language)) + "</div>\n")
+    items = "".join(f'<li><a href="{escape(to_root + path)}">{escape(label)}</a></li>'
+                    for path, label in links)
+    # One <nav> landmark around links and box: nothing of ours is outside a landmark.
+    box = (f'<nav class="nl-search-bar" aria-label="{escape(words(language)["search_nav"])}" '
+           'data-pagefind-ignore="all">'
+           + (f'<ul class="nl-nav">{items}</ul>' if items else "")
+           + str(search_box(to_root, language)) + "</nav>\n")
     return (html[:end.start()] + head + html[end.start():body.start()]
             + f"<body{body.group(1)} data-pagefind-body>\n" + box + html[body.end():])

@@ -47,6 +47,9 @@
       showImages: false, resetStyles: false, showEmptyFilters: false, mergeIndex: merge,
       translations: { placeholder: box.dataset.placeholder }
     });
+    // Pagefind names its field by title only; a label proper for screen readers.
+    var input = field.querySelector("input");
+    if (input) { input.setAttribute("aria-label", box.dataset.placeholder); }
   }
 
   fetch(bundle + "bundles.json").then(function (response) {
