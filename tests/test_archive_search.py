@@ -109,10 +109,16 @@ def open_page(browser: Any, errors: list[str], **options: Any) -> Any:
     return page
 
 
-def search(page: Any, term: str) -> list[str]:
-    """Type into the search box; the links of the results (pages and sections)."""
+def search(page: Any, term: str, expect: str | None = None) -> list[str]:
+    """Type into the search box; the links of the results (pages and sections).
+
+    With ``expect``, waits until a result links there (results arrive one by one).
+    """
     page.fill(".pagefind-ui__search-input", term)
     page.wait_for_selector(".pagefind-ui__result-link", timeout=15_000)
+    if expect:
+        page.wait_for_function("h => [...document.querySelectorAll('.pagefind-ui__result a')]"
+                               ".some(a => a.href === h)", arg=expect, timeout=15_000)
     page.wait_for_timeout(300)  # sub-results render just after the page results
     return list(page.eval_on_selector_all(".pagefind-ui__result a",
                                           "els => els.map(e => e.href)"))
@@ -127,8 +133,8 @@ def test_searching_taicang_finds_the_foshan_issue_and_opens_its_section(
     page = open_page(browser, errors)
     try:
         page.goto(start + "index.html")
-        links = search(page, "Taicang")
         section = start + "2019/10/foshan/index.html#taicang"
+        links = search(page, "Taicang", section)
         assert start + "2019/10/foshan/index.html" in links
         assert section in links
         page.click(".pagefind-ui__result a[href$='#taicang']")
@@ -136,7 +142,7 @@ def test_searching_taicang_finds_the_foshan_issue_and_opens_its_section(
         assert page.url == section
         assert page.locator("#taicang").is_visible()
         # The issue page has the box too, and finds the same from there.
-        assert section in search(page, "Taicang")
+        assert section in search(page, "Taicang", section)
     finally:
         page.close()
     assert errors == []
@@ -149,12 +155,14 @@ def test_searching_chinese_finds_the_chinese_page(isa_site: tuple[Path, str, str
     page = open_page(browser, errors)
     try:
         page.goto(start + "index.html")  # a German page: the zh index is merged in
-        links = search(page, "佛山")
+        links = search(page, "佛山", start + chinese)
         assert any(urldefrag(link)[0] == start + chinese for link in links), links
         page.goto(start + chinese)  # and from the Chinese page itself
-        assert any(urldefrag(link)[0] == start + chinese for link in search(page, "全体大会"))
+        assert any(urldefrag(link)[0] == start + chinese
+                   for link in search(page, "全体大会", start + chinese))
         # The other way round: the German index is merged into the Chinese page's search.
-        assert start + "2019/10/foshan/index.html#taicang" in search(page, "Taicang")
+        german = start + "2019/10/foshan/index.html#taicang"
+        assert german in search(page, "Taicang", german)
     finally:
         page.close()
     assert errors == []
