@@ -29,7 +29,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def copy_isa(root: Path) -> Path:
     """A copy of this repository's ISA workspace (sample issues, templates, lists) at root."""
     root.mkdir()
-    for name in ("newsletter.toml", "issues", "subscribers"):
+    for name in ("newsletter.toml", "cities.toml", "issues", "subscribers"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, root / name)
