@@ -314,12 +314,14 @@ def served_isa(isa_workspace: Path) -> Iterator[tuple[Path, str]]:
     yield from _serve(isa_workspace)
 
 
-@pytest.mark.parametrize("site", ["served", "served_isa"])
-def test_crawl_finds_no_dead_link_and_no_console_error(site: str, request: pytest.FixtureRequest,
+def test_crawl_of_the_isa_archive(served_isa: tuple[Path, str], chromium: str) -> None:
+    test_crawl_finds_no_dead_link_and_no_console_error(served_isa, chromium)
+
+
+def test_crawl_finds_no_dead_link_and_no_console_error(served: tuple[Path, str],
                                                        chromium: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    served = request.getfixturevalue(site)
     _, start = served
     errors: list[str] = []
     failed: list[str] = []

@@ -10,10 +10,11 @@ import functools
 import os
 import shutil
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urldefrag
@@ -29,10 +30,10 @@ from newsletter.archive.indexer import BUNDLE, STAMP, TIMEOUT, find_binary, upda
 from newsletter.errors import ValidationError
 from newsletter.workspace import Workspace
 
+sys.path.insert(0, str(Path(__file__).parent))
+from test_archive import CHROMIUM_ARGS, _Quiet
+
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 ZH_ISSUE = {  # a Chinese issue of our own, used when the Foshan sample has no zh edition
     "issue.toml": 'title = "佛山简讯"\ndate = 2020-05-04\nsubject = "ISA 简讯：佛山"\n'
                   'language = "zh"\n',
@@ -49,11 +50,6 @@ def need_pagefind() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
