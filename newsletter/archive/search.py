@@ -31,7 +31,6 @@ WORDS = {
            "needs_server": "搜索需要通过网页服务器访问：此页面是作为本地文件打开的。",
            "unavailable": "搜索暂时不可用。"},
 }
-_INDEXED = re.compile(r"Indexed (\d+) pages?")
 _BODY = re.compile(r"<body\b([^>]*)>", re.IGNORECASE)
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 
@@ -43,17 +42,17 @@ def words(language: str) -> dict[str, str]:
 def search_box(to_root: str, language: str) -> Markup:
     """The search form every page carries; ``search.js`` turns it into Pagefind's UI.
 
-    Without JavaScript or from disk it stays a note; the box itself is never indexed.
+    Without JavaScript it shows nothing; opened from disk, or without an index, it says why
+    in its note. The box itself is never indexed.
     """
     w = words(language)
     return Markup(  # noqa: S704  (every value in it is escaped)
-        f'<div class="nl-search" data-pagefind-ignore="all" '
-            f'data-root="{escape(to_root)}" '
-            f'data-placeholder="{escape(w["placeholder"])}" '
-            f'data-needs-server="{escape(w["needs_server"])}" '
-            f'data-unavailable="{escape(w["unavailable"])}">'
-            f'<p class="nl-search-note" hidden></p></div>\n'
-            f'<script src="{escape(to_root)}{SCRIPT}" defer></script>')
+        f'<div class="nl-search" data-pagefind-ignore="all" data-root="{escape(to_root)}" '
+        f'data-placeholder="{escape(w["placeholder"])}" '
+        f'data-needs-server="{escape(w["needs_server"])}" '
+        f'data-unavailable="{escape(w["unavailable"])}">'
+        f'<p class="nl-search-note" hidden></p></div>\n'
+        f'<script src="{escape(to_root)}{SCRIPT}" defer></script>')
 
 
 def searchable_issue_page(html: str, *, title: str, date: str, language: str,
