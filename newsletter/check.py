@@ -9,6 +9,7 @@ import lxml.html
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue
+from newsletter.stub import Leftover, leftovers, month_mismatch
 
 GMAIL_CLIP = 102 * 1024  # Gmail clips a message's HTML beyond about 102 KB
 WARN_FROM = 90 * 1024
@@ -35,6 +36,25 @@ def check_output(rendered: RenderedIssue) -> list[Finding]:
                                            f"Gmail's {GMAIL_CLIP // 1024} KB clipping limit"))
     findings += _check_html("email.html", rendered.email_html, absolute=True)
     findings += _check_html("web.html", rendered.web_html, absolute=False)
+    return _check_source(rendered) + findings
+
+
+def _check_source(rendered: RenderedIssue) -> list[Finding]:
+    """What the editor wrote but probably did not mean: stub text, a folder named for
+    another month than the issue's date."""
+    issue = rendered.issue
+    by_file: dict[str, list[Leftover]] = {}
+    for left in leftovers(issue.folder):
+        by_file.setdefault(left.file, []).append(left)
+    findings = []
+    for name, lines in by_file.items():
+        more = f" and {len(lines) - 1} more line{'s' if len(lines) > 2 else ''}" \
+            if len(lines) > 1 else ""
+        findings.append(Finding("warning", f"{name}:{lines[0].line}: text left from the stub: "
+                                           f"{lines[0].text!r}{more}"))
+    mismatch = month_mismatch(issue.slug, issue.date)
+    if mismatch:
+        findings.append(Finding("warning", f"issue.toml: {mismatch}"))
     return findings
 
 

@@ -23,6 +23,7 @@ from newsletter.email_html import inline_css, mjml_to_html
 from newsletter.errors import TemplateError, shown_path
 from newsletter.labels import labels
 from newsletter.markup import wrap
+from newsletter.palette import DARK, on_dark
 from newsletter.schema import Image
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "scaffold" / "templates"
@@ -69,6 +70,7 @@ class Templates:
         for env in (self.html, self.text):
             env.filters["month_year"] = _month_year
             env.filters["prefix"] = _prefix
+            env.filters["on_dark"] = on_dark
             env.filters["wrap"] = lambda text, indent="": "\n".join(wrap(text, indent, indent))
 
     @classmethod
@@ -139,12 +141,13 @@ def _context(issue: Issue, config: Config, mode: str, recorder: _Personal,
         index_url = config.archive_url
     return {"issue": issue, "config": config.values, "brand": config.brand,
             "t": labels(issue.language), "issue_url": issue_url, "mode": mode,
-            "personal": recorder, "image_url": _image_url(assets), "index_url": index_url}
+            "personal": recorder, "image_url": _image_url(assets), "index_url": index_url,
+            "dark": DARK}
 
 
 def _html_for_web(mjml: str, issue: Issue) -> str:
     # Browsers apply <style> blocks themselves: the web version needs no inlining.
-    return mjml_to_html(mjml, what=f"issue {issue.slug}")
+    return mjml_to_html(mjml, what=f"issue {issue.slug}", web=True)
 
 
 def _image_url(base: str) -> Any:

@@ -21,6 +21,7 @@ from newsletter.archive.mentions import load_city_table, mentions
 from newsletter.archive.pages import STYLESHEET, TO_ROOT, Site, index_page, issue_page
 from newsletter.archive.search import SCRIPT, search_box, searchable_issue_page
 from newsletter.archive.writer import Writer
+from newsletter.config import Config
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.labels import labels
@@ -33,9 +34,12 @@ PAGE = "index.html"
 SITE_FILES = ("index.html", "style.css", "feed.xml", "sitemap.xml", "search.js", "search.css")
 NOT_RUN = SearchResult(ran=False)
 WORDS = {  # the few words of the index page that labels.py does not have
-    "de": {"feed": "Atom-Feed", "contents": "Inhalt", "empty": "Noch keine Ausgaben."},
-    "en": {"feed": "Atom feed", "contents": "Contents", "empty": "No issues yet."},
-    "zh": {"feed": "Atom 订阅", "contents": "目录", "empty": "暂无往期。"},
+    "de": {"feed": "Atom-Feed", "contents": "Inhalt", "empty": "Noch keine Ausgaben.",
+           "subscribe": "Newsletter abonnieren"},
+    "en": {"feed": "Atom feed", "contents": "Contents", "empty": "No issues yet.",
+           "subscribe": "Subscribe to the newsletter"},
+    "zh": {"feed": "Atom 订阅", "contents": "目录", "empty": "暂无往期。",
+           "subscribe": "订阅简报"},
 }
 
 
@@ -61,7 +65,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     site = Site(_base_url(base_url) if base_url else config.archive_url,
                 config.newsletter.name, config.newsletter.publisher,
                 config.newsletter.language, _note(config.section("archive").get("note")),
-                config.brand.colour)
+                config.brand.colour, *_subscribe(config))
     cache = Cache.load(out)
     cities = load_city_table(workspace.root)  # validated before anything is rendered
     environment = environment_key(root=workspace.root, templates=workspace.templates.folder,
@@ -138,6 +142,17 @@ def _look_up_links(language: str) -> list[tuple[str, str]]:
     w = directory_words(language)
     return [("cities/index.html", w["cities"]), ("people/index.html", w["people"]),
             ("members/index.html", w["members"])]
+
+
+def _subscribe(config: Config) -> tuple[str, str]:
+    """The service's subscribe page and its label, or nothing without [service] url."""
+    service = config.service_url
+    if service is None:
+        return "", ""
+    language = config.newsletter.language.split("-")[0]
+    words = WORDS.get(language, WORDS["en"])
+    lang = f"?lang={language}" if language in WORDS else ""
+    return f"{service}subscribe{lang}", words["subscribe"]
 
 
 def _entry(issue: Issue) -> dict[str, Any]:

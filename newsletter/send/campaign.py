@@ -82,7 +82,9 @@ class Campaign:
         self.content_hash = str(built.manifest["content_hash"])
         self.suppressed = default_suppressed(options.list_path)
         self.journal_path = journal_path(config.root, self.slug, options.list_path)
-        self.composer = Composer(built, config, test=bool(options.test))
+        self.composer = Composer(built, config, test=bool(options.test),
+                                 list_name=options.list_path.stem,
+                                 local=not (options.smtp or config.smtp_url))
         self.policy = self._policy()
         self.transport = self._transport()
         self._pool: Pool | None = None
