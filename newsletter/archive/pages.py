@@ -92,10 +92,16 @@ def index_page(templates: Templates, site: Site, issues: list[dict[str, Any]],
 
 
 def _with_subscribe_link(page: str, site: Site) -> str:
-    """The page with a subscribe link at the end of its body."""
+    """The page with a subscribe link at the end of its footer (else of its body).
+
+    Inside the footer landmark: content outside every landmark is lost to screen-reader users
+    who move by landmarks (axe's "region").
+    """
     link = (f'<p style="text-align:center;margin:16px;font:16px/1.5 Helvetica,Arial,sans-serif">'
             f'<a href="{escape(site.subscribe_url)}">{escape(site.subscribe_label)}</a></p>\n')
-    at = page.lower().rfind("</body>")
+    lower = page.lower()
+    at = lower.rfind("</footer>")
+    at = at if at >= 0 else lower.rfind("</body>")
     return page + link if at < 0 else page[:at] + link + page[at:]
 
 
