@@ -92,16 +92,15 @@ def index_page(templates: Templates, site: Site, issues: list[dict[str, Any]],
 
 
 def _with_subscribe_link(page: str, site: Site) -> str:
-    """The page with a subscribe link at the end of its footer (else of its body).
+    """The page with a subscribe link at the end of its body, in a landmark of its own.
 
-    Inside the footer landmark: content outside every landmark is lost to screen-reader users
-    who move by landmarks (axe's "region").
+    Outside a landmark, screen-reader users skipping by region would miss it (axe "region").
     """
-    link = (f'<p style="text-align:center;margin:16px;font:16px/1.5 Helvetica,Arial,sans-serif">'
-            f'<a href="{escape(site.subscribe_url)}">{escape(site.subscribe_label)}</a></p>\n')
-    lower = page.lower()
-    at = lower.rfind("</footer>")
-    at = at if at >= 0 else lower.rfind("</body>")
+    label = escape(site.subscribe_label)
+    link = (f'<nav aria-label="{label}" style="text-align:center;margin:16px;'
+            f'font:16px/1.5 Helvetica,Arial,sans-serif">'
+            f'<a href="{escape(site.subscribe_url)}">{label}</a></nav>\n')
+    at = page.lower().rfind("</body>")
     return page + link if at < 0 else page[:at] + link + page[at:]
 
 
