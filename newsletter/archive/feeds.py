@@ -30,6 +30,8 @@ def atom_entry(site: Site, entry: dict[str, Any], content: str) -> str:
     _sub(item, "published", _stamp(entry["date"]))
     _sub(item, "updated", _stamp(entry["date"]))
     _sub(item, "link", href=url, rel="alternate", type="text/html")
+    for city in entry.get("members", ()):  # the member timeline, for feed readers
+        _sub(item, "category", term=city, label=city, scheme=site.base_url + "members/")
     if entry["preheader"]:
         _sub(item, "summary", entry["preheader"])
     _sub(item, "content", content, type="html")
@@ -57,10 +59,13 @@ def atom_feed(site: Site, entries: Sequence[dict[str, Any]], fragments: Sequence
     return text.encode("utf-8")
 
 
-def sitemap(site: Site, entries: Sequence[dict[str, Any]]) -> bytes:
-    """The index and every issue page, with the issue's date as lastmod."""
+def sitemap(site: Site, entries: Sequence[dict[str, Any]], pages: Sequence[str] = ()) -> bytes:
+    """The index, every issue page (the issue's date as lastmod) and the other ``pages``."""
     urlset = ET.Element("urlset", {"xmlns": SITEMAP})
     _sub(_sub(urlset, "url"), "loc", site.base_url)
+    for page in pages:  # folder/index.html -> folder/, as for the issues
+        _sub(_sub(urlset, "url"), "loc", site.base_url + quote_path(page.removesuffix(
+            "index.html")))
     for entry in entries:
         url = _sub(urlset, "url")
         _sub(url, "loc", site.base_url + quote_path(entry["permalink"]))
