@@ -5,23 +5,19 @@ end, or the pool's task group waits for it forever (a hang seen in a full test r
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_send_pool import Note
 
 from newsletter.send.dispatch import Dispatcher
 from newsletter.send.outcome import Channel
 from newsletter.send.pool import Job
 from newsletter.send.relays import Relay
-
-
-@dataclass(frozen=True)
-class Note:
-    recipient: str
-    envelope_from: str = "news@example.org"
-    message_id: str = "<1@example.org>"
-    data: bytes = b"Subject: x\r\n\r\nx\r\n"
 
 
 class Nowhere:
