@@ -35,7 +35,7 @@ def faulty() -> Iterator[Server]:
 
 
 async def send(server: Server, readers: int = 3, *, policy: Policy = FAST,
-               timeout: float = 0.5) -> tuple[SendReport, dict[str, str], list[str]]:
+               timeout: float = 5.0) -> tuple[SendReport, dict[str, str], list[str]]:
     addresses = write_list(Path("subscribers/faults.csv"), readers)
     campaign = prepare(Path(ISSUE), SendOptions(
         Path("subscribers/faults.csv"), smtp=server.url, connections=1, policy=policy,
