@@ -56,11 +56,11 @@ def naive(built: Built, workspace: Workspace) -> Callable[[Subscriber], bytes]:
     news = config.newsletter
 
     def compose(subscriber: Subscriber) -> bytes:
-        values = personal_values(subscriber, defaults=built.manifest["defaults"], config=config)
+        values = personal_values(subscriber, defaults=built.edition.defaults, config=config)
         message = EmailMessage()
         message["From"] = news.sender
         message["To"] = f"{subscriber.name} <{subscriber.email}>"
-        message["Subject"] = built.manifest["subject"]
+        message["Subject"] = built.edition.subject
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain="isa.example.org")
         message["Reply-To"] = news.reply_to

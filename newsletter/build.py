@@ -6,27 +6,24 @@ so a failed build never leaves half an issue behind. Same input, byte-identical 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from newsletter import __version__
+from newsletter.layout import MANIFEST, BuildLayout, Edition, Manifest, edition_paths
 from newsletter.render import RenderedIssue
 from newsletter.workspace import Workspace
-
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
 class BuildResult:
     folder: Path
     rendered: RenderedIssue
-    manifest: dict[str, Any]
+    manifest: Manifest
 
 
 def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = None
@@ -34,31 +31,29 @@ def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = N
     """Validate and render every issue first; then write each one's build folder."""
     issues = workspace.load_all(folders)
     rendered = [workspace.render(issue) for issue in issues]
-    target = out or workspace.root / "build"
+    target = BuildLayout.of(workspace.root, out).root
     return [write(r, target) for r in rendered]
 
 
-def manifest(rendered: RenderedIssue) -> dict[str, Any]:
+def manifest(rendered: RenderedIssue) -> Manifest:
     """What the later stages (send, archive) need to know without re-rendering."""
     issue = rendered.issue
-    return {
-        "generator": f"newsletter {__version__}",
-        "slug": issue.slug,
-        "title": issue.title,
-        "date": issue.date.isoformat(),
-        "subject": issue.subject,
-        "preheader": issue.preheader,
-        "language": issue.language,
-        "permalink": issue.permalink,
-        "content_hash": rendered.content_hash,
-        "source_hash": issue.fingerprint(),
-        "sizes": {name: len(text.encode("utf-8")) for name, text in _texts(rendered).items()},
-        "placeholders": list(rendered.placeholders),
-        "defaults": dict(sorted(rendered.defaults.items())),
-        "sections": [{"anchor": s.anchor, "kind": s.kind, "title": s.title}
-                     for s in issue.sections],
-        "images": [image.local for image in issue.images],
-    }
+    edition = Edition(language=issue.language, default=True, title=issue.title,
+                      subject=issue.subject, preheader=issue.preheader,
+                      permalink=issue.permalink, **edition_paths(issue.language, default=True),
+                      placeholders=rendered.placeholders,
+                      defaults=dict(sorted(rendered.defaults.items())))
+    return Manifest(
+        generator=f"newsletter {__version__}", slug=issue.slug, title=issue.title,
+        date=issue.date.isoformat(), subject=issue.subject, preheader=issue.preheader,
+        language=issue.language, permalink=issue.permalink,
+        content_hash=rendered.content_hash, source_hash=issue.fingerprint(),
+        sizes={name: len(text.encode("utf-8")) for name, text in _texts(rendered).items()},
+        placeholders=rendered.placeholders, defaults=dict(sorted(rendered.defaults.items())),
+        sections=tuple({"anchor": s.anchor, "kind": s.kind, "title": s.title}
+                       for s in issue.sections),
+        images=tuple(image.local for image in issue.images if image.local is not None),
+        editions=(edition,))
 
 
 def write(rendered: RenderedIssue, out: Path) -> BuildResult:
@@ -71,9 +66,7 @@ def write(rendered: RenderedIssue, out: Path) -> BuildResult:
         data = manifest(rendered)
         for name, text in _texts(rendered).items():
             (staging / name).write_text(text, encoding="utf-8", newline="")
-        (staging / MANIFEST).write_text(
-            json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-            encoding="utf-8")
+        (staging / MANIFEST).write_text(data.to_json(), encoding="utf-8")
         for image in issue.images:
             if image.local is None:  # a remote image: nothing to copy
                 continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -26,8 +25,9 @@ from typing import Any
 
 from newsletter import personal
 from newsletter.config import Config
-from newsletter.errors import ConfigError, NewsletterError, SubscriberError
+from newsletter.errors import ConfigError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
+from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.subscribers import Subscriber, normalise
 
 _SOFT = b"=\r\n"
@@ -37,31 +37,28 @@ _UNSUBSCRIBE_SUBJECT = "unsubscribe"
 
 @dataclass(frozen=True)
 class Built:
-    """A build folder read back: what ``newsletter build`` wrote for one issue."""
+    """One edition of a build folder read back: what ``newsletter build`` wrote for it."""
 
     folder: Path
-    manifest: Mapping[str, Any] = field(hash=False)
+    manifest: Manifest = field(hash=False)
     html: str
     text: str
+    edition: Edition
 
     @classmethod
-    def read(cls, folder: Path) -> Built:
-        manifest_file = folder / "manifest.json"
-        try:
-            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-            html_text = (folder / "email.html").read_text(encoding="utf-8")
-            plain = (folder / "email.txt").read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise NewsletterError(f"no build for {folder.name} in {folder}: "
-                                  "run 'newsletter build ISSUE'") from exc
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise NewsletterError(f"build damaged ({exc}): run 'newsletter build ISSUE' again",
-                                  path=manifest_file) from exc
-        for key in ("slug", "subject", "content_hash"):
-            if not isinstance(manifest.get(key), str):
-                raise NewsletterError(f"no {key!r} in the manifest: run 'newsletter build "
-                                      "ISSUE' again", path=manifest_file)
-        return cls(folder, manifest, html_text, plain)
+    def read(cls, folder: Path, language: str | None = None) -> Built:
+        """The edition of ``language`` (by primary subtag; None: the default edition)."""
+        layout = BuildLayout(folder.parent)
+        manifest = layout.read_manifest(folder.name)
+        edition = manifest.edition_for(language)
+        return cls(folder, manifest, layout.read_text(folder.name, edition.email_html),
+                   layout.read_text(folder.name, edition.email_text), edition)
+
+    @classmethod
+    def read_all(cls, folder: Path) -> list[Built]:
+        """Every edition of a build folder, the default edition first."""
+        manifest = BuildLayout(folder.parent).read_manifest(folder.name)
+        return [cls.read(folder, edition.language) for edition in manifest.editions]
 
 
 @dataclass(frozen=True)
@@ -123,9 +120,9 @@ class Composer:
         self.built = built
         self.config = config
         self.test = test
-        manifest = built.manifest
-        self.content_hash = str(manifest["content_hash"])
-        self.defaults = {str(k): str(v) for k, v in manifest.get("defaults", {}).items()}
+        self.edition = built.edition
+        self.content_hash = built.manifest.content_hash
+        self.defaults = dict(built.edition.defaults)
         news = config.newsletter
         for key in ("sender", "reply_to", "list_id", "name"):
             refuse_breaks(news.get(key) or "", f"newsletter.{key} in newsletter.toml")
@@ -139,7 +136,7 @@ class Composer:
             raise ConfigError(f"newsletter.sender {news.sender!r} has no valid address: {exc}"
                               ) from exc
         self.domain = self.envelope_from.rsplit("@", 1)[1]
-        subject = ("[TEST] " if test else "") + str(manifest["subject"])
+        subject = ("[TEST] " if test else "") + self.edition.subject
         refuse_breaks(subject, f"the subject in {built.folder / 'manifest.json'}")
         self._mid_salt = f"{self.content_hash}\0{'test' if test else 'live'}\0".encode()
         self._mailto = f"mailto:{_unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"

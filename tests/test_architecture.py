@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # -> config -> errors.
 RANKS = {
     "errors": 0,
-    "personal": 1, "labels": 1, "source": 1,
+    "personal": 1, "labels": 1, "source": 1, "layout": 1,
     "markup": 2,
     "schema": 3,
     "kinds": 4, "config": 4,

@@ -6,6 +6,7 @@ import base64
 import email
 import email.policy
 import random
+from dataclasses import replace
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
@@ -72,7 +73,7 @@ def test_message_headers_and_parts(workspace: Path) -> None:
     assert parsed["From"] == "Example Newsletter <newsletter@example.org>"
     (to,) = parsed["To"].addresses
     assert (to.display_name, to.addr_spec) == ("Dr. Anna Müller", "anna.mueller@example.org")
-    assert parsed["Subject"] == built.manifest["subject"]
+    assert parsed["Subject"] == built.edition.subject
     assert parsed["Date"].datetime is not None
     assert parsed["Message-ID"] == message.message_id
     assert parsed["Reply-To"] == "editors@example.org"
@@ -82,7 +83,7 @@ def test_message_headers_and_parts(workspace: Path) -> None:
     assert parsed["Cc"] is None
     assert parsed["Bcc"] is None
     text, html = parts(parsed)
-    values = personal_values(reader(), defaults=built.manifest["defaults"], config=ws.config)
+    values = personal_values(reader(), defaults=built.edition.defaults, config=ws.config)
     assert html == personal.fill(built.html, values, escape_html=True)
     assert text == personal.fill(built.text, values, escape_html=False)
     assert "Sehr geehrte Frau Dr. Müller" in text
@@ -142,12 +143,12 @@ def test_message_id_is_stable_per_reader_and_unique(workspace: Path) -> None:
             == first.message_id("Anna.Mueller@example.org"))
     test = Composer(built, ws.config, test=True)
     assert test.compose(reader()).message_id != first.compose(reader()).message_id
-    assert parse(test.compose(reader()))["Subject"] == "[TEST] " + built.manifest["subject"]
+    assert parse(test.compose(reader()))["Subject"] == "[TEST] " + built.edition.subject
 
 
 def test_sample_reader_and_merge_fields(workspace: Path) -> None:
     built, ws = built_issue(workspace)
-    defaults = built.manifest["defaults"]
+    defaults = built.edition.defaults
     sample = personal_values(None, defaults=defaults, config=ws.config)
     assert sample["salutation"] == defaults["salutation"]
     assert sample["web_url"] == defaults["web_url"]
@@ -155,8 +156,9 @@ def test_sample_reader_and_merge_fields(workspace: Path) -> None:
     values = personal_values(reader(organisation="Stadt Göttingen"), defaults=defaults,
                              config=ws.config)
     assert values["organisation"] == "Stadt Göttingen"
-    custom = Built(built.folder, built.manifest, built.html.replace(
-        "</body>", "<p>%%NL_ORGANISATION%%</p></body>"), built.text + "%%NL_ORGANISATION%%\n")
+    custom = replace(built, html=built.html.replace(
+        "</body>", "<p>%%NL_ORGANISATION%%</p></body>"),
+        text=built.text + "%%NL_ORGANISATION%%\n")
     text, html = parts(parse(Composer(custom, ws.config).compose(
         reader(organisation="Stadt Göttingen"))))
     assert "<p>Stadt Göttingen</p>" in html

@@ -80,7 +80,7 @@ def build(issues: tuple[Path, ...], out: Path | None) -> None:
 
     results = build_issues(Workspace.find(issues[0]), issues, out=out)
     for result in results:
-        sizes = result.manifest["sizes"]
+        sizes = result.manifest.sizes
         click.echo(f"built {result.folder}: email.html {sizes['email.html'] / 1024:.1f} KB, "
                    f"email.txt {sizes['email.txt'] / 1024:.1f} KB, "
                    f"web.html {sizes['web.html'] / 1024:.1f} KB")

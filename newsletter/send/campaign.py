@@ -18,6 +18,7 @@ from newsletter.compose import Built, Composer
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
 from newsletter.errors import ConfigError, SendError, SubscriberError, ValidationError
+from newsletter.layout import BuildLayout
 from newsletter.send.journal import SENDABLE, Journal, journal_path
 from newsletter.send.lock import SendLock
 from newsletter.send.outbox import Outbox
@@ -59,12 +60,13 @@ def prepare(issue_folder: Path, options: SendOptions) -> Campaign:
         raise SendError(f"{issue_folder} is not an issue folder (no issue.toml)")
     config = load_config(find_root(issue_folder.resolve()))
     slug = issue_folder.resolve().name
-    folder = config.root / "build" / slug
-    if not (folder / "manifest.json").is_file():
+    layout = BuildLayout.of(config.root)
+    folder = layout.folder(slug)
+    if not layout.manifest_path(slug).is_file():
         raise SendError(f"{issue_folder} has not been built: run 'newsletter build "
                         f"{issue_folder}' first")
     built = Built.read(folder)
-    if built.manifest.get("source_hash") != folder_fingerprint(issue_folder):
+    if built.manifest.source_hash != folder_fingerprint(issue_folder):
         raise SendError(f"{issue_folder} changed since it was built: run 'newsletter build "
                         f"{issue_folder}' (and look at it) before sending")
     if not options.list_path.is_file():
@@ -78,8 +80,8 @@ class Campaign:
         self.config = config
         self.built = built
         self.options = options
-        self.slug = str(built.manifest["slug"])
-        self.content_hash = str(built.manifest["content_hash"])
+        self.slug = built.manifest.slug
+        self.content_hash = built.manifest.content_hash
         self.suppressed = default_suppressed(options.list_path)
         self.journal_path = journal_path(config.root, self.slug, options.list_path)
         self.composer = Composer(built, config, test=bool(options.test))
@@ -126,7 +128,7 @@ class Campaign:
 
     def _summarise(self, issue_folder: Path) -> Summary:
         summary = Summary(issue=str(issue_folder), slug=self.slug,
-                          subject=str(self.built.manifest["subject"]),
+                          subject=self.built.edition.subject,
                           list_path=str(self.options.list_path),
                           transport=self.transport.description, outbox=self.outbox,
                           test=tuple(r.email for r in self.test_readers),
