@@ -16,7 +16,7 @@ SCHEMA = (
     Field("newsletter", "record", required=True, fields=(
         Field("name", "str", required=True, doc="the newsletter's name, shown in the header"),
         Field("publisher", "str", required=True, doc="who publishes it"),
-        Field("language", "str", default="en", doc="default language of issues"),
+        Field("language", "language", default="en", doc="default language of issues"),
         Field("sender", "str", required=True, doc="From: 'Name <address>'"),
         Field("reply_to", "email", doc="Reply-To address"),
         Field("list_id", "str", doc="List-Id, e.g. news.example.org; default from the sender"),
