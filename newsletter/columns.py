@@ -16,7 +16,7 @@ from wcwidth import wcswidth, wcwidth
 
 LIMIT = 78  # RFC 5322 2.1.1: lines SHOULD be no more than 78 characters
 # Must not start a line / must not end one (kinsoku shori, simplified).
-_CLOSING = frozenset("，。、；：！？）》」』】〕〉〗”’…‥・ー々,.;:!?)]}%")
+_CLOSING = frozenset("，。、；：！？）》」』】〕〉〗”’…‥・ー々,.;:!?)]}")
 _OPENING = frozenset("（《「『【〔〈〖“‘([{")
 _UNDERLINE = re.compile(r"^(=|-)\1{2,}$")
 _PLACEHOLDER = re.compile(r"%%NL_[A-Z_]+%%")

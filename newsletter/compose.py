@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import re
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate, parseaddr
@@ -80,15 +81,22 @@ def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str
     """
     values = dict(subscriber.fields) if subscriber is not None else {}
     email = subscriber.email if subscriber is not None else ""
+    salutation = (subscriber.salutation if subscriber else "") or defaults.get("salutation", "")
     values.update(
-        salutation=(subscriber.salutation if subscriber else "") or defaults.get("salutation",
-                                                                                   ""),
+        salutation=salutation,
+        salutation_mark=salutation_mark(salutation, defaults.get("salutation_mark", "")),
         name=(subscriber.name if subscriber else "") or defaults.get("name", ""),
         email=email,
         unsubscribe_url=unsubscribe_url(config, email),
         web_url=defaults.get("web_url", ""),
     )
     return values
+
+
+def salutation_mark(salutation: str, mark: str) -> str:
+    """The edition's mark after a salutation (``,`` or ``：``), unless it ends in one already."""
+    end = salutation.rstrip()[-1:]
+    return "" if end and unicodedata.category(end) == "Po" else mark
 
 
 def unsubscribe_url(config: Config, email: str) -> str:

@@ -54,6 +54,7 @@ class Issue:
     default_language: str = ""
     translations: tuple[Issue, ...] = ()  # the further editions; only on the default edition
     untranslated: tuple[str, ...] = ()  # sections (shown paths) left in the default language
+    languages: tuple[str, ...] = ()  # every edition's language, the default first
 
     @property
     def is_default(self) -> bool:
@@ -151,6 +152,7 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
         slug=folder.resolve().name, folder=folder, title=meta.title, date=meta.date,
         subject=meta.subject, preheader=meta.preheader or "", language=language,
         sections=tuple(sections), images=tuple(images[k] for k in sorted(images)),
+        languages=(language,),
     )
     translations = tuple(_translation(issue, lang, table, translated, shown_dir, problems)
                          for lang, table in editions.items())
@@ -159,7 +161,9 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
             problems.append(Problem(f"{shown_dir}/{path.name}", 1, undeclared(lang, language)))
     if problems:
         raise ValidationError(problems)
-    return replace(issue, translations=translations)
+    languages = (language, *editions)
+    return replace(issue, languages=languages, translations=tuple(
+        replace(t, languages=languages) for t in translations))
 
 
 def _translation(issue: Issue, lang: str, table: Record,

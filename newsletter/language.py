@@ -6,7 +6,7 @@ import langcodes
 
 from newsletter.layout import primary
 
-__all__ = ["is_cjk", "primary", "problem"]
+__all__ = ["autonym", "is_cjk", "primary", "problem"]
 
 # Scripts written without spaces between words: text wraps between characters, and the
 # HTML needs CJK fonts and strict line breaking.
@@ -29,3 +29,12 @@ def problem(tag: str) -> str | None:
 def is_cjk(tag: str) -> bool:
     """True for Chinese, Japanese and Korean (any script or region)."""
     return primary(tag) in _CJK
+
+
+def autonym(tag: str) -> str:
+    """The language's name in itself, for a language switch: Deutsch, 中文, English."""
+    try:
+        name = str(langcodes.Language.get(tag).autonym())
+    except (LookupError, ValueError):
+        return tag
+    return name[:1].upper() + name[1:]
