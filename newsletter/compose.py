@@ -26,7 +26,7 @@ from typing import Any
 
 from newsletter import personal
 from newsletter.config import Config
-from newsletter.errors import ConfigError, SubscriberError
+from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
 from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.subscribers import Subscriber, normalise
@@ -34,6 +34,7 @@ from newsletter.subscribers import Subscriber, normalise
 _SOFT = b"=\r\n"
 _BREAKS = re.compile(r"[\r\n\0]")
 _UNSUBSCRIBE_SUBJECT = "unsubscribe"
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class OutgoingMessage:
     envelope_from: str
     message_id: str
     data: bytes  # RFC 5322 wire bytes, CRLF line ends, 7-bit
+    language: str = ""  # the edition's language tag
 
 
 def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str],
@@ -154,6 +156,12 @@ class Composer:
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
         self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
         self._middle += fold("List-Id", f"{news.name} <{news.get('list_id') or self.domain}>")
+        # RFC 3282: the edition's language, so that clients can offer translation or speech.
+        if not _LANGUAGE_TAG.fullmatch(self.edition.language):
+            raise NewsletterError(f"edition language {self.edition.language!r} is not a "
+                                  "language tag: run 'newsletter build ISSUE' again",
+                                  path=built.folder / "manifest.json")
+        self._middle += f"Content-Language: {self.edition.language}\r\n".encode()
         boundary = f"=_nl_{self.content_hash[:24]}"
         self._tail_head = (f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
                            f' boundary="{boundary}"\r\n').encode()
@@ -176,7 +184,8 @@ class Composer:
         data = b"".join(head) + b"\r\n" + body
         if self._signer is not None:
             data = self._signer(data) + data
-        return OutgoingMessage(email, self.envelope_from, message_id, data)
+        return OutgoingMessage(email, self.envelope_from, message_id, data,
+                               self.edition.language)
 
     def message_id(self, email: str) -> str:
         """Unique per reader and issue, the same on every retry."""

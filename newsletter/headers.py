@@ -22,7 +22,18 @@ def refuse_breaks(value: str, what: str) -> None:
 
 def fold(name: str, value: str) -> bytes:
     """``Name: value`` CRLF, folded and RFC 2047-encoded by the email package (slow: once)."""
-    return email.policy.SMTP.fold_binary(name, value)
+    try:
+        return email.policy.SMTP.fold_binary(name, value)
+    except UnicodeEncodeError:
+        # CPython's folder fails on some CJK text ("ISA简报 2019年10月"): encode it ourselves.
+        return encoded_header(name, value)
+
+
+def encoded_header(name: str, value: str) -> bytes:
+    """``Name: value`` CRLF as base64 encoded-words, one per folded line (lines < 78)."""
+    words = [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?="
+             for chunk in _chunks(value, size=_WORD_OCTETS - 6)]
+    return (f"{name}: " + "\r\n ".join(words) + "\r\n").encode()
 
 
 def address_header(name: str, display: str, address: str) -> bytes:
@@ -44,12 +55,12 @@ def address_header(name: str, display: str, address: str) -> bytes:
     return (f"{name}: " + "\r\n ".join(words) + f"\r\n <{address}>\r\n").encode()
 
 
-def _chunks(text: str) -> list[bytes]:
+def _chunks(text: str, size: int = _WORD_OCTETS) -> list[bytes]:
     chunks: list[bytes] = []
     current = b""
     for char in text:
         octets = char.encode("utf-8")
-        if len(current) + len(octets) > _WORD_OCTETS:
+        if len(current) + len(octets) > size:
             chunks.append(current)
             current = b""
         current += octets

@@ -93,7 +93,7 @@ def test_foshan_greeting_with_both_signatories(foshan: Built) -> None:
     salutation = "Liebe Mitglieder, Freunde und Förderer der ISA"
     assert foshan.manifest["defaults"]["salutation"] == salutation
     assert f"{salutation}, das Treffen der Mitglieder" in foshan.outputs["web.html"]
-    assert "%%NL_SALUTATION%%, das Treffen" in foshan.outputs["email.txt"]
+    assert "%%NL_SALUTATION%%%%NL_SALUTATION_MARK%% das Treffen" in foshan.outputs["email.txt"]
 
 
 @pytest.mark.parametrize(("person", "where", "quote"), [

@@ -27,6 +27,8 @@ LIST = click.Path(dir_okay=False, path_type=Path)
               "(default: NEWSLETTER_SMTP_URL, then newsletter.toml; none: the local outbox).")
 @click.option("--test", multiple=True, metavar="ADDR",
               help="Send only to ADDR (repeatable), '[TEST]' in the subject, no journal.")
+@click.option("--language", metavar="TAG", help="With --test: send this edition (de, zh, …) "
+              "instead of each test reader's own.")
 @click.option("--dry-run", is_flag=True, help="Compose every message; connect to nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True),
@@ -39,16 +41,20 @@ LIST = click.Path(dir_okay=False, path_type=Path)
 @click.option("--skip-invalid", is_flag=True, help="Skip invalid rows instead of refusing.")
 @click.option("--insecure", is_flag=True, hidden=True,
               help="For tests only: no certificate checks, AUTH without TLS.")
-def send(issue: Path, list_path: Path, smtp: str | None, test: tuple[str, ...], dry_run: bool,
-         yes: bool, rate: float | None, connections: int | None, resend_unknown: bool,
-         allow_changed: bool, skip_invalid: bool, insecure: bool) -> None:
+def send(issue: Path, list_path: Path, smtp: str | None, test: tuple[str, ...],
+         language: str | None, dry_run: bool, yes: bool, rate: float | None,
+         connections: int | None, resend_unknown: bool, allow_changed: bool,
+         skip_invalid: bool, insecure: bool) -> None:
     """Send ISSUE (its build in build/<slug>/) to every reader of a list; resumable."""
     from newsletter.send.campaign import SendOptions, prepare
 
+    if language and not test:
+        raise click.UsageError("--language goes with --test; each reader on a list gets the "
+                               "edition of their own 'language' column")
     campaign = prepare(issue, SendOptions(
         list_path, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
         resend_unknown=resend_unknown, allow_changed=allow_changed, skip_invalid=skip_invalid,
-        insecure=insecure))
+        insecure=insecure, language=language))
     sys.exit(_run(campaign, yes=yes))
 
 

@@ -43,6 +43,8 @@ _UPDATE = ("UPDATE recipients SET state = ?, code = ?, reply = ?, updated = ?,"
            " message_id = coalesce(?, message_id) WHERE address = ?")
 
 _INSERT = "INSERT OR IGNORE INTO recipients (address) VALUES (?)"
+# Which edition (language) each reader got; a column added to journals of older versions too.
+_EDITION = "UPDATE recipients SET edition = ? WHERE address = ?"
 Op = tuple[str, tuple[object, ...]]
 
 
@@ -71,6 +73,7 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
+            _add_edition_column(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise SendError(f"not a usable journal: {exc}", path=path) from exc
@@ -142,6 +145,19 @@ class Journal:
         """Queue a state change; it is written by the next ``flush`` (or ``commit``)."""
         self._queued.append((_UPDATE, (state, code, reply, time.time(), int(attempt),
                                        content_hash, message_id, address)))
+
+    def set_edition(self, address: str, language: str) -> None:
+        """Queue which edition the reader is sent (written with the next flush)."""
+        self._queued.append((_EDITION, (language, address)))
+
+    def editions(self) -> dict[str, int]:
+        """Readers sent each edition: ``{"de": 120, "zh": 80}`` (empty for older journals)."""
+        try:
+            return {str(lang): int(n) for lang, n in self._db.execute(
+                "SELECT edition, count(*) FROM recipients WHERE state = 'sent' AND edition "
+                "IS NOT NULL GROUP BY edition ORDER BY edition")}
+        except sqlite3.OperationalError:  # a journal from before editions, opened read-only
+            return {}
 
     def durable(self) -> asyncio.Future[None]:
         """A future done when every update queued so far is on disk.
@@ -215,6 +231,13 @@ class Journal:
             if self._reader is not None:
                 self._reader.close()
             self._db.close()
+
+
+def _add_edition_column(db: sqlite3.Connection) -> None:
+    columns = {row[1] for row in db.execute("PRAGMA table_info(recipients)")}
+    if "edition" not in columns:
+        with db:
+            db.execute("ALTER TABLE recipients ADD COLUMN edition TEXT")
 
 
 def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:

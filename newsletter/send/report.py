@@ -25,6 +25,7 @@ class Summary:
     duplicates: int = 0
     journaled: dict[str, int] = field(default_factory=dict)  # states from earlier runs
     to_send: int = 0
+    editions: dict[str, int] = field(default_factory=dict)  # readers per edition (language)
 
     def lines(self) -> list[str]:
         lines = [f"issue:       {self.issue} ({self.slug})",
@@ -39,6 +40,8 @@ class Summary:
                 states = ", ".join(f"{k} {v}" for k, v in self.journaled.items())
                 lines.append(f"journal:     {states} (earlier runs; {self.journal})")
             lines.append(f"to send now: {self.to_send}")
+        if len(self.editions) > 1:
+            lines.append(f"editions:    {_per_edition(self.editions)} (readers on the list)")
         lines.append(f"transport:   {'none (dry run)' if self.dry_run else self.transport}")
         return lines
 
@@ -62,6 +65,7 @@ class SendReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (address, reply), the first
     stopped: str | None = None
     elapsed: float = 0.0
+    editions: Counter[str] = field(default_factory=Counter)  # sent (dry run: composed) per edition
 
     def count(self, address: str, result: Result, *, keep: int) -> None:
         if result.kind is Kind.SENT:
@@ -89,12 +93,17 @@ class SendReport:
         if self.dry_run:
             average = self.bytes / self.composed / 1024 if self.composed else 0.0
             rate = self.composed / self.elapsed if self.elapsed else 0.0
-            return [f"dry run: composed {self.composed} messages ({average:.1f} KB each, "
-                    f"{rate:.0f}/s) in {self.elapsed:.1f} s; nothing was sent"]
+            lines = [f"dry run: composed {self.composed} messages ({average:.1f} KB each, "
+                     f"{rate:.0f}/s) in {self.elapsed:.1f} s; nothing was sent"]
+            if len(self.editions) > 1:
+                lines.append(f"composed per edition: {_per_edition(self.editions)}")
+            return lines
         rate = self.sent / self.elapsed if self.elapsed else 0.0
         lines = [f"sent {self.sent}, failed {self.failed}, deferred {self.deferred}, "
                  f"unknown {self.unknown} in {self.elapsed:.1f} s ({rate:.0f} msg/s) "
                  f"via {self.transport}"]
+        if len(self.editions) > 1:
+            lines.append(f"sent per edition: {_per_edition(self.editions)}")
         if self.skipped:
             lines.append("skipped (earlier runs): "
                          + ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())))
@@ -113,3 +122,7 @@ class SendReport:
         if self.journal:
             lines.append(f"journal: {self.journal}")
         return lines
+
+
+def _per_edition(counts: dict[str, int] | Counter[str]) -> str:
+    return ", ".join(f"{language} {n}" for language, n in counts.items())
