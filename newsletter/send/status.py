@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.config import find_root
@@ -15,11 +15,15 @@ class JournalStatus:
     list_name: str
     counts: dict[str, int]
     failures: list[tuple[str, int | None, str, int]]  # (state, code, sample reply, count)
+    editions: dict[str, int] = field(default_factory=dict)  # readers sent each edition
 
     def lines(self) -> list[str]:
         total = sum(self.counts.values())
         lines = [f"list {self.list_name}: {total} readers reached ({self.path})"]
         lines += [f"  {state:<9} {n}" for state, n in self.counts.items() if n]
+        if self.editions:
+            lines.append("  sent per edition: " + ", ".join(
+                f"{language} {n}" for language, n in self.editions.items()))
         for state, code, reply, n in self.failures:
             lines.append(f"  {state} {code or '-'}: {n}  e.g. {reply}")
         return lines
@@ -40,7 +44,7 @@ def status(issue_folder: Path, list_path: Path | None = None) -> list[JournalSta
         journal = Journal.read_only(path)
         try:
             found.append(JournalStatus(path, path.stem.split("--", 1)[1], journal.counts(),
-                                       journal.failures()))
+                                       journal.failures(), journal.editions()))
         finally:
             journal.close()
     return found
