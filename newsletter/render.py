@@ -155,10 +155,11 @@ def _editions(issue: Issue, config: Config, mode: str) -> list[dict[str, Any]]:
     found = []
     for index, language in enumerate(issue.languages):
         path = "" if index == 0 else f"{language}/"
-        href = ("../" * here.count("/")) + path if mode == "web" else (
+        # Web: relative, to the archive's index.html files (they also open from disk).
+        href = ("../" * here.count("/")) + path + "index.html" if mode == "web" else (
             config.archive_url + issue.base_permalink + path)
         found.append({"language": language, "name": autonym(language), "current":
-                      path == here, "href": href or "./", "hreflang": language})
+                      path == here, "href": href, "hreflang": language})
     return found
 
 
