@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
+import lxml.etree
 import lxml.html
 import pytest
 from click.testing import Result
@@ -21,6 +22,7 @@ from click.testing import Result
 sys.path.insert(0, str(Path(__file__).parent))
 from test_send_servers import Server, start_server
 
+from newsletter import personal
 from newsletter.columns import LIMIT, width
 from newsletter.compose import salutation_mark
 
@@ -253,3 +255,135 @@ def test_bad_editions_are_errors_with_path_and_line(isa_workspace: Path, invoke:
         assert re.search(pattern, result.output), result.output
         assert "Traceback" not in result.output
     assert not Path("build", "2019-10-foshan").exists(), "nothing half-written"
+
+
+# --- the archive: a page per edition, hreflang both ways ------------------------------------
+
+def test_archive_hreflang_links_resolve_both_ways(isa_workspace: Path, invoke: Invoke) -> None:
+    from newsletter.archive import build_archive
+    from newsletter.workspace import Workspace
+
+    workspace = Workspace.find(isa_workspace)
+    site = build_archive(workspace, out=isa_workspace / "site").out
+    base = workspace.config.archive_url
+
+    def page(url: str) -> Path:
+        assert url.startswith(base), url
+        return site / url.removeprefix(base) / "index.html"
+
+    de_url, zh_url = base + "2019/10/foshan/", base + "2019/10/foshan/zh/"
+    for url in (de_url, zh_url):
+        tree = lxml.html.parse(str(page(url))).getroot()
+        links = {a.get("hreflang"): a.get("href")
+                 for a in tree.xpath("//head/link[@rel='alternate'][@hreflang]")}
+        assert links == {"de": de_url, "zh": zh_url, "x-default": de_url}
+        for language, target in links.items():
+            other = lxml.html.parse(str(page(target))).getroot()
+            if language != "x-default":
+                assert other.get("lang") == language
+            back = other.xpath("//head/link[@rel='alternate'][@hreflang]/@href")
+            assert url in back, f"{target} does not link back to {url}"
+        # The visible switch: relative links to the other edition's page, on disk too.
+        switch = tree.xpath("//*[@class='nl-editions']//a[@hreflang]")
+        assert [a.get("hreflang") for a in switch] == ["zh" if url == de_url else "de"]
+        assert (page(url).parent / switch[0].get("href")).resolve().is_file()
+    index = lxml.html.parse(str(site / "index.html")).getroot()
+    foshan = [a for a in index.xpath("//article//h3/a") if "foshan" in a.get("href")]
+    assert len(foshan) == 1, "each issue once"
+    editions = index.xpath("//article//p[@class='editions']/a")
+    assert [(a.get("hreflang"), a.get("href")) for a in editions] == [
+        ("de", "2019/10/foshan/index.html"), ("zh", "2019/10/foshan/zh/index.html")]
+    feed = lxml.etree.parse(str(site / "feed.xml")).getroot()
+    atom = "{http://www.w3.org/2005/Atom}"
+    languages = {e.findtext(f"{atom}id"): e.get("{http://www.w3.org/XML/1998/namespace}lang")
+                 for e in feed.iter(f"{atom}entry")}
+    assert languages[zh_url] == "zh"
+    assert languages[de_url] == "de"
+
+
+def test_archive_crawl_with_editions_finds_no_dead_link(workspace: Path,
+                                                        chromium: str) -> None:
+    import functools
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from test_archive import _Quiet, add_issue
+    from test_archive import test_crawl_finds_no_dead_link_and_no_console_error as crawl
+
+    from newsletter.archive import build_archive
+    from newsletter.workspace import Workspace
+
+    spring = add_issue(workspace, "2025-03-spring", "2025-03-10", "Spring issue")
+    with (spring / "issue.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[translations.zh]\ntitle = "春季刊"\nsubject = "春季刊：本期主题"\n'
+                   'preheader = "问候、会员心声和下一步计划"\n')
+    (spring / "01-greeting.zh.md").write_text(
+        "---\nkind: greeting\nsalutation: 尊敬的各位会员和朋友\nsignatories:\n"
+        "  - name: 简·多伊\n    title: 主席\n---\n欢迎阅读本期简报。[链接](https://example.org)\n",
+        encoding="utf-8")
+    root = workspace / "www"
+    build_archive(Workspace.find(workspace), out=root / "archiv",
+                  base_url="https://host.test/archiv/")
+    assert (root / "archiv/2025/03/spring/zh/index.html").is_file()
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        crawl((root / "archiv", f"http://127.0.0.1:{server.server_address[1]}/archiv/"),
+              chromium)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the zh edition in a real browser ---------------------------------------------------------
+
+def test_zh_edition_fits_375px_without_tofu(isa_workspace: Path, invoke: Invoke,
+                                            chromium: str) -> None:
+    """No sideways scrolling, and every Chinese glyph drawn by a CJK font (Debian's
+    fonts-noto-cjk): Chromium names the platform fonts it used for each text node."""
+    from playwright.sync_api import sync_playwright
+
+    folder = build(invoke).resolve()
+    # What a zh reader gets: the placeholders filled (the unsubscribe link is personal).
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    values = dict(manifest["editions"][1]["defaults"], salutation="尊敬的李先生",
+                  salutation_mark="：", unsubscribe_url="https://isa.example.org/x?u=bGkud2Vp")
+    (folder / "zh/filled.html").write_text(personal.fill(
+        (folder / "zh/email.html").read_text(encoding="utf-8"), values, escape_html=True),
+        encoding="utf-8")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 375, "height": 700})
+            for name in ("zh/filled.html", "zh/web.html"):
+                page.goto((folder / name).as_uri())
+                scroll = page.evaluate("document.documentElement.scrollWidth")
+                assert scroll <= 375, (name, scroll)
+            page.goto((folder / "zh/filled.html").as_uri())
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("DOM.enable")
+            cdp.send("CSS.enable")
+            root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+            nodes = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "p"})
+            fonts: dict[str, int] = {}
+            checked = 0
+            for node in nodes["nodeIds"]:
+                text = cdp.send("DOM.getOuterHTML", {"nodeId": node})["outerHTML"]
+                if not re.search(r"[\u4e00-\u9fff]", text):
+                    continue
+                checked += 1
+                for font in cdp.send("CSS.getPlatformFontsForNode",
+                                     {"nodeId": node})["fonts"]:
+                    fonts[font["familyName"]] = fonts.get(font["familyName"], 0) + font[
+                        "glyphCount"]
+        finally:
+            browser.close()
+    assert checked >= 5
+    cjk = sum(n for family, n in fonts.items() if "CJK" in family)
+    assert cjk > 500, fonts  # the Chinese text, drawn by Noto Sans CJK
+    # Latin runs may use a Latin font; nothing may fall back to a font without the glyphs.
+    assert all("CJK" in family or family in ("DejaVu Sans", "Liberation Sans", "Arial",
+                                             "Helvetica", "Noto Sans") for family in fonts), fonts
