@@ -11,9 +11,9 @@ from urllib.parse import quote
 import lxml.html
 from markupsafe import Markup, escape
 
+from newsletter.content import Issue
 from newsletter.errors import RenderError
 from newsletter.personal import RESERVED
-from newsletter.content import Issue
 from newsletter.render import RenderedIssue, Templates
 
 # The web version carries inline styles (premailer); nothing on any page may run a script.
