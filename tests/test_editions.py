@@ -387,3 +387,48 @@ def test_zh_edition_fits_375px_without_tofu(isa_workspace: Path, invoke: Invoke,
     # Latin runs may use a Latin font; nothing may fall back to a font without the glyphs.
     assert all("CJK" in family or family in ("DejaVu Sans", "Liberation Sans", "Arial",
                                              "Helvetica", "Noto Sans") for family in fonts), fonts
+
+
+# --- the preview: a language switch, and --as shows that reader's edition ---------------------
+
+def test_preview_switches_language_and_shows_the_readers_edition(isa_workspace: Path,
+                                                                 chromium: str) -> None:
+    import threading
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from newsletter.preview import start
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    preview = start(Path(FOSHAN), port=0, say=lambda _line: None,
+                    reader="li.wei@example.org", list_path=Path(LIST))
+    thread = threading.Thread(target=preview.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=args)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(preview.url)
+                # --as a zh reader: the zh edition, their salutation with the zh mark.
+                expect(page.locator("#subject")).to_have_text("ISA简报 2019年10月：ISA佛山年会")
+                frame = page.frame_locator("#frame")
+                expect(frame.get_by_text("尊敬的李先生：")).to_be_visible()
+                expect(page.locator("#findings")).to_contain_text("no zh translation")
+                page.get_by_role("button", name="Text").click()
+                expect(page.frame_locator("#frame").locator("#text")).to_contain_text("退订：")
+                page.locator("a.lang[hreflang='de']").click()
+                page.wait_for_url("**/?lang=de*")
+                expect(page.locator("#subject")).to_have_text(
+                    "ISA-Newsletter Oktober 2019: Jahrestreffen der ISA in Foshan")
+                # The view chosen before (text) is kept across the switch.
+                expect(page.frame_locator("#frame").locator("#text")).to_contain_text(
+                    "Abmelden:")
+                expect(page.locator("#findings")).not_to_contain_text("translation")
+            finally:
+                browser.close()
+    finally:
+        preview.close()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
