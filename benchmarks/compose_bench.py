@@ -39,14 +39,14 @@ from newsletter.workspace import Workspace
 REPO = Path(__file__).resolve().parent.parent
 
 
-def readers(count: int) -> list[Subscriber]:
+def readers(count: int, languages: tuple[str, ...] = ("de",)) -> list[Subscriber]:
     names = ["Dr. Anna Müller", "Thomas Becker", "Li Wei 李伟", "Sabine König", "John Smith"]
     out = []
     for i in range(count):
         email = f"reader{i}@example.org"
         name = names[i % len(names)]
         salutation = f"Sehr geehrte Frau {name}" if i % 2 else f"Dear {name}"
-        out.append(Subscriber(email, name, salutation, "de",
+        out.append(Subscriber(email, name, salutation, languages[i % len(languages)],
                               {"email": email, "name": name, "salutation": salutation}, i + 2))
     return out
 
@@ -72,6 +72,18 @@ def naive(built: Built, workspace: Workspace) -> Callable[[Subscriber], bytes]:
         message.add_alternative(personal.fill(built.html, values, escape_html=True),
                                 subtype="html")
         return message.as_bytes(policy=SMTP)
+
+    return compose
+
+
+def by_edition(built: Built, workspace: Workspace) -> Callable[[Subscriber], object]:
+    """What ``send`` does: one Composer per edition, each reader's picked by language."""
+    composers = {e.language: Composer(Built.read(built.folder, e.language), workspace.config)
+                 for e in built.manifest.editions}
+
+    def compose(subscriber: Subscriber) -> object:
+        edition = built.manifest.edition_for(subscriber.language)
+        return composers[edition.language].compose(subscriber)
 
     return compose
 
@@ -148,6 +160,18 @@ def main() -> None:
         print(f"ours      compose(): {mine * 1e6:8.1f} us/message  ({1 / mine:9.0f} msg/s)")
         print(f"reference EmailMessage: {ref * 1e6:8.1f} us/message  ({1 / ref:9.0f} msg/s)")
         print(f"ratio: {ref / mine:.0f}x")
+        if len(built.manifest.editions) > 1:
+            picker = by_edition(built, workspace)
+            languages = tuple(e.language for e in built.manifest.editions)
+            mixed_people = readers(args.messages, languages)
+            single, mixed = [], []
+            for _ in range(args.rounds):
+                single.append(per_message(picker, people))
+                mixed.append(per_message(picker, mixed_people))
+            one, many = statistics.median(single), statistics.median(mixed)
+            print(f"by edition, all-de list:   {one * 1e6:8.1f} us/message")
+            print(f"by edition, mixed {'/'.join(languages)} list: {many * 1e6:8.1f} us/message "
+                  f"(mixed/de-only: {many / one:.2f})")
         rate, per_row = list_reading(args.rows, folder)
         print(f"read_subscribers: {rate:,.0f} rows/s; tracemalloc peak {per_row:.0f} bytes "
               f"per row over {args.rows:,} distinct rows (the duplicate check)")
