@@ -363,6 +363,25 @@ def test_zh_edition_fits_375px_without_tofu(isa_workspace: Path, invoke: Invoke,
                 scroll = page.evaluate("document.documentElement.scrollWidth")
                 assert scroll <= 375, (name, scroll)
             page.goto((folder / "zh/filled.html").as_uri())
+            # CJK text breaks between characters, never inside a Latin word.
+            broken = page.evaluate("""() => {
+                const out = [];
+                const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                let checked = 0;
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    if (!/[\u4e00-\u9fff]/.test(node.data)) continue;
+                    for (const m of node.data.matchAll(/[A-Za-zÀ-ž]{2,}/g)) {
+                        const range = document.createRange();
+                        range.setStart(node, m.index);
+                        range.setEnd(node, m.index + m[0].length);
+                        checked++;
+                        if (range.getClientRects().length > 1) out.push(m[0]);  // 0: hidden
+                    }
+                }
+                return [checked, out];
+            }""")
+            assert broken[0] >= 10
+            assert broken[1] == []
             cdp = page.context.new_cdp_session(page)
             cdp.send("DOM.enable")
             cdp.send("CSS.enable")
@@ -432,3 +451,61 @@ def test_preview_switches_language_and_shows_the_readers_edition(isa_workspace: 
         preview.close()
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+# --- failure modes -------------------------------------------------------------------------
+
+def test_a_build_from_before_editions_is_refused_by_send(isa_workspace: Path,
+                                                         invoke: Invoke) -> None:
+    manifest = build(invoke) / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    del data["editions"]
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    result = invoke("send", FOSHAN, "--list", LIST, "--yes", "--dry-run")
+    assert result.exit_code == 2
+    assert "manifest.json: built by an older version (no editions): run 'newsletter build" in (
+        result.output)
+    manifest.write_text("{", encoding="utf-8")  # damaged (a disk that filled up mid-write)
+    damaged = invoke("send", FOSHAN, "--list", LIST, "--yes", "--dry-run")
+    assert damaged.exit_code == 2
+    assert "build damaged" in damaged.output
+    build(invoke)
+    Path("build/2019-10-foshan/zh/email.txt").unlink()  # an edition's file gone
+    missing = invoke("send", FOSHAN, "--list", LIST, "--yes", "--dry-run")
+    assert missing.exit_code == 2
+    assert "zh/email.txt is missing" in missing.output
+
+
+def test_a_journal_from_before_editions_gains_the_column(isa_workspace: Path, invoke: Invoke,
+                                                         smtp_server: Server) -> None:
+    import sqlite3
+
+    build(invoke)
+    Path("subscribers/one.csv").write_text("email,name,language\na@example.org,A,zh\n"
+                                           "b@example.org,B,de\n", encoding="utf-8")
+    first = invoke("send", FOSHAN, "--list", "subscribers/one.csv", "--smtp",
+                   smtp_server.url, "--yes")
+    assert first.exit_code == 0, first.output
+    path = Path("journal/2019-10-foshan--one.sqlite")
+    with sqlite3.connect(path) as db:  # as an older version left it: no edition column
+        db.execute("ALTER TABLE recipients DROP COLUMN edition")
+        db.execute("UPDATE recipients SET state = 'pending' WHERE address = 'a@example.org'")
+    assert "sent per edition" not in invoke("status", FOSHAN).output
+    again = invoke("send", FOSHAN, "--list", "subscribers/one.csv", "--smtp",
+                   smtp_server.url, "--yes")
+    assert again.exit_code == 0, again.output
+    with sqlite3.connect(path) as db:
+        rows = dict(db.execute("SELECT address, edition FROM recipients").fetchall())
+    assert rows == {"a@example.org": "zh", "b@example.org": None}
+
+
+def test_a_language_nobody_publishes_gets_the_default_edition(isa_workspace: Path,
+                                                              invoke: Invoke) -> None:
+    build(invoke)
+    Path("subscribers/odd.csv").write_text(
+        "email,name,language\na@example.org,A,Deutsch\nb@example.org,B,x-klingon\n"
+        "c@example.org,C,ZH_cn\n", encoding="utf-8")
+    result = invoke("send", FOSHAN, "--list", "subscribers/odd.csv", "--yes", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "editions:    de 2, zh 1" in result.output
+    assert "composed per edition: de 2, zh 1" in result.output
