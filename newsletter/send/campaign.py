@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
-from newsletter.compose import Built, Composer, OutgoingMessage
+from newsletter.compose import Built
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
 from newsletter.errors import ConfigError, SendError, SubscriberError, ValidationError
-from newsletter.layout import BuildLayout, primary
+from newsletter.layout import BuildLayout
+from newsletter.send.editions import Editions, language
 from newsletter.send.journal import SENDABLE, Journal, journal_path
 from newsletter.send.lock import SendLock
 from newsletter.send.outbox import Outbox
@@ -85,13 +86,9 @@ class Campaign:
         self.content_hash = built.manifest.content_hash
         self.suppressed = default_suppressed(options.list_path)
         self.journal_path = journal_path(config.root, self.slug, options.list_path)
-        self.composer = Composer(built, config, test=bool(options.test))
-        # One composer per edition: each does its MIME work once; a reader picks by language.
-        self.composers = {built.edition.language: self.composer} | {
-            e.language: Composer(Built.read(built.folder, e.language), config,
-                                 test=bool(options.test))
-            for e in built.manifest.editions[1:]}
-        self._forced = self._test_edition()
+        self.editions = Editions(built, config, test=bool(options.test),
+                                 language=options.language)
+        self.composer = self.editions.default
         self.policy = self._policy()
         self.transport = self._transport()
         self._pool: Pool | None = None
@@ -100,24 +97,6 @@ class Campaign:
         self.summary = self._summarise(issue_folder)
 
     # -- reading, before anything is written ------------------------------------------------
-
-    def _test_edition(self) -> str | None:
-        """``--language``: the edition every test reader gets (matched like a reader's)."""
-        wanted = self.options.language
-        if not wanted:
-            return None
-        edition = self.built.manifest.edition_for(wanted)
-        if primary(edition.language) != primary(wanted):
-            raise SendError(f"issue {self.slug} has no {wanted!r} edition; its editions: "
-                            f"{', '.join(self.built.manifest.languages)}")
-        return edition.language
-
-    def edition_of(self, subscriber: Subscriber) -> str:
-        """The language of the edition this reader gets."""
-        return self._forced or self.built.manifest.edition_for(subscriber.language).language
-
-    def compose(self, subscriber: Subscriber) -> OutgoingMessage:
-        return self.composers[self.edition_of(subscriber)].compose(subscriber)
 
     def _policy(self) -> Policy:
         smtp = self.config.section("smtp")
@@ -161,7 +140,7 @@ class Campaign:
         if self.options.test:
             return replace(summary, recipients=len(self.test_readers),
                            to_send=len(self.test_readers),
-                           editions=self._editions(self.test_readers))
+                           editions=self.editions.count(self.test_readers))
         report = check_list(self.options.list_path, suppressed=self.suppressed)
         if report.problems and not self.options.skip_invalid:
             raise ValidationError(report.problems)
@@ -182,18 +161,12 @@ class Campaign:
             state == "unknown" and self.options.resend_unknown))
         if report.valid == 0:
             raise SubscriberError("no reader to mail on this list", path=self.options.list_path)
-        editions = self._editions(self._readers()) if len(self.composers) > 1 else {
-            self.built.edition.language: report.valid}
+        editions = self.editions.count(self._readers()) if len(
+            self.editions.composers) > 1 else {self.built.edition.language: report.valid}
         return replace(summary, recipients=report.valid, suppressed=report.suppressed,
                        editions=editions,
                        invalid=report.invalid, duplicates=report.duplicates, journaled=done,
                        to_send=max(report.valid - finished, 0))
-
-    def _editions(self, readers: Iterable[Subscriber]) -> dict[str, int]:
-        counts = dict.fromkeys(self.built.manifest.languages, 0)
-        for reader in readers:
-            counts[self.edition_of(reader)] += 1
-        return counts
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -217,7 +190,7 @@ class Campaign:
             if self.options.dry_run:
                 self._dry_run(report, progress)
             elif self.options.test:
-                jobs = (Job(r.email.lower(), self.compose(r)) for r in self.test_readers)
+                jobs = (Job(r.email.lower(), self.editions.compose(r)) for r in self.test_readers)
                 await self._deliver(jobs, _Counter(report, progress))
             else:
                 await self._send(report, progress)
@@ -227,7 +200,7 @@ class Campaign:
 
     def _dry_run(self, report: SendReport, progress: Progress | None) -> None:
         for subscriber in self._readers():
-            message = self.compose(subscriber)
+            message = self.editions.compose(subscriber)
             report.composed += 1
             report.editions[message.language] += 1
             report.bytes += len(message.data)
@@ -264,7 +237,7 @@ class Campaign:
             elif state not in sendable:
                 report.skipped[state] = report.skipped.get(state, 0) + 1
                 continue
-            yield Job(key, self.compose(subscriber))
+            yield Job(key, self.editions.compose(subscriber))
 
     async def _deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
         try:
@@ -297,7 +270,7 @@ class _Counter:
         if final:
             self.report.count(job.address, result, keep=self.failures_kept)
             if result.kind is Kind.SENT:
-                self.report.editions[_language(job)] += 1
+                self.report.editions[language(job)] += 1
             if self.progress:
                 self.progress(1)
 
@@ -315,7 +288,7 @@ class _JournalRecorder(_Counter):
         self.content_hash = content_hash
 
     def sending(self, job: Job) -> Awaitable[None]:
-        self.journal.set_edition(job.address, _language(job))
+        self.journal.set_edition(job.address, language(job))
         self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
                          message_id=job.message.message_id)
         return self.journal.durable()
@@ -326,7 +299,3 @@ class _JournalRecorder(_Counter):
         self.journal.commit_soon()
         super().finished(job, result, final=final)
 
-
-def _language(job: Job) -> str:
-    """The edition of a job's message (an ``OutgoingMessage``; other messages have none)."""
-    return str(getattr(job.message, "language", ""))

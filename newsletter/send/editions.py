@@ -1,0 +1,59 @@
+"""The editions of one send: a ``Composer`` per edition, and which edition each reader gets.
+
+A reader gets the edition of their ``language`` column (same tag, else same primary subtag,
+else the default edition: ``layout.Manifest.edition_for``); ``--test --language`` forces one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from newsletter.compose import Built, Composer, OutgoingMessage
+from newsletter.config import Config
+from newsletter.errors import SendError
+from newsletter.layout import primary
+from newsletter.send.pool import Job
+from newsletter.subscribers import Subscriber
+
+
+class Editions:
+    def __init__(self, built: Built, config: Config, *, test: bool,
+                 language: str | None = None) -> None:
+        self.manifest = built.manifest
+        # Each Composer does its MIME work once, at the start.
+        self.composers = {built.edition.language: Composer(built, config, test=test)} | {
+            e.language: Composer(Built.read(built.folder, e.language), config, test=test)
+            for e in self.manifest.editions if e.language != built.edition.language}
+        self.forced = self._forced(language)
+
+    @property
+    def default(self) -> Composer:
+        return self.composers[self.manifest.default_edition.language]
+
+    def _forced(self, wanted: str | None) -> str | None:
+        if not wanted:
+            return None
+        edition = self.manifest.edition_for(wanted)
+        if primary(edition.language) != primary(wanted):
+            raise SendError(f"issue {self.manifest.slug} has no {wanted!r} edition; its "
+                            f"editions: {', '.join(self.manifest.languages)}")
+        return edition.language
+
+    def language_of(self, subscriber: Subscriber) -> str:
+        """The language of the edition this reader gets."""
+        return self.forced or self.manifest.edition_for(subscriber.language).language
+
+    def compose(self, subscriber: Subscriber) -> OutgoingMessage:
+        return self.composers[self.language_of(subscriber)].compose(subscriber)
+
+    def count(self, readers: Iterable[Subscriber]) -> dict[str, int]:
+        """How many of ``readers`` get each edition (every edition listed, the default first)."""
+        counts = dict.fromkeys(self.manifest.languages, 0)
+        for reader in readers:
+            counts[self.language_of(reader)] += 1
+        return counts
+
+
+def language(job: Job) -> str:
+    """The edition of a job's message (an ``OutgoingMessage``; other messages have none)."""
+    return str(getattr(job.message, "language", ""))
