@@ -11,7 +11,8 @@ LABELS: dict[str, dict[str, str]] = {
         "contact": "Kontakt", "interview_by": "Das Interview führte",
         "speakers": "Es sprachen", "new_member": "Neues Mitglied",
         "why": "Herausgeber: {publisher}", "photo": "Foto", "salutation_mark": ",",
-        "editions": "Diese Ausgabe auf", "colon": ": ", "comma": ", ", "font_family": _LATIN,
+        "editions": "Diese Ausgabe auf", "colon": ": ", "comma": ", ",
+        "language_name": "Deutsch", "font_family": _LATIN,
         "months": "Januar Februar März April Mai Juni Juli August September Oktober "
                   "November Dezember",
     },
@@ -21,7 +22,7 @@ LABELS: dict[str, dict[str, str]] = {
         "contact": "Contact", "interview_by": "Interview by", "speakers": "Speakers",
         "new_member": "New member", "why": "Published by {publisher}",
         "photo": "Photo", "salutation_mark": ",", "editions": "This issue in",
-        "colon": ": ", "comma": ", ",
+        "colon": ": ", "comma": ", ", "language_name": "English",
         "font_family": _LATIN,
         "months": "January February March April May June July August September October "
                   "November December",
@@ -31,7 +32,7 @@ LABELS: dict[str, dict[str, str]] = {
         "imprint": "版本信息", "archive": "往期", "contact": "联系", "interview_by": "采访者",
         "speakers": "发言人", "new_member": "新成员", "why": "发布方：{publisher}",
         "photo": "图片", "salutation_mark": "：", "editions": "本期其他语言版本",
-        "colon": "：", "comma": "，",
+        "colon": "：", "comma": "，", "language_name": "中文",
         "font_family": "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', "
                        "'Noto Sans CJK SC', sans-serif",
         "months": "1月 2月 3月 4月 5月 6月 7月 8月 9月 10月 11月 12月",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import langcodes
 
+from newsletter.labels import LABELS
 from newsletter.layout import primary
 
 __all__ = ["autonym", "is_cjk", "primary", "problem"]
@@ -32,7 +33,13 @@ def is_cjk(tag: str) -> bool:
 
 
 def autonym(tag: str) -> str:
-    """The language's name in itself, for a language switch: Deutsch, 中文, English."""
+    """The language's name in itself, for a language switch: Deutsch, 中文, English.
+
+    The languages labels.py knows give their own name (looking names up in ``langcodes``
+    loads its name tables: a tenth of a second, a third of a build).
+    """
+    if primary(tag) in LABELS and tag.lower() == primary(tag):
+        return LABELS[primary(tag)]["language_name"]
     try:
         name = str(langcodes.Language.get(tag).autonym())
     except (LookupError, ValueError):
