@@ -33,6 +33,7 @@ from pathlib import Path
 from newsletter import personal
 from newsletter.build import build
 from newsletter.compose import Built, Composer, personal_values
+from newsletter.send.editions import Editions
 from newsletter.subscribers import Subscriber, read_subscribers
 from newsletter.workspace import Workspace
 
@@ -78,14 +79,7 @@ def naive(built: Built, workspace: Workspace) -> Callable[[Subscriber], bytes]:
 
 def by_edition(built: Built, workspace: Workspace) -> Callable[[Subscriber], object]:
     """What ``send`` does: one Composer per edition, each reader's picked by language."""
-    composers = {e.language: Composer(Built.read(built.folder, e.language), workspace.config)
-                 for e in built.manifest.editions}
-
-    def compose(subscriber: Subscriber) -> object:
-        edition = built.manifest.edition_for(subscriber.language)
-        return composers[edition.language].compose(subscriber)
-
-    return compose
+    return Editions(built, workspace.config, test=False).compose
 
 
 def per_message(compose: Callable[[Subscriber], object], people: list[Subscriber]) -> float:
@@ -163,15 +157,16 @@ def main() -> None:
         if len(built.manifest.editions) > 1:
             picker = by_edition(built, workspace)
             languages = tuple(e.language for e in built.manifest.editions)
-            mixed_people = readers(args.messages, languages)
-            single, mixed = [], []
+            lists = {f"all-{languages[0]}": people,
+                     f"all-{languages[1]}": readers(args.messages, languages[1:2]),
+                     f"mixed {'/'.join(languages)}": readers(args.messages, languages)}
+            rounds: dict[str, list[float]] = {name: [] for name in lists}
             for _ in range(args.rounds):
-                single.append(per_message(picker, people))
-                mixed.append(per_message(picker, mixed_people))
-            one, many = statistics.median(single), statistics.median(mixed)
-            print(f"by edition, all-de list:   {one * 1e6:8.1f} us/message")
-            print(f"by edition, mixed {'/'.join(languages)} list: {many * 1e6:8.1f} us/message "
-                  f"(mixed/de-only: {many / one:.2f})")
+                for name, group in lists.items():
+                    rounds[name].append(per_message(picker, group))
+            for name, values in rounds.items():
+                print(f"by edition, {name} list: {statistics.median(values) * 1e6:8.1f} "
+                      "us/message")
         rate, per_row = list_reading(args.rows, folder)
         print(f"read_subscribers: {rate:,.0f} rows/s; tracemalloc peak {per_row:.0f} bytes "
               f"per row over {args.rows:,} distinct rows (the duplicate check)")

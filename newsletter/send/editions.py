@@ -25,6 +25,7 @@ class Editions:
             e.language: Composer(Built.read(built.folder, e.language), config, test=test)
             for e in self.manifest.editions if e.language != built.edition.language}
         self.forced = self._forced(language)
+        self._picked: dict[str, str] = {}  # a reader's language -> the edition's: a list has few
 
     @property
     def default(self) -> Composer:
@@ -41,7 +42,13 @@ class Editions:
 
     def language_of(self, subscriber: Subscriber) -> str:
         """The language of the edition this reader gets."""
-        return self.forced or self.manifest.edition_for(subscriber.language).language
+        if self.forced:
+            return self.forced
+        found = self._picked.get(subscriber.language)
+        if found is None:
+            found = self._picked[subscriber.language] = self.manifest.edition_for(
+                subscriber.language).language
+        return found
 
     def compose(self, subscriber: Subscriber) -> OutgoingMessage:
         return self.composers[self.language_of(subscriber)].compose(subscriber)
