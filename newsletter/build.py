@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import __version__
+from newsletter.errors import NewsletterError
 from newsletter.layout import MANIFEST, BuildLayout, Edition, Manifest, edition_paths
 from newsletter.render import RenderedIssue
 from newsletter.schema import Image
@@ -82,9 +83,13 @@ def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path) -> Build
     if isinstance(editions, RenderedIssue):
         editions = [editions]
     issue = editions[0].issue
-    out.mkdir(parents=True, exist_ok=True)
     final = out / issue.slug
-    staging = Path(tempfile.mkdtemp(prefix=f".{issue.slug}.", dir=out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{issue.slug}.", dir=out))
+    except OSError as exc:
+        raise NewsletterError(f"cannot write the build: {exc.strerror or exc}",
+                              path=out) from exc
     try:
         data = manifest(editions)
         for name, text in _texts(editions).items():
@@ -98,6 +103,9 @@ def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path) -> Build
         for folder in (staging, *(p for p in staging.rglob("*") if p.is_dir())):
             os.chmod(folder, 0o755)  # noqa: S103  (mkdtemp makes 0700; web servers must read)
         _swap(staging, final)
+    except OSError as exc:  # a full disk, a folder not ours: the previous build stays whole
+        raise NewsletterError(f"cannot write the build ({exc.strerror or exc}); the previous "
+                              "build, if any, is unchanged", path=final) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return BuildResult(final, editions[0], data, tuple(editions))

@@ -53,8 +53,13 @@ class Built:
         layout = BuildLayout(folder.parent)
         manifest = layout.read_manifest(folder.name)
         edition = manifest.edition_for(language)
-        return cls(folder, manifest, layout.read_text(folder.name, edition.email_html),
-                   layout.read_text(folder.name, edition.email_text), edition)
+        built = cls(folder, manifest, layout.read_text(folder.name, edition.email_html),
+                    layout.read_text(folder.name, edition.email_text), edition)
+        # A build swaps the folder in whole; one that ran while we read gives a mix.
+        if layout.read_manifest(folder.name).content_hash != manifest.content_hash:
+            raise NewsletterError(f"the build of {folder.name} changed while it was read "
+                                  "(is a build running?): try again")
+        return built
 
     @classmethod
     def read_all(cls, folder: Path) -> list[Built]:

@@ -48,9 +48,13 @@ def translation_tables(source: Located, language: str, available: set[str],
     """``[translations.<lang>]`` of issue.toml, each checked: title, subject, preheader, and
     at least one translated section file (``available``: the languages of those files)."""
     tables = source.data.get("translations") if isinstance(source.data, dict) else None
+    checker = Checker(source)
+    if tables is not None and not isinstance(tables, dict):
+        checker.add(("translations",), "'translations' expected one table per edition: "
+                                       "[translations.zh] with title, subject, preheader")
+        problems.extend(checker.problems)
     if not isinstance(tables, dict):
         return {}
-    checker = Checker(source)
     editions: dict[str, Record] = {}
     for lang, table in tables.items():
         keys = ("translations", lang)

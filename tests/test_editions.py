@@ -237,6 +237,8 @@ ERRORS = [
      r"issue\.toml:\d+: \[translations\.fr\] is listed but no section has a fr translation"),
     ("issue.toml", '[translations.zh]\ntitle = "x"\nsubject = "x"\n',
      r"issue\.toml:\d+: missing required key 'preheader'"),
+    ("issue.toml", 'translations = "zh"\n',
+     r"issue\.toml:\d+: 'translations' expected one table per edition"),
     ("99-gone.zh.md", "---\nkind: article\ntitle: x\n---\nx\n",
      r"99-gone\.zh\.md:1: a zh translation of 99-gone\.md, which does not exist"),
     ("02-opening.Deutsch.md", "---\nkind: article\ntitle: x\n---\nx\n",
@@ -259,9 +261,10 @@ def test_bad_editions_are_errors_with_path_and_line(isa_workspace: Path, invoke:
         toml = target.read_text(encoding="utf-8")
         if text.startswith("language"):
             toml = toml.replace('language = "de"\n', text)
-        else:
+        else:  # the sample's own [translations.zh] out of the way; top-level keys first
             toml = toml.replace('\n[translations.zh]\ntitle = "ISA佛山年会"', "\n[unused]\ntitle = "
-                                '"ISA佛山年会"') + "\n" + text
+                                '"ISA佛山年会"')
+            toml = toml + "\n" + text if text.startswith("[") else text + toml
         target.write_text(toml, encoding="utf-8")
     else:
         target.write_text(text, encoding="utf-8")
@@ -526,3 +529,45 @@ def test_a_language_nobody_publishes_gets_the_default_edition(isa_workspace: Pat
     assert result.exit_code == 0, result.output
     assert "editions:    de 2, zh 1" in result.output
     assert "composed per edition: de 2, zh 1" in result.output
+
+
+def test_a_full_disk_during_build_keeps_the_previous_build(isa_workspace: Path, invoke: Invoke,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    before = (build(invoke) / "manifest.json").read_bytes()
+    real = Path.write_text
+
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        if self.parent.name == "zh":  # the second edition's files: the disk is full by then
+            raise OSError(28, "No space left on device")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", full)
+    result = invoke("build", FOSHAN)
+    assert result.exit_code == 2
+    assert "cannot write the build (No space left on device)" in result.output
+    assert "Traceback" not in result.output
+    assert (Path("build/2019-10-foshan/manifest.json").read_bytes()) == before
+    assert not [p for p in Path("build").iterdir() if p.name.startswith(".")], "no leftovers"
+
+
+def test_a_build_running_while_send_reads_it_is_noticed(isa_workspace: Path, invoke: Invoke,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from newsletter.layout import BuildLayout
+
+    build(invoke)
+    real = BuildLayout.read_text
+
+    def rebuilt_meanwhile(self: BuildLayout, slug: str, relative: str) -> str:
+        if relative == "zh/email.txt":  # another build swaps its folder in right now
+            manifest = self.manifest_path(slug)
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data["content_hash"] = "0" * 64
+            manifest.write_text(json.dumps(data), encoding="utf-8")
+        return real(self, slug, relative)
+
+    monkeypatch.setattr(BuildLayout, "read_text", rebuilt_meanwhile)
+    result = invoke("send", FOSHAN, "--list", LIST, "--yes", "--dry-run")
+    assert result.exit_code == 2
+    assert "changed while it was read (is a build running?): try again" in result.output

@@ -25,6 +25,10 @@ class Editions:
             e.language: Composer(Built.read(built.folder, e.language), config, test=test)
             for e in self.manifest.editions if e.language != built.edition.language}
         self.forced = self._forced(language)
+        for composer in self.composers.values():  # all from the same build
+            if composer.content_hash != self.manifest.content_hash:
+                raise SendError(f"the build of {self.manifest.slug} changed while it was read "
+                                "(is a build running?): try again")
         self._picked: dict[str, str] = {}  # a reader's language -> the edition's: a list has few
 
     @property
