@@ -40,6 +40,21 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# Traditional Chinese (zh-Hant, and zh-TW / zh-HK / zh-MO, which write it).
+LABELS["zh-hant"] = LABELS["zh"] | {
+    "web_version": "在瀏覽器中查看", "unsubscribe": "取消訂閱", "read_more": "閱讀更多",
+    "imprint": "版本資訊", "contact": "聯絡", "interview_by": "採訪者", "speakers": "發言人",
+    "new_member": "新成員", "why": "發布方：{publisher}", "photo": "圖片",
+    "language_name": "中文（繁體）",
+    "font_family": "'PingFang TC', 'Microsoft JhengHei', 'Noto Sans CJK TC', sans-serif",
+}
+_TRADITIONAL = frozenset({"hant", "tw", "hk", "mo"})
+
+
 def labels(language: str) -> dict[str, str]:
-    """The labels for a BCP 47 tag such as ``de-DE`` (by its primary subtag)."""
-    return LABELS.get(language.split("-")[0].lower(), LABELS["en"])
+    """The labels for a BCP 47 tag such as ``de-DE`` (by its primary subtag; Chinese by its
+    script too: ``zh-Hant`` and ``zh-TW`` get Traditional characters)."""
+    parts = language.replace("_", "-").lower().split("-")
+    if parts[0] == "zh" and _TRADITIONAL.intersection(parts[1:]):
+        return LABELS["zh-hant"]
+    return LABELS.get(parts[0], LABELS["en"])

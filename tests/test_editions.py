@@ -571,3 +571,34 @@ def test_a_build_running_while_send_reads_it_is_noticed(isa_workspace: Path, inv
     result = invoke("send", FOSHAN, "--list", LIST, "--yes", "--dry-run")
     assert result.exit_code == 2
     assert "changed while it was read (is a build running?): try again" in result.output
+
+
+def test_any_languages_make_editions(workspace: Path, invoke: Invoke) -> None:
+    """The built-in example (English) with a Traditional Chinese and a German edition."""
+    issue = Path("issues/example")
+    with (issue / "issue.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[translations.zh-Hant]\ntitle = "範例"\nsubject = "範例電子報：第一期"\n'
+                   'preheader = "問候與會員心聲"\n\n[translations.de]\ntitle = "Beispiel"\n'
+                   'subject = "Beispiel: erste Ausgabe"\npreheader = "Ein Gruß"\n')
+    (issue / "01-greeting.zh-Hant.md").write_text(
+        "---\nkind: greeting\nsalutation: 親愛的會員和朋友們\nsignatories:\n  - name: 珍\n---\n"
+        "歡迎閱讀第一期。\n", encoding="utf-8")
+    (issue / "01-greeting.de.md").write_text(
+        "---\nkind: greeting\nsalutation: Liebe Mitglieder,\nsignatories:\n  - name: Jane\n"
+        "---\nWillkommen.\n", encoding="utf-8")
+    folder = build(invoke, str(issue))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert [e["language"] for e in manifest["editions"]] == ["en", "zh-Hant", "de"]
+    hant = (folder / "zh-Hant/email.txt").read_text(encoding="utf-8")
+    assert "取消訂閱：" in hant
+    assert "2026年1月" in hant
+    de = (folder / "de/email.txt").read_text(encoding="utf-8")
+    assert "Abmelden: " in de or "Abmelden:\n" in de
+    # "Liebe Mitglieder," already ends in a comma: the default salutation gets no second one.
+    assert manifest["editions"][2]["defaults"]["salutation"] == "Liebe Mitglieder,"
+    from newsletter.compose import personal_values
+    from newsletter.workspace import Workspace
+
+    values = personal_values(None, defaults=manifest["editions"][2]["defaults"],
+                             config=Workspace.find(Path.cwd()).config)
+    assert values["salutation"] + values["salutation_mark"] == "Liebe Mitglieder,"
