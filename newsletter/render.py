@@ -22,7 +22,7 @@ from newsletter.content import Issue
 from newsletter.email_html import inline_css, mjml_to_html
 from newsletter.errors import TemplateError, shown_path
 from newsletter.labels import labels
-from newsletter.language import autonym, is_cjk
+from newsletter.language import autonym, is_cjk, primary
 from newsletter.markup import wrap
 from newsletter.schema import Image
 
@@ -188,14 +188,19 @@ def _tidy_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
+_YEAR_FIRST = frozenset({"zh", "ja"})  # 2019年10月29日
+
+
 def _month_year(date: dt.date, language: str) -> str:
     month = labels(language)["months"].split()[date.month - 1]
-    return f"{date.year}年{month}" if is_cjk(language) else f"{month} {date.year}"
+    if primary(language) in _YEAR_FIRST:
+        return f"{date.year}年{date.month}月"
+    return f"{month} {date.year}"
 
 
 def _day(date: dt.date, language: str) -> str:
     """A day as its language writes it: 29.10.2019, 2019年10月29日."""
-    if is_cjk(language):
+    if primary(language) in _YEAR_FIRST:
         return f"{date.year}年{date.month}月{date.day}日"
     return f"{date:%d.%m.%Y}"
 
