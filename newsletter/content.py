@@ -156,8 +156,9 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
     )
     translations = tuple(_translation(issue, lang, table, translated, shown_dir, problems)
                          for lang, table in editions.items())
+    declared = {lang.lower() for lang in editions}
     for (_original, lang), path in sorted(translated.items()):
-        if lang not in editions:
+        if lang not in declared:
             problems.append(Problem(f"{shown_dir}/{path.name}", 1, undeclared(lang, language)))
     if problems:
         raise ValidationError(problems)
@@ -174,7 +175,7 @@ def _translation(issue: Issue, lang: str, table: Record,
     missing: list[str] = []
     images: dict[str, Image] = {i.local or i.src: i for i in issue.images}
     for original in issue.sections:
-        path = translated.get((issue.folder / Path(original.source).name, lang))
+        path = translated.get((issue.folder / Path(original.source).name, lang.lower()))
         section = None
         if path is not None:
             section = _load_section(path, f"{shown_dir}/{path.name}", issue.folder, problems)

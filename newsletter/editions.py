@@ -19,7 +19,8 @@ TRANSLATION_FIELDS = (
 
 def split_translations(files: list[Path], shown_dir: str, problems: list[Problem]
                        ) -> tuple[list[Path], dict[tuple[Path, str], Path]]:
-    """Sections, and translations keyed by (original file, language): ``02-opening.zh.md``."""
+    """Sections, and translations keyed by (original file, lower-cased language):
+    ``02-opening.zh.md``."""
     names = {p.name for p in files}
     sections: list[Path] = []
     translated: dict[tuple[Path, str], Path] = {}
@@ -31,7 +32,7 @@ def split_translations(files: list[Path], shown_dir: str, problems: list[Problem
         elif why is None:
             original = path.with_name(f"{stem}.md")
             if original.name in names:
-                translated[(original, lang)] = path
+                translated[(original, lang.lower())] = path  # tags are case-insensitive
             else:
                 problems.append(Problem(f"{shown_dir}/{path.name}", 1, f"a {lang} translation "
                                         f"of {original.name}, which does not exist"))
@@ -64,7 +65,7 @@ def translation_tables(source: Located, language: str, available: set[str],
         elif lang.lower() == language.lower():
             checker.add(keys, f"[translations.{lang}]: {lang} is the issue's own language "
                               "(issue.toml 'language'); its text is in the section files")
-        elif lang not in available:
+        elif lang.lower() not in available:
             checker.add(keys, f"[translations.{lang}] is listed but no section has a {lang} "
                               f"translation: add <section>.{lang}.md files beside the sections")
         record = checker.record(table, TRANSLATION_FIELDS, keys)
