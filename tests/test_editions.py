@@ -106,6 +106,9 @@ def test_each_reader_gets_their_edition(isa_workspace: Path, invoke: Invoke,
     assert "中德工业城市联盟" in zh_text
     assert "中德工业城市联盟" not in de_text
     assert "https://isa.example.org/newsletter/2019/10/foshan/zh/" in zh_text
+    # Each edition's footer links the others' web pages, by the language's own name.
+    assert "中文: https://isa.example.org/newsletter/2019/10/foshan/zh/\n" in de_text
+    assert "Deutsch：https://isa.example.org/newsletter/2019/10/foshan/\n" in zh_text
     zh_html = lxml.html.document_fromstring(
         zh.get_body(("html",)).get_content().encode())  # type: ignore[union-attr]
     de_html = lxml.html.document_fromstring(
