@@ -12,6 +12,7 @@ from newsletter.layout import edition_paths
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue
+from newsletter.stub import Leftover, leftovers, month_mismatch
 
 GMAIL_CLIP = 102 * 1024  # Gmail clips a message's HTML beyond about 102 KB
 WARN_FROM = 90 * 1024
@@ -28,23 +29,42 @@ class Finding:
 
 def check_output(rendered: RenderedIssue) -> list[Finding]:
     """Everything wrong or risky in one edition's email and web version."""
+    issue = rendered.issue
+    paths = edition_paths(issue.language, default=issue.is_default)
     findings: list[Finding] = []
     size = len(rendered.email_html.encode("utf-8"))
-    name = edition_paths(rendered.issue.language,
-                         default=rendered.issue.is_default)["email_html"]
+    name = paths["email_html"]
     if size > GMAIL_CLIP:
         findings.append(Finding("error", f"{name} is {size / 1024:.1f} KB: Gmail clips "
                                          f"messages over {GMAIL_CLIP // 1024} KB"))
     elif size > WARN_FROM:
         findings.append(Finding("warning", f"{name} is {size / 1024:.1f} KB, close to "
                                            f"Gmail's {GMAIL_CLIP // 1024} KB clipping limit"))
-    issue = rendered.issue
-    paths = edition_paths(issue.language, default=issue.is_default)
     findings += _check_html(paths["email_html"], rendered.email_html, absolute=True)
     findings += _check_html(paths["web_html"], rendered.web_html, absolute=False)
     findings += [Finding("warning", f"{Path(source).name}: no {issue.language} translation; "
                                     f"{issue.language} readers get the {issue.default_language}"
                                     " text") for source in issue.untranslated]
+    # The source files are the same for every edition: checked once, with the default.
+    return (_check_source(rendered) if issue.is_default else []) + findings
+
+
+def _check_source(rendered: RenderedIssue) -> list[Finding]:
+    """What the editor wrote but probably did not mean: stub text, a folder named for
+    another month than the issue's date."""
+    issue = rendered.issue
+    by_file: dict[str, list[Leftover]] = {}
+    for left in leftovers(issue.folder):
+        by_file.setdefault(left.file, []).append(left)
+    findings = []
+    for name, lines in by_file.items():
+        more = f" and {len(lines) - 1} more line{'s' if len(lines) > 2 else ''}" \
+            if len(lines) > 1 else ""
+        findings.append(Finding("warning", f"{name}:{lines[0].line}: text left from the stub: "
+                                           f"{lines[0].text!r}{more}"))
+    mismatch = month_mismatch(issue.slug, issue.date)
+    if mismatch:
+        findings.append(Finding("warning", f"issue.toml: {mismatch}"))
     return findings
 
 

@@ -12,7 +12,6 @@ soft line break (``=`` CRLF), which decoders remove, so a value can never join a
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -29,11 +28,11 @@ from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
 from newsletter.layout import BuildLayout, Edition, Manifest
+from newsletter.links import UnsubscribeLinks
 from newsletter.subscribers import Subscriber, normalise
 
 _SOFT = b"=\r\n"
 _BREAKS = re.compile(r"[\r\n\0]")
-_UNSUBSCRIBE_SUBJECT = "unsubscribe"
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 
 
@@ -80,7 +79,7 @@ class OutgoingMessage:
 
 
 def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str],
-                    config: Config) -> dict[str, str]:
+                    config: Config, links: UnsubscribeLinks | None = None) -> dict[str, str]:
     """The values for ``personal.fill``; ``subscriber`` None stands for a sample reader.
 
     Every column of the reader's row is a value too (``organisation`` fills
@@ -94,7 +93,8 @@ def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str
         salutation_mark=salutation_mark(salutation, defaults.get("salutation_mark", "")),
         name=(subscriber.name if subscriber else "") or defaults.get("name", ""),
         email=email,
-        unsubscribe_url=unsubscribe_url(config, email),
+        unsubscribe_url=(links or UnsubscribeLinks(config)).url(
+            email, subscriber.language if subscriber is not None else ""),
         web_url=defaults.get("web_url", ""),
     )
     return values
@@ -106,32 +106,12 @@ def salutation_mark(salutation: str, mark: str) -> str:
     return "" if end and unicodedata.category(end) == "Po" else mark
 
 
-def unsubscribe_url(config: Config, email: str) -> str:
-    """The https unsubscribe link when ``unsubscribe.url_base`` is set, else a mailto: URL.
-
-    The reader is named by ``u=``, the address in unpadded base64url: an address in plain
-    view in a link (``?email=reader@…``) is what phishing mail does, and spam filters score it.
-    """
-    section = config.section("unsubscribe")
-    base = section.get("url_base")
-    if base:
-        if not email:
-            return str(base)
-        token = base64.urlsafe_b64encode(email.encode()).rstrip(b"=").decode()
-        return f"{base}{'&' if '?' in base else '?'}u={token}"
-    return f"mailto:{_unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"
-
-
-def _unsubscribe_mailbox(config: Config) -> str:
-    """``unsubscribe.mailto``, else the reply-to address, else the sender's address."""
-    return str(config.section("unsubscribe").get("mailto")
-               or config.newsletter.get("reply_to") or parseaddr(config.newsletter.sender)[1])
-
-
 class Composer:
     """Builds each reader's message from one built issue; ``compose`` is the cheap part."""
 
-    def __init__(self, built: Built, config: Config, *, test: bool = False) -> None:
+    def __init__(self, built: Built, config: Config, *, test: bool = False,
+                 list_name: str = "*", local: bool = True) -> None:
+        """``list_name`` binds the unsubscribe tokens; ``local``: delivery into the outbox."""
         self.built = built
         self.config = config
         self.test = test
@@ -154,9 +134,9 @@ class Composer:
         subject = ("[TEST] " if test else "") + self.edition.subject
         refuse_breaks(subject, f"the subject in {built.folder / 'manifest.json'}")
         self._mid_salt = f"{self.content_hash}\0{'test' if test else 'live'}\0".encode()
-        self._mailto = f"mailto:{_unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"
-        base = config.section("unsubscribe").get("url_base")
-        self._one_click = bool(base) and str(base).startswith("https://")
+        self.links = UnsubscribeLinks(config, list_name=list_name, local=local)
+        self._mailto = self.links.mailto
+        self._one_click = self.links.one_click
         self._head = address_header("From", display, self.envelope_from) + fold("Subject", subject)
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
         self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
@@ -176,7 +156,8 @@ class Composer:
 
     def compose(self, subscriber: Subscriber) -> OutgoingMessage:
         """The message for one reader: fill the slots, add the reader's headers, join."""
-        values = personal_values(subscriber, defaults=self.defaults, config=self.config)
+        values = personal_values(subscriber, defaults=self.defaults, config=self.config,
+                                 links=self.links)
         email = subscriber.email
         if _BREAKS.search(subscriber.name + email):  # lists refuse these; hand-made readers too
             raise SubscriberError(f"line break in the name or address of {email!r}")

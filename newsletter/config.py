@@ -38,7 +38,23 @@ SCHEMA = (
     Field("unsubscribe", "record", default=None, fields=(
         Field("mailto", "email", doc="address for mailto: unsubscribe requests"),
         Field("url_base", "url",
-              doc="https unsubscribe endpoint; ?u=<the address in base64url> is appended"),
+              doc="unsubscribe endpoint, /<token> is appended; default: service url + "
+                  "'unsubscribe'"),
+    )),
+    Field("service", "record", default=None, fields=(
+        Field("url", "url", doc="public address of 'newsletter serve'; its host is the only "
+                                "Host the service answers"),
+        Field("lists", "list", item="str",
+              doc="lists offered on the subscribe form; default: every list in subscribers/"),
+        Field("consent", "record", fields=(
+            Field("de", "str"), Field("zh", "str"), Field("en", "str"),
+        ), doc="the consent sentence on the form, per language"),
+        Field("consent_version", "str", default="1",
+              doc="version of the consent sentence, recorded with every subscription"),
+        Field("confirmations_per_address", "int", default=3,
+              doc="confirmation mails to one address per 24 hours"),
+        Field("requests_per_client", "int", default=20,
+              doc="subscribe requests from one client address per hour"),
     )),
     Field("smtp", "record", default=None, fields=(
         Field("url", "str", doc="smtp://[user@]host[:port] or smtps://…; empty: local outbox"),
@@ -79,6 +95,14 @@ class Config:
     @property
     def brand(self) -> Record:
         return self.section("brand")
+
+    @property
+    def service_url(self) -> str | None:
+        """``[service] url`` (where ``newsletter serve`` runs) ending in "/", or None."""
+        url = self.section("service").get("url")
+        if not url:
+            return None
+        return str(url) if str(url).endswith("/") else f"{url}/"
 
     @property
     def smtp_url(self) -> str | None:

@@ -51,18 +51,62 @@ _unvalidated_pairs.__wrapped_original__ = _validated_pairs  # type: ignore[attr-
 merge_style.csstext_to_pairs = _unvalidated_pairs
 
 
-def mjml_to_html(source: str, *, what: str) -> str:
-    """Compile MJML; MRML raises ValueError on bad markup, which we name by issue."""
+def mjml_to_html(source: str, *, what: str, web: bool = False) -> str:
+    """Compile MJML; MRML raises ValueError on bad markup, which we name by issue.
+
+    The layout's landmark markers become landmarks: elements on the web, roles in the email.
+    """
     try:
         html: str = mjml2html(source)
     except ValueError as exc:
         raise RenderError(f"MJML of {what} is invalid: {exc}{_near(source, str(exc))}") from exc
     # MJML hides the preheader as white 1px text; SpamAssassin scores white text as
     # HTML_FONT_LOW_CONTRAST (0.7). It is display:none already, so the colour can go.
-    return _PREHEADER_COLOUR.sub(r"\1", html, count=1)
+    return landmarks(_PREHEADER_COLOUR.sub(r"\1", html, count=1), web=web)
 
 
 _PREHEADER_COLOUR = re.compile(r'(<div style="display:none;font-size:1px;)color:#ffffff;')
+
+
+# The layout marks runs of sections with <mj-raw><!-- nl:main --></mj-raw> ... <!-- /nl:main -->.
+# MRML closes each section's Outlook table before the next one's, so a wrapper put exactly at
+# a marker nests cleanly for Outlook's Word engine too, and carries no style: nothing moves.
+_MARKER = re.compile(r"<!--\s*(/?)nl:(header|main|footer)\s*-->")
+_ROLES = {"header": "banner", "main": "main", "footer": "contentinfo"}
+
+
+def landmarks(html: str, *, web: bool) -> str:
+    """Replace the landmark markers: ``<main>`` etc. on the web, ``<div role="main">`` in mail.
+
+    Mail clients drop or rename unknown elements, while a div with a role survives.
+    A marker without its partner is left as the comment it is.
+    """
+    found = [m.group(2) for m in _MARKER.finditer(html)]
+    if not found or any(found.count(name) != 2 for name in set(found)):
+        return html
+
+    def element(match: re.Match[str]) -> str:
+        closing, name = match.group(1), match.group(2)
+        tag = name if web else "div"
+        if closing:
+            return f"</{tag}>"
+        # Inside MRML's role="article" wrapper <header>/<footer> lose their implicit roles.
+        role = f' role="{_ROLES[name]}"' if not web or name != "main" else ""
+        return f"<{tag}{role}>"
+
+    return _MARKER.sub(element, _WRAPPER.sub(lambda m: _unlabel(m.group(0), web=web), html,
+                                             count=1))
+
+
+# MRML wraps the body in <div aria-label="subject" aria-roledescription="email"
+# role="article">. A labelled element outside every landmark is content outside landmarks
+# (axe "region"); the h1 and the <title> name the message. On the web it is no email at all.
+_WRAPPER = re.compile(r'<div\b[^>]*\brole="article"[^>]*>')
+
+
+def _unlabel(tag: str, *, web: bool) -> str:
+    drop = r'\s(aria-label|aria-roledescription|role)="[^"]*"' if web else r'\saria-label="[^"]*"'
+    return re.sub(drop, "", tag)
 
 
 def _near(source: str, message: str) -> str:
@@ -94,6 +138,9 @@ def inline_css(html: str) -> str:
             keep_style_tags=False,
             disable_leftover_css=False,
             align_floating_images=False,  # MJML images never float; it would re-validate CSS
+            # Keep MJML's pixel width="552" on images: premailer would copy the CSS width:100%
+            # over it, and Outlook's Word engine ignores CSS width (mjml#145).
+            disable_basic_attributes=["width", "height"],
         ).transform()
     except Exception as exc:  # premailer surfaces lxml and cssutils errors of many types
         raise RenderError(f"CSS inlining failed: {exc}") from exc

@@ -24,6 +24,7 @@ from newsletter.errors import TemplateError, shown_path
 from newsletter.labels import labels
 from newsletter.language import autonym, is_cjk, primary
 from newsletter.markup import wrap
+from newsletter.palette import DARK, on_dark
 from newsletter.schema import Image
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "scaffold" / "templates"
@@ -72,6 +73,7 @@ class Templates:
             env.filters["prefix"] = _prefix
             env.filters["day"] = _day
             env.filters["width"] = columns.width
+            env.filters["on_dark"] = on_dark
             env.filters["wrap"] = lambda text, indent="": "\n".join(wrap(text, indent, indent))
 
     @classmethod
@@ -144,7 +146,8 @@ def _context(issue: Issue, config: Config, mode: str, recorder: _Personal,
     return {"issue": issue, "config": config.values, "brand": config.brand,
             "t": labels(issue.language), "issue_url": issue_url, "mode": mode,
             "personal": recorder, "image_url": _image_url(assets), "index_url": index_url,
-            "cjk": is_cjk(issue.language), "editions": _editions(issue, config, mode)}
+            "cjk": is_cjk(issue.language), "editions": _editions(issue, config, mode),
+            "dark": DARK}
 
 
 def _editions(issue: Issue, config: Config, mode: str) -> list[dict[str, Any]]:
@@ -173,7 +176,7 @@ def _estimates(defaults: dict[str, str]) -> dict[str, int]:
 
 def _html_for_web(mjml: str, issue: Issue) -> str:
     # Browsers apply <style> blocks themselves: the web version needs no inlining.
-    return mjml_to_html(mjml, what=f"issue {issue.slug}")
+    return mjml_to_html(mjml, what=f"issue {issue.slug}", web=True)
 
 
 def _image_url(base: str) -> Any:

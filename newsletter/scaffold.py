@@ -7,11 +7,11 @@ import re
 import shutil
 from pathlib import Path
 
-from newsletter.config import CONFIG_FILE, find_root
+from newsletter.config import CONFIG_FILE, find_root, load_config
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.stub import first_date, write_stub
 
 SCAFFOLD = Path(__file__).parent / "scaffold"
-_EXAMPLE = SCAFFOLD / "issues" / "example"
 _SLUG = re.compile(r"[a-z0-9][a-z0-9\-]*")
 
 
@@ -27,7 +27,10 @@ def init_workspace(target: Path) -> Path:
 
 
 def new_issue(slug: str, *, start: Path | None = None, today: dt.date | None = None) -> Path:
-    """Add ``issues/<slug>/`` with one stub section per kind, copied from the example."""
+    """Add ``issues/<slug>/`` with one stub section per kind, in the workspace's language.
+
+    Dated the first of the month the slug names (``2026-03-…``), else of next month.
+    """
     if not _SLUG.fullmatch(slug):
         raise NewsletterError(f"issue name '{slug}' must be lowercase letters, digits and '-', "
                               "e.g. 2019-10-foshan")
@@ -35,11 +38,10 @@ def new_issue(slug: str, *, start: Path | None = None, today: dt.date | None = N
     folder = root / "issues" / slug
     if folder.exists():
         raise NewsletterError(f"{folder} exists already")
-    shutil.copytree(_EXAMPLE, folder)
-    date = today or dt.date.today()
-    meta = folder / "issue.toml"
-    text = meta.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^title = .*$", f'title = "{slug}"', text)
-    text = re.sub(r"(?m)^date = .*$", f"date = {date.isoformat()}", text)
-    meta.write_text(text, encoding="utf-8")
+    language = load_config(root).newsletter.language
+    try:
+        write_stub(folder, language, first_date(slug, today or dt.date.today()))
+    except OSError as exc:  # a full disk, or another `new` of the same name that came first
+        raise NewsletterError(f"cannot create {folder}: {exc.strerror or exc}; "
+                              "nothing was written") from exc
     return folder

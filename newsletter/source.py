@@ -109,6 +109,15 @@ def load_front_matter(path: Path, shown: str) -> Located:
     return Located(shown, data, lines, body=body, body_line=end + 2)
 
 
+def _hint(problem: str) -> str:
+    """What usually causes a YAML error an editor meets."""
+    if "mapping values are not allowed" in problem:
+        # `title: Foshan: the plenary` - the second ": " starts a mapping inside the value.
+        return ('; a value that contains ": " must be in quotes, '
+                'e.g. title: "Foshan: the plenary"')
+    return ""
+
+
 def _parse_yaml(text: str, shown: str, *, first_line: int) -> tuple[Any, dict[KeyPath, int]]:
     loader = yaml.SafeLoader(text)
     lines: dict[KeyPath, int] = {(): first_line - 1 if first_line > 1 else 1}
@@ -121,7 +130,7 @@ def _parse_yaml(text: str, shown: str, *, first_line: int) -> tuple[Any, dict[Ke
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None
         what = exc.problem or exc.context or "invalid YAML"
-        raise SourceError(Problem(shown, line, f"invalid YAML: {what}")) from exc
+        raise SourceError(Problem(shown, line, f"invalid YAML: {what}{_hint(what)}")) from exc
     except yaml.YAMLError as exc:
         raise SourceError(Problem(shown, None, f"invalid YAML: {exc}")) from exc
     finally:

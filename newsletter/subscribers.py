@@ -2,7 +2,9 @@
 
 A list is UTF-8 CSV with a header row; ``email`` is required, every other column (``name``,
 ``salutation``, ``language``, ``organisation``, ``city``, anything else) is a merge field.
-``subscribers/suppressed.csv`` (unsubscribed, bounced) always wins over any list.
+``subscribers/suppressed.csv`` (unsubscribed, bounced) always wins over any list, and so does
+the subscription record (``newsletter.record``): its unsubscribes, bounces and complaints stop
+an address on every list, and its confirmed web readers of a list are read after its rows.
 
 Memory: rows are read one at a time. To drop duplicates, a set of 64-bit hashes of the
 addresses seen so far is kept (about 60 bytes per distinct address in CPython: some 60 MB for
@@ -14,7 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +25,7 @@ from typing import BinaryIO
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import Problem, SubscriberError, ValidationError
+from newsletter.record import RECORD, Record
 
 SUPPRESSED = "suppressed.csv"
 MAX_FIELD = 200  # characters: values go into headers and into lines limited to 998 octets
@@ -112,23 +115,34 @@ def subscriber_for(address: str, *, name: str = "") -> Subscriber:
 
 
 def default_suppressed(list_path: Path) -> Path | None:
-    """``suppressed.csv`` beside the list, if it exists (and is not the list itself)."""
+    """``suppressed.csv`` beside the list, if it exists (and is not the list itself).
+
+    The subscription record beside the list suppresses too, whatever this returns: see
+    ``record_for``.
+    """
     candidate = list_path.parent / SUPPRESSED
     if candidate.is_file() and candidate.resolve() != list_path.resolve():
         return candidate
     return None
 
 
+def record_for(list_path: Path) -> Record | None:
+    """The subscription record of the list's folder (``subscribers/record.sqlite``), if any."""
+    candidate = list_path.parent / RECORD
+    return Record(candidate) if candidate.is_file() else None
+
+
 def read_subscribers(path: Path, *, suppressed: Path | None = None,
                      skip_invalid: bool = False) -> Iterator[Subscriber]:
     """Yield each reader to mail once, in list order, without duplicates or suppressed ones.
 
+    The list's rows come first, then the confirmed web readers of the list from the record.
     A bad row raises ``ValidationError`` when it is reached, unless ``skip_invalid``: so run
     ``check_list`` first (one pass, every problem at once) before mailing anyone.
     """
-    blocked = _suppressed(suppressed)
+    blocked = _suppressed(suppressed) | _recorded(path)
     seen: set[int] = set()
-    for row in _rows(path):
+    for row in _all_rows(path):
         if isinstance(row, Problem):
             if skip_invalid:
                 continue
@@ -142,12 +156,14 @@ def read_subscribers(path: Path, *, suppressed: Path | None = None,
 
 def check_list(path: Path, *, suppressed: Path | None = None) -> ListReport:
     """Count rows, valid, duplicate, suppressed and invalid readers; collect every problem."""
-    blocked = _suppressed(suppressed)
+    blocked = _suppressed(suppressed) | _recorded(path)
     seen: set[int] = set()
     counts = {"rows": 0, "valid": 0, "duplicates": 0, "suppressed": 0, "invalid": 0}
     problems: list[Problem] = []
     try:
-        for row in _rows(path):
+        for row in _all_rows(path):
+            if isinstance(row, Subscriber) and not row.line and _key(row.email) in seen:
+                continue  # a web reader who is on the list anyway: one reader, not a problem
             counts["rows"] += 1
             if isinstance(row, Problem):
                 counts["invalid"] += 1
@@ -192,6 +208,48 @@ def _suppressed(path: Path | None) -> frozenset[int]:
         if isinstance(row, Subscriber):
             keys.add(_key(row.email))
     return frozenset(keys)
+
+
+def _recorded(list_path: Path) -> frozenset[int]:
+    """Hashes of the addresses the subscription record stops on every list."""
+    record = record_for(list_path)
+    if record is None:
+        return frozenset()
+    try:
+        return frozenset(_key(address) for address in record.suppressed())
+    finally:
+        record.close()
+
+
+def _all_rows(path: Path) -> Iterator[Subscriber | Problem]:
+    """The list's rows, then the list's confirmed web readers from the record.
+
+    A language a reader chose on the unsubscribe page (a ``language`` event) wins over the
+    list's ``language`` column.
+    """
+    record = record_for(path)
+    choices: dict[str, str] = {}
+    readers: list[tuple[str, str, str]] = []
+    if record is not None:
+        try:
+            choices = record.languages()
+            readers = list(record.subscribers(path.stem))
+        finally:
+            record.close()
+    for row in _rows(path):
+        chosen = choices.get(row.email.lower()) if isinstance(row, Subscriber) else None
+        if isinstance(row, Subscriber) and chosen and chosen != row.language:
+            row = replace(row, language=chosen,
+                          fields=MappingProxyType({**row.fields, "language": chosen}))
+        yield row
+    for address, name, language in readers:
+        try:
+            email = normalise(address)
+        except ValueError:
+            continue  # the service validated it; a later, stricter check is no reason to stop
+        name = name if _unsafe(name) is None else ""
+        values = {"email": email, "name": name, "language": language}
+        yield Subscriber(email, name, "", language, MappingProxyType(values), 0)
 
 
 def _unsafe(value: str) -> str | None:

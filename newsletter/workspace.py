@@ -9,7 +9,7 @@ from pathlib import Path
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import Issue, load_issue
 from newsletter.errors import NewsletterError, Problem, ValidationError, shown_path
-from newsletter.render import RenderedIssue, Templates, render_issue
+from newsletter.render import RenderedIssue, Templates, render_issue, render_mjml
 
 
 @dataclass(frozen=True)
@@ -58,4 +58,9 @@ class Workspace:
 
     def render(self, issue: Issue, *, asset_base: str | None = None) -> RenderedIssue:
         return render_issue(issue, self.config, self.templates, asset_base=asset_base)
+
+    def mjml_source(self, issue: Issue, *, mode: str = "email") -> str:
+        """The MJML the email (or web version) of ``issue`` is compiled from, e.g. to compare
+        with another MJML compiler."""
+        return render_mjml(issue, self.config, self.templates, mode=mode)
 

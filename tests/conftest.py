@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from playwright.sync_api import Browser, sync_playwright
 
 from newsletter.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
 SCAFFOLD = REPO / "newsletter" / "scaffold"
 CHROMIUM = Path(os.environ.get("NEWSLETTER_CHROMIUM", "/usr/bin/chromium"))
+
+
+TEST_SECRET = "test-secret-for-link-tokens-only-0123456789"  # noqa: S105 (tests only)
+
+
+@pytest.fixture(autouse=True)
+def _link_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test signs links with one known secret, as an operator's environment would."""
+    monkeypatch.setenv("NEWSLETTER_SECRET", TEST_SECRET)
 
 
 @pytest.fixture
@@ -67,3 +77,48 @@ def chromium() -> str:
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    """One headless Chromium per test module (a module may define its own)."""
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def node_package(name: str) -> Path:
+    """A package of the git-ignored ``node_modules/`` that .ci/run installs with npm.
+
+    Missing (or node missing): a failure in CI, a skip elsewhere.
+    """
+    import shutil as _shutil
+
+    folder = REPO / "node_modules" / name
+    if _shutil.which("node") is None or not folder.is_dir():
+        message = (f"npm package {name} not found in {REPO / 'node_modules'} "
+                   "(npm install --no-save axe-core@4 mjml@5, as .ci/run does)")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core's browser bundle."""
+    return node_package("axe-core") / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def official_mjml() -> Path:
+    """The official MJML CLI (npm mjml@5)."""
+    node_package("mjml")
+    return REPO / "node_modules" / ".bin" / "mjml"
+
+
+@pytest.fixture(scope="session")
+def doiuse_email() -> Path:
+    """doiuse-email: which mail clients lack which HTML and CSS features."""
+    return node_package("doiuse-email")

@@ -19,6 +19,7 @@ from newsletter.build import build
 from newsletter.compose import Built, Composer, OutgoingMessage, personal_values
 from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.subscribers import Subscriber, read_subscribers, subscriber_for
+from newsletter.tokens import SECRET_ENV, UNSUBSCRIBE, Tokens, secret_from_env
 from newsletter.workspace import Workspace
 
 HTTPS = '\n[unsubscribe]\nmailto = "unsubscribe@example.org"\n' \
@@ -92,17 +93,36 @@ def test_message_headers_and_parts(workspace: Path) -> None:
 
 def test_one_click_unsubscribe(workspace: Path) -> None:
     built, ws = built_issue(workspace, HTTPS)
-    message = Composer(built, ws.config).compose(reader(address="a+b@example.org"))
+    message = Composer(built, ws.config, list_name="sample").compose(
+        reader(address="a+b@example.org"))
     parsed = parse(message)
-    token = base64.urlsafe_b64encode(b"a+b@example.org").rstrip(b"=").decode()
-    url = f"https://example.org/unsubscribe?u={token}"
-    assert parsed["List-Unsubscribe"] == (
-        f"<mailto:unsubscribe@example.org?subject=unsubscribe>, <{url}>")
+    mailto, url = (part.strip(" <>") for part in parsed["List-Unsubscribe"].split(","))
+    assert mailto == "mailto:unsubscribe@example.org?subject=unsubscribe"
+    assert url.startswith("https://example.org/unsubscribe/")
+    token = url.rpartition("/")[2]
+    assert "a+b" not in url
+    assert b"a+b" not in base64.urlsafe_b64decode(token + "==")  # not readable from the link
+    claim = Tokens(secret_from_env()).read(UNSUBSCRIBE, token)
+    assert (claim.address, claim.list_name, claim.expires) == ("a+b@example.org", "sample", 0)
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     values = personal_values(None, defaults={}, config=ws.config)
     assert values["unsubscribe_url"] == "https://example.org/unsubscribe"
     assert "%%NL_UNSUBSCRIBE_URL%%" in built.html
     assert f'href="{url}"' in parts(parsed)[1]
+
+
+def test_no_secret_means_mailto_in_the_outbox_and_an_error_for_smtp(
+        workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built, ws = built_issue(workspace, HTTPS)
+    monkeypatch.delenv(SECRET_ENV)
+    parsed = parse(Composer(built, ws.config).compose(reader()))
+    assert parsed["List-Unsubscribe"] == "<mailto:unsubscribe@example.org?subject=unsubscribe>"
+    assert parsed["List-Unsubscribe-Post"] is None
+    with pytest.raises(ConfigError, match="NEWSLETTER_SECRET is not set"):
+        Composer(built, ws.config, local=False)
+    monkeypatch.setenv(SECRET_ENV, "too short")
+    with pytest.raises(ConfigError, match="at least 32"):
+        Composer(built, ws.config, local=False)
 
 
 def test_personal_fields_are_escaped_in_html(workspace: Path) -> None:

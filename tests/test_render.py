@@ -113,7 +113,8 @@ def test_inlining_without_validation_changes_nothing() -> None:
         merge_style.csstext_to_pairs = patched.__wrapped_original__  # type: ignore[attr-defined]
         validated = Premailer(html, allow_network=False, disable_validation=True,
                               remove_classes=False, strip_important=False,
-                              align_floating_images=False).transform()
+                              align_floating_images=False,
+                              disable_basic_attributes=["width", "height"]).transform()
     finally:
         merge_style.csstext_to_pairs = patched
     assert ours == "<!doctype html>\n" + validated

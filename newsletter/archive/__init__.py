@@ -16,6 +16,7 @@ from newsletter.archive.cache import Cache, environment_key, issue_key
 from newsletter.archive.feeds import atom_entry, atom_feed, sitemap
 from newsletter.archive.pages import STYLESHEET, Site, index_page, issue_page
 from newsletter.archive.writer import Writer
+from newsletter.config import Config
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.labels import labels
@@ -28,9 +29,12 @@ __all__ = ["ArchiveReport", "build_archive", "summary"]
 PAGE = "index.html"
 SITE_FILES = ("index.html", "style.css", "feed.xml", "sitemap.xml")
 WORDS = {  # the few words of the index page that labels.py does not have
-    "de": {"feed": "Atom-Feed", "contents": "Inhalt", "empty": "Noch keine Ausgaben."},
-    "en": {"feed": "Atom feed", "contents": "Contents", "empty": "No issues yet."},
-    "zh": {"feed": "Atom 订阅", "contents": "目录", "empty": "暂无往期。"},
+    "de": {"feed": "Atom-Feed", "contents": "Inhalt", "empty": "Noch keine Ausgaben.",
+           "subscribe": "Newsletter abonnieren"},
+    "en": {"feed": "Atom feed", "contents": "Contents", "empty": "No issues yet.",
+           "subscribe": "Subscribe to the newsletter"},
+    "zh": {"feed": "Atom 订阅", "contents": "目录", "empty": "暂无往期。",
+           "subscribe": "订阅简报"},
 }
 
 
@@ -55,7 +59,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     site = Site(_base_url(base_url) if base_url else config.archive_url,
                 config.newsletter.name, config.newsletter.publisher,
                 config.newsletter.language, _note(config.section("archive").get("note")),
-                config.brand.colour)
+                config.brand.colour, *_subscribe(config))
     cache = Cache.load(out)
     environment = environment_key(root=workspace.root, templates=workspace.templates.folder,
                                   base_url=site.base_url)
@@ -109,6 +113,17 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
         Cache.store_fragment(writer.out, slug, str(fragments[slug]))
     Cache(records, list(SITE_FILES)).save(writer.out)
     return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed)
+
+
+def _subscribe(config: Config) -> tuple[str, str]:
+    """The service's subscribe page and its label, or nothing without [service] url."""
+    service = config.service_url
+    if service is None:
+        return "", ""
+    language = config.newsletter.language.split("-")[0]
+    words = WORDS.get(language, WORDS["en"])
+    lang = f"?lang={language}" if language in WORDS else ""
+    return f"{service}subscribe{lang}", words["subscribe"]
 
 
 def _entry(issue: Issue) -> dict[str, Any]:

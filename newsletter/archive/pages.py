@@ -37,6 +37,8 @@ class Site:
     language: str
     note: Markup | None
     colour: str  # the brand colour
+    subscribe_url: str = ""  # the service's subscribe page ([service] url), if there is one
+    subscribe_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def issue_page(rendered: RenderedIssue, site: Site) -> IssuePage:
     page = (html[:head.end()] + "\n" + first
             + _CONTENT_TYPE.sub("", html[head.end():end.start()], count=1)
             + "\n".join(rest) + "\n" + html[end.start():])
+    if site.subscribe_url:
+        page = _with_subscribe_link(page, site)
     return IssuePage(page, _feed_body(html, url))
 
 
@@ -96,6 +100,14 @@ def index_page(templates: Templates, site: Site, issues: list[dict[str, Any]],
         years.setdefault(str(day.year), []).append(entry | {"day": day})
     return templates.render(INDEX_TEMPLATE, text=False, site=site, years=years, csp=CSP,
                             labels=labels, quote_path=quote_path)
+
+
+def _with_subscribe_link(page: str, site: Site) -> str:
+    """The page with a subscribe link at the end of its body."""
+    link = (f'<p style="text-align:center;margin:16px;font:16px/1.5 Helvetica,Arial,sans-serif">'
+            f'<a href="{escape(site.subscribe_url)}">{escape(site.subscribe_label)}</a></p>\n')
+    at = page.lower().rfind("</body>")
+    return page + link if at < 0 else page[:at] + link + page[at:]
 
 
 def quote_path(path: str) -> str:

@@ -107,6 +107,10 @@ def check(issues: tuple[Path, ...]) -> None:
         errors += sum(1 for f in findings if f.level == "error")
         if not findings:
             click.echo(f"{issue.slug}: ok")
+    from newsletter.links import config_warnings
+
+    for warning in config_warnings(workspace.config):
+        click.echo(f"warning: {warning}", err=True)
     if errors:
         raise click.exceptions.Exit(2)
 
@@ -123,3 +127,7 @@ cli.add_command(subscribers.subscribers)
 for command in send.COMMANDS:
     cli.add_command(command)
 cli.add_command(archive.archive)
+
+from newsletter.cli import serve  # noqa: E402
+
+cli.add_command(serve.serve)

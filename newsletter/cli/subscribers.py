@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -11,7 +13,7 @@ LIST = click.Path(dir_okay=False, path_type=Path)
 
 @click.group()
 def subscribers() -> None:
-    """Check subscriber lists."""
+    """Check and export subscriber lists; show an address's history."""
 
 
 @subscribers.command("check")
@@ -30,3 +32,41 @@ def check(list_file: Path, suppressed: Path | None) -> None:
     if report.problems:
         click.echo(f"error: {len(report.problems)} problem(s) in {list_file}", err=True)
         raise click.exceptions.Exit(2)
+
+
+@subscribers.command("export")
+@click.argument("list_file", metavar="LIST", type=LIST)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the CSV here (default: standard output).")
+def export(list_file: Path, output: Path | None) -> None:
+    """Write LIST merged with its confirmed web readers, less suppressed ones, as CSV."""
+    from newsletter.roster import export_list
+    from newsletter.subscribers import default_suppressed
+
+    suppressed = default_suppressed(list_file)
+    if output is None:
+        count = export_list(list_file, sys.stdout, suppressed=suppressed)
+    else:  # written beside, then renamed: never a half-written export
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as handle:
+                count = export_list(list_file, handle, suppressed=suppressed)
+            os.replace(partial, output)
+        finally:
+            partial.unlink(missing_ok=True)
+    click.echo(f"{count} readers", err=True)
+
+
+@subscribers.command("log")
+@click.argument("address")
+def log(address: str) -> None:
+    """Show ADDRESS's rows in the lists and every recorded event (a data-subject request)."""
+    from newsletter.config import find_root
+    from newsletter.roster import history_lines, list_lines
+
+    root = find_root(Path.cwd())
+    lines = list_lines(root, address) + history_lines(root, address)
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo(f"nothing recorded for {address}: on no list, no events", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
@@ -12,12 +13,24 @@ _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
 )
-# Shown inside the frame: links open outside it. The dark view does what the clients that
-# force dark mode do (Gmail's and Outlook's apps): invert light backgrounds and dark text,
-# keep photos as they are.
+# Shown inside the frame: links open outside it. The dark view shows an email that has its
+# own dark palette (prefers-color-scheme) as the clients that honour it do, whatever the
+# editor's system setting; one without does what the clients that force dark mode do
+# (Gmail's and Outlook's apps): invert light backgrounds and dark text, keep photos as they are.
 _FRAME_HEAD = '<base target="_blank">'
 _DARK_HEAD = ("<style>html{background:#ffffff;filter:invert(1) hue-rotate(180deg)}"
               "img,picture,video{filter:invert(1) hue-rotate(180deg)}</style>")
+_OWN_DARK_HEAD = '<meta name="color-scheme" content="dark">'
+_SCHEME = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(dark|light)\s*\)", re.IGNORECASE)
+# Always true and never true media features: the dark rules apply, the light ones do not.
+_FORCED = {"dark": "(min-width: 0px)", "light": "(max-width: 0px)"}
+
+
+def force_dark(html: str) -> str | None:
+    """``html`` with its own dark-mode rules in force, or None if it has none."""
+    if not any(m.group(1).lower() == "dark" for m in _SCHEME.finditer(html)):
+        return None
+    return _SCHEME.sub(lambda m: _FORCED[m.group(1).lower()], html)
 
 
 def page(snapshot: Snapshot, *, title: str) -> str:
@@ -29,8 +42,11 @@ def frame_email(snapshot: Snapshot, *, dark: bool) -> str:
     """The filled email as the frame shows it, or the build's errors if it failed."""
     if not snapshot.ok:
         return errors(snapshot, dark=dark)
-    head = _FRAME_HEAD + (_DARK_HEAD if dark else "")
     html = snapshot.email_html
+    own = force_dark(html) if dark else None
+    if own is not None:
+        html = own
+    head = _FRAME_HEAD + ((_OWN_DARK_HEAD if own is not None else _DARK_HEAD) if dark else "")
     at = html.lower().find("<head>")
     if at < 0:
         return head + html

@@ -21,11 +21,38 @@ KEEPALIVE = 15.0  # seconds between comments on an idle event stream (proxies, d
 _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 
+# Names a browser on this machine uses for a loopback server. Any other Host header is a page
+# elsewhere that had its DNS name re-pointed at 127.0.0.1 (DNS rebinding): refused, since the
+# preview shows a subscriber's personalised email (--as).
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
+_ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104  (names, not a bind)
+
+
+def allowed_hosts(bind_host: str) -> frozenset[str] | None:
+    """Host names the server answers to; None: any (it listens on every address)."""
+    if bind_host in _ANY_ADDRESS:
+        return None
+    return LOOPBACK_NAMES | {bind_host.strip("[]").lower()}
+
+
+def host_name(header: str | None) -> str | None:
+    """The name in a Host header, without port or IPv6 brackets, lowercased."""
+    if not header:
+        return None
+    header = header.strip().lower()
+    if header.startswith("["):
+        end = header.find("]")
+        return header[1:end] if end > 0 else None
+    name, _, port = header.partition(":")
+    return name if not port or port.isdigit() else None
+
+
 class PreviewServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], live: Live) -> None:
         self.live = live
+        self.allowed = allowed_hosts(address[0])
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
@@ -48,6 +75,29 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "newsletter-preview"
 
     def do_GET(self) -> None:
+        allowed = self.server.allowed
+        if allowed is not None and host_name(self.headers.get("Host")) not in allowed:
+            self._plain(HTTPStatus.FORBIDDEN, "This preview answers only to localhost "
+                        "(start it with --host NAME to reach it under another name).\n")
+            return
+        try:
+            self._route()
+        except _GONE:
+            raise
+        except Exception as exc:  # no path may cost the editor a traceback
+            sys.stderr.write(f"preview: cannot answer {self.path[:200]!r}: "
+                             f"{type(exc).__name__}: {exc}\n")
+            self._plain(HTTPStatus.INTERNAL_SERVER_ERROR, "The preview could not answer this.\n")
+
+    def _plain(self, status: HTTPStatus, text: str) -> None:
+        body = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _route(self) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         dark = query.get("dark") == ["1"]
@@ -82,11 +132,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _file(self, folder: Path, relative: str) -> None:
         base = folder.resolve()
-        path = (base / relative).resolve()
-        if not path.is_relative_to(base) or not path.is_file():
+        try:  # a NUL byte or an overlong name is a path that does not exist, not an error
+            path = (base / relative).resolve()
+            found = "\0" not in relative and path.is_relative_to(base) and path.is_file()
+            body = path.read_bytes() if found else b""
+        except (OSError, ValueError):
+            found = False
+        if not found:
             self.send_error(HTTPStatus.NOT_FOUND)
             return
-        body = path.read_bytes()
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", mimetypes.guess_type(path.name)[0]
                          or "application/octet-stream")

@@ -87,7 +87,8 @@ class Campaign:
         self.suppressed = default_suppressed(options.list_path)
         self.journal_path = journal_path(config.root, self.slug, options.list_path)
         self.editions = Editions(built, config, test=bool(options.test),
-                                 language=options.language)
+                                 language=options.language, list_name=options.list_path.stem,
+                                 local=not (options.smtp or config.smtp_url))
         self.composer = self.editions.default
         self.policy = self._policy()
         self.transport = self._transport()

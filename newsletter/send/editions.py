@@ -18,11 +18,15 @@ from newsletter.subscribers import Subscriber
 
 class Editions:
     def __init__(self, built: Built, config: Config, *, test: bool,
-                 language: str | None = None) -> None:
+                 language: str | None = None, list_name: str = "*", local: bool = True
+                 ) -> None:
+        """``list_name`` and ``local`` go to each ``Composer`` (the unsubscribe links)."""
         self.manifest = built.manifest
-        # Each Composer does its MIME work once, at the start.
-        self.composers = {built.edition.language: Composer(built, config, test=test)} | {
-            e.language: Composer(Built.read(built.folder, e.language), config, test=test)
+        def composer(edition: Built) -> Composer:  # does its MIME work once, here
+            return Composer(edition, config, test=test, list_name=list_name, local=local)
+
+        self.composers = {built.edition.language: composer(built)} | {
+            e.language: composer(Built.read(built.folder, e.language))
             for e in self.manifest.editions if e.language != built.edition.language}
         self.forced = self._forced(language)
         for composer in self.composers.values():  # all from the same build

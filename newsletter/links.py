@@ -1,0 +1,82 @@
+"""The links a message carries to the service: unsubscribe (per reader) and subscribe.
+
+The unsubscribe link is ``<base>/<token>``; the base is ``unsubscribe.url_base`` if set, else
+``<service.url>unsubscribe``. The token (``newsletter.tokens``) needs ``NEWSLETTER_SECRET``.
+Without an https base, or delivering only into the local outbox without a secret, the link is
+``mailto:<unsubscribe address>?subject=unsubscribe`` and there is no one-click header: a
+workspace on a fresh machine builds and fills its outbox with no secret set, but nothing
+leaves the machine over SMTP with a link the service could not read.
+"""
+
+from __future__ import annotations
+
+import os
+from email.utils import parseaddr
+
+from newsletter.config import Config
+from newsletter.errors import ConfigError
+from newsletter.tokens import SECRET_ENV, UNSUBSCRIBE, Tokens, secret_from_env
+
+_UNSUBSCRIBE_SUBJECT = "unsubscribe"
+
+
+def unsubscribe_base(config: Config) -> str | None:
+    """Where unsubscribe links point (without the token), or None for mailto: links."""
+    base = config.section("unsubscribe").get("url_base")
+    if base:
+        return str(base).rstrip("/")
+    service = config.service_url
+    return f"{service}unsubscribe" if service else None
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What is missing for readers to subscribe and unsubscribe on the web."""
+    if config.smtp_url and config.service_url is None:
+        return ["send uses SMTP but newsletter.toml has no [service] url: readers get no "
+                "one-click unsubscribe (Gmail and Yahoo require it of bulk senders) and the "
+                "archive no subscribe link; see docs/serving.md"]
+    return []
+
+
+def unsubscribe_mailbox(config: Config) -> str:
+    """``unsubscribe.mailto``, else the reply-to address, else the sender's address."""
+    return str(config.section("unsubscribe").get("mailto")
+               or config.newsletter.get("reply_to") or parseaddr(config.newsletter.sender)[1])
+
+
+class UnsubscribeLinks:
+    """Each reader's unsubscribe link for one list; ``url`` is cheap (one AES-GCM seal)."""
+
+    def __init__(self, config: Config, *, list_name: str = "*", local: bool = True) -> None:
+        """``local``: delivery stays on this machine (the outbox), so no secret is needed."""
+        self.mailto = f"mailto:{unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"
+        self.list_name = list_name
+        self.base = unsubscribe_base(config)
+        self._tokens: Tokens | None = None
+        if self.base is not None:
+            if local and not os.environ.get(SECRET_ENV):
+                self.base = None
+            else:
+                try:
+                    self._tokens = Tokens(secret_from_env())
+                except ConfigError as exc:
+                    raise ConfigError(f"{exc.message}; it signs the unsubscribe links to "
+                                      f"{self.base}") from None
+
+    @property
+    def one_click(self) -> bool:
+        """Whether messages may offer RFC 8058 one-click (an https link with a token)."""
+        return self.base is not None and self.base.startswith("https://")
+
+    def url(self, email: str, language: str = "") -> str:
+        """The link for ``email``; for no reader (a preview), the bare base or the mailto.
+
+        ``language`` (the reader's, primary subtag) picks the language of the page.
+        """
+        if self.base is None:
+            return self.mailto
+        if not email or self._tokens is None:
+            return self.base
+        language = language.split("-")[0].lower()[:8] if language.isascii() else ""
+        token = self._tokens.make(UNSUBSCRIBE, self.list_name, email, language=language)
+        return f"{self.base}/{token}"

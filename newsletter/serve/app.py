@@ -1,0 +1,283 @@
+"""The ASGI app: built by ``create_app(settings)``, routes in one list, checks as middleware.
+
+GET never changes anything (link scanners and Outlook Safe Links prefetch every link); each
+state change is a POST that is answered only after its event is durably in the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from newsletter.record import Event, Record, RecordError
+from newsletter.serve.forms import SubscribeForm, mailed_today, read_form
+from newsletter.serve.mailer import Mailer, transport_for
+from newsletter.serve.pages import Page, Renderer
+from newsletter.serve.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    Csrf,
+    RateLimit,
+    SecurityHeaders,
+    security_headers,
+)
+from newsletter.serve.settings import Settings
+from newsletter.serve.texts import LANGUAGES, choose
+from newsletter.serve.writer import Writer
+from newsletter.tokens import CONFIRM, UNSUBSCRIBE, Claim, TokenError, Tokens
+
+log = logging.getLogger("newsletter.serve")
+_DAY = 24 * 3600.0
+
+
+class Service:
+    """The state behind the routes: record writer, mailer, tokens, limits."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        config = settings.config
+        self.tokens = Tokens(settings.secret)
+        self.csrf = Csrf(settings.secret)
+        self.renderer = Renderer(site=str(config.newsletter.name),
+                                 publisher=str(config.newsletter.publisher),
+                                 colour=str(config.brand.get("colour") or "#1f5f8b"))
+        self.per_client = RateLimit(settings.per_client, 3600.0)
+        self.per_address = RateLimit(settings.per_address, _DAY)
+        self.mailer = Mailer(config, transport_for(config, settings.smtp_url))
+        self.default_lang = str(config.newsletter.get("language") or "en")
+        self.writer: Writer | None = None
+        self.reader: Record | None = None
+        self._messages: dict[tuple[str, str, str, str], bytes] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.writer = Writer(Record.open(self.settings.root))
+        self.reader = Record.open(self.settings.root)
+        self.mailer.start()
+        log.info("confirmation mails go through %s", self.mailer.description)
+        try:
+            yield
+        finally:
+            await self.mailer.drain(timeout=10.0)
+            self.writer.close()
+            self.reader.close()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def lang(self, request: Request, claim: Claim | None = None) -> str:
+        """``?lang=``, else the language in the link's token, else Accept-Language."""
+        param = request.query_params.get("lang") if request.scope["query_string"] else None
+        param = param or (claim.language if claim else None)
+        if param in LANGUAGES:
+            return str(param)
+        return choose(param, request.headers.get("accept-language"), self.default_lang)
+
+    def page(self, request: Request, page: Page, status: int = 200) -> Response:
+        cookie = request.cookies.get(CSRF_COOKIE)
+        fresh = not cookie or len(cookie) > 64
+        if fresh:
+            cookie = Csrf.new_cookie()
+        assert cookie is not None  # noqa: S101 (set just above)
+        if page.form:
+            page = _with(page, csrf=self.csrf.field_for(cookie))
+        response = HTMLResponse(self.renderer.render(page), status_code=status)
+        if fresh and page.form:
+            response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https", path="/")
+        return response
+
+    def message(self, request: Request, lang: str, title: str, body: str, status: int,
+                link: str = "") -> Response:
+        """A page without a form: the same for everyone, so rendered once and kept."""
+        key = (lang, title, body, link)
+        html = self._messages.get(key)
+        if html is None:
+            t = self.renderer.texts(lang)
+            html = self._messages[key] = self.renderer.render(
+                Page(lang, t[title], (t[body],), link=link)).encode("utf-8")
+        return HTMLResponse(html, status_code=status)
+
+    def csrf_ok(self, request: Request, form: Mapping[str, Any]) -> bool:
+        return self.csrf.valid(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD))
+
+    def claim(self, purpose: str, request: Request) -> Claim:
+        claim = self.tokens.read(purpose, request.path_params["token"])
+        if not self.settings.known_list(claim.list_name):
+            raise TokenError("this link is for a list we do not have")
+        return claim
+
+    async def store(self, event: Event) -> None:
+        assert self.writer is not None  # noqa: S101 (set by lifespan before any request)
+        await self.writer.append(event)
+
+    def client(self, request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The service for ``settings``, ready for uvicorn (which runs its lifespan)."""
+    service = Service(settings)
+    routes = [
+        Route("/", lambda request: RedirectResponse("subscribe", 303)),
+        Route("/health", health),
+        Route("/subscribe", subscribe, methods=["GET", "POST"]),
+        Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+    ]
+    middleware = [
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.hosts),
+                   www_redirect=False),
+        Middleware(SecurityHeaders, headers=security_headers(service.renderer.style_hash)),
+        Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=service.lifespan,
+                    exception_handlers={RecordError: record_failed})
+    app.state.service = service
+    return app
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def _with(page: Page, **changes: Any) -> Page:
+    return replace(page, **changes)
+
+
+async def record_failed(request: Request, exc: Exception) -> Response:
+    """The record could not be read or written: nothing was acknowledged, try again later."""
+    service = _service(request)
+    log.error("%s %s: event not stored: %s", request.method, request.url.path.split("/")[1], exc)
+    return service.message(request, service.lang(request), "error_title", "store_body", 503)
+
+
+async def health(request: Request) -> Response:
+    """A trivial answer (monitoring, and the benchmark's baseline)."""
+    return PlainTextResponse("ok")
+
+
+async def subscribe(request: Request) -> Response:
+    service = _service(request)
+    settings = service.settings
+    lang = service.lang(request)
+    blank = Page(lang, service.renderer.texts(lang)["subscribe_title"],
+                 (service.renderer.texts(lang)["subscribe_intro"],), form="subscribe",
+                 lists=settings.lists, consent=settings.consent[lang],
+                 consent_version=settings.consent_version,
+                 values={"email": "", "name": "", "language": lang, "list": settings.lists[0]})
+    if request.method != "POST":  # GET and HEAD only show; never change anything
+        return service.page(request, blank)
+    form = await read_form(request)
+    if not service.csrf_ok(request, form):
+        return service.message(request, lang, "error_title", "csrf_body", 403)
+    if form.get("website"):  # the honeypot: a bot filled the field people cannot see
+        log.info("honeypot filled by %s: ignored", service.client(request))
+        return service.message(request, lang, "sent_title", "sent_body", 200)
+    entry = SubscribeForm.parse(form, settings, service.renderer.texts(lang))
+    if entry.errors:
+        return service.page(request, _with(blank, values=entry.values, errors=entry.errors),
+                            400)
+    if not service.per_client.allow(service.client(request)):
+        return service.message(request, lang, "error_title", "busy_body", 429)
+    answer = service.message(request, entry.language, "sent_title", "sent_body", 200)
+    assert service.reader is not None  # noqa: S101 (set by lifespan)
+    # In memory (immediate, also for requests in flight) and in the record (across restarts).
+    over = (not service.per_address.allow(entry.address)
+            or mailed_today(service.reader.history(entry.address)) >= settings.per_address
+            or not service.mailer.has_room())
+    await service.store(Event(entry.address, "requested", entry.list_name, "form",
+                              language=entry.language, consent_version=settings.consent_version,
+                              detail={"name": entry.name, "ip": service.client(request),
+                                      "consent": settings.consent[entry.language],
+                                      "mailed": "no" if over else "yes"}))
+    if not over:  # over the limit: the same answer, and no mail (no mail-bombing anyone)
+        token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
+                                    language=entry.language)
+        link = f"{settings.url}confirm/{token}"
+        try:
+            service.mailer.submit(service.mailer.message(entry.address, link, entry.language))
+        except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
+            log.warning("confirmation mail not built: %s", exc)
+    return answer
+
+
+async def confirm(request: Request) -> Response:
+    service = _service(request)
+    try:
+        claim = service.claim(CONFIRM, request)
+    except TokenError as exc:
+        lang = service.lang(request, exc.expired)
+        if exc.expired:
+            return service.message(request, lang, "expired_title", "expired_body", 410,
+                                   link=f"{service.settings.url}subscribe?lang={lang}")
+        return service.message(request, lang, "invalid_title", "invalid_body", 404)
+    lang = service.lang(request, claim)
+    t = service.renderer.texts(lang)
+    if request.method != "POST":  # GET and HEAD only show; never change anything
+        return service.page(request, Page(lang, t["confirm_title"], (t["confirm_body"],),
+                                          form="confirm"))
+    form = await read_form(request)
+    if not service.csrf_ok(request, form):
+        return service.message(request, lang, "error_title", "csrf_body", 403)
+    assert service.reader is not None  # noqa: S101 (set by lifespan)
+    requests = [e for e in service.reader.history(claim.address) if e.event == "requested"]
+    last = requests[-1] if requests else None
+    await service.store(Event(
+        claim.address, "confirmed", claim.list_name, "form", language=claim.language,
+        consent_version=last.consent_version if last else "",
+        detail={"name": last.detail.get("name", "") if last else "",
+                "ip": service.client(request)}))
+    return service.message(request, lang, "confirmed_title", "confirmed_body", 200)
+
+
+async def _change_language(request: Request, service: Service, claim: Claim,
+                           form: Mapping[str, Any]) -> Response:
+    """The reader stays subscribed and gets future issues in another language."""
+    language = form.get("language")
+    if language not in LANGUAGES:
+        return service.message(request, service.lang(request, claim), "error_title",
+                               "csrf_body", 400)
+    await service.store(Event(claim.address, "language", claim.list_name, "footer",
+                              language=str(language), detail={"ip": service.client(request)}))
+    return service.message(request, str(language), "language_title", "language_body", 200)
+
+
+async def unsubscribe(request: Request) -> Response:
+    service = _service(request)
+    try:
+        claim = service.claim(UNSUBSCRIBE, request)
+    except TokenError:
+        return service.message(request, service.lang(request), "invalid_title",
+                               "invalid_body", 404)
+    lang = service.lang(request, claim)
+    t = service.renderer.texts(lang)
+    if request.method != "POST":  # GET and HEAD only show; never change anything
+        return service.page(request, Page(lang, t["unsubscribe_title"],
+                                          (t["unsubscribe_body"],), form="unsubscribe",
+                                          values={"language": claim.language or lang}))
+    form = await read_form(request)
+    # RFC 8058: the mail provider POSTs "List-Unsubscribe=One-Click", with no cookie.
+    if form.get("List-Unsubscribe") == "One-Click":
+        source = "one-click"
+    elif service.csrf_ok(request, form):
+        source = "footer"
+    else:
+        return service.message(request, lang, "error_title", "csrf_body", 403)
+    if source == "footer" and form.get("action") == "language":
+        return await _change_language(request, service, claim, form)
+    await service.store(Event(claim.address, "unsubscribed", claim.list_name, source,
+                              language=claim.language, detail={"ip": service.client(request)}))
+    return service.message(request, lang, "unsubscribed_title", "unsubscribed_body", 200,
+                           link=f"{service.settings.url}subscribe?lang={lang}")

@@ -1,0 +1,89 @@
+"""Everything the service needs, read and checked before it listens: a frozen value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from newsletter.config import Config, find_root, load_config
+from newsletter.errors import ConfigError
+from newsletter.serve.texts import LANGUAGES, TEXTS
+from newsletter.subscribers import SUPPRESSED
+from newsletter.tokens import secret_from_env
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+MAX_BODY = 16 * 1024  # bytes: a form is a few hundred; one-click bodies are 26
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's configuration: the workspace, the secret, the public URL, the limits."""
+
+    config: Config
+    secret: bytes
+    url: str  # public base URL, with a trailing slash
+    hosts: tuple[str, ...]  # Host header values accepted
+    lists: tuple[str, ...]  # offered on the form; the first is the default
+    consent: Mapping[str, str]  # per language
+    consent_version: str
+    per_address: int  # confirmation mails per address per 24 hours
+    per_client: int  # subscribe requests per client address per hour
+    smtp_url: str | None
+    max_body: int = MAX_BODY
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @classmethod
+    def load(cls, start: Path, *, smtp_url: str | None = None) -> Settings:
+        """Read the workspace at or above ``start``; ``ConfigError`` names what is missing."""
+        config = load_config(find_root(start))
+        secret = secret_from_env()
+        url = config.service_url
+        if url is None:
+            raise ConfigError("newsletter.toml has no [service] url: set it to the public "
+                              "address of this service, e.g. url = \"https://news.example.org/\"")
+        host = urlsplit(url).hostname or ""
+        section = config.section("service")
+        lists = tuple(section.get("lists") or ()) or _lists_in(config.root / "subscribers")
+        if not lists:
+            raise ConfigError("no list to subscribe to: add a list to subscribers/ or set "
+                              "[service] lists")
+        for name in lists:
+            if not (config.root / "subscribers" / f"{name}.csv").is_file():
+                raise ConfigError(f"[service] lists names {name!r} but subscribers/{name}.csv "
+                                  "does not exist: 'send --list' needs it (for a list of web "
+                                  "readers only, a file with the header row 'email,name,"
+                                  "language' will do)")
+        consent_section = section.get("consent")
+        consent = {lang: (consent_section.get(lang) if consent_section is not None else None)
+                   or TEXTS[lang]["consent_default"] for lang in LANGUAGES}
+        limits = {"per_address": section.get("confirmations_per_address") or 3,
+                  "per_client": section.get("requests_per_client") or 20}
+        for name, value in limits.items():
+            if value <= 0:
+                raise ConfigError(f"[service] {name.replace('_', ' ')} must be positive")
+        return cls(config=config, secret=secret, url=url,
+                   hosts=tuple(dict.fromkeys((host.lower(), *LOOPBACK))), lists=lists,
+                   consent=MappingProxyType(consent),
+                   consent_version=str(section.get("consent_version") or "1"),
+                   per_address=limits["per_address"], per_client=limits["per_client"],
+                   smtp_url=smtp_url if smtp_url is not None else config.smtp_url)
+
+    def known_list(self, name: str) -> bool:
+        """Whether a token's list is one of this workspace's (a list file, or "*")."""
+        if name == "*" or name in self.lists:
+            return True
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            return False
+        return (self.root / "subscribers" / f"{name}.csv").is_file()
+
+
+def _lists_in(folder: Path) -> tuple[str, ...]:
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted(p.stem for p in folder.glob("*.csv") if p.name != SUPPRESSED))

@@ -1,0 +1,99 @@
+"""The service's parts on their own: rate limits, CSRF fields, the mail queue, languages."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from newsletter.config import load_config
+from newsletter.errors import ConfigError
+from newsletter.send.outbox import Outbox
+from newsletter.serve.mailer import Mailer
+from newsletter.serve.security import Csrf, RateLimit
+from newsletter.serve.texts import choose
+
+
+def test_rate_limit_slides_and_its_memory_is_bounded() -> None:
+    limit = RateLimit(2, 10.0, max_keys=100)
+    assert [limit.allow("a", now=t) for t in (0, 1, 2, 10.5, 11.5)] == [True, True, False,
+                                                                          True, True]
+    for i in range(1000):  # a flood of client addresses cannot grow it without end
+        limit.allow(f"client{i}", now=20 + i * 0.001)
+    assert len(limit._hits) <= 100
+
+
+def test_csrf_field_belongs_to_its_cookie() -> None:
+    csrf = Csrf(b"s" * 32)
+    cookie = csrf.new_cookie()
+    field = csrf.field_for(cookie)
+    assert csrf.valid(cookie, field)
+    assert not csrf.valid(csrf.new_cookie(), field)
+    assert not csrf.valid(cookie, field[:-1] + ("0" if field[-1] != "0" else "1"))
+    assert not csrf.valid(None, field)
+    assert not csrf.valid(cookie, None)
+    assert not Csrf(b"t" * 32).valid(cookie, field)
+
+
+@pytest.mark.parametrize(("param", "header", "expected"), [
+    ("zh", "de", "zh"), ("ZH-cn", None, "zh"), ("fr", "de-AT,de;q=0.9", "de"),
+    (None, "fr, en;q=0.3, zh;q=0.8", "zh"), (None, "zh;q=0, en;q=0.1", "en"),
+    (None, "x;q=abc, de", "de"), (None, None, "de"), (None, ",,;;==", "de")])
+def test_language_from_param_then_accept_language(param: str | None, header: str | None,
+                                                  expected: str) -> None:
+    assert choose(param, header, "de") == expected
+
+
+def test_the_mail_queue_is_bounded_and_mails_go_to_the_outbox(
+        workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("newsletter.serve.mailer.QUEUE_LIMIT", 3)
+    config = load_config(workspace)
+    folder = workspace / "outbox" / "confirmations"
+
+    async def run() -> list[bool]:
+        mailer = Mailer(config, Outbox(folder, content_hash="", journaled=False))
+        mail = mailer.message("reader@example.org", "https://news.example.org/confirm/x", "zh")
+        accepted = [mailer.submit(mail) for _ in range(5)]  # before the sender runs
+        mailer.start()
+        await mailer.drain(timeout=10)
+        return accepted
+
+    assert asyncio.run(run()) == [True, True, True, False, False]
+    box = mailbox.Maildir(folder, create=False)
+    assert len(box) == 3
+    message = next(iter(box))
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["To"] == "reader@example.org"
+
+
+def test_a_sender_with_a_line_break_stops_the_service_at_start(
+        workspace: Path, invoke: Callable[..., Result]) -> None:
+    config = workspace / "newsletter.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('name = "Example Newsletter"',
+                                   'name = "Example\\nBcc: victim@example.org"') +
+                      '\n[service]\nurl = "https://news.example.org/"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="line break"):
+        Mailer(load_config(workspace), Outbox(workspace / "o", content_hash=""))
+    result = invoke("serve", "--port", "1")
+    assert result.exit_code == 2
+    assert "line break" in result.output
+
+
+def test_a_port_in_use_is_one_clear_line(workspace: Path, invoke: Callable[..., Result]) -> None:
+    import socket
+
+    with (workspace / "newsletter.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[service]\nurl = "https://news.example.org/"\n')
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        result = invoke("serve", "--port", str(taken.getsockname()[1]))
+    assert result.exit_code == 2
+    assert "cannot listen on 127.0.0.1:" in result.output
+    assert "in use" in result.output
+    result = invoke("serve", "--host", "example.org")
+    assert result.exit_code == 2
+    assert "give an IP address" in result.output
