@@ -22,11 +22,11 @@ class Editions:
                  ) -> None:
         """``list_name`` and ``local`` go to each ``Composer`` (the unsubscribe links)."""
         self.manifest = built.manifest
-        def composer(edition: Built) -> Composer:  # does its MIME work once, here
+        def make(edition: Built) -> Composer:  # does its MIME work once, here
             return Composer(edition, config, test=test, list_name=list_name, local=local)
 
-        self.composers = {built.edition.language: composer(built)} | {
-            e.language: composer(Built.read(built.folder, e.language))
+        self.composers = {built.edition.language: make(built)} | {
+            e.language: make(Built.read(built.folder, e.language))
             for e in self.manifest.editions if e.language != built.edition.language}
         self.forced = self._forced(language)
         for composer in self.composers.values():  # all from the same build
