@@ -138,6 +138,12 @@ class Composer:
         self._mailto = self.links.mailto
         self._one_click = self.links.one_click
         self._head = address_header("From", display, self.envelope_from) + fold("Subject", subject)
+        return_path = config.section("smtp").get("return_path")
+        if return_path:  # MAIL FROM: where bounces go (the inbox's mailbox); From stays
+            try:
+                self.envelope_from = normalise(str(return_path))
+            except ValueError as exc:
+                raise ConfigError(f"smtp.return_path {return_path!r}: {exc}") from exc
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
         self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
         self._middle += fold("List-Id", f"{news.name} <{news.get('list_id') or self.domain}>")

@@ -62,6 +62,17 @@ SCHEMA = (
         Field("rate", "int", doc="messages per second, all connections together"),
         Field("per_domain", "int", doc="concurrent connections per recipient domain"),
         Field("messages_per_connection", "int", default=100),
+        Field("return_path", "email",
+              doc="envelope sender (MAIL FROM), where bounces go; default: the sender"),
+    )),
+    Field("inbox", "record", default=None, fields=(
+        Field("imap", "str", doc="imaps://user@host[:port]/FOLDER (or imap:// with STARTTLS)"),
+        Field("maildir", "str", doc="a local Maildir to read instead of IMAP"),
+        Field("processed", "str", default="Processed",
+              doc="IMAP folder that handled messages are moved to"),
+        Field("soft_bounces", "int", default=3,
+              doc="soft bounces on this many distinct issues suppress an address"),
+        Field("ca_file", "str", doc="PEM file of CAs to trust for IMAP; default: the system's"),
     )),
     Field("dkim", "record", default=None, fields=(
         Field("key_file", "str", required=True), Field("selector", "str", required=True),

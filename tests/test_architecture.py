@@ -26,7 +26,8 @@ RANKS = {
     "build": 8, "check": 8, "scaffold": 8,
     "compose": 9,
     "send": 10, "preview": 10, "archive": 10,
-    "cli": 11,
+    "inbox": 11,
+    "cli": 12,
 }
 # Sending takes finished messages: it never sees templates or the renderer.
 RENDERING = {"render", "workspace", "build", "email_html", "markup", "jinja2", "mjml",

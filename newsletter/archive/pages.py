@@ -103,12 +103,14 @@ def index_page(templates: Templates, site: Site, issues: list[dict[str, Any]],
 
 
 def _with_subscribe_link(page: str, site: Site) -> str:
-    """The page with a subscribe link at the end of its body."""
-    # In a landmark of its own: everything on a page belongs to one (axe's "region" rule).
-    link = (f'<aside aria-label="{escape(site.subscribe_label)}"><p style="text-align:center;'
-            'margin:16px;font:16px/1.5 Helvetica,Arial,sans-serif">'
-            f'<a href="{escape(site.subscribe_url)}">{escape(site.subscribe_label)}</a></p>'
-            '</aside>\n')
+    """The page with a subscribe link at the end of its body, in a landmark of its own.
+
+    Outside a landmark, screen-reader users skipping by region would miss it (axe "region").
+    """
+    label = escape(site.subscribe_label)
+    link = (f'<nav aria-label="{label}" style="text-align:center;margin:16px;'
+            f'font:16px/1.5 Helvetica,Arial,sans-serif">'
+            f'<a href="{escape(site.subscribe_url)}">{label}</a></nav>\n')
     at = page.lower().rfind("</body>")
     return page + link if at < 0 else page[:at] + link + page[at:]
 

@@ -120,9 +120,10 @@ def main() -> None:
 
 
 # The commands of the later stages live in their own modules; importing registers them.
-from newsletter.cli import archive, preview, send, subscribers  # noqa: E402
+from newsletter.cli import archive, inbox, preview, send, subscribers  # noqa: E402
 
 cli.add_command(preview.preview)
+cli.add_command(inbox.inbox)
 cli.add_command(subscribers.subscribers)
 for command in send.COMMANDS:
     cli.add_command(command)

@@ -223,6 +223,11 @@ class Journal:
             "SELECT address, code, coalesce(reply, '') FROM recipients WHERE state = ? "
             "ORDER BY address", (state,))
 
+    def messages(self) -> Iterator[tuple[str, str]]:
+        """(address, Message-ID) of every reader a message went out (or set out) to."""
+        yield from self._db.execute(
+            "SELECT address, message_id FROM recipients WHERE message_id IS NOT NULL")
+
     def close(self) -> None:
         try:
             self.flush()

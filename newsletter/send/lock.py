@@ -15,8 +15,10 @@ from newsletter.errors import SendError
 
 
 class SendLock:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, what: str = "'newsletter send' of this issue and list"
+                 ) -> None:
         self.path = path
+        self.what = what
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -27,7 +29,7 @@ class SendLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
-            raise SendError(f"another 'newsletter send' of this issue and list is running "
+            raise SendError(f"another {self.what} is running "
                             f"(pid {holder}); wait for it or stop it first",
                             path=self.path) from None
         os.ftruncate(fd, 0)
