@@ -1,7 +1,8 @@
 """Benchmark `newsletter archive`: 200 generated issues from scratch, then after one change.
 
-Reference, side by side in the same run: `newsletter build` of one issue as a process, and
-`cp -r` of the finished site. Run: python benchmarks/archive_bench.py [--issues 200]
+Reference, side by side in the same run: `newsletter build` of one issue as a process,
+`cp -r` of the finished site, and Pagefind alone over the finished site (one bundle).
+Run: python benchmarks/archive_bench.py [--issues 200]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from newsletter.archive import build_archive, summary
+from newsletter.archive.indexer import find_binary
 from newsletter.workspace import Workspace
 
 SCAFFOLD = Path(__file__).resolve().parent.parent / "newsletter" / "scaffold"
@@ -106,6 +108,15 @@ def main() -> None:
               lambda: run("cp", "-r", str(site), str(Path(temp) / "copy"), cwd=root), results,
               before=lambda i: shutil.rmtree(Path(temp) / "copy", ignore_errors=True),
               repeat=args.repeat)
+        binary = find_binary()
+        if binary:  # what the search index alone costs: Pagefind over the finished site
+            timed("reference: Pagefind alone over the site (process)",
+                  lambda: run(str(binary), "--site", str(site), "--output-path",
+                              str(Path(temp) / "pf"), "--keep-index-url", cwd=root), results,
+                  before=lambda i: shutil.rmtree(Path(temp) / "pf", ignore_errors=True),
+                  repeat=args.repeat)
+        bundle = sum(p.stat().st_size for p in (site / "pagefind").rglob("*") if p.is_file())
+        print(f"search bundle: {bundle / 1e6:.1f} MB")
         size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         print(f"site: {sum(1 for _ in site.rglob('*.html'))} pages, {size / 1e6:.1f} MB, "
               f"feed.xml {(site / 'feed.xml').stat().st_size / 1e6:.1f} MB")

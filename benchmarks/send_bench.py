@@ -1,11 +1,13 @@
 """Send throughput into Postfix's smtp-sink, beside Postfix's own smtp-source; dry-run memory.
 
-    python benchmarks/send_bench.py [--readers 20000] [--million 1000000] [--skip-million]
+    python benchmarks/send_bench.py [--readers 20000] [--runs 3] [--million 1000000]
+                                    [--skip-million]
 
-Starts ``smtp-sink`` on loopback, runs ``smtp-source -s 20 -m N -l 70000`` (the reference),
-then ``newsletter send`` of the sample issue to a generated list of N readers, journal on,
-with the default 4 connections and with 20 (as smtp-source's 20 sessions). Then the peak
-memory (ru_maxrss) of a ``--dry-run`` to a generated list of a million readers.
+Starts ``smtp-sink`` on loopback and, ``--runs`` times in turn, runs ``smtp-source -s 20 -m N
+-l 70000`` (the reference), then ``newsletter send`` of the sample issue to a generated list of
+N readers, journal on (fsync'ed before each DATA), with the default settings and with
+``--connections 20`` (as smtp-source's 20 sessions). Then the peak memory (ru_maxrss) of a
+``--dry-run`` to a generated list of a million readers.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
+def run(command: list[str], cwd: Path, *, code: str | None = None
+        ) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MB of that child alone, and its output."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "NEWSLETTER_SMTP_URL": ""})
+                               env={**os.environ, "NEWSLETTER_SMTP_URL": "",
+                                    **({"PYTHONPATH": code} if code else {})})
     assert process.stdout is not None
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -71,6 +75,10 @@ def workspace(folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--readers", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also send with the newsletter package of this checkout (e.g. "
+                             "a 'git worktree' of main), for a before/after in the same run")
     parser.add_argument("--million", type=int, default=1_000_000)
     parser.add_argument("--skip-million", action="store_true")
     args = parser.parse_args()
@@ -85,27 +93,32 @@ def main() -> None:
         try:
             time.sleep(0.5)
             n = args.readers
-            wall, _, _ = run([SOURCE, "-s", "20", "-m", str(n), "-l", "70000",
-                              f"127.0.0.1:{port}"], root)
-            rows.append(f"| smtp-source -s 20 -m {n} -l 70000 (reference) | {wall:.2f} s "
-                        f"| {n / wall:.0f} | - | - |")
-            reference = n / wall
             write_list(root / "subscribers" / "bench.csv", n)
-            for connections in (4, 20):
-                for journal in root.glob("journal/*"):
-                    journal.unlink()
-                wall, rss, output = run(
-                    [sys.executable, "-m", "newsletter", "send", ISSUE, "--list",
-                     "subscribers/bench.csv", "--smtp", f"smtp://127.0.0.1:{port}", "--yes",
-                     "--connections", str(connections)], root)
-                found = re.search(r"sent (\d+), .* in ([\d.]+) s", output)
-                if not found or int(found.group(1)) != n:
-                    sys.exit(f"not every message was sent:\n{output[-2000:]}")
-                sending = float(found.group(2))
-                rows.append(f"| newsletter send, {connections} connections, journal on "
-                            f"| {wall:.2f} s | {n / wall:.0f} ({n / wall / reference:.0%}) "
-                            f"| {n / sending:.0f} ({n / sending / reference:.0%}) "
-                            f"| {rss:.0f} MB |")
+            for number in range(1, args.runs + 1):
+                wall, _, _ = run([SOURCE, "-s", "20", "-m", str(n), "-l", "70000",
+                                  f"127.0.0.1:{port}"], root)
+                rows.append(f"| {number}: smtp-source -s 20 -m {n} -l 70000 (reference) "
+                            f"| {wall:.2f} s | {n / wall:.0f} | - | - |")
+                reference = n / wall
+                codes = [None, args.baseline] if args.baseline else [None]
+                for code, connections in [(c, n) for c in codes for n in (None, 20)]:
+                    for journal in root.glob("journal/*"):
+                        journal.unlink()
+                    extra = ["--connections", str(connections)] if connections else []
+                    wall, rss, output = run(
+                        [sys.executable, "-m", "newsletter", "send", ISSUE, "--list",
+                         "subscribers/bench.csv", "--smtp", f"smtp://127.0.0.1:{port}",
+                         "--yes", *extra], root, code=code)
+                    found = re.search(r"sent (\d+), .* in ([\d.]+) s", output)
+                    if not found or int(found.group(1)) != n:
+                        sys.exit(f"not every message was sent:\n{output[-2000:]}")
+                    sending = float(found.group(2))
+                    what = f"{connections} connections" if connections else "default settings"
+                    what += " (baseline)" if code else ""
+                    rows.append(f"| {number}: newsletter send, {what}, journal on "
+                                f"| {wall:.2f} s | {n / wall:.0f} ({n / wall / reference:.0%}) "
+                                f"| {n / sending:.0f} ({n / sending / reference:.0%}) "
+                                f"| {rss:.0f} MB |")
         finally:
             sink.terminate()
             sink.wait()

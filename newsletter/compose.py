@@ -29,10 +29,10 @@ from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
 from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
+from newsletter.schema import line_break
 from newsletter.subscribers import Subscriber, normalise
 
 _SOFT = b"=\r\n"
-_BREAKS = re.compile(r"[\r\n\0]")
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 
 
@@ -75,6 +75,7 @@ class OutgoingMessage:
     envelope_from: str
     message_id: str
     data: bytes  # RFC 5322 wire bytes, CRLF line ends, 7-bit
+    dot_safe: bool = True  # CRLF only, and no line starts with "." (see ``_qp``)
     language: str = ""  # the edition's language tag
 
 
@@ -104,6 +105,13 @@ def salutation_mark(salutation: str, mark: str) -> str:
     """The edition's mark after a salutation (``,`` or ``：``), unless it ends in one already."""
     end = salutation.rstrip()[-1:]
     return "" if end and unicodedata.category(end) == "Po" else mark
+
+
+def _ascii_address(address: str, what: str) -> str:
+    try:
+        return normalise(address)
+    except ValueError as exc:
+        raise ConfigError(f"{what} {address!r} is not a usable address: {exc}") from exc
 
 
 class Composer:
@@ -145,8 +153,13 @@ class Composer:
             except ValueError as exc:
                 raise ConfigError(f"smtp.return_path {return_path!r}: {exc}") from exc
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
-        self._middle = fold("Reply-To", str(news.reply_to)) if news.get("reply_to") else b""
-        self._middle += fold("List-Id", f"{news.name} <{news.get('list_id') or self.domain}>")
+        # Addresses and ids go out as ASCII (IDNA domains); only phrases are RFC 2047-encoded.
+        self._middle = address_header("Reply-To", "", _ascii_address(
+            str(news.reply_to), "newsletter.reply_to")) if news.get("reply_to") else b""
+        # List-Id is a phrase and an id in angle brackets (RFC 2919): only the name is encoded.
+        list_id = str(news.get("list_id") or self.domain)
+        self._middle += address_header("List-Id", str(news.name), list_id.encode("idna").decode()
+                                       if not list_id.isascii() else list_id)
         # RFC 3282: the edition's language, so that clients can offer translation or speech.
         if not _LANGUAGE_TAG.fullmatch(self.edition.language):
             raise NewsletterError(f"edition language {self.edition.language!r} is not a "
@@ -165,7 +178,7 @@ class Composer:
         values = personal_values(subscriber, defaults=self.defaults, config=self.config,
                                  links=self.links)
         email = subscriber.email
-        if _BREAKS.search(subscriber.name + email):  # lists refuse these; hand-made readers too
+        if line_break(subscriber.name + email):  # lists refuse these; hand-made readers too
             raise SubscriberError(f"line break in the name or address of {email!r}")
         message_id = self.message_id(email)
         head = [self._head, address_header("To", subscriber.name, email),
@@ -177,7 +190,7 @@ class Composer:
         if self._signer is not None:
             data = self._signer(data) + data
         return OutgoingMessage(email, self.envelope_from, message_id, data,
-                               self.edition.language)
+                               language=self.edition.language)
 
     def message_id(self, email: str) -> str:
         """Unique per reader and issue, the same on every retry."""
@@ -244,7 +257,29 @@ def _qp(text: str) -> bytes:
         while b"=" in encoded[cut - 2:cut]:  # never inside an =XX escape
             cut -= 1
         encoded = encoded[:cut] + b"=\n" + encoded[cut:]
-    return encoded.replace(b"\n", b"\r\n")
+    return _dot_safe(encoded).replace(b"\n", b"\r\n")
+
+
+def _dot_safe(encoded: bytes) -> bytes:
+    """No line starts with a dot: ``.`` becomes ``=2E`` (RFC 2045 allows encoding any octet).
+
+    Then SMTP needs no dot-stuffing (RFC 5321 §4.5.2) and the sender can hand the message
+    over as it is, without scanning 90 KB per reader. Lines stay within 75 octets.
+    """
+    if not encoded.startswith(b".") and b"\n." not in encoded:
+        return encoded
+    lines: list[bytes] = []
+    for line in encoded.split(b"\n"):
+        while line.startswith(b"."):
+            line = b"=2E" + line[1:]
+            if len(line) > 75:
+                cut = 73
+                while b"=" in line[cut - 2:cut]:  # never inside an =XX escape
+                    cut -= 1
+                lines.append(line[:cut] + b"=")
+                line = line[cut:]
+        lines.append(line)
+    return b"\n".join(lines)
 
 
 def _fill(body: tuple[_Part, ...], values: Mapping[str, str]) -> bytes:

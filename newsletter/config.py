@@ -14,12 +14,14 @@ CONFIG_FILE = "newsletter.toml"
 
 SCHEMA = (
     Field("newsletter", "record", required=True, fields=(
-        Field("name", "str", required=True, doc="the newsletter's name, shown in the header"),
+        Field("name", "str", required=True, doc="the newsletter's name, shown in the header",
+              header=True),
         Field("publisher", "str", required=True, doc="who publishes it"),
         Field("language", "language", default="en", doc="default language of issues"),
-        Field("sender", "str", required=True, doc="From: 'Name <address>'"),
-        Field("reply_to", "email", doc="Reply-To address"),
-        Field("list_id", "str", doc="List-Id, e.g. news.example.org; default from the sender"),
+        Field("sender", "str", required=True, doc="From: 'Name <address>'", header=True),
+        Field("reply_to", "email", doc="Reply-To address", header=True),
+        Field("list_id", "str", doc="List-Id, e.g. news.example.org; default from the sender",
+              header=True),
     )),
     Field("archive", "record", required=True, fields=(
         Field("base_url", "url", required=True, doc="where the web archive is published"),
@@ -36,8 +38,8 @@ SCHEMA = (
         Field("contact", "email", doc="contact address shown in the footer"),
     )),
     Field("unsubscribe", "record", default=None, fields=(
-        Field("mailto", "email", doc="address for mailto: unsubscribe requests"),
-        Field("url_base", "url",
+        Field("mailto", "email", doc="address for mailto: unsubscribe requests", header=True),
+        Field("url_base", "url", header=True,
               doc="unsubscribe endpoint, /<token> is appended; default: service url + "
                   "'unsubscribe'"),
     )),
@@ -62,6 +64,14 @@ SCHEMA = (
         Field("rate", "int", doc="messages per second, all connections together"),
         Field("per_domain", "int", doc="concurrent connections per recipient domain"),
         Field("messages_per_connection", "int", default=100),
+        Field("connect_timeout", "int", default=300,
+              doc="seconds for the connection and the server's greeting (RFC 5321: 5 min)"),
+        Field("command_timeout", "int", default=300,
+              doc="seconds for the reply to each command and for the body (RFC 5321: 5 min)"),
+        Field("data_timeout", "int", default=600,
+              doc="seconds for the reply to the final dot (RFC 5321: 10 min)"),
+        Field("outage_pause", "int", default=60,
+              doc="seconds without an accepted message after which the run pauses"),
         Field("return_path", "email",
               doc="envelope sender (MAIL FROM), where bounces go; default: the sender"),
     )),

@@ -18,10 +18,10 @@ from newsletter.source import SourceError, load_front_matter, load_toml
 
 ISSUE_FILE = "issue.toml"
 _ISSUE_FIELDS = (
-    Field("title", "str", required=True),
+    Field("title", "str", required=True, header=True),
     Field("date", "date", required=True),
-    Field("subject", "str", required=True),
-    Field("preheader", "str", doc="the line inboxes show after the subject"),
+    Field("subject", "str", required=True, header=True),
+    Field("preheader", "str", doc="the line inboxes show after the subject", header=True),
     Field("language", "language",
           doc="BCP 47 tag such as de or zh: the default edition; default from newsletter.toml"),
     Field("sections", "list", item="str", doc="file names in order; default: sorted"),

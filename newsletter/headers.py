@@ -3,37 +3,49 @@
 from __future__ import annotations
 
 import base64
-import email.policy
 import re
 
 from newsletter.errors import ConfigError
+from newsletter.schema import line_break
 
-_BREAKS = re.compile(r"[\r\n\0]")
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _WORD_OCTETS = 45  # base64 of 45 octets is 60 characters: an encoded-word stays under 75
+_PLAIN = re.compile(r"[\t\x20-\x7e]*")
+_LINE = 78  # RFC 5322 §2.1.1: lines SHOULD be at most 78 characters
 
 
 def refuse_breaks(value: str, what: str) -> None:
-    """A header value with CR, LF or NUL could smuggle in headers: ``ConfigError``."""
-    if _BREAKS.search(value):
-        raise ConfigError(f"{what} contains a line break or NUL character: not allowed in a "
-                          "mail header")
+    """A header value with a line break of any kind could smuggle in headers: ``ConfigError``."""
+    found = line_break(value)
+    if found:
+        raise ConfigError(f"{what} contains a line break ({found}): not allowed in a mail "
+                          "header")
 
 
 def fold(name: str, value: str) -> bytes:
-    """``Name: value`` CRLF, folded and RFC 2047-encoded by the email package (slow: once)."""
-    try:
-        return email.policy.SMTP.fold_binary(name, value)
-    except UnicodeEncodeError:
-        # CPython's folder fails on some CJK text ("ISA简报 2019年10月"): encode it ourselves.
-        return encoded_header(name, value)
+    """``Name: value`` CRLF: plain ASCII folded at spaces, anything else RFC 2047 base64 words.
+
+    Whatever its length, a value with one non-ASCII or control character is encoded (the
+    email package's ``fold_binary`` leaves short lines raw UTF-8: a crash on a 7-bit
+    channel), and so is text that would read as an encoded-word (``=?``).
+    """
+    refuse_breaks(value, f"the {name} header")
+    if _PLAIN.fullmatch(value) and "=?" not in value:
+        return _fold_plain(name, value)
+    return (f"{name}: " + "\r\n ".join(_words(name, value)) + "\r\n").encode("ascii")
 
 
-def encoded_header(name: str, value: str) -> bytes:
-    """``Name: value`` CRLF as base64 encoded-words, one per folded line (lines < 78)."""
-    words = [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?="
-             for chunk in _chunks(value, size=_WORD_OCTETS - 6)]
-    return (f"{name}: " + "\r\n ".join(words) + "\r\n").encode()
+def _fold_plain(name: str, value: str) -> bytes:
+    """Fold before a space once a line would pass 78 characters; a longer word stays whole."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for index, word in enumerate(value.split(" ")):
+        if index and len(line) + 1 + len(word) > _LINE and line.strip():
+            lines.append(line)
+            line = ""
+        line += " " + word
+    lines.append(line)
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
 def address_header(name: str, display: str, address: str) -> bytes:
@@ -44,23 +56,30 @@ def address_header(name: str, display: str, address: str) -> bytes:
     """
     if not display:
         return f"{name}: {address}\r\n".encode()
-    if display.isascii():
+    if _PLAIN.fullmatch(display) and "=?" not in display:  # else encoded, as fold does
         if _SPECIALS.search(display):
             display = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
         line = f"{name}: {display} <{address}>"
-        if len(line) > 78:
+        if len(line) > _LINE:
             line = f"{name}: {display}\r\n <{address}>"
         return (line + "\r\n").encode()
-    words = [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _chunks(display)]
-    return (f"{name}: " + "\r\n ".join(words) + f"\r\n <{address}>\r\n").encode()
+    return (f"{name}: " + "\r\n ".join(_words(name, display)) + f"\r\n <{address}>\r\n"
+            ).encode()
 
 
-def _chunks(text: str, size: int = _WORD_OCTETS) -> list[bytes]:
+def _words(name: str, text: str) -> list[str]:
+    """Base64 encoded-words, the first short enough to share a line with ``Name: ``."""
+    first = min(_WORD_OCTETS, 3 * ((_LINE - len(name) - 2 - 12) // 4))
+    return [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _chunks(text, first)]
+
+
+def _chunks(text: str, first: int) -> list[bytes]:
+    """UTF-8 octets cut at character boundaries: ``first`` at most, then ``_WORD_OCTETS``."""
     chunks: list[bytes] = []
     current = b""
     for char in text:
         octets = char.encode("utf-8")
-        if len(current) + len(octets) > size:
+        if len(current) + len(octets) > (_WORD_OCTETS if chunks else first):
             chunks.append(current)
             current = b""
         current += octets

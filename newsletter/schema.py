@@ -82,6 +82,7 @@ class Field:
     fields: tuple[Field, ...] = ()
     item: str = "record"  # for lists: the type of each item
     doc: str = ""
+    header: bool = False  # goes into a mail header: no line break of any kind
 
 
 @dataclass
@@ -164,6 +165,11 @@ class Checker:
             return plain("") if kind in ("markdown", "inline") else ""
         if kind in ("markdown", "inline"):
             return self.markdown(value, keys, inline=kind == "inline")
+        if spec.header and (found := line_break(value)):
+            self.add(keys, f"'{name}' contains a line break ({found}): not allowed in a mail "
+                           "header, where it could add header lines")
+        elif found := control_character(value):
+            self.add(keys, f"'{name}' contains a control character ({found}): not allowed")
         if RESERVED in value:
             self.add(keys, f"'{name}' contains '{RESERVED}', which is reserved for personal "
                            "fields")
@@ -187,6 +193,11 @@ class Checker:
         if first_line is None:
             # A block scalar (``key: |``) starts on the line after its key.
             first_line = self.source.line(keys) + (1 if "\n" in value.strip() else 0)
+        control = _CONTROL.search(value)
+        if control:
+            line = first_line + value[: control.start()].count("\n")
+            self.problems.append(Problem(self.source.path, line, "the text contains a control "
+                                         f"character (U+{ord(control.group()):04X}): not allowed"))
         if RESERVED in value:
             line = first_line + value[: value.index(RESERVED)].count("\n")
             self.problems.append(Problem(self.source.path, line, f"the text contains "
@@ -234,6 +245,30 @@ IMAGE_FIELDS = (
     Field("caption", "str"),
     Field("credit", "str"),
 )
+
+
+# Every character some mail program or library treats as the end of a line: CR, LF, NUL,
+# VT, FF, the file/group/record separators, NEL and the Unicode line and paragraph
+# separators (str.splitlines and the email package's parser split at all of them: one
+# U+2028 in a subject ends the header block there).
+LINE_BREAKS = "\r\n\0\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAK = re.compile(f"[{re.escape(LINE_BREAKS)}]")
+
+
+# C0 controls other than tab and line ends: XML (and so MJML and HTML) has no place for them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def control_character(value: str) -> str | None:
+    """The first C0 control character (not tab, LF or CR) in ``value`` as ``U+XXXX``."""
+    found = _CONTROL.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
+
+
+def line_break(value: str) -> str | None:
+    """The first line-breaking character in ``value`` as ``U+XXXX``, or None."""
+    found = _LINE_BREAK.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 def _type_name(value: Any) -> str:

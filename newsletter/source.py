@@ -119,7 +119,12 @@ def _hint(problem: str) -> str:
 
 
 def _parse_yaml(text: str, shown: str, *, first_line: int) -> tuple[Any, dict[KeyPath, int]]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character first: a VT is refused here
+    except yaml.reader.ReaderError as exc:
+        where = first_line + text[:exc.position].count("\n")
+        raise SourceError(Problem(shown, where, f"invalid YAML: character U+{exc.character:04X} "
+                                               "is not allowed")) from exc
     lines: dict[KeyPath, int] = {(): first_line - 1 if first_line > 1 else 1}
     try:
         node = loader.get_single_node()

@@ -36,20 +36,31 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-@pytest.fixture
-def isa_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of this repository's ISA workspace (sample issues, templates, lists)."""
-    root = tmp_path / "isa"
+def copy_isa(root: Path) -> Path:
+    """A copy of this repository's ISA workspace (sample issues, templates, lists) at root."""
     root.mkdir()
-    for name in ("newsletter.toml", "issues", "subscribers"):
+    for name in ("newsletter.toml", "cities.toml", "issues", "subscribers"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, root / name)
         else:
             shutil.copy(source, root / name)
     shutil.copytree(REPO / "templates", root / "templates")  # follows the symlink
+    return root
+
+
+@pytest.fixture
+def isa_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of this repository's ISA workspace, as the current directory."""
+    root = copy_isa(tmp_path / "isa")
     monkeypatch.chdir(root)
     return root
+
+
+@pytest.fixture(scope="module")
+def isa_module_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the ISA workspace shared by the tests of one module (not the cwd)."""
+    return copy_isa(tmp_path_factory.mktemp("isa") / "isa")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import gzip
 import re
 import shutil
 import threading
@@ -59,7 +60,10 @@ def addresses_in(site: Path, addresses: set[str]) -> list[str]:
     hits = []
     for path in site.rglob("*"):
         if path.is_file():
-            data = path.read_bytes().lower()
+            data = path.read_bytes()
+            if data[:2] == b"\x1f\x8b":  # the search index (Pagefind) is gzipped
+                data = gzip.decompress(data)
+            data = data.lower()
             hits += [f"{path.relative_to(site)}: {a}" for a in addresses if a.encode() in data]
     return hits
 
@@ -115,7 +119,7 @@ def test_index_lists_issues_newest_first_by_year_with_sections(archive_ws: Path)
 def test_every_page_parses_and_carries_meta(archive_ws: Path) -> None:
     site, _ = build(archive_ws, base_url="https://host.test/archiv")
     pages = sorted(site.rglob("*.html"))
-    assert len(pages) == 5
+    assert len(pages) == 10  # index, 4 issues, cities/ + cities/<the one city>/, people, members
     for page in pages:
         tree = lxml.html.parse(str(page)).getroot()
         text = page.read_text(encoding="utf-8")
@@ -131,15 +135,15 @@ def test_every_page_parses_and_carries_meta(archive_ws: Path) -> None:
         assert meta('meta[property="og:title"]')
         assert meta('meta[property="og:url"]').startswith("https://host.test/archiv/")
         assert personal.RESERVED not in text
-        assert not tree.xpath("//script")
-        for href in tree.xpath("//a/@href | //link/@href | //img/@src"):
+        assert not tree.xpath("//script[not(@src)]")  # only the site's own search script
+        for href in tree.xpath("//a/@href | //link/@href | //img/@src | //script/@src"):
             assert not href.startswith("https://host.test"), (page, href)  # relative links
     sitemap = lxml.etree.parse(str(site / "sitemap.xml"))
     locs = sitemap.xpath("//s:loc/text()", namespaces={"s": "http://www.sitemaps.org/schemas/"
                                                              "sitemap/0.9"})
     assert locs[0] == "https://host.test/archiv/"
     assert "https://host.test/archiv/2024/06/k%C3%B6ln/" in locs
-    assert len(locs) == 5
+    assert len(locs) == 10
     feed = feedparser.parse((site / "feed.xml").read_bytes())
     assert feed.bozo == 0
     assert all(e.id.startswith("https://host.test/archiv/20") for e in feed.entries)
@@ -175,7 +179,9 @@ def test_the_address_check_can_fail(workspace: Path) -> None:
     greeting.write_text(greeting.read_text(encoding="utf-8") + f"\nWrite to {address}.\n",
                         encoding="utf-8")
     site, _ = build(workspace)
-    assert addresses_in(site, {address})
+    hits = addresses_in(site, {address})
+    assert any(hit.startswith("2026/01/example/index.html") for hit in hits)
+    assert any(hit.startswith("pagefind/") for hit in hits)  # found in the search index too
 
 
 # --- rebuilding -----------------------------------------------------------------------------
@@ -184,7 +190,7 @@ def test_rebuild_writes_only_what_changed(archive_ws: Path, invoke: Callable[...
                                           ) -> None:
     first = invoke("archive")
     assert first.exit_code == 0, first.output
-    assert "4 issues, 4 rendered; 7 pages written" in first.output
+    assert "4 issues, 4 rendered; 12 pages written" in first.output
     again = invoke("archive")
     assert "0 rendered; 0 pages written, 0 other files written, 0 removed" in again.output
 
@@ -198,7 +204,10 @@ def test_rebuild_writes_only_what_changed(archive_ws: Path, invoke: Callable[...
     toml.write_text(toml.read_text(encoding="utf-8").replace("Spring issue", "Spring!"),
                     encoding="utf-8")
     _, written = build(archive_ws)
-    assert set(written) == {"2025/03/spring/index.html", "index.html", "feed.xml"}
+    # The cities and people pages name the issue by its title too.
+    assert set(written) == {"2025/03/spring/index.html", "index.html", "feed.xml",
+                            "cities/example-town/index.html", "cities/newtown/index.html",
+                            "people/index.html"}
     assert "Spring!" in (archive_ws / "site/index.html").read_text(encoding="utf-8")
 
 
@@ -255,11 +264,13 @@ def test_invalid_issue_writes_nothing(archive_ws: Path, invoke: Callable[..., Re
     assert not (archive_ws / "site").exists()
 
 
-def test_script_in_a_template_is_refused(workspace: Path) -> None:
+# The archive serves scripts of its own (the search); content still may not bring any.
+@pytest.mark.parametrize("raw", ['<img src="x.png" alt="" onerror="alert(1)">',
+                                 '<script src="x.js"></script>'])
+def test_script_in_a_template_is_refused(workspace: Path, raw: str) -> None:
     base = workspace / "templates/base.mjml.j2"
     base.write_text(base.read_text(encoding="utf-8").replace(
-        "</mj-body>", '<mj-raw><img src="x.png" alt="" onerror="alert(1)"></mj-raw></mj-body>'),
-        encoding="utf-8")
+        "</mj-body>", f"<mj-raw>{raw}</mj-raw></mj-body>"), encoding="utf-8")
     with pytest.raises(NewsletterError, match="script or an event handler"):
         build(workspace)
     assert not (workspace / "site").exists()
@@ -278,11 +289,10 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def served(archive_ws: Path) -> Iterator[tuple[Path, str]]:
+def _serve(workspace: Path) -> Iterator[tuple[Path, str]]:
     """The archive built for https://host.test/archiv/ and served at /archiv/ on loopback."""
-    root = archive_ws / "www"
-    build_archive(Workspace.find(archive_ws), out=root / "archiv",
+    root = workspace / "www"
+    build_archive(Workspace.find(workspace), out=root / "archiv",
                   base_url="https://host.test/archiv/")
     handler = functools.partial(_Quiet, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -293,6 +303,20 @@ def served(archive_ws: Path) -> Iterator[tuple[Path, str]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def served(archive_ws: Path) -> Iterator[tuple[Path, str]]:
+    yield from _serve(archive_ws)
+
+
+@pytest.fixture
+def served_isa(isa_workspace: Path) -> Iterator[tuple[Path, str]]:
+    yield from _serve(isa_workspace)
+
+
+def test_crawl_of_the_isa_archive(served_isa: tuple[Path, str], chromium: str) -> None:
+    test_crawl_finds_no_dead_link_and_no_console_error(served_isa, chromium)
 
 
 def test_crawl_finds_no_dead_link_and_no_console_error(served: tuple[Path, str],
@@ -329,6 +353,8 @@ def test_crawl_finds_no_dead_link_and_no_console_error(served: tuple[Path, str],
                 assert response.ok, url
                 if not url.endswith(".html") and not url.endswith("/"):
                     continue
+                # search.js has loaded Pagefind's UI (leaving earlier would abort that load)
+                page.wait_for_selector(".pagefind-ui__search-input")
                 for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
                     target, fragment = urldefrag(href)
                     if not target.startswith(start):
@@ -336,13 +362,18 @@ def test_crawl_finds_no_dead_link_and_no_console_error(served: tuple[Path, str],
                     if fragment:
                         fragments.append((target, fragment))
                     queue.append(target)
-            for target, fragment in fragments:
+            for target in sorted({t for t, _ in fragments}):  # each page once
                 page.goto(target)
-                assert page.locator(f"[id='{fragment}']").count() == 1, (target, fragment)
+                page.wait_for_selector(".pagefind-ui__search-input")
+                ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+                for fragment in {f for t, f in fragments if t == target}:
+                    assert ids.count(unquote(fragment)) == 1, (target, fragment)
         finally:
             browser.close()
     pages = [u for u in seen if u.endswith((".html", "/"))]
-    assert len(pages) >= 5  # the index and four issues
+    assert len(pages) >= 5  # the index and the issues
+    for page_path in ("cities/index.html", "people/index.html", "members/index.html"):
+        assert start + page_path in seen
     assert any(u.endswith("feed.xml") for u in seen)
     assert errors == []
     assert failed == []
@@ -427,7 +458,7 @@ def test_cache_key_covers_every_module_that_shapes_a_page() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                             text=True).stdout.split()
     shaping = {m.removeprefix("newsletter.").replace(".", "/") for m in loaded} - {
-        "errors", "archive/writer", "archive"}
+        "errors", "archive/writer", "archive", "archive/indexer"}  # indexer: runs Pagefind
     assert shaping <= set(RENDER_MODULES)
     package = Path(__file__).resolve().parent.parent / "newsletter"
     assert all((package / f"{name}.py").is_file() for name in RENDER_MODULES)

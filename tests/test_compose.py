@@ -17,7 +17,7 @@ import pytest
 from newsletter import personal
 from newsletter.build import build
 from newsletter.compose import Built, Composer, OutgoingMessage, personal_values
-from newsletter.errors import ConfigError, NewsletterError, SubscriberError
+from newsletter.errors import ConfigError, NewsletterError, SubscriberError, ValidationError
 from newsletter.subscribers import Subscriber, read_subscribers, subscriber_for
 from newsletter.tokens import SECRET_ENV, UNSUBSCRIBE, Tokens, secret_from_env
 from newsletter.workspace import Workspace
@@ -199,7 +199,8 @@ def test_header_injection_in_config_is_refused(workspace: Path) -> None:
     config.write_text(config.read_text(encoding="utf-8").replace(
         'name = "Example Newsletter"', 'name = "Example\\r\\nBcc: all@example.net"'),
         encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"newsletter\.name .* line break"):
+    with pytest.raises(ValidationError, match=r"newsletter\.toml:\d+: 'name' contains a line "
+                       r"break \(U\+000D\)"):
         Composer(built, Workspace.find(workspace).config)
 
 

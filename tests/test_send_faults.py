@@ -149,7 +149,7 @@ async def test_streak_of_failures_pauses_the_run(faulty: Server) -> None:
     policy = Policy(attempts=1, backoff=0.01, pause_after=5)
     report, states, _ = await send(faulty, readers=30, policy=policy)
     assert report.stopped
-    assert "5 failures in a row" in report.stopped
+    assert "5 readers failed in a row" in report.stopped
     assert "550 No" in report.stopped
     assert report.failed == 5
     assert report.exit_code == 1

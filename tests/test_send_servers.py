@@ -9,6 +9,7 @@ import asyncio
 import csv
 import email
 import email.policy
+import re
 import socket
 import threading
 from collections import Counter
@@ -42,6 +43,7 @@ class Faults:
     data: dict[str, str] = field(default_factory=dict)  # reply after the final dot
     drop_at_data: set[str] = field(default_factory=set)  # close on the DATA command
     drop_after_dot: set[str] = field(default_factory=set)  # close instead of replying
+    drop_after_accept: set[str] = field(default_factory=set)  # take it, then close: no reply
     slow_rcpt: dict[str, float] = field(default_factory=dict)
     slow_data: dict[str, float] = field(default_factory=dict)
     always: bool = False
@@ -89,6 +91,13 @@ class Recorder:
             await asyncio.sleep(delay)
             return "250 OK (too late)"
         if self.faults.take(self.faults.drop_after_dot, rcpt):
+            assert server.transport is not None
+            server.transport.abort()
+            return "250 OK (never seen)"
+        if self.faults.take(self.faults.drop_after_accept, rcpt):
+            with self.lock:
+                self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos),
+                                      envelope.original_content or b""))
             assert server.transport is not None
             server.transport.abort()
             return "250 OK (never seen)"
@@ -190,6 +199,18 @@ def built_fixture(workspace: Path, invoke: Callable[..., Any]) -> Path:
     result = invoke("build", ISSUE)
     assert result.exit_code == 0, result.output
     return workspace
+
+
+def journal_now(output: str) -> dict[str, int]:
+    """The report's last line, ``journal now: sent 3, pending 1``, as counts by state."""
+    found = re.search(r"^journal now: (.*)$", output, re.MULTILINE)
+    assert found, output
+    return {s: int(n) for s, n in (p.rsplit(" ", 1) for p in found.group(1).split(", "))}
+
+
+def status_counts(output: str) -> dict[str, int]:
+    """The counts by state that ``newsletter status`` printed."""
+    return {s: int(n) for s, n in re.findall(r"^  (\w+) +(\d+)$", output, re.MULTILINE)}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None,

@@ -13,8 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.archive.cache import Cache, environment_key, issue_key
+from newsletter.archive.directory import directory_pages, save_keys
+from newsletter.archive.directory import words as directory_words
 from newsletter.archive.feeds import atom_entry, atom_feed, sitemap
-from newsletter.archive.pages import STYLESHEET, Site, index_page, issue_page
+from newsletter.archive.indexer import SearchResult, update_index
+from newsletter.archive.mentions import load_city_table, mentions
+from newsletter.archive.pages import STYLESHEET, TO_ROOT, Site, index_page, issue_page
+from newsletter.archive.search import SCRIPT, search_box, searchable_issue_page
 from newsletter.archive.writer import Writer
 from newsletter.config import Config
 from newsletter.content import Issue, folder_fingerprint
@@ -27,7 +32,8 @@ from newsletter.workspace import Workspace
 __all__ = ["ArchiveReport", "build_archive", "summary"]
 
 PAGE = "index.html"
-SITE_FILES = ("index.html", "style.css", "feed.xml", "sitemap.xml")
+SITE_FILES = ("index.html", "style.css", "feed.xml", "sitemap.xml", "search.js", "search.css")
+NOT_RUN = SearchResult(ran=False)
 WORDS = {  # the few words of the index page that labels.py does not have
     "de": {"feed": "Atom-Feed", "contents": "Inhalt", "empty": "Noch keine Ausgaben.",
            "subscribe": "Newsletter abonnieren"},
@@ -45,6 +51,7 @@ class ArchiveReport:
     rendered: list[str]  # slugs rendered this time
     written: list[str]  # files written, relative to out
     removed: list[str]  # files removed, relative to out
+    search: SearchResult = NOT_RUN  # the Pagefind step
 
     @property
     def pages_written(self) -> list[str]:
@@ -61,6 +68,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
                 config.newsletter.language, _note(config.section("archive").get("note")),
                 config.brand.colour, *_subscribe(config))
     cache = Cache.load(out)
+    cities = load_city_table(workspace.root)  # validated before anything is rendered
     environment = environment_key(root=workspace.root, templates=workspace.templates.folder,
                                   base_url=site.base_url)
     folders = {f.resolve().name: f for f in workspace.issue_folders()}
@@ -79,22 +87,34 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
         images = sorted({str(i.local) for e in issue.editions for i in e.images if i.local})
         files = [e.permalink + PAGE for e in issue.editions] + [
             issue.base_permalink + i for i in images]
-        entry = _entry(issue)
-        records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry}
-        fragments[issue.slug] = "".join(atom_entry(site, _entry(e) | {"editions": entry[
-            "editions"]}, page.feed_html) for e, page in editions)
-        pages[issue.slug] = (issue, [(e.permalink, page.html) for e, page in editions], images)
+        found = mentions(issue)
+        entry = _entry(issue) | {"members": [m["city"] for m in found if m["kind"] == "member"]}
+        records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry,
+                               "mentions": found}
+        fragments[issue.slug] = "".join(atom_entry(site, _entry(e) | {
+            "editions": entry["editions"], "members": entry["members"]}, page.feed_html)
+            for e, page in editions)
+        pages[issue.slug] = (issue, [(e.permalink, searchable_issue_page(
+            page.html, title=e.title, date=e.date.isoformat(), language=e.language,
+            to_root=TO_ROOT if e.is_default else "../" + TO_ROOT,
+            site_language=site.language, links=_look_up_links(e.language)))
+            for e, page in editions], images)
     newest_first = sorted(records.values(), reverse=True,
                           key=lambda r: (r["entry"]["date"], r["entry"]["slug"]))
     entries = [r["entry"] for r in newest_first]
     _check_permalinks(entries)
     templates = _archive_templates(workspace)
     words = labels(site.language) | WORDS.get(site.language.split("-")[0], WORDS["en"])
-    index = index_page(templates, site, entries, words)
+    index = index_page(templates, site, entries, words, search=search_box("", site.language),
+                       nav=directory_words(site.language))
     title = f"{site.name} · {words['archive']}"
     feed = atom_feed(site, entries, [str(fragments[e["slug"]]) for e in entries], title)
-    sitemap_xml = sitemap(site, entries)
-    stylesheet = _stylesheet(templates.folder).read_bytes()
+    directory = directory_pages(templates, site, entries,
+                                {slug: r["mentions"] for slug, r in records.items()}, cities,
+                                out)
+    sitemap_xml = sitemap(site, entries, [page.path for page in directory])
+    assets = [_asset(templates.folder, name).read_bytes()
+              for name in (STYLESHEET, "archive/" + SCRIPT, "archive/search.css")]
 
     # Phase 2: write what differs, drop what is gone, then record the new state.
     writer = Writer(out)
@@ -105,14 +125,30 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
             writer.write(permalink + PAGE, html.encode("utf-8"))
         for image in images:
             writer.write(issue.base_permalink + image, (issue.folder / image).read_bytes())
-    for name, data in zip(SITE_FILES, (index.encode("utf-8"), stylesheet, feed, sitemap_xml),
-                          strict=True):
+    for name, data in zip(SITE_FILES, (index.encode("utf-8"), assets[0], feed, sitemap_xml,
+                                       assets[1], assets[2]), strict=True):
         writer.write(name, data)
+    for extra in directory:
+        if extra.html is None:
+            writer.keep([extra.path])
+        else:
+            writer.write(extra.path, extra.html.encode("utf-8"))
     writer.remove_except_kept(cache.owned())
     for slug in pages:
         Cache.store_fragment(writer.out, slug, str(fragments[slug]))
-    Cache(records, list(SITE_FILES)).save(writer.out)
-    return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed)
+    Cache(records, [*SITE_FILES, *(page.path for page in directory)]).save(writer.out)
+    save_keys(writer.out, directory)
+    # Last: the search index reads the pages as written; its failure leaves them in place.
+    search = update_index(writer.out, [e["permalink"] + PAGE for e in entries])
+    return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed,
+                         search)
+
+
+def _look_up_links(language: str) -> list[tuple[str, str]]:
+    """The cities, people and member pages, labelled in the page's language."""
+    w = directory_words(language)
+    return [("cities/index.html", w["cities"]), ("people/index.html", w["people"]),
+            ("members/index.html", w["members"])]
 
 
 def _subscribe(config: Config) -> tuple[str, str]:
@@ -140,6 +176,8 @@ def _entry(issue: Issue) -> dict[str, Any]:
 
 def _reusable(record: dict[str, Any] | None, key: str, out: Path) -> bool:
     if not record or record.get("key") != key or not isinstance(record.get("entry"), dict):
+        return False
+    if not isinstance(record.get("mentions"), list):
         return False
     files = record.get("files")
     return isinstance(files, list) and all((out / f).is_file() for f in files)
@@ -178,9 +216,10 @@ def _archive_templates(workspace: Workspace) -> Templates:
     return Templates(BUILTIN_TEMPLATES)
 
 
-def _stylesheet(folder: Path) -> Path:
-    own = folder / STYLESHEET
-    return own if own.is_file() else BUILTIN_TEMPLATES / STYLESHEET
+def _asset(folder: Path, name: str) -> Path:
+    """The workspace's own copy of a site file (stylesheet, search box), else the built-in."""
+    own = folder / name
+    return own if own.is_file() else BUILTIN_TEMPLATES / name
 
 
 def summary(report: ArchiveReport) -> str:
@@ -194,5 +233,12 @@ def summary(report: ArchiveReport) -> str:
             f"{'s' if report.issues != 1 else ''}, {len(report.rendered)} rendered; "
             f"{len(pages)} page{'s' if len(pages) != 1 else ''} written{shown}, "
             f"{others} other file{'s' if others != 1 else ''} written, "
-            f"{len(report.removed)} removed")
+            f"{len(report.removed)} removed" + _search_summary(report.search))
+
+
+def _search_summary(search: SearchResult) -> str:
+    # A problem is not part of the summary: the CLI prints it as a warning on stderr.
+    if search.ran and not search.problem:
+        return f"; search index: {search.indexed} page{'s' if search.indexed != 1 else ''}"
+    return ""
 

@@ -39,6 +39,8 @@ def atom_entry(site: Site, entry: dict[str, Any], content: str) -> str:
     # Its own link last: readers built on feedparser take the last alternate as the link.
     _sub(item, "link", href=url, rel="alternate", type="text/html",
          **({"hreflang": entry["language"]} if editions else {}))
+    for city in entry.get("members", ()):  # the member timeline, for feed readers
+        _sub(item, "category", term=city, label=city, scheme=site.base_url + "members/")
     if entry["preheader"]:
         _sub(item, "summary", entry["preheader"])
     _sub(item, "content", content, type="html")
@@ -66,10 +68,14 @@ def atom_feed(site: Site, entries: Sequence[dict[str, Any]], fragments: Sequence
     return text.encode("utf-8")
 
 
-def sitemap(site: Site, entries: Sequence[dict[str, Any]]) -> bytes:
-    """The index and every issue page (every edition), with the issue's date as lastmod."""
+def sitemap(site: Site, entries: Sequence[dict[str, Any]], pages: Sequence[str] = ()) -> bytes:
+    """The index, every issue page (every edition; the issue's date as lastmod) and the
+    other ``pages``."""
     urlset = ET.Element("urlset", {"xmlns": SITEMAP})
     _sub(_sub(urlset, "url"), "loc", site.base_url)
+    for page in pages:  # folder/index.html -> folder/, as for the issues
+        _sub(_sub(urlset, "url"), "loc", site.base_url + quote_path(page.removesuffix(
+            "index.html")))
     for entry in entries:
         for permalink in [e["permalink"] for e in entry.get("editions") or []] or [
                 entry["permalink"]]:

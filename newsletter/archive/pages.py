@@ -16,8 +16,12 @@ from newsletter.errors import RenderError
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue, Templates
 
-# The web version carries inline styles (premailer); nothing on any page may run a script.
-CSP = "default-src 'none'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'"
+# The web version carries inline styles (premailer). Scripts only from the site itself: the
+# search (search.js, Pagefind's UI, which fetches the index, and its worker). No
+# 'wasm-unsafe-eval': Pagefind compiles its WebAssembly inside the worker, which a page's
+# <meta> policy does not govern.
+CSP = ("default-src 'none'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self'; connect-src 'self'; worker-src 'self'")
 INDEX_TEMPLATE = "archive/index.html.j2"
 STYLESHEET = "archive/style.css"
 TO_ROOT = "../../../"  # from an issue page (yyyy/mm/name/) to the site root
@@ -92,14 +96,14 @@ def _alternates(issue: Issue, site: Site) -> list[str]:
 
 
 def index_page(templates: Templates, site: Site, issues: list[dict[str, Any]],
-               labels: dict[str, str]) -> str:
+               labels: dict[str, str], **extra: Any) -> str:
     """The index: issues newest first, grouped by year, each with its section headings."""
     years: dict[str, list[dict[str, Any]]] = {}
     for entry in issues:
         day = dt.date.fromisoformat(entry["date"])
         years.setdefault(str(day.year), []).append(entry | {"day": day})
     return templates.render(INDEX_TEMPLATE, text=False, site=site, years=years, csp=CSP,
-                            labels=labels, quote_path=quote_path)
+                            labels=labels, quote_path=quote_path, **extra)
 
 
 def _with_subscribe_link(page: str, site: Site) -> str:

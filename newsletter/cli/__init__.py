@@ -7,13 +7,14 @@ Core modules are imported inside the commands so that ``--help`` stays fast.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import click
 
 from newsletter import __version__
-from newsletter.errors import NewsletterError, ValidationError
+from newsletter.errors import NewsletterError, ValidationError, shown_path
 
 
 def report(error: NewsletterError) -> None:
@@ -28,8 +29,19 @@ def report(error: NewsletterError) -> None:
         click.echo(f"error: {error}", err=True)
 
 
+def environment_error(error: OSError | sqlite3.Error) -> str:
+    """One line for a file or database the environment let us down on, naming its path."""
+    if isinstance(error, OSError):
+        path = error.filename
+        reason = error.strerror or str(error) or type(error).__name__
+        return f"{shown_path(path)}: {reason}" if path is not None else reason
+    return f"database error: {error}"
+
+
 class Group(click.Group):
-    """Turns a ``NewsletterError`` from any command into its message and exit code."""
+    """The one error boundary: a ``NewsletterError`` from any command becomes its message and
+    exit code; an ``OSError`` or ``sqlite3.Error`` (disk full, no permission, a damaged
+    database) one line naming the path, exit 2 (bad environment). Never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -37,6 +49,9 @@ class Group(click.Group):
         except NewsletterError as exc:
             report(exc)
             raise click.exceptions.Exit(exc.exit_code) from exc
+        except (OSError, sqlite3.Error) as exc:
+            click.echo(f"error: {environment_error(exc)}", err=True)
+            raise click.exceptions.Exit(2) from exc
 
 
 ISSUE = click.Path(exists=False, file_okay=False, path_type=Path)

@@ -16,4 +16,8 @@ def archive(out: Path | None, base_url: str | None) -> None:
     from newsletter.archive import build_archive, summary
     from newsletter.workspace import Workspace
 
-    click.echo(summary(build_archive(Workspace.find(), out=out, base_url=base_url)))
+    report = build_archive(Workspace.find(), out=out, base_url=base_url)
+    click.echo(summary(report))
+    if report.search.problem:  # the pages are written; only the search index is behind
+        click.echo(f"warning: {report.search.problem}", err=True)
+        raise click.exceptions.Exit(1)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from newsletter.send.report import SendReport
 
 LIST = click.Path(dir_okay=False, path_type=Path)
+OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+                   help="Where the issue was built (build --out; default: build/ in the "
+                        "workspace).")
 
 
 @click.command()
@@ -41,10 +44,11 @@ LIST = click.Path(dir_okay=False, path_type=Path)
 @click.option("--skip-invalid", is_flag=True, help="Skip invalid rows instead of refusing.")
 @click.option("--insecure", is_flag=True, hidden=True,
               help="For tests only: no certificate checks, AUTH without TLS.")
+@OUT
 def send(issue: Path, list_path: Path, smtp: str | None, test: tuple[str, ...],
          language: str | None, dry_run: bool, yes: bool, rate: float | None,
          connections: int | None, resend_unknown: bool, allow_changed: bool,
-         skip_invalid: bool, insecure: bool) -> None:
+         skip_invalid: bool, insecure: bool, out: Path | None) -> None:
     """Send ISSUE (its build in build/<slug>/) to every reader of a list; resumable."""
     from newsletter.send.campaign import SendOptions, prepare
 
@@ -54,18 +58,19 @@ def send(issue: Path, list_path: Path, smtp: str | None, test: tuple[str, ...],
     campaign = prepare(issue, SendOptions(
         list_path, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
         resend_unknown=resend_unknown, allow_changed=allow_changed, skip_invalid=skip_invalid,
-        insecure=insecure, language=language))
+        insecure=insecure, out=out, language=language))
     sys.exit(_run(campaign, yes=yes))
 
 
 @click.command()
 @click.argument("issue", type=ISSUE)
 @click.option("--list", "list_path", type=LIST, help="Only this list's journal.")
-def status(issue: Path, list_path: Path | None) -> None:
+@OUT
+def status(issue: Path, list_path: Path | None, out: Path | None) -> None:
     """Show what the journal says about ISSUE: readers per state, failures per reply."""
     from newsletter.send.status import status as journal_status
 
-    found = journal_status(issue, list_path)
+    found = journal_status(issue, list_path, out=out)
     for entry in found:
         click.echo("\n".join(entry.lines()))
     if not found:
@@ -98,15 +103,17 @@ def _run(campaign: Campaign, *, yes: bool) -> int:
 
     report = asyncio.run(_with_progress(campaign, summary.to_send))
     click.echo("\n".join(report.lines()))
+    if report.error:  # also where errors go, for cron mails and scripts
+        click.echo(f"error: {report.error}", err=True)
     return report.exit_code
 
 
 async def _with_progress(campaign: Campaign, total: int) -> SendReport:
-    """Run the campaign; Ctrl-C once stops after the messages in flight, twice at once."""
+    """Run the campaign; Ctrl-C or SIGTERM once stops after the messages in flight (within a
+    deadline), a second time at once. Either way the report follows, without a traceback."""
     import asyncio
 
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
     started = time.monotonic()
     label = "composing" if campaign.summary.dry_run else "sending"
     with click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True,
@@ -121,17 +128,24 @@ async def _with_progress(campaign: Campaign, total: int) -> SendReport:
                 bar.update(int(done[0]), f"{rate:.0f} msg/s")
                 done[0], done[1] = 0, now
 
-        def interrupt() -> None:
-            if campaign.stopping and task is not None:
-                task.cancel()
-            campaign.stop("interrupted (Ctrl-C)")
+        def interrupt(name: str) -> None:
+            if campaign.stopping:
+                click.echo(f"\n{name} again: stopping now", err=True)
+                campaign.abort(f"interrupted ({name} twice): stopped at once")
+            else:
+                click.echo(f"\n{name}: finishing the messages in flight; {name} again stops "
+                           "at once", err=True)
+                campaign.stop(f"interrupted ({name})")
 
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, interrupt)
+        signals = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+        for number, name in signals.items():
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(number, interrupt, name)
         try:
             report = await campaign.run(progress)
         finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGINT)
+            for number in signals:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(number)
         bar.update(int(done[0]))
     return report

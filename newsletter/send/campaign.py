@@ -8,25 +8,32 @@ journal consistent) and writes nothing; ``Campaign.run`` then sends and returns 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import ClassVar
 
 from newsletter.compose import Built
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
-from newsletter.errors import ConfigError, SendError, SubscriberError, ValidationError
+from newsletter.errors import (
+    ConfigError,
+    NewsletterError,
+    SendError,
+    SubscriberError,
+    ValidationError,
+)
 from newsletter.layout import BuildLayout
 from newsletter.send.editions import Editions, language
 from newsletter.send.journal import SENDABLE, Journal, journal_path
 from newsletter.send.lock import SendLock
 from newsletter.send.outbox import Outbox
-from newsletter.send.outcome import ConnectFailed, Kind, Result, Transport
-from newsletter.send.pool import Job, Policy, Pool
-from newsletter.send.report import SendReport, Summary
-from newsletter.send.transport import SmtpTransport
+from newsletter.send.outcome import Channel, ConnectFailed, Kind, Result, Transport
+from newsletter.send.pool import Job, Policy, Pool, PoolError
+from newsletter.send.report import SendReport, Summary, settled
+from newsletter.send.transport import SmtpTransport, Timeouts
 from newsletter.subscribers import (
     Subscriber,
     check_list,
@@ -51,9 +58,10 @@ class SendOptions:
     allow_changed: bool = False
     skip_invalid: bool = False
     insecure: bool = False
-    timeout: float = 60.0  # seconds to wait for any one SMTP reply
+    timeout: float | None = None  # tests: seconds for every SMTP wait, instead of [smtp]'s
     policy: Policy | None = None  # retries, backoff and pause; tests shorten them
     language: str | None = None  # --test --language: the edition test readers get
+    out: Path | None = None  # the build root, as given to ``newsletter build --out``
 
 
 def prepare(issue_folder: Path, options: SendOptions) -> Campaign:
@@ -62,11 +70,12 @@ def prepare(issue_folder: Path, options: SendOptions) -> Campaign:
         raise SendError(f"{issue_folder} is not an issue folder (no issue.toml)")
     config = load_config(find_root(issue_folder.resolve()))
     slug = issue_folder.resolve().name
-    layout = BuildLayout.of(config.root)
+    layout = BuildLayout.of(config.root, options.out)
     folder = layout.folder(slug)
     if not layout.manifest_path(slug).is_file():
-        raise SendError(f"{issue_folder} has not been built: run 'newsletter build "
-                        f"{issue_folder}' first")
+        out = f" --out {options.out}" if options.out is not None else ""
+        raise SendError(f"{issue_folder} has not been built in {layout.root}: run 'newsletter "
+                        f"build {issue_folder}{out}' first")
     built = Built.read(folder)
     if built.manifest.source_hash != folder_fingerprint(issue_folder):
         raise SendError(f"{issue_folder} changed since it was built: run 'newsletter build "
@@ -93,6 +102,7 @@ class Campaign:
         self.policy = self._policy()
         self.transport = self._transport()
         self._pool: Pool | None = None
+        self._opening: asyncio.Future[Channel] | None = None  # the first connection
         self._stop: str | None = None
         self.test_readers = [self._test_reader(a) for a in options.test]
         self.summary = self._summarise(issue_folder)
@@ -107,7 +117,9 @@ class Campaign:
                          rate=self.options.rate or smtp.get("rate"),
                          per_domain=smtp.get("per_domain"),
                          per_connection=smtp.get("messages_per_connection") or 100)
-        for name in ("connections", "rate", "per_domain", "per_connection"):
+        if self.options.policy is None:
+            policy = replace(policy, outage=smtp.get("outage_pause") or policy.outage)
+        for name in ("connections", "rate", "per_domain", "per_connection", "outage"):
             value = getattr(policy, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name.replace('_', ' ')} must be positive, not {value}")
@@ -117,9 +129,22 @@ class Campaign:
         url = self.options.smtp or self.config.smtp_url
         if url:
             return SmtpTransport.from_url(url, insecure=self.options.insecure,
-                                          timeout=self.options.timeout)
+                                          timeouts=self._timeouts())
         return Outbox(self.config.root / "outbox" / self.slug, content_hash=self.content_hash,
                       journaled=not self.options.test)
+
+    def _timeouts(self) -> Timeouts:
+        if self.options.timeout is not None:
+            return Timeouts(self.options.timeout, self.options.timeout, self.options.timeout)
+        smtp = self.config.section("smtp")
+        timeouts = Timeouts(connect=smtp.get("connect_timeout") or Timeouts.connect,
+                            command=smtp.get("command_timeout") or Timeouts.command,
+                            data=smtp.get("data_timeout") or Timeouts.data)
+        for name in ("connect", "command", "data"):
+            if getattr(timeouts, name) <= 0:
+                raise ConfigError(f"[smtp] {name}_timeout must be positive, not "
+                                  f"{getattr(timeouts, name)}")
+        return timeouts
 
     @property
     def outbox(self) -> bool:
@@ -155,7 +180,7 @@ class Campaign:
                         f"issue {self.slug} was rebuilt with other content since sending began "
                         f"(journal {self.journal_path}): readers already mailed got the old "
                         "version. Send the rest with --allow-changed, or undo the change")
-                done = {k: v for k, v in journal.counts().items() if v}
+                done = {k: v for k, v in settled(journal.counts()).items() if v}
             finally:
                 journal.close()
         finished = sum(n for state, n in done.items() if state not in SENDABLE and not (
@@ -176,12 +201,23 @@ class Campaign:
         return self._stop is not None
 
     def stop(self, reason: str) -> None:
-        """Stop after the messages in flight (Ctrl-C); the rest stays pending for next time."""
+        """Take no new reader; the messages in flight finish (Ctrl-C, SIGTERM)."""
         self._stop = reason
         if self._pool is not None:
             self._pool.stop(reason)
+        elif self._opening is not None:
+            self._opening.cancel()  # nothing sent yet: no need to wait for a slow server
+
+    def abort(self, reason: str) -> None:
+        """Stop at once (a second signal): readers in flight may end ``unknown``."""
+        self._stop = reason
+        if self._pool is not None:
+            self._pool.abort(reason)
+        elif self._opening is not None:
+            self._opening.cancel()
 
     async def run(self, progress: Progress | None = None) -> SendReport:
+        """Send; the report says what happened, also when the run paused or failed."""
         report = SendReport(slug=self.slug, dry_run=self.options.dry_run,
                             test=bool(self.options.test), transport=self.transport.description,
                             journal=None if self.options.test or self.options.dry_run
@@ -219,10 +255,23 @@ class Campaign:
                 outbox = self.transport if isinstance(self.transport, Outbox) else None
                 report.recovered_unknown = journal.recover(
                     outbox.delivered if outbox is not None else None)
+                journal.on_error = lambda error: self.abort(str(error))
                 recorder = _JournalRecorder(journal, self.content_hash, report, progress)
-                await self._deliver(self._jobs(journal, report), recorder)
+                try:
+                    await self._deliver(self._jobs(journal, report), recorder)
+                finally:
+                    # What the pool left queued (results, abandoned readers) becomes durable.
+                    with contextlib.suppress(SendError):
+                        await journal.commit()
+                    if journal.broken is not None:
+                        report.error = f"{journal.broken}; stopped at once"
             finally:
                 journal.close()
+        reader = Journal.read_only(self.journal_path)
+        try:
+            report.journal_counts = settled(reader.counts())
+        finally:
+            reader.close()
 
     def _readers(self) -> Iterator[Subscriber]:
         return read_subscribers(self.options.list_path, suppressed=self.suppressed,
@@ -230,26 +279,40 @@ class Campaign:
 
     def _jobs(self, journal: Journal, report: SendReport) -> Iterator[Job]:
         sendable = (*SENDABLE, "unknown") if self.options.resend_unknown else SENDABLE
+        fresh = not any(journal.counts().values())  # a first run: no reader to look up
         for subscriber in self._readers():
             key = subscriber.email.lower()
-            state = journal.state(key)
+            state = None if fresh else journal.state(key)
             if state is None:
                 journal.add(key)
             elif state not in sendable:
                 report.skipped[state] = report.skipped.get(state, 0) + 1
                 continue
-            yield Job(key, self.editions.compose(subscriber))
+            yield Job(key, self.editions.compose(subscriber), resumed=state or "pending")
 
     async def _deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
+        self._opening = asyncio.ensure_future(self.transport.open())
         try:
-            first = await self.transport.open()
+            first = await self._opening
         except ConnectFailed as exc:
             raise SendError(f"{exc}; nothing was sent") from None
+        except asyncio.CancelledError:
+            if self._stop is None:
+                raise
+            stopped = SendError(f"{self._stop} while connecting; nothing was sent")
+            stopped.exit_code = 1  # interrupted, as after the first message: not bad input
+            raise stopped from None
+        finally:
+            self._opening = None
         pool = self._pool = Pool(self.transport, recorder, self.policy)
         if self._stop:
             pool.stop(self._stop)
         try:
             await pool.run(jobs, first)
+        except PoolError as exc:
+            recorder.report.error = f"a sending task failed: {exc}"
+        except NewsletterError as exc:  # the journal, or a list changed since it was checked
+            recorder.report.error = str(exc)
         finally:
             recorder.report.stopped = pool.stopped
 
@@ -269,34 +332,69 @@ class _Counter:
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
         if final:
-            self.report.count(job.address, result, keep=self.failures_kept)
+            self.report.tally[_STATE[result.kind]] += 1
             if result.kind is Kind.SENT:
                 self.report.editions[language(job)] += 1
-            if self.progress:
-                self.progress(1)
+            self._noted(job, result)
+
+    def abandoned(self, job: Job) -> None:
+        if job.past_data:
+            self.report.tally["unknown"] += 1
+
+    def _noted(self, job: Job, result: Result) -> None:
+        self.report.note(job.address, result, keep=self.failures_kept)
+        if self.progress:
+            self.progress(1)
+
+
+_STATE = {Kind.SENT: "sent", Kind.FAILED: "failed", Kind.RETRY: "deferred",
+          Kind.UNKNOWN: "unknown"}
 
 
 class _JournalRecorder(_Counter):
-    """Writes every step to the journal: ``sending`` durable before DATA, the rest batched."""
+    """Writes every step to the journal: ``sending`` durable before DATA, the rest batched.
 
-    _STATE: ClassVar[dict[Kind, str]] = {Kind.SENT: "sent", Kind.FAILED: "failed",
-                                         Kind.RETRY: "deferred", Kind.UNKNOWN: "unknown"}
+    The report counts a reader's state only once the journal holds it durably, so the
+    report and ``newsletter status`` agree whatever stops the run, a journal error included.
+    """
 
     def __init__(self, journal: Journal, content_hash: str, report: SendReport,
                  progress: Progress | None) -> None:
         super().__init__(report, progress)
         self.journal = journal
         self.content_hash = content_hash
+        self._counted: dict[str, str] = {}  # reader -> its durable state, until it is final
 
     def sending(self, job: Job) -> Awaitable[None]:
         self.journal.set_edition(job.address, language(job))
         self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
-                         message_id=job.message.message_id)
+                         message_id=job.message.message_id,
+                         then=partial(self._durable, job.address, "sending", final=False))
         return self.journal.durable()
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
-        self.journal.set(job.address, self._STATE[result.kind], code=result.code,
-                         reply=result.describe()[:500])
+        state = _STATE[result.kind]
+        self.journal.set(job.address, state, code=result.code, reply=result.describe()[:500],
+                         then=partial(self._durable, job.address, state, final=final))
         self.journal.commit_soon()
-        super().finished(job, result, final=final)
+        if final:
+            self._noted(job, result)
 
+    def abandoned(self, job: Job) -> None:
+        if job.past_data:  # DATA may have begun: maybe delivered
+            state, reply = "unknown", "the run stopped while this message was in flight"
+        else:  # not sent: back to what it was
+            state = "deferred" if job.attempt else job.resumed
+            reply = "the run stopped before this message was sent"
+        self.journal.set(job.address, state, reply=reply,
+                         then=partial(self._durable, job.address, state, final=True,
+                                      counted=job.past_data or job.attempt > 0))
+
+    def _durable(self, address: str, state: str, *, final: bool, counted: bool = True) -> None:
+        before = self._counted.pop(address, None)
+        if before is not None:
+            self.report.tally[before] -= 1
+        if counted:
+            self.report.tally[state] += 1
+        if not final:
+            self._counted[address] = state

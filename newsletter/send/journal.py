@@ -8,11 +8,18 @@ Group commit: updates are queued by ``set`` and written in one transaction by th
 so also across a power cut); the pool awaits it for ``sending`` before every DATA. A ``sent``
 is queued and rides along with the next commit: if the process dies first, that one row is
 still ``sending`` and becomes ``unknown``, never ``pending``.
+
+The order of durable writes is the proof, as in Postfix's queue: a reader's row (``pending``)
+is written before or with its ``sending``; ``sending`` is durable before DATA; the result
+comes after. A write error breaks that chain, so the first one ends all writing (``broken``)
+and the run (``on_error``): nothing is sent after it, and every row it left ``sending`` is
+a message that may have gone out, reported ``unknown``, never one that is missing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
 import time
@@ -20,7 +27,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from newsletter.errors import SendError
+from newsletter.errors import SendError, shown_path
 
 STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 SENDABLE = ("pending", "deferred")
@@ -38,14 +45,20 @@ CREATE TABLE IF NOT EXISTS recipients (
     updated REAL
 ) WITHOUT ROWID;
 """
-_UPDATE = ("UPDATE recipients SET state = ?, code = ?, reply = ?, updated = ?,"
-           " attempts = attempts + ?, content_hash = coalesce(?, content_hash),"
-           " message_id = coalesce(?, message_id) WHERE address = ?")
-
+# One statement for every state change: an upsert, so that a ``sending`` row exists even if
+# the reader's ``pending`` insert were lost (it cannot be: a failed write ends the run).
+_SET = ("INSERT INTO recipients (address, state, code, reply, updated, attempts, content_hash,"
+        " message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET"
+        " state = excluded.state, code = excluded.code, reply = excluded.reply,"
+        " updated = excluded.updated, attempts = attempts + excluded.attempts,"
+        " content_hash = coalesce(excluded.content_hash, content_hash),"
+        " message_id = coalesce(excluded.message_id, message_id)")
+_RECOVER = "UPDATE recipients SET state = ?, reply = ?, updated = ? WHERE address = ?"
 _INSERT = "INSERT OR IGNORE INTO recipients (address) VALUES (?)"
 # Which edition (language) each reader got; a column added to journals of older versions too.
 _EDITION = "UPDATE recipients SET edition = ? WHERE address = ?"
 Op = tuple[str, tuple[object, ...]]
+Done = Callable[[], None]
 
 
 def journal_path(root: Path, slug: str, list_path: Path) -> Path:
@@ -58,50 +71,66 @@ class Journal:
         self.path = path
         self._db = db
         self._queued: list[Op] = []
+        self._done: list[Done] = []  # called once what is queued now is durable
         self._waiters: list[asyncio.Future[None]] = []
         self._writer: asyncio.Task[None] | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._reader: sqlite3.Connection | None = None
+        self.broken: SendError | None = None  # the first write error: nothing is written after
+        self.on_error: Callable[[SendError], None] | None = None
 
     @classmethod
     def open(cls, path: Path, *, content_hash: str, slug: str, allow_changed: bool = False
              ) -> Journal:
         """Open (or start) the journal; ``SendError`` if the issue changed since it began."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SendError(f"cannot create the journal's folder: {exc.strerror}",
+                            path=shown_path(path.parent)) from exc
         db = _connect(path)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
             _add_edition_column(db)
-        except sqlite3.DatabaseError as exc:
+            journal = cls(db, path)
+            started = journal.meta("content_hash")
+            if started is None:
+                with db:
+                    db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                        ("content_hash", content_hash), ("slug", slug),
+                        ("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))])
+            elif started != content_hash:
+                if not allow_changed:
+                    raise SendError(
+                        f"issue {slug} was rebuilt with other content since sending began "
+                        f"(journal {path}): readers already mailed got the old version. Send "
+                        "the rest with --allow-changed, or undo the change", path=path)
+                with db:
+                    db.execute("UPDATE meta SET value = ? WHERE key = 'content_hash'",
+                               (content_hash,))
+        except sqlite3.Error as exc:
             db.close()
-            raise SendError(f"not a usable journal: {exc}", path=path) from exc
-        journal = cls(db, path)
-        started = journal.meta("content_hash")
-        if started is None:
-            with db:
-                db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                    ("content_hash", content_hash), ("slug", slug),
-                    ("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))])
-        elif started != content_hash:
-            if not allow_changed:
-                db.close()
-                raise SendError(
-                    f"issue {slug} was rebuilt with other content since sending began "
-                    f"(journal {path}): readers already mailed got the old version. Send the "
-                    "rest with --allow-changed, or undo the change", path=path)
-            with db:
-                db.execute("UPDATE meta SET value = ? WHERE key = 'content_hash'",
-                           (content_hash,))
+            raise SendError(f"cannot use the journal: {exc}", path=shown_path(path)) from exc
+        except SendError:
+            db.close()
+            raise
         return journal
 
     @classmethod
     def read_only(cls, path: Path) -> Journal:
-        return cls(_connect(path, read_only=True), path)
+        journal = cls(_connect(path, read_only=True), path)
+        try:
+            journal.meta("content_hash")  # fails here, with the path, if the file is damaged
+        except SendError:
+            journal.close()
+            raise
+        return journal
 
     def meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._reading():
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def recover(self, delivered: Callable[[str, str], bool] | None = None) -> int:
@@ -110,21 +139,27 @@ class Journal:
         ``delivered(address, content_hash)`` is for transports that can tell (the outbox):
         then the row becomes ``sent`` or ``pending`` instead. Returns how many became unknown.
         """
-        rows = self._db.execute(
-            "SELECT address, content_hash FROM recipients WHERE state = 'sending'").fetchall()
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT address, content_hash FROM recipients WHERE state = 'sending'"
+            ).fetchall()
         now = time.time()
         unknown = 0
-        with self._db:
-            for address, content_hash in rows:
-                if delivered is None:
-                    state, reply = "unknown", "the run stopped while this message was in flight"
-                    unknown += 1
-                elif delivered(address, content_hash or ""):
-                    state, reply = "sent", "found in the outbox after an interrupted run"
-                else:
-                    state, reply = "pending", "not found in the outbox after an interrupted run"
-                self._db.execute("UPDATE recipients SET state = ?, reply = ?, updated = ? "
-                                 "WHERE address = ?", (state, reply, now, address))
+        updates = []
+        for address, content_hash in rows:
+            if delivered is None:
+                state, reply = "unknown", "the run stopped while this message was in flight"
+                unknown += 1
+            elif delivered(address, content_hash or ""):
+                state, reply = "sent", "found in the outbox after an interrupted run"
+            else:
+                state, reply = "pending", "not found in the outbox after an interrupted run"
+            updates.append((state, reply, now, address))
+        try:
+            if updates:
+                self._write([(_RECOVER, update) for update in updates])
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
         return unknown
 
     def add(self, address: str) -> None:
@@ -135,16 +170,24 @@ class Journal:
         """The committed state (a second connection: the writer thread owns the first)."""
         if self._reader is None:
             self._reader = _connect(self.path, read_only=True)
-        row = self._reader.execute("SELECT state FROM recipients WHERE address = ?",
-                               (address,)).fetchone()
+        with self._reading():
+            row = self._reader.execute("SELECT state FROM recipients WHERE address = ?",
+                                       (address,)).fetchone()
         return None if row is None else str(row[0])
 
     def set(self, address: str, state: str, *, code: int | None = None, reply: str | None = None,
             attempt: bool = False, content_hash: str | None = None,
-            message_id: str | None = None) -> None:
-        """Queue a state change; it is written by the next ``flush`` (or ``commit``)."""
-        self._queued.append((_UPDATE, (state, code, reply, time.time(), int(attempt),
-                                       content_hash, message_id, address)))
+            message_id: str | None = None, then: Done | None = None) -> None:
+        """Queue a state change, written by the next commit; ``then`` runs once it is durable.
+
+        After a write error nothing more is written (``broken``): ``then`` never runs.
+        """
+        if self.broken is not None:
+            return
+        self._queued.append((_SET, (address, state, code, reply, time.time(), int(attempt),
+                                    content_hash, message_id)))
+        if then is not None:
+            self._done.append(then)
 
     def set_edition(self, address: str, language: str) -> None:
         """Queue which edition the reader is sent (written with the next flush)."""
@@ -160,12 +203,16 @@ class Journal:
             return {}
 
     def durable(self) -> asyncio.Future[None]:
-        """A future done when every update queued so far is on disk.
+        """A future done when every update queued so far is on disk (``SendError`` if not).
 
         Group commit: one writer thread commits (and fsyncs) while the event loop goes on;
         whatever is queued meanwhile goes into the next transaction, with all its waiters.
         """
         waiter = asyncio.get_running_loop().create_future()
+        if self.broken is not None:
+            waiter.set_exception(self.broken)
+            waiter.exception()  # retrieved: a worker that is cancelled may never await it
+            return waiter
         self._waiters.append(waiter)
         self.commit_soon()
         return waiter
@@ -174,25 +221,39 @@ class Journal:
         await self.durable()
 
     def commit_soon(self) -> None:
-        if self._writer is None or self._writer.done():
+        if self.broken is None and (self._writer is None or self._writer.done()):
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._queued or self._waiters:
+        while (self._queued or self._waiters) and self.broken is None:
             queued, self._queued = self._queued, []
+            done, self._done = self._done, []
             waiters, self._waiters = self._waiters, []
             try:
                 await loop.run_in_executor(self._thread, self._write, queued)
             except sqlite3.Error as exc:
-                error = SendError(f"cannot write the journal: {exc}", path=self.path)
-                for waiter in waiters:
+                # Nothing of this batch is durable and nothing after it may be written: a
+                # later batch could record a reader whose earlier row is missing. Stop here.
+                error = self._fail(exc)
+                for waiter in (*waiters, *self._waiters):
                     if not waiter.done():
                         waiter.set_exception(error)
-                continue
+                        waiter.exception()
+                self._queued, self._done, self._waiters = [], [], []
+                if self.on_error is not None:
+                    self.on_error(error)
+                return
+            for callback in done:
+                callback()
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    def _fail(self, exc: sqlite3.Error) -> SendError:
+        if self.broken is None:
+            self.broken = SendError(f"cannot write the journal: {exc}", path=shown_path(self.path))
+        return self.broken
 
     def _write(self, queued: list[Op]) -> None:
         """One transaction, in queue order (runs of the same statement as one executemany)."""
@@ -203,30 +264,48 @@ class Journal:
     def flush(self) -> None:
         """Write what is queued now, synchronously (no writer may be running)."""
         queued, self._queued = self._queued, []
-        if queued:
-            self._write(queued)
+        done, self._done = self._done, []
+        if queued and self.broken is None:
+            try:
+                self._write(queued)
+            except sqlite3.Error as exc:
+                raise self._fail(exc) from exc
+            for callback in done:
+                callback()
 
     def counts(self) -> dict[str, int]:
-        found = dict(self._db.execute(
-            "SELECT state, count(*) FROM recipients GROUP BY state").fetchall())
+        with self._reading():
+            found = dict(self._db.execute(
+                "SELECT state, count(*) FROM recipients GROUP BY state").fetchall())
         return {state: int(found.get(state, 0)) for state in STATES}
 
     def failures(self) -> list[tuple[str, int | None, str, int]]:
         """(state, code, a sample reply, count) for failed, deferred and unknown rows."""
-        return [(str(s), c, str(r or ""), int(n)) for s, c, r, n in self._db.execute(
-            "SELECT state, code, min(reply), count(*) FROM recipients "
-            "WHERE state IN ('failed', 'deferred', 'unknown') "
-            "GROUP BY state, code ORDER BY state, count(*) DESC")]
+        with self._reading():
+            return [(str(s), c, str(r or ""), int(n)) for s, c, r, n in self._db.execute(
+                "SELECT state, code, min(reply), count(*) FROM recipients "
+                "WHERE state IN ('failed', 'deferred', 'unknown') "
+                "GROUP BY state, code ORDER BY state, count(*) DESC")]
 
     def rows(self, state: str) -> Iterator[tuple[str, int | None, str]]:
-        yield from self._db.execute(
-            "SELECT address, code, coalesce(reply, '') FROM recipients WHERE state = ? "
-            "ORDER BY address", (state,))
+        with self._reading():
+            yield from self._db.execute(
+                "SELECT address, code, coalesce(reply, '') FROM recipients WHERE state = ? "
+                "ORDER BY address", (state,))
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A damaged or unreadable file: ``SendError`` naming it, not a raw sqlite3 error."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise SendError(f"cannot read the journal: {exc}", path=shown_path(self.path)) from exc
 
     def messages(self) -> Iterator[tuple[str, str]]:
         """(address, Message-ID) of every reader a message went out (or set out) to."""
-        yield from self._db.execute(
-            "SELECT address, message_id FROM recipients WHERE message_id IS NOT NULL")
+        with self._reading():
+            yield from self._db.execute(
+                "SELECT address, message_id FROM recipients WHERE message_id IS NOT NULL")
 
     def close(self) -> None:
         try:
@@ -252,4 +331,4 @@ def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         # The writer thread uses it after the event loop's thread opened it: never both at once.
         return sqlite3.connect(path, timeout=10, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise SendError(f"cannot open the journal: {exc}", path=path) from exc
+        raise SendError(f"cannot open the journal: {exc}", path=shown_path(path)) from exc

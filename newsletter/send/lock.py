@@ -11,7 +11,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from newsletter.errors import SendError
+from newsletter.errors import SendError, shown_path
 
 
 class SendLock:
@@ -22,8 +22,13 @@ class SendLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock; ``SendError`` naming the file if it is held or cannot be written."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SendError(f"cannot create the lock file: {exc.strerror}",
+                            path=shown_path(self.path)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -31,15 +36,35 @@ class SendLock:
             os.close(fd)
             raise SendError(f"another {self.what} is running "
                             f"(pid {holder}); wait for it or stop it first",
-                            path=self.path) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+                            path=shown_path(self.path)) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:  # a full disk: the lock holds all the same, but say so now
+            os.close(fd)
+            raise SendError(f"cannot write the lock file: {exc.strerror}",
+                            path=shown_path(self.path)) from exc
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock; the file stays (harmless)
             self._fd = None
+
+    @staticmethod
+    def held(path: Path) -> bool:
+        """Whether a running send holds the lock at ``path`` (read-only: writes nothing)."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def __enter__(self) -> SendLock:
         self.acquire()

@@ -7,6 +7,7 @@ whether a message in state ``sending`` arrived: ``delivered`` looks for its file
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -64,10 +65,19 @@ class OutboxChannel:
         tmp = folder / "tmp" / name
         head = (f"Return-Path: <{message.envelope_from}>\r\n"
                 f"Delivered-To: {message.recipient}\r\n").encode("ascii")
-        # Maildir files use the local line ending, as the mailbox module writes them.
-        tmp.write_bytes((head + message.data).replace(b"\r\n", b"\n"))
-        os.replace(tmp, folder / "new" / name)
+        try:
+            # Maildir files use the local line ending, as the mailbox module writes them.
+            tmp.write_bytes((head + message.data).replace(b"\r\n", b"\n"))
+            os.replace(tmp, folder / "new" / name)
+        except OSError as exc:  # a full disk: not in new/, so certainly not delivered
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            return Result(Kind.RETRY, None, f"cannot write to the outbox {folder}: "
+                                            f"{exc.strerror or exc}", "outbox")
         return Result(Kind.SENT, 250, f"delivered to {folder}/new/{name}", "outbox")
 
     async def close(self) -> None:
+        return None
+
+    def abort(self) -> None:
         return None

@@ -41,7 +41,11 @@ def classify(code: int, reply: str, stage: str) -> Result:
 
 
 class Message(Protocol):
-    """A finished message for one reader (``newsletter.compose.OutgoingMessage``)."""
+    """A finished message for one reader (``newsletter.compose.OutgoingMessage``).
+
+    One with a true ``dot_safe`` attribute (CRLF line ends only, no line starting with a dot)
+    is sent as it is; any other is dot-stuffed first.
+    """
 
     @property
     def recipient(self) -> str: ...
@@ -63,7 +67,13 @@ class Channel(Protocol):
         """Deliver ``message``; await ``before_data`` (the journal's commit) before DATA."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """End the session politely (QUIT)."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the connection now, without a word to the server."""
+        ...
 
 
 class Transport(Protocol):

@@ -1,5 +1,11 @@
-"""A pool of N connections fed from a bounded queue, with a global rate, per-domain caps,
-retries with exponential backoff, and a pause after a streak of failures.
+"""A pool of N connections: worker tasks in one ``asyncio.TaskGroup``, fed from a bounded queue.
+
+Around the workers: a global rate, per-domain caps, retries with capped exponential backoff,
+and two ways to pause a run that is getting nowhere (a streak of readers failing in a row, or
+no message accepted for ``Policy.outage`` seconds). ``stop`` takes no new reader and gives
+the transactions in flight ``Policy.grace`` seconds; ``abort`` cancels them at once. A task
+that raises anything ends the whole group (structured concurrency): ``run`` then raises
+``PoolError`` with the cause, never waits forever.
 
 The pool knows nothing of the journal: it tells a ``Recorder`` what happens to each job.
 """
@@ -7,13 +13,14 @@ The pool knows nothing of the journal: it tells a ``Recorder`` what happens to e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Coroutine, Generator, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from newsletter.errors import SendError
+from newsletter.errors import NewsletterError, SendError
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result, Transport
 
 
@@ -25,7 +32,10 @@ class Policy:
     per_domain: int | None = None  # connections delivering to one domain at the same time
     attempts: int = 3  # tries per message within one run; then it is left deferred
     backoff: float = 2.0  # seconds before the first retry; doubled for each further one
-    pause_after: int = 20  # consecutive failures that make the run stop itself
+    max_backoff: float = 30.0  # the longest wait between two tries (or two connects)
+    pause_after: int = 20  # readers failing in a row (each counted once) that pause the run
+    outage: float = 60.0  # seconds without an accepted message that pause the run
+    grace: float = 30.0  # seconds the transactions in flight get after a stop
 
 
 @dataclass
@@ -33,6 +43,8 @@ class Job:
     address: str  # the journal key
     message: Message
     attempt: int = 0
+    resumed: str = "pending"  # its journal state before this run took it
+    past_data: bool = False  # ``sending`` is durable and DATA may have begun
 
 
 class Recorder(Protocol):
@@ -43,6 +55,19 @@ class Recorder(Protocol):
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
         """A result; ``final`` False for a temporary failure that will be retried this run."""
         ...
+
+    def abandoned(self, job: Job) -> None:
+        """The run stopped while ``job`` was in flight (``job.past_data`` says how far)."""
+        ...
+
+
+class PoolError(Exception):
+    """A task of the pool raised something unexpected; the run ended. ``cause`` says what."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}" if str(cause)
+                         else type(cause).__name__)
+        self.cause = cause
 
 
 class RateLimiter:
@@ -70,80 +95,176 @@ class Pool:
         self._queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=2 * policy.connections)
         self._rate = RateLimiter(policy.rate)
         self._domains: dict[str, asyncio.Semaphore] = {}
-        self._outstanding = 0
-        self._idle = asyncio.Event()
-        self._retries: set[asyncio.Task[None]] = set()
-        self._streak = 0
+        self._outstanding = 0  # jobs queued, in flight or waiting for their retry
+        self._fed = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: set[asyncio.Task[None]] = set()  # the feeder, retries, the watchdog
+        self._in_flight: dict[int, Job] = {}
+        self._stopping = asyncio.Event()
+        self._streak: set[str] = set()  # readers failed since the last accepted message
+        self._last_accepted = time.monotonic()
+        self._last_failure = ""
+        self._group: asyncio.TaskGroup | None = None
+        self._grace: asyncio.TimerHandle | None = None
         self.stopped: str | None = None  # why the run stopped early, if it did
+        self.aborted = False
+
+    # -- control --------------------------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
-        """Send no further message; those in flight finish. Unsent ones stay pending."""
+        """Take no further reader; the transactions in flight get ``Policy.grace`` seconds."""
         if self.stopped is None:
             self.stopped = reason
-        self._idle.set()
-        for task in self._retries:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        for task in self._waiting:
+            task.cancel()
+        self._wake_workers()
+        self._grace = asyncio.get_running_loop().call_later(self._policy.grace,
+                                                            self._grace_over)
+
+    def abort(self, reason: str) -> None:
+        """Stop at once: cancel every task; readers in flight are ``abandoned``."""
+        self.stop(reason)
+        self.stopped = reason
+        self.aborted = True
+        for task in self._tasks:
             task.cancel()
 
     async def run(self, jobs: Iterable[Job], first: Channel | None = None) -> None:
         """Deliver every job (``first``: an already open channel for one of the workers)."""
-        workers = [asyncio.create_task(self._worker(first if i == 0 else None))
-                   for i in range(self._policy.connections)]
+        if self._stopping.is_set():  # stopped before it began
+            if first is not None:
+                await first.close()
+            return
         try:
-            for job in jobs:
-                if self.stopped:
-                    break
-                self._track(1)
-                await self._queue.put(job)
-            while self._outstanding and not self.stopped:
-                self._idle.clear()
-                await self._idle.wait()
-            for task in list(self._retries):
-                task.cancel()
-            for _ in workers:
-                await self._queue.put(None)
-            await asyncio.gather(*workers)
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                self._spawn(self._feed(jobs), waiting=True)
+                self._spawn(self._watch(), waiting=True)
+                for i in range(self._policy.connections):
+                    self._spawn(self._worker(first if i == 0 else None))
+        except BaseExceptionGroup as group_error:
+            cause = _first_cause(group_error)
+            if isinstance(cause, NewsletterError):  # the journal, the list: their own words
+                raise cause from None
+            raise PoolError(cause) from cause
         finally:
-            for task in (*workers, *self._retries):
-                task.cancel()
+            self._group = None
+            if self._grace is not None:
+                self._grace.cancel()
+            for job in self._in_flight.values():
+                self._recorder.abandoned(job)
+            self._in_flight.clear()
 
-    def _track(self, delta: int) -> None:
-        self._outstanding += delta
-        if not self._outstanding:
-            self._idle.set()
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], *, waiting: bool = False) -> None:
+        if self._group is None:
+            raise RuntimeError("the pool is not running")
+        task = self._group.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if waiting:
+            self._waiting.add(task)
+            task.add_done_callback(self._waiting.discard)
+
+    async def _feed(self, jobs: Iterable[Job]) -> None:
+        for job in jobs:
+            if self._stopping.is_set():
+                return
+            self._outstanding += 1
+            await self._queue.put(job)
+        self._fed = True
+        self._settled_one(0)
+
+    async def _watch(self) -> None:
+        """Pause the run when no message has been accepted for ``Policy.outage`` seconds."""
+        window = max(self._policy.outage, 3 / self._policy.rate if self._policy.rate else 0)
+        while True:
+            await asyncio.sleep(min(1.0, window / 4))
+            idle = time.monotonic() - self._last_accepted
+            if idle >= window and self._outstanding:
+                last = f" (last: {self._last_failure})" if self._last_failure else ""
+                self.stop(f"paused: no message accepted for {idle:.0f} s{last}")
+                return
+
+    def _grace_over(self) -> None:
+        if self._in_flight:
+            self.abort(f"{self.stopped or 'stopped'}; the messages in flight did not finish "
+                       f"within {self._policy.grace:.0f} s")
+
+    def _wake_workers(self) -> None:
+        """End every idle worker: drop what is queued (it stays pending) and post sentinels."""
+        while not self._queue.empty():
+            if self._queue.get_nowait() is not None:
+                self._outstanding -= 1
+        for _ in range(self._policy.connections):
+            self._queue.put_nowait(None)
+
+    def _settled_one(self, count: int = 1) -> None:
+        self._outstanding -= count
+        if self._fed and not self._outstanding and not self._stopping.is_set():
+            self._stopping.set()  # finished: end the watchdog and the workers
+            for task in self._waiting:
+                task.cancel()
+            self._wake_workers()
 
     async def _worker(self, channel: Channel | None) -> None:
         count = 0
         try:
             while (job := await self._queue.get()) is not None:
-                if self.stopped:
-                    self._track(-1)
-                    continue
+                _check_cancelled()
                 domain = job.address.rpartition("@")[2]
                 async with self._domain(domain):
                     await self._rate.wait()
+                    if self._stopping.is_set():
+                        self._outstanding -= 1
+                        continue
                     if channel is None:
                         try:
                             channel = await self._transport.open()
                             count = 0
+                            _check_cancelled()
                         except ConnectFailed as exc:
                             self._settle(job, Result(Kind.RETRY, exc.code, str(exc), "connect",
                                                      reconnect=True))
-                            await asyncio.sleep(self._delay(self._streak))
+                            await self._sleep(self._delay(len(self._streak)))
+                            _check_cancelled()
                             continue
                         except SendError as exc:
                             self._settle(job, Result(Kind.RETRY, None, str(exc), "connect"))
                             self.stop(str(exc))
                             continue
-                    # The journal's commit runs in its thread during MAIL and RCPT.
-                    result = await channel.send(job.message, self._recorder.sending(job))
+                    result = await self._attempt(channel, job)
                     count += 1
                     if result.reconnect or count >= self._policy.per_connection:
                         await channel.close()
                         channel = None
                 self._settle(job, result)
+                _check_cancelled()
         finally:
             if channel is not None:
-                await channel.close()
+                task = asyncio.current_task()
+                if self.aborted or (task is not None and task.cancelling()):
+                    channel.abort()  # no QUIT: that could wait for a server that hangs
+                else:
+                    await channel.close()
+
+    async def _attempt(self, channel: Channel, job: Job) -> Result:
+        self._in_flight[id(job)] = job
+        job.past_data = False
+        # The journal's commit runs in its thread during MAIL and RCPT. If this raises or is
+        # cancelled, the job stays in flight and ``run`` reports it abandoned.
+        result = await channel.send(job.message, _BeforeData(self._recorder.sending(job), job))
+        del self._in_flight[id(job)]
+        return result
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait, but no longer than until the run stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     def _domain(self, domain: str) -> AbstractAsyncContextManager[object]:
         if self._policy.per_domain is None:
@@ -154,32 +275,63 @@ class Pool:
         return found
 
     def _settle(self, job: Job, result: Result) -> None:
-        self._streak = 0 if result.kind is Kind.SENT else self._streak + 1
+        if result.kind is Kind.SENT:
+            self._streak.clear()
+            self._last_accepted = time.monotonic()
+        else:
+            self._streak.add(job.address)  # a reader retried counts once
+            self._last_failure = result.describe()
         retry = (result.kind is Kind.RETRY and job.attempt + 1 < self._policy.attempts
-                 and not self.stopped)
+                 and not self._stopping.is_set())
         self._recorder.finished(job, result, final=not retry)
         if retry:
             job.attempt += 1
-            task = asyncio.create_task(self._retry(job, self._delay(job.attempt - 1)))
-            self._retries.add(task)
-            task.add_done_callback(self._retry_done)
+            self._spawn(self._retry(job, self._delay(job.attempt - 1)), waiting=True)
         else:
-            self._track(-1)
-        if self._streak >= self._policy.pause_after:
-            self.stop(f"paused after {self._streak} failures in a row (last: "
+            self._settled_one()
+        if len(self._streak) >= self._policy.pause_after:
+            self.stop(f"paused after {len(self._streak)} readers failed in a row (last: "
                       f"{result.describe()})")
 
     def _delay(self, failures: int) -> float:
-        return float(min(self._policy.backoff * 2 ** failures, 300.0))
+        return float(min(self._policy.backoff * 2 ** failures, self._policy.max_backoff))
 
     async def _retry(self, job: Job, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await self._queue.put(job)
+        try:
+            await asyncio.sleep(delay)
+            await self._queue.put(job)
+        except asyncio.CancelledError:
+            self._outstanding -= 1  # stopped: the job stays deferred in the journal
+            raise
 
-    def _retry_done(self, task: asyncio.Task[None]) -> None:
-        self._retries.discard(task)
-        if task.cancelled():
-            self._track(-1)
+
+class _BeforeData:
+    """Awaited by the channel right before DATA: the journal's ``sending`` is durable."""
+
+    __slots__ = ("_durable", "_job")
+
+    def __init__(self, durable: Awaitable[None], job: Job) -> None:
+        self._durable = durable  # started now: the commit overlaps MAIL and RCPT
+        self._job = job
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from self._durable.__await__()
+        self._job.past_data = True
+
+
+def _check_cancelled() -> None:
+    """Never go on once cancelled: Python 3.11's ``wait_for`` (aiosmtplib awaits every reply
+    with it) swallows a cancellation that arrives as its future completes (fixed in 3.12);
+    a worker that went on would wait for the queue forever and the task group with it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _first_cause(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 class _Unlimited:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from newsletter.send.outcome import Kind, Result
@@ -46,37 +47,66 @@ class Summary:
         return lines
 
 
+def state_counts(counts: Mapping[str, int]) -> str:
+    """``sent 3, deferred 1, pending 6``: the journal's states, as the report and status say."""
+    return ", ".join(f"{state} {n}" for state, n in counts.items() if n) or "no readers"
+
+
+def settled(counts: Mapping[str, int], *, running: bool = False) -> dict[str, int]:
+    """The journal's counts with ``sending`` shown as ``unknown`` unless a run is going on:
+    a row still ``sending`` when no run holds the journal was in flight when one stopped."""
+    found = {state: int(n) for state, n in counts.items()}
+    if not running:
+        found["unknown"] = found.get("unknown", 0) + found.pop("sending", 0)
+    return found
+
+
 @dataclass
 class SendReport:
+    """What one run did. The counts say what the journal holds, durably, for this run's
+    readers (``tally`` by state); ``journal_counts`` is the whole journal afterwards,
+    exactly as ``newsletter status`` shows it."""
+
     slug: str
     transport: str
     journal: str | None
     dry_run: bool = False
     test: bool = False
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0
-    unknown: int = 0
+    tally: Counter[str] = field(default_factory=Counter)
     composed: int = 0  # --dry-run
     bytes: int = 0  # --dry-run
     skipped: dict[str, int] = field(default_factory=dict)  # done in earlier runs, by state
     recovered_unknown: int = 0  # rows an earlier run left in flight
     codes: Counter[str] = field(default_factory=Counter)  # failures by reply code
     failures: list[tuple[str, str]] = field(default_factory=list)  # (address, reply), the first
-    stopped: str | None = None
+    stopped: str | None = None  # paused or interrupted: the rest waits for the next run
+    error: str | None = None  # the run failed: why
+    journal_counts: dict[str, int] | None = None
     elapsed: float = 0.0
     editions: Counter[str] = field(default_factory=Counter)  # sent (dry run: composed) per edition
 
-    def count(self, address: str, result: Result, *, keep: int) -> None:
+    @property
+    def sent(self) -> int:
+        return self.tally["sent"]
+
+    @property
+    def failed(self) -> int:
+        return self.tally["failed"]
+
+    @property
+    def deferred(self) -> int:
+        return self.tally["deferred"]
+
+    @property
+    def unknown(self) -> int:
+        """Maybe delivered: the connection died after the final dot, or the run stopped (or
+        the journal failed) while the message was in flight."""
+        return self.tally["unknown"] + self.tally["sending"]
+
+    def note(self, address: str, result: Result, *, keep: int) -> None:
+        """Remember a failure's reply code, and the first ``keep`` failures in full."""
         if result.kind is Kind.SENT:
-            self.sent += 1
             return
-        if result.kind is Kind.FAILED:
-            self.failed += 1
-        elif result.kind is Kind.RETRY:
-            self.deferred += 1
-        else:
-            self.unknown += 1
         self.codes[f"{result.kind.value} {result.code or '-'}"] += 1
         if len(self.failures) < keep:
             self.failures.append((address, result.describe()))
@@ -86,7 +116,7 @@ class SendReport:
         """0 when everything this run tried was delivered, 1 when some reader was not (or a
         message of an interrupted run is found in flight: ``unknown``)."""
         problems = (self.failed or self.deferred or self.unknown or self.recovered_unknown
-                    or self.stopped)
+                    or self.stopped or self.error)
         return 1 if problems else 0
 
     def lines(self) -> list[str]:
@@ -115,12 +145,20 @@ class SendReport:
             lines.append(f"  {code}: {n}")
         for address, reply in self.failures[:10]:
             lines.append(f"  {address}: {reply}")
-        if self.stopped:
+        if self.error:
+            lines.append(f"FAILED: {self.error}")
+            if self.unknown:
+                lines.append(f"{self.unknown} reader(s) are 'unknown' (maybe delivered): "
+                             "'newsletter status' lists them; --resend-unknown sends them again")
+            lines.append("fix the cause, then run the same command again to resume")
+        elif self.stopped:
             lines.append(f"stopped: {self.stopped}; run the same command again to resume")
         elif self.deferred:
             lines.append("deferred readers are retried by the next run of the same command")
         if self.journal:
             lines.append(f"journal: {self.journal}")
+        if self.journal_counts is not None:
+            lines.append(f"journal now: {state_counts(self.journal_counts)}")
         return lines
 
 

@@ -6,33 +6,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.config import find_root
+from newsletter.layout import BuildLayout
 from newsletter.send.journal import Journal, journal_path
+from newsletter.send.lock import SendLock
+from newsletter.send.report import settled
 
 
 @dataclass(frozen=True)
 class JournalStatus:
     path: Path
     list_name: str
-    counts: dict[str, int]
+    counts: dict[str, int]  # by state; ``sending`` only while a run is going on
     failures: list[tuple[str, int | None, str, int]]  # (state, code, sample reply, count)
+    running: bool = False
+    rebuilt: str | None = None  # the build differs from what the journal sent: where
     editions: dict[str, int] = field(default_factory=dict)  # readers sent each edition
 
     def lines(self) -> list[str]:
         total = sum(self.counts.values())
-        lines = [f"list {self.list_name}: {total} readers reached ({self.path})"]
+        now = "; a send is running now" if self.running else ""
+        lines = [f"list {self.list_name}: {total} readers reached ({self.path}{now})"]
         lines += [f"  {state:<9} {n}" for state, n in self.counts.items() if n]
         if self.editions:
             lines.append("  sent per edition: " + ", ".join(
                 f"{language} {n}" for language, n in self.editions.items()))
+        if self.rebuilt:
+            lines.append(f"  note: the build in {self.rebuilt} has other content than the "
+                         "readers above were sent (rebuilt since)")
         for state, code, reply, n in self.failures:
             lines.append(f"  {state} {code or '-'}: {n}  e.g. {reply}")
         return lines
 
 
-def status(issue_folder: Path, list_path: Path | None = None) -> list[JournalStatus]:
-    """The journal of each list the issue was sent to (or only ``list_path``'s)."""
+def status(issue_folder: Path, list_path: Path | None = None, *, out: Path | None = None
+           ) -> list[JournalStatus]:
+    """The journal of each list the issue was sent to (or only ``list_path``'s); each says
+    whether the build (in ``out``, the ``build --out`` root) is still what it sent."""
     root = find_root(issue_folder.resolve())
     slug = issue_folder.resolve().name
+    layout = BuildLayout.of(root, out)
+    built = layout.read_manifest(slug).content_hash if layout.manifest_path(slug).is_file() \
+        else None
     if list_path is not None:
         paths = [journal_path(root, slug, list_path)]
     else:
@@ -41,10 +55,15 @@ def status(issue_folder: Path, list_path: Path | None = None) -> list[JournalSta
     for path in paths:
         if not path.is_file():
             continue
+        running = SendLock.held(path.with_suffix(".lock"))
         journal = Journal.read_only(path)
         try:
-            found.append(JournalStatus(path, path.stem.split("--", 1)[1], journal.counts(),
-                                       journal.failures(), journal.editions()))
+            sent = journal.meta("content_hash")
+            found.append(JournalStatus(path, path.stem.split("--", 1)[1],
+                                       settled(journal.counts(), running=running),
+                                       journal.failures(), running,
+                                       str(layout.root) if built not in (None, sent) else None,
+                                       editions=journal.editions()))
         finally:
             journal.close()
     return found

@@ -1,12 +1,18 @@
 """SMTP over aiosmtplib: the URL, connecting (TLS, STARTTLS, AUTH) and one message at a time.
 
-The DATA phase is driven by hand (``DATA``, then the payload, then one reply) so that we know
-exactly whether the final dot may have reached the server: before it, a lost connection is
-safe to retry; after it, the message may have been delivered and is reported ``unknown``.
+The DATA phase is driven by hand so that we know exactly whether the final dot may have
+reached the server: ``DATA``, then the body, drained until the kernel holds all of it, and
+only then the line with the final dot, on its own. A connection lost before that write is
+safe to retry (the server cannot have taken the message); after it, the message may have been
+delivered and is reported ``unknown``.
+
+Timeouts follow RFC 5321 §4.5.3.2: 5 minutes for the greeting and each command, 10 minutes
+for the reply to the final dot (``Timeouts``; ``[smtp]`` in newsletter.toml changes them).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -15,12 +21,26 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib.protocol import SMTPProtocol
 
 from newsletter.errors import ConfigError, SendError
 from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
-_LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+# What leaves a connection unusable: lost, timed out, or a reply that is not SMTP (a
+# malformed or endless line: aiosmtplib raises SMTPResponseException for those).
+_LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+         aiosmtplib.SMTPResponseException, OSError, TimeoutError)
+_DOT = b".\r\n"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait: for the connection and greeting, each command, the final reply."""
+
+    connect: float = 300.0
+    command: float = 300.0
+    data: float = 600.0
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 
 
@@ -91,7 +111,7 @@ class SmtpTransport:
     """Opens authenticated, encrypted-when-possible connections to one SMTP server."""
 
     def __init__(self, url: SmtpUrl, *, password: str | None = None, insecure: bool = False,
-                 timeout: float = 60.0) -> None:
+                 timeouts: Timeouts = Timeouts()) -> None:
         if url.user and not password:
             raise ConfigError(f"the SMTP URL names user {url.user!r}; set {PASSWORD_ENV} "
                               "to their password")
@@ -99,13 +119,13 @@ class SmtpTransport:
         self.description = f"SMTP {url}"
         self._password = password
         self._insecure = insecure
-        self._timeout = timeout
+        self._timeouts = timeouts
 
     @classmethod
-    def from_url(cls, url: str, *, insecure: bool = False, timeout: float = 60.0
+    def from_url(cls, url: str, *, insecure: bool = False, timeouts: Timeouts = Timeouts()
                  ) -> SmtpTransport:
         return cls(parse_smtp_url(url), password=os.environ.get(PASSWORD_ENV) or None,
-                   insecure=insecure, timeout=timeout)
+                   insecure=insecure, timeouts=timeouts)
 
     async def open(self) -> SmtpChannel:
         """Connect, upgrade with STARTTLS when offered, log in; ``SendError`` if misconfigured.
@@ -116,9 +136,10 @@ class SmtpTransport:
         url = self.url
         smtp = aiosmtplib.SMTP(hostname=url.host, port=url.port, use_tls=url.implicit_tls,
                                start_tls=False if url.implicit_tls else None,
-                               validate_certs=not self._insecure, timeout=self._timeout)
+                               validate_certs=not self._insecure,
+                               timeout=self._timeouts.command)
         try:
-            await smtp.connect()
+            await smtp.connect(timeout=self._timeouts.connect)
         except aiosmtplib.SMTPResponseException as exc:
             raise ConnectFailed(f"{url.host}:{url.port} refused the connection: "
                                 f"{exc.code} {exc.message}", code=exc.code) from None
@@ -143,44 +164,54 @@ class SmtpTransport:
             except aiosmtplib.SMTPException as exc:
                 smtp.close()
                 raise SendError(f"cannot log in to {url.host}: {exc}") from None
-        return SmtpChannel(smtp, self._timeout)
+        return SmtpChannel(smtp, self._timeouts)
 
 
 class SmtpChannel:
     """One SMTP connection; ``send`` returns a ``Result`` and never raises for the server."""
 
-    def __init__(self, smtp: aiosmtplib.SMTP, timeout: float) -> None:
+    def __init__(self, smtp: aiosmtplib.SMTP, timeouts: Timeouts) -> None:
         self._smtp = smtp
-        self._timeout = timeout
+        self._timeouts = timeouts
+        transport = smtp.transport
+        if isinstance(transport, asyncio.WriteTransport):
+            # Pause writing as soon as anything is buffered: then draining waits until the
+            # kernel has every byte of the body, before the final dot is written.
+            transport.set_write_buffer_limits(high=0)
 
     async def send(self, message: Message, before_data: BeforeData) -> Result:
         smtp = self._smtp
         stage = "MAIL"
+        timeout = self._timeouts.command
         try:
             reply = await smtp.execute_command(
-                b"MAIL", b"FROM:<" + message.envelope_from.encode("ascii") + b">")
+                b"MAIL", b"FROM:<" + message.envelope_from.encode("ascii") + b">",
+                timeout=timeout)
             if reply.code != 250:
                 return await self._refused(reply, stage)
             stage = "RCPT"
             reply = await smtp.execute_command(
-                b"RCPT", b"TO:<" + message.recipient.encode("ascii") + b">")
+                b"RCPT", b"TO:<" + message.recipient.encode("ascii") + b">", timeout=timeout)
             if reply.code not in (250, 251):
                 return await self._refused(reply, stage)
             await before_data
             stage = "DATA"
-            reply = await smtp.execute_command(b"DATA")
+            reply = await smtp.execute_command(b"DATA", timeout=timeout)
             if reply.code != 354:
                 return await self._refused(reply, stage)
-            protocol = smtp.protocol
-            if protocol is None:
+            stage = "message body"
+            protocol = await self._write_body(
+                message.data if getattr(message, "dot_safe", False)
+                else dot_stuff(message.data)[:-len(_DOT)])
+            protocol.write(_DOT)
+            if not protocol.is_connected:  # the write failed at once: nothing was sent
                 raise aiosmtplib.SMTPServerDisconnected("connection lost")
-            protocol.write(dot_stuff(message.data))
         except _LOST as exc:
             smtp.close()
             return Result(Kind.RETRY, None, _describe(exc), stage, reconnect=True)
         stage = "end of data"
         try:
-            reply = await protocol.read_response(timeout=self._timeout)
+            reply = await protocol.read_response(timeout=self._timeouts.data)
         except _LOST as exc:
             # The final dot may have arrived: the server may have taken the message.
             smtp.close()
@@ -191,6 +222,27 @@ class SmtpChannel:
         if result.reconnect:
             smtp.close()
         return result
+
+    async def _write_body(self, body: bytes) -> SMTPProtocol:
+        """Write the body and wait until the kernel has all of it (before the final dot).
+
+        aiosmtplib keeps no public drain; its protocol is asyncio's flow-control mixin, whose
+        ``_drain_helper`` is what ``StreamWriter.drain`` awaits. A reply that arrives early
+        (a server refusing the body half-way) must be kept for ``read_response``: the
+        protocol drops data while no reply is pending.
+        """
+        protocol = self._smtp.protocol
+        if protocol is None or not protocol.is_connected:
+            raise aiosmtplib.SMTPServerDisconnected("connection lost")
+        protocol._response_pending = True
+        protocol.write(body)
+        transport = protocol.transport
+        if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size():
+            await asyncio.wait_for(protocol._drain_helper(), self._timeouts.command)
+        await asyncio.sleep(0)  # let a close that has arrived be seen before the dot
+        if not protocol.is_connected:
+            raise aiosmtplib.SMTPServerDisconnected("connection lost during the message body")
+        return protocol
 
     async def _refused(self, reply: aiosmtplib.SMTPResponse, stage: str) -> Result:
         result = classify(reply.code, reply.message, stage)
@@ -212,10 +264,18 @@ class SmtpChannel:
                 await self._smtp.quit(timeout=5)
         self._smtp.close()
 
+    def abort(self) -> None:
+        transport = self._smtp.transport
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.abort()
+        self._smtp.close()
+
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return f"timed out ({exc})"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"not an SMTP reply ({exc.message})"
     return f"connection lost ({exc})" if str(exc) else "connection lost"
 
 

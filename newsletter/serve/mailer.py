@@ -22,7 +22,7 @@ from newsletter.config import Config
 from newsletter.headers import refuse_breaks
 from newsletter.send.outbox import Outbox
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Transport
-from newsletter.send.transport import SmtpTransport
+from newsletter.send.transport import SmtpTransport, Timeouts
 from newsletter.serve.texts import TEXTS
 
 log = logging.getLogger("newsletter.serve")
@@ -42,7 +42,7 @@ class Confirmation:
 def transport_for(config: Config, smtp_url: str | None) -> Transport:
     """The transport ``send`` would use: the SMTP URL, else ``outbox/confirmations/``."""
     if smtp_url:
-        return SmtpTransport.from_url(smtp_url, timeout=30.0)
+        return SmtpTransport.from_url(smtp_url, timeouts=Timeouts(30.0, 30.0, 30.0))
     return Outbox(config.root / "outbox" / "confirmations", content_hash="", journaled=False)
 
 
