@@ -366,10 +366,10 @@ class _JournalRecorder(_Counter):
         self._counted: dict[str, str] = {}  # reader -> its durable state, until it is final
 
     def sending(self, job: Job) -> Awaitable[None]:
-        self.journal.set_edition(job.address, language(job))
         self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
                          message_id=job.message.message_id,
                          then=partial(self._durable, job.address, "sending", final=False))
+        self.journal.set_edition(job.address, language(job))  # after: the row exists by then
         return self.journal.durable()
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
