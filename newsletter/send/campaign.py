@@ -378,6 +378,8 @@ class _JournalRecorder(_Counter):
                          then=partial(self._durable, job.address, state, final=final))
         self.journal.commit_soon()
         if final:
+            if result.kind is Kind.SENT:
+                self.report.editions[language(job)] += 1
             self._noted(job, result)
 
     def abandoned(self, job: Job) -> None:
