@@ -1,6 +1,11 @@
 """``newsletter build`` of the sample issue as a whole process, beside the official MJML CLI.
 
 Usage: python benchmarks/build_bench.py [--runs 15] [--issue issues/2019-10-foshan]
+       python benchmarks/build_bench.py --editions [--runs 15]
+
+``--editions``: the issue with all its editions (de + zh) beside its one-edition form (the
+same folder without ``[translations.*]`` and ``*.<lang>.md``), both as whole processes,
+alternating in the same run; the target is at most 1.3x. Needs no node.
 
 The reference is ``mjml issue.mjml -o out.html`` (npm package mjml@5, installed into
 benchmarks/.work on first use; node must be on PATH) compiling the MJML of the same issue,
@@ -12,6 +17,7 @@ the text part, the web version, manifest and images.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import subprocess
@@ -65,12 +71,66 @@ def stages(issue_dir: Path) -> dict[str, float]:
     return times
 
 
+def one_edition(issue_dir: Path, target: Path) -> Path:
+    """A copy of the workspace whose issue has only its default edition."""
+    target.mkdir(parents=True)
+    for name in ("newsletter.toml", "issues"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        else:
+            shutil.copy(source, target / name)
+    shutil.copytree(REPO / "templates", target / "templates")
+    folder = target / issue_dir.relative_to(REPO)
+    for path in folder.glob("*.*.md"):
+        path.unlink()
+    toml = (folder / "issue.toml").read_text(encoding="utf-8")
+    (folder / "issue.toml").write_text(toml.split("\n[translations.", 1)[0].rstrip() + "\n",
+                                       encoding="utf-8")
+    return folder
+
+
+def editions(issue_dir: Path, runs: int) -> None:
+    script = Path(sys.executable).parent / "newsletter"
+    with tempfile.TemporaryDirectory() as temp:
+        single = one_edition(issue_dir, Path(temp) / "one")
+        both_cmd = [str(script), "build", str(issue_dir), "--out", str(Path(temp) / "b")]
+        one_cmd = [str(script), "build", str(single), "--out", str(Path(temp) / "o")]
+        timed(both_cmd), timed(one_cmd)  # warm the file and bytecode caches
+        both: list[float] = []
+        one: list[float] = []
+        for _ in range(runs):
+            both.append(timed(both_cmd))
+            one.append(timed(one_cmd))
+        built = json.loads((Path(temp) / "b" / issue_dir.name / "manifest.json").read_text(
+            encoding="utf-8"))
+    languages = ", ".join(e["language"] for e in built["editions"])
+    print(f"issue {issue_dir.name}: editions {languages}; {runs} alternating runs")
+    print("| command | median | min | p90 |\n| --- | --- | --- | --- |")
+    print(_row(f"`newsletter build`, {len(built['editions'])} editions", both))
+    print(_row("`newsletter build`, one edition", one))
+    ratio = statistics.median(both) / statistics.median(one)
+    print(f"\nratio two/one (medians): {ratio:.2f}  (target: at most 1.30)")
+
+
+def _row(name: str, values: list[float]) -> str:
+    values = sorted(values)
+    p90 = values[int(0.9 * (len(values) - 1))]
+    return (f"| {name} | {statistics.median(values) * 1000:.0f} ms | "
+            f"{values[0] * 1000:.0f} ms | {p90 * 1000:.0f} ms |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--issue", default="issues/2019-10-foshan")
+    parser.add_argument("--editions", action="store_true",
+                        help="every edition against the one-edition form (no node needed)")
     args = parser.parse_args()
     issue_dir = REPO / args.issue
+    if args.editions:
+        editions(issue_dir, args.runs)
+        return
 
     from newsletter.render import render_mjml
     from newsletter.workspace import Workspace
@@ -96,17 +156,11 @@ def main() -> None:
             theirs.append(timed(theirs_cmd))
         email = (Path(out) / issue_dir.name / "email.html").stat().st_size
 
-    def row(name: str, values: list[float]) -> str:
-        values = sorted(values)
-        p90 = values[int(0.9 * (len(values) - 1))]
-        return (f"| {name} | {statistics.median(values) * 1000:.0f} ms | "
-                f"{values[0] * 1000:.0f} ms | {p90 * 1000:.0f} ms |")
-
     print(f"issue {args.issue}: email.html {email / 1024:.1f} KB, MJML {len(source) / 1024:.1f} KB,"
           f" {args.runs} alternating runs, {shutil.which('node')}")
     print("| command | median | min | p90 |\n| --- | --- | --- | --- |")
-    print(row("`newsletter build` (whole pipeline)", ours))
-    print(row("`mjml issue.mjml -o out.html` (mjml 5)", theirs))
+    print(_row("`newsletter build` (whole pipeline)", ours))
+    print(_row("`mjml issue.mjml -o out.html` (mjml 5)", theirs))
     ratio = statistics.median(ours) / statistics.median(theirs)
     print(f"\nratio ours/theirs (medians): {ratio:.2f}  (target: at most 0.50)")
     print("\n| stage, in process | time |\n| --- | --- |")

@@ -34,20 +34,21 @@ from pathlib import Path
 from newsletter import personal
 from newsletter.build import build
 from newsletter.compose import Built, Composer, personal_values
+from newsletter.send.editions import Editions
 from newsletter.subscribers import Subscriber, read_subscribers
 from newsletter.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def readers(count: int) -> list[Subscriber]:
+def readers(count: int, languages: tuple[str, ...] = ("de",)) -> list[Subscriber]:
     names = ["Dr. Anna Müller", "Thomas Becker", "Li Wei 李伟", "Sabine König", "John Smith"]
     out = []
     for i in range(count):
         email = f"reader{i}@example.org"
         name = names[i % len(names)]
         salutation = f"Sehr geehrte Frau {name}" if i % 2 else f"Dear {name}"
-        out.append(Subscriber(email, name, salutation, "de",
+        out.append(Subscriber(email, name, salutation, languages[i % len(languages)],
                               {"email": email, "name": name, "salutation": salutation}, i + 2))
     return out
 
@@ -75,6 +76,11 @@ def naive(built: Built, workspace: Workspace) -> Callable[[Subscriber], bytes]:
         return message.as_bytes(policy=SMTP)
 
     return compose
+
+
+def by_edition(built: Built, workspace: Workspace) -> Callable[[Subscriber], object]:
+    """What ``send`` does: one Composer per edition, each reader's picked by language."""
+    return Editions(built, workspace.config, test=False).compose
 
 
 def per_message(compose: Callable[[Subscriber], object], people: list[Subscriber]) -> float:
@@ -151,6 +157,19 @@ def main() -> None:
         print(f"ours      compose(): {mine * 1e6:8.1f} us/message  ({1 / mine:9.0f} msg/s)")
         print(f"reference EmailMessage: {ref * 1e6:8.1f} us/message  ({1 / ref:9.0f} msg/s)")
         print(f"ratio: {ref / mine:.0f}x")
+        if len(built.manifest.editions) > 1:
+            picker = by_edition(built, workspace)
+            languages = tuple(e.language for e in built.manifest.editions)
+            lists = {f"all-{languages[0]}": people,
+                     f"all-{languages[1]}": readers(args.messages, languages[1:2]),
+                     f"mixed {'/'.join(languages)}": readers(args.messages, languages)}
+            rounds: dict[str, list[float]] = {name: [] for name in lists}
+            for _ in range(args.rounds):
+                for name, group in lists.items():
+                    rounds[name].append(per_message(picker, group))
+            for name, values in rounds.items():
+                print(f"by edition, {name} list: {statistics.median(values) * 1e6:8.1f} "
+                      "us/message")
         rate, per_row = list_reading(args.rows, folder)
         print(f"read_subscribers: {rate:,.0f} rows/s; tracemalloc peak {per_row:.0f} bytes "
               f"per row over {args.rows:,} distinct rows (the duplicate check)")

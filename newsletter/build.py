@@ -1,4 +1,5 @@
-"""Write a rendered issue to ``build/<slug>/``: email.html, email.txt, web.html, manifest.json.
+"""Write a rendered issue to ``build/<slug>/``: email.html, email.txt, web.html, manifest.json,
+and each further edition's files in ``build/<slug>/<lang>/`` (see layout.py).
 
 Everything is rendered before anything is written, and each issue folder is swapped in whole,
 so a failed build never leaves half an issue behind. Same input, byte-identical output.
@@ -6,6 +7,7 @@ so a failed build never leaves half an issue behind. Same input, byte-identical 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -14,75 +16,119 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import __version__
+from newsletter.errors import NewsletterError
 from newsletter.layout import MANIFEST, BuildLayout, Edition, Manifest, edition_paths
 from newsletter.render import RenderedIssue
+from newsletter.schema import Image
 from newsletter.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class BuildResult:
     folder: Path
-    rendered: RenderedIssue
+    rendered: RenderedIssue  # the default edition
     manifest: Manifest
+    editions: tuple[RenderedIssue, ...] = ()  # every edition, the default first
 
 
 def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = None
           ) -> list[BuildResult]:
-    """Validate and render every issue first; then write each one's build folder."""
+    """Validate and render every issue (every edition) first; then write each build folder."""
     issues = workspace.load_all(folders)
-    rendered = [workspace.render(issue) for issue in issues]
+    rendered = [[workspace.render(edition) for edition in issue.editions] for issue in issues]
     target = BuildLayout.of(workspace.root, out).root
     return [write(r, target) for r in rendered]
 
 
-def manifest(rendered: RenderedIssue) -> Manifest:
+def content_hash(editions: Sequence[RenderedIssue]) -> str:
+    """What a send journal is keyed by: covers every edition (a new translation changes it)."""
+    if len(editions) == 1:
+        return editions[0].content_hash
+    digest = hashlib.sha256()
+    for rendered in editions:
+        digest.update(f"{rendered.issue.language}\0{rendered.content_hash}\0".encode())
+    return digest.hexdigest()
+
+
+def manifest(editions: Sequence[RenderedIssue]) -> Manifest:
     """What the later stages (send, archive) need to know without re-rendering."""
-    issue = rendered.issue
-    edition = Edition(language=issue.language, default=True, title=issue.title,
-                      subject=issue.subject, preheader=issue.preheader,
-                      permalink=issue.permalink, **edition_paths(issue.language, default=True),
-                      placeholders=rendered.placeholders,
-                      defaults=dict(sorted(rendered.defaults.items())))
+    first = editions[0]
+    issue = first.issue
     return Manifest(
         generator=f"newsletter {__version__}", slug=issue.slug, title=issue.title,
         date=issue.date.isoformat(), subject=issue.subject, preheader=issue.preheader,
         language=issue.language, permalink=issue.permalink,
-        content_hash=rendered.content_hash, source_hash=issue.fingerprint(),
-        sizes={name: len(text.encode("utf-8")) for name, text in _texts(rendered).items()},
-        placeholders=rendered.placeholders, defaults=dict(sorted(rendered.defaults.items())),
+        content_hash=content_hash(editions), source_hash=issue.fingerprint(),
+        sizes={name: len(text.encode("utf-8")) for name, text in _texts(editions).items()},
+        placeholders=first.placeholders, defaults=dict(sorted(first.defaults.items())),
         sections=tuple({"anchor": s.anchor, "kind": s.kind, "title": s.title}
                        for s in issue.sections),
-        images=tuple(image.local for image in issue.images if image.local is not None),
-        editions=(edition,))
+        images=tuple(str(image.local) for image in _images(editions)),
+        editions=tuple(_edition(rendered) for rendered in editions))
 
 
-def write(rendered: RenderedIssue, out: Path) -> BuildResult:
-    """Write one issue into ``out/<slug>/``, replacing the previous build in one step."""
+def _edition(rendered: RenderedIssue) -> Edition:
     issue = rendered.issue
-    out.mkdir(parents=True, exist_ok=True)
+    return Edition(language=issue.language, default=issue.is_default, title=issue.title,
+                   subject=issue.subject, preheader=issue.preheader,
+                   permalink=issue.permalink,
+                   **edition_paths(issue.language, default=issue.is_default),
+                   placeholders=rendered.placeholders,
+                   defaults=dict(sorted(rendered.defaults.items())))
+
+
+def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path) -> BuildResult:
+    """Write one issue (all its editions) into ``out/<slug>/``, replacing the previous build
+    in one step."""
+    if isinstance(editions, RenderedIssue):
+        editions = [editions]
+    issue = editions[0].issue
     final = out / issue.slug
-    staging = Path(tempfile.mkdtemp(prefix=f".{issue.slug}.", dir=out))
     try:
-        data = manifest(rendered)
-        for name, text in _texts(rendered).items():
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{issue.slug}.", dir=out))
+    except OSError as exc:
+        raise NewsletterError(f"cannot write the build: {exc.strerror or exc}",
+                              path=out) from exc
+    try:
+        data = manifest(editions)
+        for name, text in _texts(editions).items():
+            (staging / name).parent.mkdir(exist_ok=True)
             (staging / name).write_text(text, encoding="utf-8", newline="")
         (staging / MANIFEST).write_text(data.to_json(), encoding="utf-8")
-        for image in issue.images:
-            if image.local is None:  # a remote image: nothing to copy
-                continue
-            target = staging / image.local
+        for image in _images(editions):
+            target = staging / str(image.local)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(issue.folder / image.local, target)
-        os.chmod(staging, 0o755)  # noqa: S103  (mkdtemp makes 0700; web servers must read it)
+            shutil.copyfile(issue.folder / str(image.local), target)
+        for folder in (staging, *(p for p in staging.rglob("*") if p.is_dir())):
+            os.chmod(folder, 0o755)  # noqa: S103  (mkdtemp makes 0700; web servers must read)
         _swap(staging, final)
+    except OSError as exc:  # a full disk, a folder not ours: the previous build stays whole
+        raise NewsletterError(f"cannot write the build ({exc.strerror or exc}); the previous "
+                              "build, if any, is unchanged", path=final) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return BuildResult(final, rendered, data)
+    return BuildResult(final, editions[0], data, tuple(editions))
 
 
-def _texts(rendered: RenderedIssue) -> dict[str, str]:
-    return {"email.html": rendered.email_html, "email.txt": rendered.email_text,
-            "web.html": rendered.web_html}
+def _texts(editions: Sequence[RenderedIssue]) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for rendered in editions:
+        paths = edition_paths(rendered.issue.language, default=rendered.issue.is_default)
+        texts.update({paths["email_html"]: rendered.email_html,
+                      paths["email_text"]: rendered.email_text,
+                      paths["web_html"]: rendered.web_html})
+    return texts
+
+
+def _images(editions: Sequence[RenderedIssue]) -> list[Image]:
+    """The local images of every edition, once each (editions share the images folder)."""
+    found: dict[str, Image] = {}
+    for rendered in editions:
+        for image in rendered.issue.images:
+            if image.local is not None:  # a remote image: nothing to copy
+                found.setdefault(image.local, image)
+    return [found[k] for k in sorted(found)]
 
 
 def _swap(new: Path, final: Path) -> None:

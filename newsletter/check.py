@@ -1,11 +1,14 @@
-"""Checks of the rendered output: size against Gmail's clipping, alt texts, links, scripts."""
+"""Checks of the rendered output: size against Gmail's clipping, alt texts, links, scripts,
+and sections an edition lacks a translation of."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import lxml.html
 
+from newsletter.layout import edition_paths
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue
@@ -25,18 +28,25 @@ class Finding:
 
 
 def check_output(rendered: RenderedIssue) -> list[Finding]:
-    """Everything wrong or risky in the built email and web version."""
+    """Everything wrong or risky in one edition's email and web version."""
+    issue = rendered.issue
+    paths = edition_paths(issue.language, default=issue.is_default)
     findings: list[Finding] = []
     size = len(rendered.email_html.encode("utf-8"))
+    name = paths["email_html"]
     if size > GMAIL_CLIP:
-        findings.append(Finding("error", f"email.html is {size / 1024:.1f} KB: Gmail clips "
+        findings.append(Finding("error", f"{name} is {size / 1024:.1f} KB: Gmail clips "
                                          f"messages over {GMAIL_CLIP // 1024} KB"))
     elif size > WARN_FROM:
-        findings.append(Finding("warning", f"email.html is {size / 1024:.1f} KB, close to "
+        findings.append(Finding("warning", f"{name} is {size / 1024:.1f} KB, close to "
                                            f"Gmail's {GMAIL_CLIP // 1024} KB clipping limit"))
-    findings += _check_html("email.html", rendered.email_html, absolute=True)
-    findings += _check_html("web.html", rendered.web_html, absolute=False)
-    return _check_source(rendered) + findings
+    findings += _check_html(paths["email_html"], rendered.email_html, absolute=True)
+    findings += _check_html(paths["web_html"], rendered.web_html, absolute=False)
+    findings += [Finding("warning", f"{Path(source).name}: no {issue.language} translation; "
+                                    f"{issue.language} readers get the {issue.default_language}"
+                                    " text") for source in issue.untranslated]
+    # The source files are the same for every edition: checked once, with the default.
+    return (_check_source(rendered) if issue.is_default else []) + findings
 
 
 def _check_source(rendered: RenderedIssue) -> list[Finding]:

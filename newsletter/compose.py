@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import re
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate, parseaddr
@@ -23,7 +25,7 @@ from typing import Any
 
 from newsletter import personal
 from newsletter.config import Config
-from newsletter.errors import ConfigError, SubscriberError
+from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
 from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
@@ -31,6 +33,7 @@ from newsletter.schema import line_break
 from newsletter.subscribers import Subscriber, normalise
 
 _SOFT = b"=\r\n"
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,13 @@ class Built:
         layout = BuildLayout(folder.parent)
         manifest = layout.read_manifest(folder.name)
         edition = manifest.edition_for(language)
-        return cls(folder, manifest, layout.read_text(folder.name, edition.email_html),
-                   layout.read_text(folder.name, edition.email_text), edition)
+        built = cls(folder, manifest, layout.read_text(folder.name, edition.email_html),
+                    layout.read_text(folder.name, edition.email_text), edition)
+        # A build swaps the folder in whole; one that ran while we read gives a mix.
+        if layout.read_manifest(folder.name).content_hash != manifest.content_hash:
+            raise NewsletterError(f"the build of {folder.name} changed while it was read "
+                                  "(is a build running?): try again")
+        return built
 
     @classmethod
     def read_all(cls, folder: Path) -> list[Built]:
@@ -68,6 +76,7 @@ class OutgoingMessage:
     message_id: str
     data: bytes  # RFC 5322 wire bytes, CRLF line ends, 7-bit
     dot_safe: bool = True  # CRLF only, and no line starts with "." (see ``_qp``)
+    language: str = ""  # the edition's language tag
 
 
 def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str],
@@ -79,9 +88,10 @@ def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str
     """
     values = dict(subscriber.fields) if subscriber is not None else {}
     email = subscriber.email if subscriber is not None else ""
+    salutation = (subscriber.salutation if subscriber else "") or defaults.get("salutation", "")
     values.update(
-        salutation=(subscriber.salutation if subscriber else "") or defaults.get("salutation",
-                                                                                   ""),
+        salutation=salutation,
+        salutation_mark=salutation_mark(salutation, defaults.get("salutation_mark", "")),
         name=(subscriber.name if subscriber else "") or defaults.get("name", ""),
         email=email,
         unsubscribe_url=(links or UnsubscribeLinks(config)).url(
@@ -89,6 +99,12 @@ def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str
         web_url=defaults.get("web_url", ""),
     )
     return values
+
+
+def salutation_mark(salutation: str, mark: str) -> str:
+    """The edition's mark after a salutation (``,`` or ``：``), unless it ends in one already."""
+    end = salutation.rstrip()[-1:]
+    return "" if end and unicodedata.category(end) == "Po" else mark
 
 
 def _ascii_address(address: str, what: str) -> str:
@@ -144,6 +160,12 @@ class Composer:
         list_id = str(news.get("list_id") or self.domain)
         self._middle += address_header("List-Id", str(news.name), list_id.encode("idna").decode()
                                        if not list_id.isascii() else list_id)
+        # RFC 3282: the edition's language, so that clients can offer translation or speech.
+        if not _LANGUAGE_TAG.fullmatch(self.edition.language):
+            raise NewsletterError(f"edition language {self.edition.language!r} is not a "
+                                  "language tag: run 'newsletter build ISSUE' again",
+                                  path=built.folder / "manifest.json")
+        self._middle += f"Content-Language: {self.edition.language}\r\n".encode()
         boundary = f"=_nl_{self.content_hash[:24]}"
         self._tail_head = (f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
                            f' boundary="{boundary}"\r\n').encode()
@@ -167,7 +189,8 @@ class Composer:
         data = b"".join(head) + b"\r\n" + body
         if self._signer is not None:
             data = self._signer(data) + data
-        return OutgoingMessage(email, self.envelope_from, message_id, data)
+        return OutgoingMessage(email, self.envelope_from, message_id, data,
+                               language=self.edition.language)
 
     def message_id(self, email: str) -> str:
         """Unique per reader and issue, the same on every retry."""

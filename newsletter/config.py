@@ -17,7 +17,7 @@ SCHEMA = (
         Field("name", "str", required=True, doc="the newsletter's name, shown in the header",
               header=True),
         Field("publisher", "str", required=True, doc="who publishes it"),
-        Field("language", "str", default="en", doc="default language of issues"),
+        Field("language", "language", default="en", doc="default language of issues"),
         Field("sender", "str", required=True, doc="From: 'Name <address>'", header=True),
         Field("reply_to", "email", doc="Reply-To address", header=True),
         Field("list_id", "str", doc="List-Id, e.g. news.example.org; default from the sender",

@@ -6,9 +6,10 @@ import datetime as dt
 import difflib
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
 from newsletter.markup import Rich
@@ -21,8 +22,10 @@ _ISSUE_FIELDS = (
     Field("date", "date", required=True),
     Field("subject", "str", required=True, header=True),
     Field("preheader", "str", doc="the line inboxes show after the subject", header=True),
-    Field("language", "str", doc="BCP 47 tag such as de or zh; default from newsletter.toml"),
+    Field("language", "language",
+          doc="BCP 47 tag such as de or zh: the default edition; default from newsletter.toml"),
     Field("sections", "list", item="str", doc="file names in order; default: sorted"),
+    Field("translations", "record", doc="one table [translations.<lang>] per further edition"),
 )
 
 
@@ -47,6 +50,20 @@ class Issue:
     language: str
     sections: tuple[Section, ...]
     images: tuple[Image, ...]
+    # A further edition (a translation) names the default edition's language here.
+    default_language: str = ""
+    translations: tuple[Issue, ...] = ()  # the further editions; only on the default edition
+    untranslated: tuple[str, ...] = ()  # sections (shown paths) left in the default language
+    languages: tuple[str, ...] = ()  # every edition's language, the default first
+
+    @property
+    def is_default(self) -> bool:
+        return not self.default_language
+
+    @property
+    def editions(self) -> tuple[Issue, ...]:
+        """The default edition first, then every translation."""
+        return (self, *self.translations)
 
     @property
     def name(self) -> str:
@@ -54,9 +71,14 @@ class Issue:
         return re.sub(r"^\d{4}-\d{2}(-\d{2})?-", "", self.slug) or self.slug
 
     @property
-    def permalink(self) -> str:
-        """Path of the issue in the archive, relative to its base URL: ``2019/10/foshan/``."""
+    def base_permalink(self) -> str:
+        """The issue's folder in the archive, shared by its editions (and their images)."""
         return f"{self.date:%Y}/{self.date:%m}/{self.name}/"
+
+    @property
+    def permalink(self) -> str:
+        """Path of this edition in the archive: ``2019/10/foshan/`` or ``2019/10/foshan/zh/``."""
+        return self.base_permalink + ("" if self.is_default else f"{self.language}/")
 
     def fingerprint(self) -> str:
         """Hash of the issue's source files, images included."""
@@ -87,10 +109,13 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
     except SourceError as exc:
         raise ValidationError([exc.problem]) from exc
     meta_check = Checker(meta_source)
-    meta = meta_check.record(meta_source.data, _ISSUE_FIELDS)
+    data = meta_source.data  # [translations.*] tables are checked by editions.py
+    meta = meta_check.record({k: v for k, v in data.items() if k != "translations"}
+                             if isinstance(data, dict) else data, _ISSUE_FIELDS)
     problems += meta_check.problems
 
-    files = sorted(p for p in folder.glob("*.md") if p.is_file())
+    files, translated = split_translations(
+        sorted(p for p in folder.glob("*.md") if p.is_file()), shown_dir, problems)
     if meta.sections:
         by_name = {p.name: p for p in files} | {p.stem: p for p in files}
         ordered: list[Path] = []
@@ -118,14 +143,58 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
             if image.local:
                 images.setdefault(image.local, image)
     _check_anchors(sections, problems)
+    language = meta.language or default_language
+    editions = translation_tables(meta_source, language, {lang for _p, lang in translated},
+                                  problems)
     if problems:
         raise ValidationError(problems)
-    return Issue(
+    issue = Issue(
         slug=folder.resolve().name, folder=folder, title=meta.title, date=meta.date,
-        subject=meta.subject, preheader=meta.preheader or "",
-        language=meta.language or default_language, sections=tuple(sections),
-        images=tuple(images[k] for k in sorted(images)),
+        subject=meta.subject, preheader=meta.preheader or "", language=language,
+        sections=tuple(sections), images=tuple(images[k] for k in sorted(images)),
+        languages=(language,),
     )
+    translations = tuple(_translation(issue, lang, table, translated, shown_dir, problems)
+                         for lang, table in editions.items())
+    declared = {lang.lower() for lang in editions}
+    for (_original, lang), path in sorted(translated.items()):
+        if lang not in declared:
+            problems.append(Problem(f"{shown_dir}/{path.name}", 1, undeclared(lang, language)))
+    if problems:
+        raise ValidationError(problems)
+    languages = (language, *editions)
+    return replace(issue, languages=languages, translations=tuple(
+        replace(t, languages=languages) for t in translations))
+
+
+def _translation(issue: Issue, lang: str, table: Record,
+                 translated: dict[tuple[Path, str], Path], shown_dir: str,
+                 problems: list[Problem]) -> Issue:
+    """The ``lang`` edition: each section's translation, else the section itself."""
+    sections: list[Section] = []
+    missing: list[str] = []
+    images: dict[str, Image] = {i.local or i.src: i for i in issue.images}
+    for original in issue.sections:
+        path = translated.get((issue.folder / Path(original.source).name, lang.lower()))
+        section = None
+        if path is not None:
+            section = _load_section(path, f"{shown_dir}/{path.name}", issue.folder, problems)
+        if section is not None and section.kind != original.kind:
+            problems.append(Problem(section.source, kind_line(path), "a translation must be "
+                                    f"of the same kind as {Path(original.source).name} "
+                                    f"('{original.kind}'), not '{section.kind}'"))
+        if section is None or section.kind != original.kind:
+            missing.append(original.source)
+            sections.append(original)
+            continue
+        sections.append(replace(section, anchor=original.anchor))
+        for image in _images(section.data):
+            if image.local:
+                images.setdefault(image.local, image)
+    return replace(issue, title=table.title, subject=table.subject, preheader=table.preheader,
+                   language=lang, sections=tuple(sections),
+                   images=tuple(images[k] for k in sorted(images)),
+                   default_language=issue.language, untranslated=tuple(missing))
 
 
 def _load_section(path: Path, shown: str, folder: Path, problems: list[Problem]

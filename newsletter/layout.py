@@ -9,7 +9,7 @@ and archive all go through here; nothing else reads ``manifest.json``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,20 @@ _REBUILD = "run 'newsletter build ISSUE' again"
 def primary(language: str) -> str:
     """The primary subtag of a BCP 47 tag, lower-cased: ``zh-Hans-CN`` -> ``zh``."""
     return language.replace("_", "-").split("-", 1)[0].strip().lower()
+
+
+def match(languages: Sequence[str], language: str | None) -> int:
+    """The index of the edition a reader of ``language`` gets among ``languages`` (the
+    default first): the same tag, else the same primary subtag, else the default (0)."""
+    if language:
+        wanted = language.replace("_", "-").strip().lower()
+        for index, tag in enumerate(languages):
+            if tag.lower() == wanted:
+                return index
+        for index, tag in enumerate(languages):
+            if primary(tag) == primary(wanted):
+                return index
+    return 0
 
 
 def edition_paths(language: str, *, default: bool) -> dict[str, str]:
@@ -109,15 +123,7 @@ class Manifest:
 
         An exact tag wins over a primary-subtag match (``pt-BR`` beside ``pt``).
         """
-        if language:
-            wanted = language.replace("_", "-").strip().lower()
-            for edition in self.editions:
-                if edition.language.lower() == wanted:
-                    return edition
-            for edition in self.editions:
-                if primary(edition.language) == primary(wanted):
-                    return edition
-        return self.default_edition
+        return self.editions[match(self.languages, language)]
 
     def edition(self, language: str) -> Edition:
         """The edition of exactly this language; ``NewsletterError`` when there is none."""

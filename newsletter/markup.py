@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -11,6 +10,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
+
+from newsletter import columns
 
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
 _TAGS = {"p", "a", "strong", "em", "ul", "ol", "li", "br", "blockquote", "h2", "h3", "h4",
@@ -127,7 +128,8 @@ def to_text(tokens: list[Token]) -> str:
             lead = "".join(prefixes)
             if heading is not None:
                 out.append(lead + text)
-                out.append(lead + ("=" if heading <= 2 else "-") * min(len(text), WRAP))
+                underline = "=" if heading <= 2 else "-"
+                out.append(lead + underline * min(columns.width(text), WRAP))
                 heading = None
             else:
                 first = lead + (item_prefix or "")
@@ -142,13 +144,9 @@ def to_text(tokens: list[Token]) -> str:
 
 
 def wrap(text: str, first: str = "", rest: str = "") -> list[str]:
-    """Wrap each hard line of ``text``; words are never broken (URLs stay whole)."""
-    lines: list[str] = []
-    for index, part in enumerate(text.split("\n")):
-        lines.extend(textwrap.wrap(part, WRAP, initial_indent=first if index == 0 else rest,
-                                   subsequent_indent=rest, break_long_words=False,
-                                   break_on_hyphens=False) or [first.rstrip()])
-    return lines
+    """Wrap each hard line of ``text`` by display width; words are never broken (URLs stay
+    whole), CJK text breaks between characters."""
+    return columns.wrap(text, WRAP, first, rest)
 
 
 def _inline_text(children: list[Token]) -> str:

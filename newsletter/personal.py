@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 
 RESERVED = "%%NL_"
-FIELDS = ("salutation", "name", "email", "unsubscribe_url", "web_url")
+FIELDS = ("salutation", "name", "email", "unsubscribe_url", "web_url", "salutation_mark")
 _TOKEN = re.compile(r"%%NL_([A-Z_]+)%%")
 
 

@@ -16,12 +16,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from newsletter import personal
+from newsletter import columns, personal
 from newsletter.config import Config
 from newsletter.content import Issue
 from newsletter.email_html import inline_css, mjml_to_html
 from newsletter.errors import TemplateError, shown_path
 from newsletter.labels import labels
+from newsletter.language import autonym, is_cjk, primary
 from newsletter.markup import wrap
 from newsletter.palette import DARK, on_dark
 from newsletter.schema import Image
@@ -70,6 +71,8 @@ class Templates:
         for env in (self.html, self.text):
             env.filters["month_year"] = _month_year
             env.filters["prefix"] = _prefix
+            env.filters["day"] = _day
+            env.filters["width"] = columns.width
             env.filters["on_dark"] = on_dark
             env.filters["wrap"] = lambda text, indent="": "\n".join(wrap(text, indent, indent))
 
@@ -119,8 +122,8 @@ def render_issue(issue: Issue, config: Config, templates: Templates, *,
     text = templates.render(TEXT_LAYOUT, text=True, **email)
     web = _html_for_web(render_mjml(issue, config, templates, mode="web"), issue)
     defaults = {**recorder.defaults, "web_url": email["issue_url"]}
-    return RenderedIssue(issue, html, _tidy_text(text), web,
-                         tuple(personal.used(html + text)), defaults)
+    text = columns.fit(_tidy_text(text), estimates=_estimates(defaults))
+    return RenderedIssue(issue, html, text, web, tuple(personal.used(html + text)), defaults)
 
 
 def render_mjml(issue: Issue, config: Config, templates: Templates, *, mode: str,
@@ -134,15 +137,41 @@ def render_mjml(issue: Issue, config: Config, templates: Templates, *, mode: str
 def _context(issue: Issue, config: Config, mode: str, recorder: _Personal,
              asset_base: str | None) -> dict[str, Any]:
     issue_url = config.archive_url + issue.permalink
+    up = "" if issue.is_default else "../"  # a further edition's page is one folder deeper
     if mode == "web":
-        assets, index_url = "", WEB_INDEX
+        assets, index_url = up, up + WEB_INDEX
     else:
-        assets = issue_url if asset_base is None else asset_base
+        assets = config.archive_url + issue.base_permalink if asset_base is None else asset_base
         index_url = config.archive_url
     return {"issue": issue, "config": config.values, "brand": config.brand,
             "t": labels(issue.language), "issue_url": issue_url, "mode": mode,
             "personal": recorder, "image_url": _image_url(assets), "index_url": index_url,
+            "cjk": is_cjk(issue.language), "editions": _editions(issue, config, mode),
             "dark": DARK}
+
+
+def _editions(issue: Issue, config: Config, mode: str) -> list[dict[str, Any]]:
+    """Every edition of the issue, for the language switch: its own name and its URL."""
+    if len(issue.languages) < 2:
+        return []
+    here = issue.permalink.removeprefix(issue.base_permalink)
+    found = []
+    for index, language in enumerate(issue.languages):
+        path = "" if index == 0 else f"{language}/"
+        # Web: relative, to the archive's index.html files (they also open from disk).
+        href = ("../" * here.count("/")) + path + "index.html" if mode == "web" else (
+            config.archive_url + issue.base_permalink + path)
+        found.append({"language": language, "name": autonym(language), "current":
+                      path == here, "href": href, "hreflang": language})
+    return found
+
+
+def _estimates(defaults: dict[str, str]) -> dict[str, int]:
+    """How wide the text part's placeholders will be, where the build can know it."""
+    known = {"web_url": defaults.get("web_url", ""), "salutation": defaults.get("salutation", ""),
+             "salutation_mark": "：", "name": defaults.get("name", "")}
+    return {personal.token(name): columns.width(value) for name, value in known.items()
+            if name != "name" or value}
 
 
 def _html_for_web(mjml: str, issue: Issue) -> str:
@@ -162,9 +191,21 @@ def _tidy_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
+_YEAR_FIRST = frozenset({"zh", "ja"})  # 2019年10月29日
+
+
 def _month_year(date: dt.date, language: str) -> str:
     month = labels(language)["months"].split()[date.month - 1]
-    return f"{date.year}年{month}" if language.startswith("zh") else f"{month} {date.year}"
+    if primary(language) in _YEAR_FIRST:
+        return f"{date.year}年{date.month}月"
+    return f"{month} {date.year}"
+
+
+def _day(date: dt.date, language: str) -> str:
+    """A day as its language writes it: 29.10.2019, 2019年10月29日."""
+    if primary(language) in _YEAR_FIRST:
+        return f"{date.year}年{date.month}月{date.day}日"
+    return f"{date:%d.%m.%Y}"
 
 
 def _prefix(text: str, prefix: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newsletter.errors import Problem
+from newsletter.language import problem as language_problem
 from newsletter.markup import Rich, plain, render, scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.source import KeyPath, Located
@@ -74,7 +75,8 @@ class Field:
     """One declared key: its type, whether it is required, and its sub-fields for records."""
 
     name: str
-    type: str  # str markdown inline int number bool date url email colour link image record list
+    type: str  # str markdown inline int number bool date url email colour language link image
+    #            record list
     required: bool = False
     default: Any = None
     fields: tuple[Field, ...] = ()
@@ -182,6 +184,8 @@ class Checker:
             self.add(keys, f"'{name}' expected a colour like #b3001b, got {value!r}")
         if kind == "email" and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
             self.add(keys, f"'{name}' expected an e-mail address, got {value!r}")
+        if kind == "language" and (why := language_problem(value)):
+            self.add(keys, f"'{name}': {why}")
         if kind == "str" and spec.name in ("anchor",) and not re.fullmatch(
                 r"[a-z0-9][a-z0-9\-]*", value):
             self.add(keys, f"'{name}' expected lowercase letters, digits and '-', got {value!r}")
@@ -286,5 +290,6 @@ def _expect(spec: Field) -> str:
     return spec.doc or {"str": "text", "markdown": "Markdown text", "inline": "text",
                         "int": "a whole number", "date": "a date like 2019-10-16",
                         "list": "a list", "record": "a mapping", "link": "a URL",
-                        "image": "an image with src and alt", "url": "a URL"}.get(spec.type,
+                        "image": "an image with src and alt", "url": "a URL",
+                        "language": "a BCP 47 language tag such as de or zh"}.get(spec.type,
                                                                                   spec.type)

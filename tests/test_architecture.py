@@ -12,13 +12,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # -> config -> errors.
 RANKS = {
     "errors": 0,
-    "personal": 1, "labels": 1, "source": 1, "layout": 1, "palette": 1, "stub": 1,
-    "record": 1, "tokens": 1,
+    "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
+    "record": 1, "tokens": 1, "layout": 1, "columns": 1,
+    "language": 2,
     "links": 5, "roster": 6,
     "serve": 10.5,  # uses send's transport for confirmation mails
     "markup": 2,
     "schema": 3,
-    "kinds": 4, "config": 4,
+    "kinds": 4, "config": 4, "editions": 4,
     "content": 5, "subscribers": 5, "email_html": 5, "headers": 5, "dkim_sign": 5,
     "render": 6,
     "workspace": 7,

@@ -83,8 +83,11 @@ def test_builds_and_checks_clean_under_the_size_limit(isa_workspace: Path, invok
     result = invoke("check", f"issues/{slug}")
     assert result.exit_code == 0, result.output
     assert "error" not in result.output
-    assert "warning" not in result.output
-    assert f"{slug}: ok" in result.output
+    # Only the sections the zh edition still lacks (see test_editions.py) may be warned about.
+    warnings = [line for line in result.output.splitlines() if "warning" in line]
+    assert all(re.search(r"warning: \S+\.md: no zh translation", w) for w in warnings), warnings
+    if not warnings:
+        assert f"{slug}: ok" in result.output
 
 
 def test_foshan_greeting_with_both_signatories(foshan: Built) -> None:
@@ -93,7 +96,7 @@ def test_foshan_greeting_with_both_signatories(foshan: Built) -> None:
     salutation = "Liebe Mitglieder, Freunde und Förderer der ISA"
     assert foshan.manifest["defaults"]["salutation"] == salutation
     assert f"{salutation}, das Treffen der Mitglieder" in foshan.outputs["web.html"]
-    assert "%%NL_SALUTATION%%, das Treffen" in foshan.outputs["email.txt"]
+    assert "%%NL_SALUTATION%%%%NL_SALUTATION_MARK%% das Treffen" in foshan.outputs["email.txt"]
 
 
 @pytest.mark.parametrize(("person", "where", "quote"), [

@@ -25,6 +25,7 @@ from newsletter.config import Config
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.labels import labels
+from newsletter.language import autonym
 from newsletter.render import BUILTIN_TEMPLATES, Templates
 from newsletter.workspace import Workspace
 
@@ -78,20 +79,26 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     reused = {slug: record for slug, record in reused.items() if fragments[slug] is not None}
     # Phase 1: validate every changed issue (all problems at once), render, compose pages.
     changed = workspace.load_all([f for slug, f in folders.items() if slug not in reused])
-    pages: dict[str, tuple[Issue, str]] = {}
+    pages: dict[str, tuple[Issue, list[tuple[str, str]], list[str]]] = {}
     records = dict(reused)
     for issue in changed:
-        page = issue_page(workspace.render(issue), site)
-        files = [issue.permalink + PAGE] + [issue.permalink + str(i.local) for i in issue.images]
+        # Every edition is a page (2019/10/foshan/, 2019/10/foshan/zh/) and a feed entry.
+        editions = [(e, issue_page(workspace.render(e), site)) for e in issue.editions]
+        images = sorted({str(i.local) for e in issue.editions for i in e.images if i.local})
+        files = [e.permalink + PAGE for e in issue.editions] + [
+            issue.base_permalink + i for i in images]
         found = mentions(issue)
         entry = _entry(issue) | {"members": [m["city"] for m in found if m["kind"] == "member"]}
         records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry,
                                "mentions": found}
-        fragments[issue.slug] = atom_entry(site, entry, page.feed_html)
-        pages[issue.slug] = (issue, searchable_issue_page(
-            page.html, title=issue.title, date=issue.date.isoformat(),
-            language=issue.language, to_root=TO_ROOT, site_language=site.language,
-            links=_look_up_links(issue.language)))
+        fragments[issue.slug] = "".join(atom_entry(site, _entry(e) | {
+            "editions": entry["editions"], "members": entry["members"]}, page.feed_html)
+            for e, page in editions)
+        pages[issue.slug] = (issue, [(e.permalink, searchable_issue_page(
+            page.html, title=e.title, date=e.date.isoformat(), language=e.language,
+            to_root=TO_ROOT if e.is_default else "../" + TO_ROOT,
+            site_language=site.language, links=_look_up_links(e.language)))
+            for e, page in editions], images)
     newest_first = sorted(records.values(), reverse=True,
                           key=lambda r: (r["entry"]["date"], r["entry"]["slug"]))
     entries = [r["entry"] for r in newest_first]
@@ -113,11 +120,11 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     writer = Writer(out)
     for record in reused.values():
         writer.keep(record["files"])
-    for issue, html in pages.values():
-        writer.write(issue.permalink + PAGE, html.encode("utf-8"))
-        for image in issue.images:
-            writer.write(issue.permalink + str(image.local),
-                         (issue.folder / str(image.local)).read_bytes())
+    for issue, edition_pages, images in pages.values():
+        for permalink, html in edition_pages:
+            writer.write(permalink + PAGE, html.encode("utf-8"))
+        for image in images:
+            writer.write(issue.base_permalink + image, (issue.folder / image).read_bytes())
     for name, data in zip(SITE_FILES, (index.encode("utf-8"), assets[0], feed, sitemap_xml,
                                        assets[1], assets[2]), strict=True):
         writer.write(name, data)
@@ -161,7 +168,10 @@ def _entry(issue: Issue) -> dict[str, Any]:
             "date": issue.date.isoformat(), "preheader": issue.preheader,
             "language": issue.language, "permalink": issue.permalink,
             "sections": [{"anchor": s.anchor, "title": s.title} for s in issue.sections
-                         if s.title]}
+                         if s.title],
+            "editions": [{"language": e.language, "permalink": e.permalink,
+                          "name": autonym(e.language), "title": e.title}
+                         for e in issue.editions] if issue.translations else []}
 
 
 def _reusable(record: dict[str, Any] | None, key: str, out: Path) -> bool:

@@ -29,7 +29,16 @@ def atom_entry(site: Site, entry: dict[str, Any], content: str) -> str:
     _sub(item, "title", entry["subject"] or entry["title"])
     _sub(item, "published", _stamp(entry["date"]))
     _sub(item, "updated", _stamp(entry["date"]))
-    _sub(item, "link", href=url, rel="alternate", type="text/html")
+    editions = entry.get("editions") or []
+    # One feed for every language: each edition is an entry with its xml:lang, linked to the
+    # other editions by hreflang (RFC 4287 4.2.7.4).
+    for edition in editions:
+        if edition["permalink"] != entry["permalink"]:
+            _sub(item, "link", href=site.base_url + quote_path(edition["permalink"]),
+                 rel="alternate", type="text/html", hreflang=edition["language"])
+    # Its own link last: readers built on feedparser take the last alternate as the link.
+    _sub(item, "link", href=url, rel="alternate", type="text/html",
+         **({"hreflang": entry["language"]} if editions else {}))
     for city in entry.get("members", ()):  # the member timeline, for feed readers
         _sub(item, "category", term=city, label=city, scheme=site.base_url + "members/")
     if entry["preheader"]:
@@ -60,16 +69,19 @@ def atom_feed(site: Site, entries: Sequence[dict[str, Any]], fragments: Sequence
 
 
 def sitemap(site: Site, entries: Sequence[dict[str, Any]], pages: Sequence[str] = ()) -> bytes:
-    """The index, every issue page (the issue's date as lastmod) and the other ``pages``."""
+    """The index, every issue page (every edition; the issue's date as lastmod) and the
+    other ``pages``."""
     urlset = ET.Element("urlset", {"xmlns": SITEMAP})
     _sub(_sub(urlset, "url"), "loc", site.base_url)
     for page in pages:  # folder/index.html -> folder/, as for the issues
         _sub(_sub(urlset, "url"), "loc", site.base_url + quote_path(page.removesuffix(
             "index.html")))
     for entry in entries:
-        url = _sub(urlset, "url")
-        _sub(url, "loc", site.base_url + quote_path(entry["permalink"]))
-        _sub(url, "lastmod", entry["date"])
+        for permalink in [e["permalink"] for e in entry.get("editions") or []] or [
+                entry["permalink"]]:
+            url = _sub(urlset, "url")
+            _sub(url, "loc", site.base_url + quote_path(permalink))
+            _sub(url, "lastmod", entry["date"])
     ET.indent(urlset, space=" ")
     data: bytes = ET.tostring(urlset, encoding="utf-8", xml_declaration=True)
     return data + b"\n"

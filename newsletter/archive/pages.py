@@ -11,6 +11,7 @@ from urllib.parse import quote
 import lxml.html
 from markupsafe import Markup, escape
 
+from newsletter.content import Issue
 from newsletter.errors import RenderError
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue, Templates
@@ -62,8 +63,9 @@ def issue_page(rendered: RenderedIssue, site: Site) -> IssuePage:
     rest = [_meta("description", description), _og("type", "article"),
             _og("site_name", site.name), _og("title", issue.subject), _og("description",
             description), _og("url", url), _og("locale", issue.language.replace("-", "_")),
-            f'<link rel="alternate" type="application/atom+xml" href="{TO_ROOT}feed.xml">',
-            '<link rel="icon" href="data:,">']
+            f'<link rel="alternate" type="application/atom+xml" href="{TO_ROOT}'
+            f'{"../" if not issue.is_default else ""}feed.xml">',
+            '<link rel="icon" href="data:,">', *_alternates(issue, site)]
     if issue.images:
         image = issue.images[0]
         rest.append(_og("image", url + quote_path(str(image.local))))
@@ -78,6 +80,19 @@ def issue_page(rendered: RenderedIssue, site: Site) -> IssuePage:
     if site.subscribe_url:
         page = _with_subscribe_link(page, site)
     return IssuePage(page, _feed_body(html, url))
+
+
+def _alternates(issue: Issue, site: Site) -> list[str]:
+    """``hreflang`` links to every edition (this one too, as search engines ask) and an
+    ``x-default``: the default edition."""
+    if len(issue.languages) < 2:
+        return []
+    base = site.base_url + quote_path(issue.base_permalink)
+    links = [(language, base + ("" if index == 0 else quote_path(f"{language}/")))
+             for index, language in enumerate(issue.languages)]
+    links.append(("x-default", base))
+    return [f'<link rel="alternate" hreflang="{escape(language)}" href="{escape(url)}">'
+            for language, url in links]
 
 
 def index_page(templates: Templates, site: Site, issues: list[dict[str, Any]],

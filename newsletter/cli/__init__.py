@@ -99,6 +99,10 @@ def build(issues: tuple[Path, ...], out: Path | None) -> None:
         click.echo(f"built {result.folder}: email.html {sizes['email.html'] / 1024:.1f} KB, "
                    f"email.txt {sizes['email.txt'] / 1024:.1f} KB, "
                    f"web.html {sizes['web.html'] / 1024:.1f} KB")
+        for edition in result.manifest.editions[1:]:
+            click.echo(f"  {edition.language} edition: {edition.email_html} "
+                       f"{sizes[edition.email_html] / 1024:.1f} KB, {edition.email_text} "
+                       f"{sizes[edition.email_text] / 1024:.1f} KB")
 
 
 @cli.command()
@@ -111,7 +115,8 @@ def check(issues: tuple[Path, ...]) -> None:
     workspace = Workspace.find(issues[0])
     errors = 0
     for issue in workspace.load_all(issues):
-        findings = check_output(workspace.render(issue))
+        findings = [f for edition in issue.editions
+                    for f in check_output(workspace.render(edition))]
         for finding in findings:
             click.echo(f"{issue.slug}: {finding}", err=True)
         errors += sum(1 for f in findings if f.level == "error")

@@ -31,6 +31,8 @@ OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               "(default: NEWSLETTER_SMTP_URL, then newsletter.toml; none: the local outbox).")
 @click.option("--test", multiple=True, metavar="ADDR",
               help="Send only to ADDR (repeatable), '[TEST]' in the subject, no journal.")
+@click.option("--language", metavar="TAG", help="With --test: send this edition (de, zh, …) "
+              "instead of each test reader's own.")
 @click.option("--dry-run", is_flag=True, help="Compose every message; connect to nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True),
@@ -45,16 +47,19 @@ OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="For tests only: no certificate checks, AUTH without TLS.")
 @OUT
 def send(issue: Path, list_path: Path, smtp: tuple[str, ...], test: tuple[str, ...],
-         dry_run: bool,
-         yes: bool, rate: float | None, connections: int | None, resend_unknown: bool,
-         allow_changed: bool, skip_invalid: bool, insecure: bool, out: Path | None) -> None:
+         language: str | None, dry_run: bool, yes: bool, rate: float | None,
+         connections: int | None, resend_unknown: bool, allow_changed: bool,
+         skip_invalid: bool, insecure: bool, out: Path | None) -> None:
     """Send ISSUE (its build in build/<slug>/) to every reader of a list; resumable."""
     from newsletter.send.campaign import SendOptions, prepare
 
+    if language and not test:
+        raise click.UsageError("--language goes with --test; each reader on a list gets the "
+                               "edition of their own 'language' column")
     campaign = prepare(issue, SendOptions(
         list_path, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
         resend_unknown=resend_unknown, allow_changed=allow_changed, skip_invalid=skip_invalid,
-        insecure=insecure, out=out))
+        insecure=insecure, out=out, language=language))
     sys.exit(_run(campaign, yes=yes))
 
 

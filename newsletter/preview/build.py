@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from newsletter import personal
 from newsletter.check import Finding, check_output
 from newsletter.compose import personal_values
+from newsletter.content import Issue
 from newsletter.errors import NewsletterError
+from newsletter.layout import match
 from newsletter.render import RenderedIssue
 from newsletter.subscribers import Subscriber
 from newsletter.workspace import Workspace
@@ -36,10 +38,21 @@ class Snapshot:
     findings: tuple[Finding, ...] = ()
     errors: tuple[str, ...] = ()
     seconds: float = 0.0
+    language: str = ""  # this edition's language
+    languages: tuple[str, ...] = ()  # every edition's, the default first
+    editions: tuple[Snapshot, ...] = field(default=(), hash=False)  # the others
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def edition(self, language: str | None) -> Snapshot:
+        """The snapshot of the ``language`` edition (the language switch); else this one."""
+        for other in self.editions:
+            if language and other.language.lower() == language.lower():
+                return replace(other, version=self.version, errors=self.errors,
+                               seconds=self.seconds, editions=self.editions)
+        return self
 
 
 def build_snapshot(folder: Path, *, version: int, reader: Subscriber | None = None,
@@ -48,20 +61,14 @@ def build_snapshot(folder: Path, *, version: int, reader: Subscriber | None = No
     started = time.perf_counter()
     try:
         workspace = Workspace.find(folder)
-        rendered = workspace.render(workspace.load(folder), asset_base=ASSET_BASE)
-        values = personal_values(reader, defaults=rendered.defaults, config=workspace.config)
-        issue = rendered.issue
-        return Snapshot(
-            version=version,
-            sender=str(workspace.config.newsletter.sender),
-            recipient=_recipient(reader),
-            subject=issue.subject,
-            preheader=issue.preheader,
-            email_html=personal.fill(rendered.email_html, values, escape_html=True),
-            email_text=personal.fill(rendered.email_text, values, escape_html=False),
-            findings=tuple(check_output(_as_sent(rendered, workspace))),
-            seconds=time.perf_counter() - started,
-        )
+        issue = workspace.load(folder)
+        views = [_view(workspace, edition, reader, version) for edition in issue.editions]
+        # The reader's edition first (--as), as ``send`` would pick it; then the others.
+        chosen = match(issue.languages, reader.language if reader else None)
+        first = views[chosen]
+        others = tuple(v for i, v in enumerate(views) if i != chosen)
+        return replace(first, editions=(first, *others) if others else (),
+                       seconds=time.perf_counter() - started)
     except NewsletterError as exc:
         errors = tuple(line for line in str(exc).splitlines() if line.strip())
     except Exception as exc:  # a bug or a file caught mid-save: show it, keep serving
@@ -69,6 +76,25 @@ def build_snapshot(folder: Path, *, version: int, reader: Subscriber | None = No
     kept = previous or Snapshot(version=0)
     return replace(kept, version=version, errors=errors,
                    seconds=time.perf_counter() - started)
+
+
+def _view(workspace: Workspace, issue: Issue, reader: Subscriber | None,
+          version: int) -> Snapshot:
+    """One edition, filled for the reader (or a sample reader), and its checks."""
+    rendered = workspace.render(issue, asset_base=ASSET_BASE)
+    values = personal_values(reader, defaults=rendered.defaults, config=workspace.config)
+    return Snapshot(
+        version=version,
+        sender=str(workspace.config.newsletter.sender),
+        recipient=_recipient(reader),
+        subject=issue.subject,
+        preheader=issue.preheader,
+        email_html=personal.fill(rendered.email_html, values, escape_html=True),
+        email_text=personal.fill(rendered.email_text, values, escape_html=False),
+        findings=tuple(check_output(_as_sent(rendered, workspace))),
+        language=issue.language,
+        languages=issue.languages,
+    )
 
 
 def _recipient(reader: Subscriber | None) -> str:
@@ -83,7 +109,7 @@ def _as_sent(rendered: RenderedIssue, workspace: Workspace) -> RenderedIssue:
     The preview renders images under ASSET_BASE so that they load from this server; the
     checks (absolute image URLs, size) must see the URLs a reader gets.
     """
-    issue_url = workspace.config.archive_url + rendered.issue.permalink
+    issue_url = workspace.config.archive_url + rendered.issue.base_permalink
     html = rendered.email_html.replace(f'="{ASSET_BASE}', f'="{issue_url}')
     return replace(rendered, email_html=html)
 

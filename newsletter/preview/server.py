@@ -102,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         dark = query.get("dark") == ["1"]
         live = self.server.live
-        snapshot = live.snapshot
+        snapshot = live.snapshot.edition(query.get("lang", [""])[0])  # the language switch
         if url.path == "/":
             self._send(page.page(snapshot, title=snapshot.subject or live.folder.name))
         elif url.path == "/frame/email":

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from newsletter.compose import Built, Composer
+from newsletter.compose import Built
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
 from newsletter.errors import (
@@ -26,6 +26,7 @@ from newsletter.errors import (
     ValidationError,
 )
 from newsletter.layout import BuildLayout
+from newsletter.send.editions import Editions, language
 from newsletter.send.journal import SENDABLE, Journal, journal_path
 from newsletter.send.lock import SendLock
 from newsletter.send.outbox import Outbox
@@ -61,6 +62,7 @@ class SendOptions:
     insecure: bool = False
     timeout: float | None = None  # tests: seconds for every SMTP wait, instead of [smtp]'s
     policy: Policy | None = None  # retries, backoff and pause; tests shorten them
+    language: str | None = None  # --test --language: the edition test readers get
     out: Path | None = None  # the build root, as given to ``newsletter build --out``
 
 
@@ -95,9 +97,10 @@ class Campaign:
         self.content_hash = built.manifest.content_hash
         self.suppressed = default_suppressed(options.list_path)
         self.journal_path = journal_path(config.root, self.slug, options.list_path)
-        self.composer = Composer(built, config, test=bool(options.test),
-                                 list_name=options.list_path.stem,
+        self.editions = Editions(built, config, test=bool(options.test),
+                                 language=options.language, list_name=options.list_path.stem,
                                  local=not (options.smtp or config.smtp_url))
+        self.composer = self.editions.default
         self.policy = self._policy()
         self.relays = self._relays()
         self._pool: Pool | None = None
@@ -176,7 +179,8 @@ class Campaign:
                           dry_run=self.options.dry_run, journal=str(self.journal_path))
         if self.options.test:
             return replace(summary, recipients=len(self.test_readers),
-                           to_send=len(self.test_readers))
+                           to_send=len(self.test_readers),
+                           editions=self.editions.count(self.test_readers))
         report = check_list(self.options.list_path, suppressed=self.suppressed)
         if report.problems and not self.options.skip_invalid:
             raise ValidationError(report.problems)
@@ -197,7 +201,10 @@ class Campaign:
             state == "unknown" and self.options.resend_unknown))
         if report.valid == 0:
             raise SubscriberError("no reader to mail on this list", path=self.options.list_path)
+        editions = self.editions.count(self._readers()) if len(
+            self.editions.composers) > 1 else {self.built.edition.language: report.valid}
         return replace(summary, recipients=report.valid, suppressed=report.suppressed,
+                       editions=editions,
                        invalid=report.invalid, duplicates=report.duplicates, journaled=done,
                        to_send=max(report.valid - finished, 0))
 
@@ -234,7 +241,7 @@ class Campaign:
             if self.options.dry_run:
                 self._dry_run(report, progress)
             elif self.options.test:
-                jobs = (Job(r.email.lower(), self.composer.compose(r)) for r in self.test_readers)
+                jobs = (Job(r.email.lower(), self.editions.compose(r)) for r in self.test_readers)
                 await self._deliver(jobs, _Counter(report, progress))
             else:
                 await self._send(report, progress)
@@ -244,8 +251,9 @@ class Campaign:
 
     def _dry_run(self, report: SendReport, progress: Progress | None) -> None:
         for subscriber in self._readers():
-            message = self.composer.compose(subscriber)
+            message = self.editions.compose(subscriber)
             report.composed += 1
+            report.editions[message.language] += 1
             report.bytes += len(message.data)
             if progress:
                 progress(1)
@@ -294,7 +302,7 @@ class Campaign:
             elif state not in sendable:
                 report.skipped[state] = report.skipped.get(state, 0) + 1
                 continue
-            yield Job(key, self.composer.compose(subscriber), resumed=state or "pending")
+            yield Job(key, self.editions.compose(subscriber), resumed=state or "pending")
 
     async def _deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
         self._opening = asyncio.ensure_future(probe(self.relays, cooldown=self.policy.backoff))
@@ -339,6 +347,8 @@ class _Counter:
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
         if final:
             self.report.tally[_STATE[result.kind]] += 1
+            if result.kind is Kind.SENT:
+                self.report.editions[language(job)] += 1
             self._noted(job, result)
 
     def abandoned(self, job: Job) -> None:
@@ -373,6 +383,7 @@ class _JournalRecorder(_Counter):
         self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
                          message_id=job.message.message_id,
                          then=partial(self._durable, job.address, "sending", final=False))
+        self.journal.set_edition(job.address, language(job))  # after: the row exists by then
         return self.journal.durable()
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
@@ -382,6 +393,8 @@ class _JournalRecorder(_Counter):
                          then=partial(self._durable, job.address, state, final=final))
         self.journal.commit_soon()
         if final:
+            if result.kind is Kind.SENT:
+                self.report.editions[language(job)] += 1
             self._noted(job, result)
 
     def abandoned(self, job: Job) -> None:

@@ -58,6 +58,8 @@ _INSERT = "INSERT OR IGNORE INTO recipients (address) VALUES (?)"
 # Which relay of the pool gave the last reply (for ``sent``: the one that accepted it). Added
 # by ``open`` to journals that predate relay pools.
 _RELAY = "UPDATE recipients SET relay = ? WHERE address = ?"
+# Which edition (language) each reader got; a column added to journals of older versions too.
+_EDITION = "UPDATE recipients SET edition = ? WHERE address = ?"
 Op = tuple[str, tuple[object, ...]]
 Done = Callable[[], None]
 
@@ -94,8 +96,7 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
-            if not _has_relay(db):
-                db.execute("ALTER TABLE recipients ADD COLUMN relay TEXT")
+            _add_columns(db)
             journal = cls(db, path)
             started = journal.meta("content_hash")
             if started is None:
@@ -193,6 +194,19 @@ class Journal:
             self._queued.append((_RELAY, (relay, address)))
         if then is not None:
             self._done.append(then)
+
+    def set_edition(self, address: str, language: str) -> None:
+        """Queue which edition the reader is sent (written with the next flush)."""
+        self._queued.append((_EDITION, (language, address)))
+
+    def editions(self) -> dict[str, int]:
+        """Readers sent each edition: ``{"de": 120, "zh": 80}`` (empty for older journals)."""
+        try:
+            return {str(lang): int(n) for lang, n in self._db.execute(
+                "SELECT edition, count(*) FROM recipients WHERE state = 'sent' AND edition "
+                "IS NOT NULL GROUP BY edition ORDER BY edition")}
+        except sqlite3.OperationalError:  # a journal from before editions, opened read-only
+            return {}
 
     def durable(self) -> asyncio.Future[None]:
         """A future done when every update queued so far is on disk (``SendError`` if not).
@@ -322,6 +336,15 @@ class Journal:
 
 def _has_relay(db: sqlite3.Connection) -> bool:
     return any(row[1] == "relay" for row in db.execute("PRAGMA table_info(recipients)"))
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Columns that journals of older versions lack: the relay and the edition of each reader."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(recipients)")}
+    for name in ("relay", "edition"):
+        if name not in columns:
+            with db:
+                db.execute(f"ALTER TABLE recipients ADD COLUMN {name} TEXT")
 
 
 def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:

@@ -26,6 +26,7 @@ class Summary:
     duplicates: int = 0
     journaled: dict[str, int] = field(default_factory=dict)  # states from earlier runs
     to_send: int = 0
+    editions: dict[str, int] = field(default_factory=dict)  # readers per edition (language)
 
     def lines(self) -> list[str]:
         lines = [f"issue:       {self.issue} ({self.slug})",
@@ -40,6 +41,8 @@ class Summary:
                 states = ", ".join(f"{k} {v}" for k, v in self.journaled.items())
                 lines.append(f"journal:     {states} (earlier runs; {self.journal})")
             lines.append(f"to send now: {self.to_send}")
+        if len(self.editions) > 1:
+            lines.append(f"editions:    {_per_edition(self.editions)} (readers on the list)")
         lines.append(f"transport:   {'none (dry run)' if self.dry_run else self.transport}")
         return lines
 
@@ -80,7 +83,8 @@ class SendReport:
     error: str | None = None  # the run failed: why
     journal_counts: dict[str, int] | None = None
     elapsed: float = 0.0
-    relays: list[RelayStats] = field(default_factory=list)  # a pool of several relays: each
+    relays: list[RelayStats] = field(default_factory=list)  # a pool of several relays: each one
+    editions: Counter[str] = field(default_factory=Counter)  # sent (dry run: composed) per edition
 
     @property
     def sent(self) -> int:
@@ -120,13 +124,18 @@ class SendReport:
         if self.dry_run:
             average = self.bytes / self.composed / 1024 if self.composed else 0.0
             rate = self.composed / self.elapsed if self.elapsed else 0.0
-            return [f"dry run: composed {self.composed} messages ({average:.1f} KB each, "
-                    f"{rate:.0f}/s) in {self.elapsed:.1f} s; nothing was sent"]
+            lines = [f"dry run: composed {self.composed} messages ({average:.1f} KB each, "
+                     f"{rate:.0f}/s) in {self.elapsed:.1f} s; nothing was sent"]
+            if len(self.editions) > 1:
+                lines.append(f"composed per edition: {_per_edition(self.editions)}")
+            return lines
         rate = self.sent / self.elapsed if self.elapsed else 0.0
         lines = [f"sent {self.sent}, failed {self.failed}, deferred {self.deferred}, "
                  f"unknown {self.unknown} in {self.elapsed:.1f} s ({rate:.0f} msg/s) "
                  f"via {self.transport}"]
         lines += [relay.line(self.elapsed) for relay in self.relays]
+        if len(self.editions) > 1:
+            lines.append(f"sent per edition: {_per_edition(self.editions)}")
         if self.skipped:
             lines.append("skipped (earlier runs): "
                          + ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items())))
@@ -186,3 +195,7 @@ class RelayStats:
         if self.out:
             line += f"; OUT of the pool: {self.out}"
         return line
+
+
+def _per_edition(counts: dict[str, int] | Counter[str]) -> str:
+    return ", ".join(f"{language} {n}" for language, n in counts.items())

@@ -35,12 +35,16 @@ class JournalStatus:
                 parts.append(f"{state} {n}{rate}")
             lines.append(f"  relay {name}: " + ", ".join(parts))
         return lines
+    editions: dict[str, int] = field(default_factory=dict)  # readers sent each edition
 
     def lines(self) -> list[str]:
         total = sum(self.counts.values())
         now = "; a send is running now" if self.running else ""
         lines = [f"list {self.list_name}: {total} readers reached ({self.path}{now})"]
         lines += [f"  {state:<9} {n}" for state, n in self.counts.items() if n]
+        if self.editions:
+            lines.append("  sent per edition: " + ", ".join(
+                f"{language} {n}" for language, n in self.editions.items()))
         if self.rebuilt:
             lines.append(f"  note: the build in {self.rebuilt} has other content than the "
                          "readers above were sent (rebuilt since)")
@@ -74,7 +78,7 @@ def status(issue_folder: Path, list_path: Path | None = None, *, out: Path | Non
                                        settled(journal.counts(), running=running),
                                        journal.failures(), running,
                                        str(layout.root) if built not in (None, sent) else None,
-                                       journal.by_relay()))
+                                       journal.by_relay(), editions=journal.editions()))
         finally:
             journal.close()
     return found

@@ -1,0 +1,74 @@
+"""The editions of one send: a ``Composer`` per edition, and which edition each reader gets.
+
+A reader gets the edition of their ``language`` column (same tag, else same primary subtag,
+else the default edition: ``layout.Manifest.edition_for``); ``--test --language`` forces one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from newsletter.compose import Built, Composer, OutgoingMessage
+from newsletter.config import Config
+from newsletter.errors import SendError
+from newsletter.layout import primary
+from newsletter.send.pool import Job
+from newsletter.subscribers import Subscriber
+
+
+class Editions:
+    def __init__(self, built: Built, config: Config, *, test: bool,
+                 language: str | None = None, list_name: str = "*", local: bool = True
+                 ) -> None:
+        """``list_name`` and ``local`` go to each ``Composer`` (the unsubscribe links)."""
+        self.manifest = built.manifest
+        def make(edition: Built) -> Composer:  # does its MIME work once, here
+            return Composer(edition, config, test=test, list_name=list_name, local=local)
+
+        self.composers = {built.edition.language: make(built)} | {
+            e.language: make(Built.read(built.folder, e.language))
+            for e in self.manifest.editions if e.language != built.edition.language}
+        self.forced = self._forced(language)
+        for composer in self.composers.values():  # all from the same build
+            if composer.content_hash != self.manifest.content_hash:
+                raise SendError(f"the build of {self.manifest.slug} changed while it was read "
+                                "(is a build running?): try again")
+        self._picked: dict[str, str] = {}  # a reader's language -> the edition's: a list has few
+
+    @property
+    def default(self) -> Composer:
+        return self.composers[self.manifest.default_edition.language]
+
+    def _forced(self, wanted: str | None) -> str | None:
+        if not wanted:
+            return None
+        edition = self.manifest.edition_for(wanted)
+        if primary(edition.language) != primary(wanted):
+            raise SendError(f"issue {self.manifest.slug} has no {wanted!r} edition; its "
+                            f"editions: {', '.join(self.manifest.languages)}")
+        return edition.language
+
+    def language_of(self, subscriber: Subscriber) -> str:
+        """The language of the edition this reader gets."""
+        if self.forced:
+            return self.forced
+        found = self._picked.get(subscriber.language)
+        if found is None:
+            found = self._picked[subscriber.language] = self.manifest.edition_for(
+                subscriber.language).language
+        return found
+
+    def compose(self, subscriber: Subscriber) -> OutgoingMessage:
+        return self.composers[self.language_of(subscriber)].compose(subscriber)
+
+    def count(self, readers: Iterable[Subscriber]) -> dict[str, int]:
+        """How many of ``readers`` get each edition (every edition listed, the default first)."""
+        counts = dict.fromkeys(self.manifest.languages, 0)
+        for reader in readers:
+            counts[self.language_of(reader)] += 1
+        return counts
+
+
+def language(job: Job) -> str:
+    """The edition of a job's message (an ``OutgoingMessage``; other messages have none)."""
+    return str(getattr(job.message, "language", ""))
