@@ -71,7 +71,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs of each rebuild")
     args = parser.parse_args()
     results: list[tuple[str, float]] = []
-    newsletter = shutil.which("newsletter") or "newsletter"
+    # The command of the environment running this benchmark, also when it is not on PATH.
+    beside = Path(sys.executable).with_name("newsletter")
+    newsletter = str(beside) if beside.is_file() else shutil.which("newsletter") or "newsletter"
     with tempfile.TemporaryDirectory() as temp:
         root = make_workspace(Path(temp) / "ws", args.issues)
         os.chdir(root)

@@ -135,6 +135,8 @@ def failover(root: Path, ports: list[int], connections: int, readers: int,
 
 
 def main() -> None:
+    # The links in the messages are signed (issue 10): sending over SMTP needs a secret.
+    os.environ.setdefault("NEWSLETTER_SECRET", "benchmark-secret-" + "x" * 32)
     parser = argparse.ArgumentParser()
     parser.add_argument("--readers", type=int, default=6000)
     parser.add_argument("--connections", type=int, default=4)

@@ -73,6 +73,8 @@ def workspace(folder: Path) -> Path:
 
 
 def main() -> None:
+    # The links in the messages are signed (issue 10): sending over SMTP needs a secret.
+    os.environ.setdefault("NEWSLETTER_SECRET", "benchmark-secret-" + "x" * 32)
     parser = argparse.ArgumentParser()
     parser.add_argument("--readers", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=1)
