@@ -43,8 +43,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def pages(site: Path) -> list[Path]:
     """email.html and web.html of every issue, and every page of the archive."""
-    built = sorted((site / "build").glob("*/email.html")) + sorted(
-        (site / "build").glob("*/web.html"))
+    built = sorted((site / "build").rglob("email.html")) + sorted(  # every edition
+        (site / "build").rglob("web.html"))
     return built + sorted((site / "site").rglob("index.html"))
 
 
