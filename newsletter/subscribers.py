@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -60,6 +61,7 @@ class ListReport:
     suppressed: int = 0
     invalid: int = 0
     problems: tuple[Problem, ...] = ()
+    languages: Mapping[str, int] = field(default_factory=dict)  # valid readers per language
 
     @property
     def ok(self) -> bool:
@@ -167,6 +169,7 @@ def check_list(path: Path, *, suppressed: Path | None = None) -> ListReport:
     seen: set[int] = set()
     counts = {"rows": 0, "valid": 0, "duplicates": 0, "suppressed": 0, "invalid": 0}
     problems: list[Problem] = []
+    languages: Counter[str] = Counter()
     try:
         for row in _all_rows(path):
             if isinstance(row, Subscriber) and not row.line and _key(row.email) in seen:
@@ -183,10 +186,11 @@ def check_list(path: Path, *, suppressed: Path | None = None) -> ListReport:
                 counts["suppressed"] += 1
             else:
                 counts["valid"] += 1
+                languages[row.language] += 1
             seen.add(key)
     except SubscriberError as exc:  # unreadable from here on: report it with the rest
         problems.append(Problem(exc.path or str(path), exc.line, exc.message))
-    return ListReport(path, problems=tuple(problems), **counts)
+    return ListReport(path, problems=tuple(problems), languages=dict(languages), **counts)
 
 
 def find_subscriber(path: Path, email: str) -> Subscriber:

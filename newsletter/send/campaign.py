@@ -201,7 +201,9 @@ class Campaign:
             state == "unknown" and self.options.resend_unknown))
         if report.valid == 0:
             raise SubscriberError("no reader to mail on this list", path=self.options.list_path)
-        editions = self.editions.count(self._readers()) if len(
+        # Counted in check_list's pass: a second read of the list only for this would double
+        # the validation work before the first message goes out.
+        editions = self.editions.count_languages(report.languages) if len(
             self.editions.composers) > 1 else {self.built.edition.language: report.valid}
         return replace(summary, recipients=report.valid, suppressed=report.suppressed,
                        editions=editions,

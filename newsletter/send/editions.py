@@ -6,7 +6,8 @@ else the default edition: ``layout.Manifest.edition_for``); ``--test --language`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 from newsletter.compose import Built, Composer, OutgoingMessage
 from newsletter.config import Config
@@ -50,12 +51,15 @@ class Editions:
 
     def language_of(self, subscriber: Subscriber) -> str:
         """The language of the edition this reader gets."""
+        return self.edition_language(subscriber.language)
+
+    def edition_language(self, value: str) -> str:
+        """The language of the edition for a reader whose ``language`` column says ``value``."""
         if self.forced:
             return self.forced
-        found = self._picked.get(subscriber.language)
+        found = self._picked.get(value)
         if found is None:
-            found = self._picked[subscriber.language] = self.manifest.edition_for(
-                subscriber.language).language
+            found = self._picked[value] = self.manifest.edition_for(value).language
         return found
 
     def compose(self, subscriber: Subscriber) -> OutgoingMessage:
@@ -63,9 +67,13 @@ class Editions:
 
     def count(self, readers: Iterable[Subscriber]) -> dict[str, int]:
         """How many of ``readers`` get each edition (every edition listed, the default first)."""
+        return self.count_languages(Counter(reader.language for reader in readers))
+
+    def count_languages(self, languages: Mapping[str, int]) -> dict[str, int]:
+        """The same from readers counted per ``language`` column value (``check_list``'s)."""
         counts = dict.fromkeys(self.manifest.languages, 0)
-        for reader in readers:
-            counts[self.language_of(reader)] += 1
+        for value, n in languages.items():
+            counts[self.edition_language(value)] += n
         return counts
 
 
