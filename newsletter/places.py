@@ -1,0 +1,104 @@
+"""Where everything of a workspace lives: the one module that joins paths under its root.
+
+Postfix keeps its queue layout in one file (``mail_queue.c``); this is ours. Every other
+module asks a ``Places`` for a path instead of joining one onto the workspace root, so a
+fact such as "the subscription record is ``subscribers/record.sqlite``" is written down once.
+``tests/test_architecture.py`` keeps it so.
+
+| place | path |
+| --- | --- |
+| configuration | ``newsletter.toml`` |
+| issues | ``issues/<slug>/`` |
+| templates | ``templates/`` |
+| lists (default folder) | ``subscribers/*.csv`` (a list may live anywhere) |
+| editors' suppressions | ``subscribers/suppressed.csv`` |
+| subscription record | ``subscribers/record.sqlite`` |
+| journals | ``journal/<slug>.sqlite`` (one per issue, across lists) |
+| send locks | ``journal/<slug>.lock`` |
+| inbox lock | ``journal/inbox.lock`` |
+| outbox (local delivery) | ``outbox/<slug>/`` (a Maildir) |
+| service mail | ``outbox/confirmations/`` |
+| builds | ``build/<slug>/`` |
+| archive | ``site/`` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_FILE = "newsletter.toml"
+
+
+@dataclass(frozen=True)
+class Places:
+    """The paths of the workspace at ``root``."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def issues(self) -> Path:
+        return self.root / "issues"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def lists(self) -> Path:
+        """The default folder of subscriber lists (a list may live elsewhere)."""
+        return self.root / "subscribers"
+
+    @property
+    def suppressed(self) -> Path:
+        """The editors' own suppression list."""
+        return self.lists / "suppressed.csv"
+
+    @property
+    def record(self) -> Path:
+        """The subscription record (SQLite back end)."""
+        return self.lists / "record.sqlite"
+
+    @property
+    def journals(self) -> Path:
+        return self.root / "journal"
+
+    def journal(self, slug: str) -> Path:
+        """The send journal of one issue, whatever lists it is sent to."""
+        return self.journals / f"{slug}.sqlite"
+
+    def send_lock(self, slug: str) -> Path:
+        return self.journals / f"{slug}.lock"
+
+    @property
+    def inbox_lock(self) -> Path:
+        return self.journals / "inbox.lock"
+
+    @property
+    def outboxes(self) -> Path:
+        return self.root / "outbox"
+
+    def outbox(self, slug: str) -> Path:
+        """The local Maildir an issue is delivered to when no SMTP relay is configured."""
+        return self.outboxes / slug
+
+    @property
+    def service_outbox(self) -> Path:
+        """The local Maildir of the service's own mail (confirmations, welcome mails)."""
+        return self.outboxes / "confirmations"
+
+    @property
+    def build(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    def inside(self, path: Path) -> Path:
+        """``path`` (relative to the root, or absolute) as an absolute path."""
+        return path if path.is_absolute() else self.root / path
