@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter.errors import ConfigError, ValidationError, shown_path
+from newsletter.language import problem as language_problem
 from newsletter.schema import Checker, Field, Record
 from newsletter.source import SourceError, load_toml
 
@@ -22,6 +23,10 @@ SCHEMA = (
         Field("reply_to", "email", doc="Reply-To address", header=True),
         Field("list_id", "str", doc="List-Id, e.g. news.example.org; default from the sender",
               header=True),
+        Field("subject_prefix", "str", header=True,
+              doc="put before every subject of the default edition, e.g. an advertising mark"),
+        Field("untranslated", "str", doc="note on a section another edition lacks a "
+              "translation of; {language} is its language; default: built-in"),
     )),
     Field("archive", "record", required=True, fields=(
         Field("base_url", "url", required=True, doc="where the web archive is published"),
@@ -36,6 +41,12 @@ SCHEMA = (
         Field("address", "str", required=True, doc="the publisher's postal address (imprint)"),
         Field("imprint_url", "url", doc="link to the full imprint"),
         Field("contact", "email", doc="contact address shown in the footer"),
+    )),
+    Field("legal", "record", default=None, fields=(
+        Field("imprint", "url", doc="the imprint (Impressum); default: [footer] imprint_url"),
+        Field("privacy", "url", doc="the privacy policy (Datenschutzerklärung)"),
+        Field("privacy_version", "str",
+              doc="version of the privacy policy, recorded with every subscription"),
     )),
     Field("unsubscribe", "record", default=None, fields=(
         Field("mailto", "email", doc="address for mailto: unsubscribe requests", header=True),
@@ -57,6 +68,11 @@ SCHEMA = (
               doc="confirmation mails to one address per 24 hours"),
         Field("requests_per_client", "int", default=20,
               doc="subscribe requests from one client address per hour"),
+        Field("welcome_subject", "str", header=True,
+              doc="subject of the welcome mail in the newsletter's language; default: built-in"),
+        Field("welcome", "str",
+              doc="text of the welcome mail in the newsletter's language; {name} is the "
+                  "newsletter's name; default: built-in"),
     )),
     Field("smtp", "record", default=None, fields=(
         Field("url", "str", doc="smtp://[user@]host[:port] or smtps://…; empty: local outbox"),
@@ -98,6 +114,22 @@ SCHEMA = (
     )),
 )
 
+# What [translations.<lang>] may hold: every text of the frame an edition shows.
+IDENTITY_FIELDS = (
+    Field("name", "str", header=True, doc="the newsletter's name in this language"),
+    Field("publisher", "str", header=True, doc="who publishes it, in this language"),
+    Field("address", "str", doc="the postal address as this language writes it"),
+    Field("note", "markdown", doc="the archive pages' subscribe/contact note"),
+    Field("imprint", "url", doc="the imprint in this language"),
+    Field("privacy", "url", doc="the privacy policy in this language"),
+    Field("subject_prefix", "str", header=True,
+          doc="put before this edition's subjects, e.g. 【广告】 where the law asks for it"),
+    Field("untranslated", "str",
+          doc="note on a section left in another language; {language} is its name"),
+    Field("welcome_subject", "str", header=True, doc="subject of the welcome mail"),
+    Field("welcome", "str", doc="text of the welcome mail (plain text)"),
+)
+
 _EMPTY = Record({})
 
 
@@ -107,6 +139,8 @@ class Config:
 
     root: Path
     values: Record
+    # [translations.<lang>]: each edition's name, publisher, address... (see identity.py)
+    translations: tuple[tuple[str, Record], ...] = ()
 
     def section(self, name: str) -> Record:
         found = self.values.get(name)
@@ -156,7 +190,37 @@ def load_config(root: Path) -> Config:
     except SourceError as exc:
         raise ValidationError([exc.problem]) from exc
     checker = Checker(source)
-    values = checker.record(source.data, SCHEMA)
+    data = source.data
+    tables = data.get("translations") if isinstance(data, dict) else None
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "translations"}
+    values = checker.record(data, SCHEMA)
+    translations = _translations(checker, tables, values)
     if checker.problems:
         raise ValidationError(checker.problems)
-    return Config(root, values)
+    return Config(root, values, translations)
+
+
+def _translations(checker: Checker, tables: object, values: Record
+                  ) -> tuple[tuple[str, Record], ...]:
+    """``[translations.<lang>]``: one table per further language, checked like the rest."""
+    if tables is None:
+        return ()
+    if not isinstance(tables, dict):
+        checker.add(("translations",), "'translations' expected one table per language: "
+                                       "[translations.zh] with name, publisher, address...")
+        return ()
+    own = str(values.newsletter.get("language") or "en") if isinstance(
+        values.get("newsletter"), Record) else "en"
+    found = []
+    for lang, table in tables.items():
+        keys = ("translations", lang)
+        why = language_problem(lang)
+        if why:
+            checker.add(keys, f"[translations.{lang}]: {why}")
+            continue
+        if lang.lower() == own.lower():
+            checker.add(keys, f"[translations.{lang}]: {lang} is the newsletter's own language "
+                              "([newsletter] language); put its texts in the base tables")
+        found.append((lang, checker.record(table, IDENTITY_FIELDS, keys)))
+    return tuple(found)

@@ -12,6 +12,7 @@ from pathlib import Path
 from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
+from newsletter.layout import primary
 from newsletter.markup import Rich
 from newsletter.schema import Checker, Field, Image, Record
 from newsletter.source import SourceError, load_front_matter, load_toml
@@ -26,7 +27,14 @@ _ISSUE_FIELDS = (
           doc="BCP 47 tag such as de or zh: the default edition; default from newsletter.toml"),
     Field("sections", "list", item="str", doc="file names in order; default: sorted"),
     Field("translations", "record", doc="one table [translations.<lang>] per further edition"),
+    Field("draft", "bool", default=False,
+          doc="a draft: 'archive' leaves it out and 'send' refuses it"),
 )
+
+
+# Front matter every kind takes: which editions carry the section.
+_EDITIONS = Field("editions", "list", item="language", required=True,
+                  doc="languages of the editions that carry this section; default: all")
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,14 @@ class Section:
     body: Rich
     data: Record
     source: str
+    # Front matter 'editions: [de]': the only editions that carry the section (empty: all).
+    editions: tuple[str, ...] = ()
+
+    def in_edition(self, language: str) -> bool:
+        """Whether the ``language`` edition carries this section (same tag or primary)."""
+        return not self.editions or any(
+            e.lower() == language.lower() or primary(e) == primary(language)
+            for e in self.editions)
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class Issue:
     translations: tuple[Issue, ...] = ()  # the further editions; only on the default edition
     untranslated: tuple[str, ...] = ()  # sections (shown paths) left in the default language
     languages: tuple[str, ...] = ()  # every edition's language, the default first
+    draft: bool = False  # issue.toml 'draft = true': never archived, never sent
 
     @property
     def is_default(self) -> bool:
@@ -133,17 +150,21 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
                                                  "(NN-name.md with front matter 'kind:')"))
 
     sections: list[Section] = []
+    every: list[Section] = []  # with those left out of the default edition ('editions:')
     images: dict[str, Image] = {}
+    language = meta.language or default_language
     for path in files:
         section = _load_section(path, f"{shown_dir}/{path.name}", folder, problems)
         if section is None:
+            continue
+        every.append(section)
+        if not section.in_edition(language):
             continue
         sections.append(section)
         for image in _images(section.data):
             if image.local:
                 images.setdefault(image.local, image)
-    _check_anchors(sections, problems)
-    language = meta.language or default_language
+    _check_anchors(every, problems)
     editions = translation_tables(meta_source, language, {lang for _p, lang in translated},
                                   problems)
     if problems:
@@ -152,10 +173,10 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
         slug=folder.resolve().name, folder=folder, title=meta.title, date=meta.date,
         subject=meta.subject, preheader=meta.preheader or "", language=language,
         sections=tuple(sections), images=tuple(images[k] for k in sorted(images)),
-        languages=(language,),
+        languages=(language,), draft=bool(meta.draft),
     )
-    translations = tuple(_translation(issue, lang, table, translated, shown_dir, problems)
-                         for lang, table in editions.items())
+    translations = tuple(_translation(issue, tuple(every), lang, table, translated, shown_dir,
+                                      problems) for lang, table in editions.items())
     declared = {lang.lower() for lang in editions}
     for (_original, lang), path in sorted(translated.items()):
         if lang not in declared:
@@ -167,14 +188,22 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
         replace(t, languages=languages) for t in translations))
 
 
-def _translation(issue: Issue, lang: str, table: Record,
+def _translation(issue: Issue, every: tuple[Section, ...], lang: str, table: Record,
                  translated: dict[tuple[Path, str], Path], shown_dir: str,
                  problems: list[Problem]) -> Issue:
-    """The ``lang`` edition: each section's translation, else the section itself."""
+    """The ``lang`` edition: each section's translation, else the section itself (unless its
+    ``editions:`` leave it out of this edition)."""
     sections: list[Section] = []
     missing: list[str] = []
     images: dict[str, Image] = {i.local or i.src: i for i in issue.images}
-    for original in issue.sections:
+    for original in every:
+        if not original.in_edition(lang):
+            stray = translated.get((issue.folder / Path(original.source).name, lang.lower()))
+            if stray is not None:
+                problems.append(Problem(f"{shown_dir}/{stray.name}", 1, f"a {lang} translation "
+                                        f"of {Path(original.source).name}, whose 'editions:' "
+                                        f"leave it out of the {lang} edition"))
+            continue
         path = translated.get((issue.folder / Path(original.source).name, lang.lower()))
         section = None
         if path is not None:
@@ -187,7 +216,7 @@ def _translation(issue: Issue, lang: str, table: Record,
             missing.append(original.source)
             sections.append(original)
             continue
-        sections.append(replace(section, anchor=original.anchor))
+        sections.append(replace(section, anchor=original.anchor, editions=original.editions))
         for image in _images(section.data):
             if image.local:
                 images.setdefault(image.local, image)
@@ -215,12 +244,14 @@ def _load_section(path: Path, shown: str, folder: Path, problems: list[Problem]
         problems.append(source.problem(("kind",), f"{what}; {hint}"))
         return None
     checker = Checker(source, local_file=lambda src: _local_image(folder, src))
-    fields = {k: v for k, v in source.data.items() if k != "kind"}
+    fields = {k: v for k, v in source.data.items() if k not in ("kind", "editions")}
     data = checker.record(fields, KINDS[kind])
+    editions = checker.value(source.data.get("editions", []), _EDITIONS, ("editions",)) \
+        if "editions" in source.data else ()
     body = checker.markdown(source.body, (), inline=False, first_line=source.body_line)
     problems += checker.problems
     anchor = data.anchor or re.sub(r"^\d+[-_]", "", path.stem).lower().replace("_", "-")
-    return Section(kind, anchor, data.title, body, data, shown)
+    return Section(kind, anchor, data.title, body, data, shown, tuple(editions))
 
 
 def _local_image(folder: Path, src: str) -> str | None:

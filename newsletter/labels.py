@@ -11,10 +11,19 @@ LABELS: dict[str, dict[str, str]] = {
         "contact": "Kontakt", "interview_by": "Das Interview führte",
         "speakers": "Es sprachen", "new_member": "Neues Mitglied",
         "why": "Herausgeber: {publisher}", "photo": "Foto", "salutation_mark": ",",
-        "editions": "Diese Ausgabe auf", "colon": ": ", "comma": ", ",
+        "editions": "Diese Ausgabe auf", "colon": ": ", "comma": ", ", "open": " (",
+        "close": ")", "bracket_open": "[", "bracket_close": "]",
         "language_name": "Deutsch", "font_family": _LATIN,
         "months": "Januar Februar März April Mai Juni Juli August September Oktober "
                   "November Dezember",
+        "language_names": "de=Deutsch zh=Chinesisch en=Englisch",
+        "untranslated": "Dieser Abschnitt liegt nur auf {language} vor.",
+        "privacy": "Datenschutz",
+        "welcome_subject": "Willkommen beim {name}",
+        "welcome": "Guten Tag,\n\nvielen Dank für Ihre Anmeldung zum Newsletter „{name}“. "
+                   "Ab der nächsten Ausgabe erhalten Sie ihn an {address}.\n\n"
+                   "Abmelden können Sie sich jederzeit über den Link in jeder Ausgabe.\n\n"
+                   "{publisher}\n",
     },
     "en": {
         "web_version": "View in browser", "unsubscribe": "Unsubscribe",
@@ -22,20 +31,36 @@ LABELS: dict[str, dict[str, str]] = {
         "contact": "Contact", "interview_by": "Interview by", "speakers": "Speakers",
         "new_member": "New member", "why": "Published by {publisher}",
         "photo": "Photo", "salutation_mark": ",", "editions": "This issue in",
-        "colon": ": ", "comma": ", ", "language_name": "English",
+        "colon": ": ", "comma": ", ", "open": " (", "close": ")", "bracket_open": "[",
+        "bracket_close": "]", "language_name": "English",
         "font_family": _LATIN,
         "months": "January February March April May June July August September October "
                   "November December",
+        "language_names": "de=German zh=Chinese en=English",
+        "untranslated": "This section is available in {language} only.",
+        "privacy": "Privacy",
+        "welcome_subject": "Welcome to {name}",
+        "welcome": "Hello,\n\nthank you for subscribing to the newsletter \"{name}\". "
+                   "From the next issue on, it comes to {address}.\n\n"
+                   "You can unsubscribe at any time with the link in every issue.\n\n"
+                   "{publisher}\n",
     },
     "zh": {
         "web_version": "在浏览器中查看", "unsubscribe": "退订", "read_more": "阅读更多",
         "imprint": "版本信息", "archive": "往期", "contact": "联系", "interview_by": "采访者",
         "speakers": "发言人", "new_member": "新成员", "why": "发布方：{publisher}",
         "photo": "图片", "salutation_mark": "：", "editions": "本期其他语言版本",
-        "colon": "：", "comma": "，", "language_name": "中文",
+        "colon": "：", "comma": "，", "open": "（", "close": "）", "bracket_open": "〔",
+        "bracket_close": "〕", "language_name": "中文",
         "font_family": "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', "
                        "'Noto Sans CJK SC', sans-serif",
         "months": "1月 2月 3月 4月 5月 6月 7月 8月 9月 10月 11月 12月",
+        "language_names": "de=德文 zh=中文 en=英文",
+        "untranslated": "本节仅有{language}版。",
+        "privacy": "隐私政策",
+        "welcome_subject": "欢迎订阅{name}",
+        "welcome": "您好！\n\n感谢您订阅简报“{name}”。从下一期起，简报将发送到 {address}。\n\n"
+                   "您可以随时通过每期邮件中的链接退订。\n\n{publisher}\n",
     },
 }
 
@@ -45,7 +70,8 @@ LABELS["zh-hant"] = LABELS["zh"] | {
     "web_version": "在瀏覽器中查看", "unsubscribe": "取消訂閱", "read_more": "閱讀更多",
     "imprint": "版本資訊", "contact": "聯絡", "interview_by": "採訪者", "speakers": "發言人",
     "new_member": "新成員", "why": "發布方：{publisher}", "photo": "圖片",
-    "language_name": "中文（繁體）",
+    "language_name": "中文（繁體）", "language_names": "de=德文 zh=中文 en=英文",
+    "untranslated": "本節僅有{language}版。", "privacy": "隱私政策",
     "font_family": "'PingFang TC', 'Microsoft JhengHei', 'Noto Sans CJK TC', sans-serif",
 }
 _TRADITIONAL = frozenset({"hant", "tw", "hk", "mo"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,6 +21,7 @@ from newsletter.config import Config
 from newsletter.content import Issue
 from newsletter.email_html import inline_css, mjml_to_html
 from newsletter.errors import TemplateError, shown_path
+from newsletter.identity import identity, localised
 from newsletter.labels import labels
 from newsletter.language import autonym, is_cjk, primary
 from newsletter.markup import wrap
@@ -115,10 +116,11 @@ class _Personal:
 def render_issue(issue: Issue, config: Config, templates: Templates, *,
                  asset_base: str | None = None) -> RenderedIssue:
     """Render the email (HTML and text) and the web version of one issue."""
+    issue = framed(issue, config)
     recorder = _Personal(placeholders=True)
     email = _context(issue, config, "email", recorder, asset_base)
-    html = inline_css(mjml_to_html(templates.render(HTML_LAYOUT, text=False, **email),
-                                   what=f"issue {issue.slug}"))
+    html = section_languages(inline_css(mjml_to_html(
+        templates.render(HTML_LAYOUT, text=False, **email), what=f"issue {issue.slug}")))
     text = templates.render(TEXT_LAYOUT, text=True, **email)
     web = _html_for_web(render_mjml(issue, config, templates, mode="web"), issue)
     defaults = {**recorder.defaults, "web_url": email["issue_url"]}
@@ -129,6 +131,7 @@ def render_issue(issue: Issue, config: Config, templates: Templates, *,
 def render_mjml(issue: Issue, config: Config, templates: Templates, *, mode: str,
                 asset_base: str | None = None) -> str:
     """The MJML source of the email (``mode="email"``) or web version, before compiling."""
+    issue = framed(issue, config)
     placeholders = _Personal(placeholders=mode == "email")
     context = _context(issue, config, mode, placeholders, asset_base)
     return templates.render(HTML_LAYOUT, text=False, **context)
@@ -136,6 +139,7 @@ def render_mjml(issue: Issue, config: Config, templates: Templates, *, mode: str
 
 def _context(issue: Issue, config: Config, mode: str, recorder: _Personal,
              asset_base: str | None) -> dict[str, Any]:
+    who = identity(config, issue.language)
     issue_url = config.archive_url + issue.permalink
     up = "" if issue.is_default else "../"  # a further edition's page is one folder deeper
     if mode == "web":
@@ -143,7 +147,8 @@ def _context(issue: Issue, config: Config, mode: str, recorder: _Personal,
     else:
         assets = config.archive_url + issue.base_permalink if asset_base is None else asset_base
         index_url = config.archive_url
-    return {"issue": issue, "config": config.values, "brand": config.brand,
+    return {"issue": issue, "config": localised(config, issue.language), "who": who,
+            "labels_for": labels, "brand": config.brand,
             "t": labels(issue.language), "issue_url": issue_url, "mode": mode,
             "personal": recorder, "image_url": _image_url(assets), "index_url": index_url,
             "cjk": is_cjk(issue.language), "editions": _editions(issue, config, mode),
@@ -176,7 +181,23 @@ def _estimates(defaults: dict[str, str]) -> dict[str, int]:
 
 def _html_for_web(mjml: str, issue: Issue) -> str:
     # Browsers apply <style> blocks themselves: the web version needs no inlining.
-    return mjml_to_html(mjml, what=f"issue {issue.slug}", web=True)
+    return section_languages(mjml_to_html(mjml, what=f"issue {issue.slug}", web=True))
+
+
+def framed(issue: Issue, config: Config) -> Issue:
+    """The edition as its readers get it: its subject with the edition's prefix, if any."""
+    subject = identity(config, issue.language).prefixed(issue.subject)
+    return issue if subject == issue.subject else replace(issue, subject=subject)
+
+
+# MJML has no lang attribute on its elements: a wrapper's css-class "nl-lang-de" names it,
+# and it becomes lang="de" here (the class stays: harmless, and a hook for styles).
+_LANG_CLASS = re.compile(r'(<div\b[^>]*?\bclass="nl-lang-([A-Za-z0-9-]+)")')
+
+
+def section_languages(html: str) -> str:
+    """Give each element marked ``nl-lang-<tag>`` its ``lang`` attribute."""
+    return _LANG_CLASS.sub(r'\1 lang="\2"', html)
 
 
 def _image_url(base: str) -> Any:
