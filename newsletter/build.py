@@ -12,10 +12,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsletter import __version__
+from newsletter.drift import LOCK, record_new
 from newsletter.errors import NewsletterError
 from newsletter.layout import MANIFEST, BuildLayout, Edition, Manifest, edition_paths
 from newsletter.render import RenderedIssue
@@ -29,6 +30,9 @@ class BuildResult:
     rendered: RenderedIssue  # the default edition
     manifest: Manifest
     editions: tuple[RenderedIssue, ...] = ()  # every edition, the default first
+    recorded: tuple[str, ...] = ()  # what the drift guard recorded in the issue folder
+
+
 
 
 def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = None
@@ -37,7 +41,22 @@ def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = N
     issues = workspace.load_all(folders)
     rendered = [[workspace.render(edition) for edition in issue.editions] for issue in issues]
     target = BuildLayout.of(workspace.root, out).root
-    return [write(r, target) for r in rendered]
+    return [_record_sources(write(r, target)) for r in rendered]
+
+
+def _record_sources(result: BuildResult) -> BuildResult:
+    """Record which source each new translation was made from (drift.py), in the issue
+    folder; a folder we may not write to is said, not fatal (the build is written)."""
+    folder = result.rendered.issue.folder
+    try:
+        added = record_new(folder)
+    except OSError as exc:
+        note = f"warning: {LOCK} not written ({exc.strerror or exc}): translation drift is " \
+               "not guarded"
+        return replace(result, recorded=(note,))
+    return replace(result, recorded=tuple(
+        f"{LOCK}: recorded the source of {key.replace('#', ' (') + (')' if '#' in key else '')}"
+        for key in added))
 
 
 def content_hash(editions: Sequence[RenderedIssue]) -> str:

@@ -3,16 +3,23 @@ and sections an edition lacks a translation of."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import lxml.html
 
-from newsletter.layout import edition_paths
+from newsletter.config import Config
+from newsletter.content import Issue
+from newsletter.drift import Stale, stale
+from newsletter.errors import shown_path
+from newsletter.identity import identity
+from newsletter.layout import edition_paths, primary
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue
 from newsletter.stub import Leftover, leftovers, month_mismatch
+from newsletter.workspace import Workspace
 
 GMAIL_CLIP = 102 * 1024  # Gmail clips a message's HTML beyond about 102 KB
 WARN_FROM = 90 * 1024
@@ -25,6 +32,54 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.level}: {self.message}"
+
+
+def check_issue(workspace: Workspace, issue: Issue,
+                rendered: Sequence[RenderedIssue] | None = None) -> list[Finding]:
+    """Every finding of every edition of ``issue``, each once (``rendered``: the editions as
+    a build rendered them, else rendered here)."""
+    editions = rendered or [workspace.render(edition) for edition in issue.editions]
+    findings = [f for edition in editions for f in check_output(edition)]
+    findings += [Finding("warning", w) for w in legal_warnings(workspace.config, issue)]
+    return list(dict.fromkeys(findings))
+
+
+def legal_warnings(config: Config, issue: Issue) -> list[str]:
+    """What German law expects of a German edition that the configuration lacks."""
+    return [f"the {edition.language} edition has no imprint: German law (DDG § 5) asks for "
+            "one; set [legal] imprint in newsletter.toml" for edition in issue.editions
+            if primary(edition.language) == "de"
+            and not identity(config, edition.language).imprint]
+
+
+def blocking(issue: Issue) -> list[str]:
+    """Why ``issue`` must not go to its readers: a draft, stub text, a placeholder subject
+    (each as ``path:line: why``)."""
+    shown = shown_path(issue.folder)
+    found = []
+    if issue.draft:
+        found.append(f"{shown}/issue.toml:{_line_of(issue.folder / 'issue.toml', 'draft')}: "
+                     "the issue is a draft (draft = true): remove the line when it is ready")
+    for left in leftovers(issue.folder):
+        what = "placeholder subject" if left.file == "issue.toml" and _key_at(
+            issue.folder / left.file, left.line) == "subject" else "text left from the stub"
+        found.append(f"{shown}/{left.file}:{left.line}: {what}: {left.text!r}")
+    return found
+
+
+def stale_translations(issue: Issue) -> list[Stale]:
+    """Translations made from an older source (see drift.py)."""
+    return stale(issue.folder)
+
+
+def _line_of(path: Path, key: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next((n for n, line in enumerate(lines, 1) if line.strip().startswith(key)), 1)
+
+
+def _key_at(path: Path, line: int) -> str:
+    text = path.read_text(encoding="utf-8").splitlines()[line - 1]
+    return text.partition("=")[0].strip()
 
 
 def check_output(rendered: RenderedIssue) -> list[Finding]:
@@ -45,8 +100,13 @@ def check_output(rendered: RenderedIssue) -> list[Finding]:
     findings += [Finding("warning", f"{Path(source).name}: no {issue.language} translation; "
                                     f"{issue.language} readers get the {issue.default_language}"
                                     " text") for source in issue.untranslated]
-    # The source files are the same for every edition: checked once, with the default.
-    return (_check_source(rendered) if issue.is_default else []) + findings
+    # The source files are the same for every edition: checked once, with the default; a
+    # further edition repeats its own stale translations (its preview shows them too).
+    if issue.is_default:
+        return _check_source(rendered) + findings
+    shown = shown_path(issue.folder)
+    return [Finding("warning", s.message(shown)) for s in stale(issue.folder)
+            if s.language.lower() == issue.language.lower()] + findings
 
 
 def _check_source(rendered: RenderedIssue) -> list[Finding]:
@@ -65,6 +125,8 @@ def _check_source(rendered: RenderedIssue) -> list[Finding]:
     mismatch = month_mismatch(issue.slug, issue.date)
     if mismatch:
         findings.append(Finding("warning", f"issue.toml: {mismatch}"))
+    shown = shown_path(issue.folder)
+    findings += [Finding("warning", s.message(shown)) for s in stale(issue.folder)]
     return findings
 
 

@@ -20,6 +20,7 @@ RANKS = {
     "markup": 2,
     "schema": 3,
     "kinds": 4, "config": 4, "editions": 4,
+    "identity": 4.5, "drift": 5,
     "content": 5, "subscribers": 5, "email_html": 5, "headers": 5, "dkim_sign": 5,
     "render": 6,
     "workspace": 7,

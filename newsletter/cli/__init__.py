@@ -93,7 +93,10 @@ def build(issues: tuple[Path, ...], out: Path | None) -> None:
     from newsletter.build import build as build_issues
     from newsletter.workspace import Workspace
 
-    results = build_issues(Workspace.find(issues[0]), issues, out=out)
+    from newsletter.check import check_issue
+
+    workspace = Workspace.find(issues[0])
+    results = build_issues(workspace, issues, out=out)
     for result in results:
         sizes = result.manifest.sizes
         click.echo(f"built {result.folder}: email.html {sizes['email.html'] / 1024:.1f} KB, "
@@ -103,20 +106,24 @@ def build(issues: tuple[Path, ...], out: Path | None) -> None:
             click.echo(f"  {edition.language} edition: {edition.email_html} "
                        f"{sizes[edition.email_html] / 1024:.1f} KB, {edition.email_text} "
                        f"{sizes[edition.email_text] / 1024:.1f} KB")
+        for line in result.recorded:
+            click.echo(f"  {line}")
+        # What 'check' would say, so that 'new', 'build', 'send' cannot skip it unseen.
+        for finding in check_issue(workspace, result.rendered.issue, result.editions):
+            click.echo(f"{result.rendered.issue.slug}: {finding}", err=True)
 
 
 @cli.command()
 @click.argument("issues", nargs=-1, required=True, type=ISSUE)
 def check(issues: tuple[Path, ...]) -> None:
     """Validate each ISSUE and check its output (size, alt texts, links, scripts)."""
-    from newsletter.check import check_output
+    from newsletter.check import check_issue
     from newsletter.workspace import Workspace
 
     workspace = Workspace.find(issues[0])
     errors = 0
     for issue in workspace.load_all(issues):
-        findings = [f for edition in issue.editions
-                    for f in check_output(workspace.render(edition))]
+        findings = check_issue(workspace, issue)
         for finding in findings:
             click.echo(f"{issue.slug}: {finding}", err=True)
         errors += sum(1 for f in findings if f.level == "error")
@@ -128,6 +135,22 @@ def check(issues: tuple[Path, ...]) -> None:
         click.echo(f"warning: {warning}", err=True)
     if errors:
         raise click.exceptions.Exit(2)
+
+
+@cli.command()
+@click.argument("issue", type=ISSUE)
+@click.argument("files", nargs=-1)
+def translated(issue: Path, files: tuple[str, ...]) -> None:
+    """Confirm that ISSUE's translations (or only FILES, e.g. 02-opening.zh.md) are up to
+    date with their sources: silences the drift warnings until a source changes again."""
+    from newsletter.drift import confirm
+    from newsletter.workspace import Workspace
+
+    Workspace.find(issue).load(issue)  # a valid issue only
+    for key in confirm(issue, files):
+        click.echo(f"{shown_path(issue)}/{key.partition('#')[0]}: confirmed as translated "
+                   "from its current source" + (f" ({key.partition('#')[2]} edition)"
+                                                if "#" in key else ""))
 
 
 def main() -> None:
