@@ -7,7 +7,7 @@ a file is written only when its bytes differ; files of removed issues are delete
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from newsletter.archive.writer import Writer
 from newsletter.config import Config
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
+from newsletter.identity import identity
 from newsletter.labels import labels
 from newsletter.language import autonym
 from newsletter.render import BUILTIN_TEMPLATES, Templates
@@ -52,6 +53,7 @@ class ArchiveReport:
     written: list[str]  # files written, relative to out
     removed: list[str]  # files removed, relative to out
     search: SearchResult = NOT_RUN  # the Pagefind step
+    drafts: tuple[str, ...] = ()  # issues left out as drafts (issue.toml draft = true)
 
     @property
     def pages_written(self) -> list[str]:
@@ -78,12 +80,15 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     fragments = {slug: Cache.fragment(out, slug) for slug in reused}
     reused = {slug: record for slug, record in reused.items() if fragments[slug] is not None}
     # Phase 1: validate every changed issue (all problems at once), render, compose pages.
-    changed = workspace.load_all([f for slug, f in folders.items() if slug not in reused])
+    loaded = workspace.load_all([f for slug, f in folders.items() if slug not in reused])
+    changed = [issue for issue in loaded if not issue.draft]  # a draft is never published
+    drafts = sorted(issue.slug for issue in loaded if issue.draft)
     pages: dict[str, tuple[Issue, list[tuple[str, str]], list[str]]] = {}
     records = dict(reused)
     for issue in changed:
         # Every edition is a page (2019/10/foshan/, 2019/10/foshan/zh/) and a feed entry.
-        editions = [(e, issue_page(workspace.render(e), site)) for e in issue.editions]
+        editions = [(e, issue_page(workspace.render(e), edition_site(site, config, e.language)))
+                    for e in issue.editions]
         images = sorted({str(i.local) for e in issue.editions for i in e.images if i.local})
         files = [e.permalink + PAGE for e in issue.editions] + [
             issue.base_permalink + i for i in images]
@@ -92,7 +97,8 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
         records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry,
                                "mentions": found}
         fragments[issue.slug] = "".join(atom_entry(site, _entry(e) | {
-            "editions": entry["editions"], "members": entry["members"]}, page.feed_html)
+            "editions": entry["editions"], "members": entry["members"],
+            "publisher": identity(config, e.language).publisher}, page.feed_html)
             for e, page in editions)
         pages[issue.slug] = (issue, [(e.permalink, searchable_issue_page(
             page.html, title=e.title, date=e.date.isoformat(), language=e.language,
@@ -141,7 +147,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     # Last: the search index reads the pages as written; its failure leaves them in place.
     search = update_index(writer.out, [e["permalink"] + PAGE for e in entries])
     return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed,
-                         search)
+                         search, tuple(drafts))
 
 
 def _look_up_links(language: str) -> list[tuple[str, str]]:
@@ -151,12 +157,23 @@ def _look_up_links(language: str) -> list[tuple[str, str]]:
             ("members/index.html", w["members"])]
 
 
-def _subscribe(config: Config) -> tuple[str, str]:
+def edition_site(site: Site, config: Config, language: str) -> Site:
+    """What an edition's page shares with the site, in the edition's language: the name,
+    publisher and note of its identity, the subscribe link in its language."""
+    if language.lower() == site.language.lower():
+        return site
+    who = identity(config, language)
+    return replace(site, name=who.name, publisher=who.publisher, note=_note(who.note),
+                   **dict(zip(("subscribe_url", "subscribe_label"),
+                              _subscribe(config, language), strict=True)))
+
+
+def _subscribe(config: Config, language: str | None = None) -> tuple[str, str]:
     """The service's subscribe page and its label, or nothing without [service] url."""
     service = config.service_url
     if service is None:
         return "", ""
-    language = config.newsletter.language.split("-")[0]
+    language = (language or config.newsletter.language).split("-")[0]
     words = WORDS.get(language, WORDS["en"])
     lang = f"?lang={language}" if language in WORDS else ""
     return f"{service}subscribe{lang}", words["subscribe"]
@@ -233,7 +250,9 @@ def summary(report: ArchiveReport) -> str:
             f"{'s' if report.issues != 1 else ''}, {len(report.rendered)} rendered; "
             f"{len(pages)} page{'s' if len(pages) != 1 else ''} written{shown}, "
             f"{others} other file{'s' if others != 1 else ''} written, "
-            f"{len(report.removed)} removed" + _search_summary(report.search))
+            f"{len(report.removed)} removed" + _search_summary(report.search)
+            + (f"; not published (drafts): {', '.join(report.drafts)}" if report.drafts
+               else ""))
 
 
 def _search_summary(search: SearchResult) -> str:

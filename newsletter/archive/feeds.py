@@ -29,6 +29,8 @@ def atom_entry(site: Site, entry: dict[str, Any], content: str) -> str:
     _sub(item, "title", entry["subject"] or entry["title"])
     _sub(item, "published", _stamp(entry["date"]))
     _sub(item, "updated", _stamp(entry["date"]))
+    if entry.get("publisher") and entry["publisher"] != site.publisher:
+        _sub(_sub(item, "author"), "name", entry["publisher"])  # the edition's own (RFC 4287)
     editions = entry.get("editions") or []
     # One feed for every language: each edition is an entry with its xml:lang, linked to the
     # other editions by hreflang (RFC 4287 4.2.7.4).

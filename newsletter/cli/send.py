@@ -43,19 +43,23 @@ OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
 @click.option("--allow-changed", is_flag=True,
               help="Continue although the issue was rebuilt with other content.")
 @click.option("--skip-invalid", is_flag=True, help="Skip invalid rows instead of refusing.")
+@click.option("--allow-stale-translations", is_flag=True,
+              help="With --yes: send although a translation is older than its source.")
 @click.option("--insecure", is_flag=True, hidden=True,
               help="For tests only: no certificate checks, AUTH without TLS.")
 @OUT
 def send(issue: Path, list_path: Path, smtp: tuple[str, ...], test: tuple[str, ...],
          language: str | None, dry_run: bool, yes: bool, rate: float | None,
          connections: int | None, resend_unknown: bool, allow_changed: bool,
-         skip_invalid: bool, insecure: bool, out: Path | None) -> None:
+         skip_invalid: bool, allow_stale_translations: bool, insecure: bool,
+         out: Path | None) -> None:
     """Send ISSUE (its build in build/<slug>/) to every reader of a list; resumable."""
     from newsletter.send.campaign import SendOptions, prepare
 
     if language and not test:
         raise click.UsageError("--language goes with --test; each reader on a list gets the "
                                "edition of their own 'language' column")
+    _ready(issue, rehearsal=bool(test) or dry_run, yes=yes, allow_stale=allow_stale_translations)
     campaign = prepare(issue, SendOptions(
         list_path, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
         resend_unknown=resend_unknown, allow_changed=allow_changed, skip_invalid=skip_invalid,
@@ -79,6 +83,42 @@ def status(issue: Path, list_path: Path | None, out: Path | None) -> None:
 
 
 COMMANDS: list[click.Command] = [send, status]
+
+
+def _ready(folder: Path, *, rehearsal: bool, yes: bool, allow_stale: bool) -> None:
+    """Print what ``check`` finds; refuse a draft, stub text or a placeholder subject (exit
+    2, each with its file and line), and ask about (or, under --yes, refuse) translations
+    older than their source. A rehearsal (--test, --dry-run) only warns."""
+    from newsletter.check import blocking, check_issue, stale_translations
+    from newsletter.workspace import Workspace
+
+    if not (folder / "issue.toml").is_file():
+        return  # a build sent without its source folder: the build was checked when made
+    workspace = Workspace.find(folder)
+    issue = workspace.load(folder)
+    for finding in check_issue(workspace, issue):
+        click.echo(f"{issue.slug}: {finding}", err=True)
+    if rehearsal:
+        return
+    refusals = blocking(issue)
+    for line in refusals:
+        click.echo(line, err=True)
+    if refusals:
+        click.echo(f"error: {issue.slug} is not ready to send ({len(refusals)} problem"
+                   f"{'s' if len(refusals) != 1 else ''} above); nothing was sent", err=True)
+        raise click.exceptions.Exit(2)
+    stale = stale_translations(issue)
+    if not stale or allow_stale:
+        return
+    question = (f"{len(stale)} translation{'s are' if len(stale) != 1 else ' is'} older than "
+                "the source (see above)")
+    if yes or not sys.stdin.isatty():
+        click.echo(f"error: {question}: update and confirm them ('newsletter translated'), or "
+                   "pass --allow-stale-translations; nothing was sent", err=True)
+        raise click.exceptions.Exit(2)
+    if not click.confirm(f"{question}. Send anyway?", default=False):
+        click.echo("nothing was sent", err=True)
+        raise click.exceptions.Exit(2)
 
 
 def _run(campaign: Campaign, *, yes: bool) -> int:
