@@ -12,17 +12,54 @@ from newsletter.errors import ConfigError, NewsletterError
 from newsletter.stub import first_date, write_stub
 
 SCAFFOLD = Path(__file__).parent / "scaffold"
+EXAMPLES = Path(__file__).parent / "examples"  # <lang>/: config and example issue, not English
+LANGUAGES = ("de", "zh", "en")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9\-]*")
+EXAMPLE = Path("issues") / "example"
+
+# Everything a workspace makes that is not for git: personal data (the subscription record,
+# send journals, delivered mail) and what build and archive write.
+GITIGNORE = """\
+# Written by 'newsletter init'. Personal data never goes into git:
+subscribers/record.sqlite*
+journal/
+outbox/
+# Rebuilt from the sources at any time:
+build/
+site/
+.archive-cache*
+__pycache__/
+"""
+_DRAFT = {
+    "en": "an example: 'archive' does not publish it and 'send' refuses it; delete this line "
+          "to publish",
+    "de": "ein Beispiel: 'archive' veröffentlicht es nicht, 'send' verweigert es; zum "
+          "Veröffentlichen diese Zeile löschen",
+    "zh": "示例：'archive' 不会发布，'send' 不会发送；删除此行即可发布",
+}
 
 
-def init_workspace(target: Path) -> Path:
-    """Copy the scaffold (config, templates, example issue, sample list) into ``target``."""
+def init_workspace(target: Path, *, language: str = "en") -> Path:
+    """Copy the scaffold (config, templates, example issue, sample list) into ``target``, in
+    ``language`` (de, zh or en), with a .gitignore; the example issue is a draft."""
+    if language not in LANGUAGES:
+        raise ConfigError(f"--language {language!r}: expected one of {', '.join(LANGUAGES)}")
     if (target / CONFIG_FILE).exists():
         raise ConfigError(f"{target / CONFIG_FILE} exists already; not overwriting a workspace")
     if target.exists() and any(target.iterdir()):
         raise ConfigError(f"{target} is not empty; choose a new or empty folder")
     shutil.copytree(SCAFFOLD, target, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
+    own = EXAMPLES / language
+    if own.is_dir():  # the English texts are the scaffold's; the others replace them
+        for old in (target / EXAMPLE).glob("*.md"):
+            old.unlink()
+        shutil.copytree(own, target, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    meta = target / EXAMPLE / "issue.toml"
+    meta.write_text(f"draft = true   # {_DRAFT[language]}\n" + meta.read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    (target / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
     return target
 
 

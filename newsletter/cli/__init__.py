@@ -65,11 +65,13 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def init(directory: Path) -> None:
+@click.option("--language", type=click.Choice(["de", "zh", "en"]), default="en",
+              show_default=True, help="Language of the workspace's texts and example issue.")
+def init(directory: Path, language: str) -> None:
     """Make a new workspace in DIRECTORY that builds out of the box."""
     from newsletter.scaffold import init_workspace
 
-    init_workspace(directory)
+    init_workspace(directory, language=language)
     click.echo(f"workspace created in {directory}; try: cd {directory} && "
                "newsletter build issues/example")
 
