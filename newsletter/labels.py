@@ -19,11 +19,11 @@ LABELS: dict[str, dict[str, str]] = {
         "language_names": "de=Deutsch zh=Chinesisch en=Englisch",
         "untranslated": "Dieser Abschnitt liegt nur auf {language} vor.",
         "privacy": "Datenschutz",
-        "welcome_subject": "Willkommen beim {name}",
+        "welcome_subject": "Ihr Abonnement ist bestätigt: {name}",
         "welcome": "Guten Tag,\n\nvielen Dank für Ihre Anmeldung zum Newsletter „{name}“. "
                    "Ab der nächsten Ausgabe erhalten Sie ihn an {address}.\n\n"
-                   "Abmelden können Sie sich jederzeit über den Link in jeder Ausgabe.\n\n"
-                   "{publisher}\n",
+                   "Abmelden können Sie sich jederzeit über den Link in jeder Ausgabe "
+                   "oder diesen hier:\n",
     },
     "en": {
         "web_version": "View in browser", "unsubscribe": "Unsubscribe",
@@ -39,11 +39,11 @@ LABELS: dict[str, dict[str, str]] = {
         "language_names": "de=German zh=Chinese en=English",
         "untranslated": "This section is available in {language} only.",
         "privacy": "Privacy",
-        "welcome_subject": "Welcome to {name}",
+        "welcome_subject": "Your subscription is confirmed: {name}",
         "welcome": "Hello,\n\nthank you for subscribing to the newsletter \"{name}\". "
                    "From the next issue on, it comes to {address}.\n\n"
-                   "You can unsubscribe at any time with the link in every issue.\n\n"
-                   "{publisher}\n",
+                   "You can unsubscribe at any time with the link in every issue, or "
+                   "this one:\n",
     },
     "zh": {
         "web_version": "在浏览器中查看", "unsubscribe": "退订", "read_more": "阅读更多",
@@ -58,9 +58,9 @@ LABELS: dict[str, dict[str, str]] = {
         "language_names": "de=德文 zh=中文 en=英文",
         "untranslated": "本节仅有{language}版。",
         "privacy": "隐私政策",
-        "welcome_subject": "欢迎订阅{name}",
+        "welcome_subject": "订阅成功：{name}",
         "welcome": "您好！\n\n感谢您订阅简报“{name}”。从下一期起，简报将发送到 {address}。\n\n"
-                   "您可以随时通过每期邮件中的链接退订。\n\n{publisher}\n",
+                   "您可以随时通过每期邮件中的链接或以下链接退订：\n",
     },
 }
 

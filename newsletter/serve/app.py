@@ -20,8 +20,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from newsletter.identity import identity
 from newsletter.record import Event, Record, RecordError
 from newsletter.serve.forms import SubscribeForm, mailed_today, read_form
+from newsletter.serve.letters import welcome
 from newsletter.serve.mailer import Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
@@ -51,7 +53,8 @@ class Service:
         self.csrf = Csrf(settings.secret)
         self.renderer = Renderer(site=str(config.newsletter.name),
                                  publisher=str(config.newsletter.publisher),
-                                 colour=str(config.brand.get("colour") or "#1f5f8b"))
+                                 colour=str(config.brand.get("colour") or "#1f5f8b"),
+                                 config=config)
         self.per_client = RateLimit(settings.per_client, 3600.0)
         self.per_address = RateLimit(settings.per_address, _DAY)
         self.mailer = Mailer(config, transport_for(config, settings.smtp_url))
@@ -201,7 +204,9 @@ async def subscribe(request: Request) -> Response:
                               language=entry.language, consent_version=settings.consent_version,
                               detail={"name": entry.name, "ip": service.client(request),
                                       "consent": settings.consent[entry.language],
-                                      "mailed": "no" if over else "yes"}))
+                                      "mailed": "no" if over else "yes"}
+                              | ({"privacy_version": settings.privacy_version}
+                                 if settings.privacy_version else {})))
     if not over:  # over the limit: the same answer, and no mail (no mail-bombing anyone)
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
@@ -232,14 +237,44 @@ async def confirm(request: Request) -> Response:
     if not service.csrf_ok(request, form):
         return service.message(request, lang, "error_title", "csrf_body", 403)
     assert service.reader is not None  # noqa: S101 (set by lifespan)
-    requests = [e for e in service.reader.history(claim.address) if e.event == "requested"]
+    history = service.reader.history(claim.address)
+    requests = [e for e in history if e.event == "requested"]
     last = requests[-1] if requests else None
     await service.store(Event(
         claim.address, "confirmed", claim.list_name, "form", language=claim.language,
         consent_version=last.consent_version if last else "",
         detail={"name": last.detail.get("name", "") if last else "",
                 "ip": service.client(request)}))
+    if claim.list_name in service.settings.welcome_lists and _newly_subscribed(
+            history, claim.list_name):
+        _welcome(service, claim, lang)
     return service.message(request, lang, "confirmed_title", "confirmed_body", 200)
+
+
+def _newly_subscribed(history: list[Event], list_name: str) -> bool:
+    """No confirmation of this list since the reader last left it: a repeated confirm (a
+    second click, a scanner replaying the form) gets no second welcome."""
+    for event in reversed(history):
+        if event.list_name not in (list_name, "*"):
+            continue
+        if event.event == "confirmed":
+            return False
+        if event.event == "unsubscribed":
+            return True
+    return True
+
+
+def _welcome(service: Service, claim: Claim, lang: str) -> None:
+    """Queue the welcome mail, in the reader's language, through the confirmation mailer."""
+    token = service.tokens.make(UNSUBSCRIBE, claim.list_name, claim.address,
+                                language=claim.language)
+    who = identity(service.settings.config, lang)
+    subject, body = welcome(who, service.renderer.texts(lang), address=claim.address,
+                           unsubscribe=f"{service.settings.url}unsubscribe/{token}")
+    try:
+        service.mailer.submit(service.mailer.letter(claim.address, subject, body, lang))
+    except (ValueError, TypeError) as exc:  # the confirmation is recorded: answer alike
+        log.warning("welcome mail not built: %s", exc)
 
 
 async def _change_language(request: Request, service: Service, claim: Claim,

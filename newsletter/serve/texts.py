@@ -56,6 +56,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
                     "lang sein",
         "bad_consent": "Bitte stimmen Sie zu, damit wir Ihnen den Newsletter senden dürfen",
         "bad_list": "Bitte wählen Sie eine Liste",
+        "imprint": "Impressum", "privacy": "Datenschutzerklärung", "legal": "Rechtliches",
+        "privacy_note": "Wie wir Ihre Daten verarbeiten, steht in der",
         "mail_subject": "Bitte bestätigen Sie Ihr Abonnement: {name}",
         "mail_body": "Guten Tag,\n\njemand (hoffentlich Sie) möchte {address} für den "
                      "Newsletter „{name}“ anmelden. Bitte bestätigen Sie das über diesen Link "
@@ -101,6 +103,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bad_name": "姓名不能包含换行，且最多 100 个字符",
         "bad_consent": "请勾选同意，我们才能给您发送简报",
         "bad_list": "请选择一个列表",
+        "imprint": "版本信息", "privacy": "隐私政策", "legal": "法律信息",
+        "privacy_note": "我们如何处理您的数据，请见",
         "mail_subject": "请确认您的订阅：{name}",
         "mail_body": "您好！\n\n有人（希望是您本人）希望用 {address} 订阅简报“{name}”。请通过以下"
                      "链接确认（七天内有效）：\n\n{link}\n\n如果不是您本人操作，请忽略此邮件："
@@ -151,6 +155,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bad_name": "The name must not contain line breaks and be at most 100 characters long",
         "bad_consent": "Please agree so that we may send you the newsletter",
         "bad_list": "Please choose a list",
+        "imprint": "Imprint", "privacy": "Privacy policy", "legal": "Legal",
+        "privacy_note": "How we handle your data is explained in our",
         "mail_subject": "Please confirm your subscription: {name}",
         "mail_body": "Hello,\n\nsomeone (hopefully you) asked to subscribe {address} to the "
                      "newsletter \"{name}\". Please confirm with this link (valid for seven "
