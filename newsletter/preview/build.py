@@ -16,6 +16,7 @@ from newsletter.check import Finding, check_output
 from newsletter.compose import personal_values
 from newsletter.content import Issue
 from newsletter.errors import NewsletterError
+from newsletter.preview.words import ui_language, words
 from newsletter.layout import match
 from newsletter.render import RenderedIssue
 from newsletter.subscribers import Subscriber
@@ -40,6 +41,7 @@ class Snapshot:
     seconds: float = 0.0
     language: str = ""  # this edition's language
     languages: tuple[str, ...] = ()  # every edition's, the default first
+    ui: str = "en"  # the interface's own language: the workspace's (de, zh, en)
     editions: tuple[Snapshot, ...] = field(default=(), hash=False)  # the others
 
     @property
@@ -62,7 +64,9 @@ def build_snapshot(folder: Path, *, version: int, reader: Subscriber | None = No
     try:
         workspace = Workspace.find(folder)
         issue = workspace.load(folder)
-        views = [_view(workspace, edition, reader, version) for edition in issue.editions]
+        ui = ui_language(str(workspace.config.newsletter.language))
+        views = [replace(_view(workspace, edition, reader, version), ui=ui,
+                         recipient=_recipient(reader, ui)) for edition in issue.editions]
         # The reader's edition first (--as), as ``send`` would pick it; then the others.
         chosen = match(issue.languages, reader.language if reader else None)
         first = views[chosen]
@@ -97,9 +101,9 @@ def _view(workspace: Workspace, issue: Issue, reader: Subscriber | None,
     )
 
 
-def _recipient(reader: Subscriber | None) -> str:
+def _recipient(reader: Subscriber | None, ui: str = "en") -> str:
     if reader is None:
-        return "a sample reader (the default salutation)"
+        return words(ui)["sample"]
     return f"{reader.name} <{reader.email}>" if reader.name else reader.email
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import jinja2
 
+from newsletter.labels import labels
 from newsletter.preview.build import Snapshot
+from newsletter.preview.words import words
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -35,7 +37,8 @@ def force_dark(html: str) -> str | None:
 
 def page(snapshot: Snapshot, *, title: str) -> str:
     """The whole preview page: inbox header, view toggles, frame and findings."""
-    return _ENV.get_template("page.html.j2").render(s=snapshot, title=title)
+    return _ENV.get_template("page.html.j2").render(s=snapshot, title=title,
+                                                    w=_words(snapshot.ui))
 
 
 def frame_email(snapshot: Snapshot, *, dark: bool) -> str:
@@ -58,8 +61,16 @@ def frame_text(snapshot: Snapshot, *, dark: bool) -> str:
     """The plain-text part, as a reader with a plain-text client sees it."""
     if not snapshot.ok:
         return errors(snapshot, dark=dark)
-    return _ENV.get_template("text.html.j2").render(s=snapshot, dark=dark)
+    return _ENV.get_template("text.html.j2").render(s=snapshot, dark=dark,
+                                                    w=_words(snapshot.ui))
 
 
 def errors(snapshot: Snapshot, *, dark: bool) -> str:
-    return _ENV.get_template("errors.html.j2").render(s=snapshot, dark=dark)
+    return _ENV.get_template("errors.html.j2").render(s=snapshot, dark=dark,
+                                                      w=_words(snapshot.ui))
+
+
+def _words(ui: str) -> dict[str, str]:
+    """The interface's words, with the punctuation its language writes them with."""
+    return dict(words(ui)) | {key: value for key, value in labels(ui).items()
+                              if key in ("colon", "comma", "open", "close")}
