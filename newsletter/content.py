@@ -9,7 +9,13 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
+from newsletter.editions import (
+    TRANSLATIONS_LOCK,
+    kind_line,
+    split_translations,
+    translation_tables,
+    undeclared,
+)
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
 from newsletter.layout import primary
@@ -103,9 +109,11 @@ class Issue:
 
 
 def folder_fingerprint(folder: Path) -> str:
-    """Hash of every file in an issue folder (names and bytes), without parsing anything."""
+    """Hash of every file in an issue folder (names and bytes), without parsing anything;
+    not the drift guard's record, which a build or a confirmation writes there."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    lock = folder / TRANSLATIONS_LOCK
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p != lock):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.editions import split_translations
+from newsletter.editions import TRANSLATIONS_LOCK, split_translations
 from newsletter.errors import NewsletterError, Problem, ValidationError
 
-LOCK = "translations.lock"
+LOCK = TRANSLATIONS_LOCK
 ISSUE_FILE = "issue.toml"
 CONFIRM = "newsletter translated"
 _HEADER = ("# Which source each translation was made from (written by 'newsletter build').\n"

@@ -10,6 +10,9 @@ from newsletter.language import problem as language_problem
 from newsletter.schema import Checker, Field, Record
 from newsletter.source import Located
 
+# The drift guard's record in the issue folder (drift.py): bookkeeping, not content.
+TRANSLATIONS_LOCK = "translations.lock"
+
 TRANSLATION_FIELDS = (
     Field("title", "str", required=True),
     Field("subject", "str", required=True),
