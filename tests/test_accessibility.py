@@ -34,6 +34,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
     shutil.copytree(REPO / "newsletter/scaffold/issues/example", root / "issues/example")
+    # de + zh with a section left untranslated (wrapped in its own lang) and one left out.
+    shutil.copytree(REPO / "tests/data/koeln-bilingual", root / "issues/2017-04-koeln-bilingual")
     issues = sorted(f"issues/{p.name}" for p in (root / "issues").iterdir())
     for args in (["build", *issues], ["archive"]):
         subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=root, check=True,

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Route
 
+from newsletter.render import section_languages
 from newsletter.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 WIDTHS = (375, 600)
+DEFAULT_EDITIONS: set[str] = set()  # names in ``compiled`` of issues' default editions
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +32,26 @@ def compiled(tmp_path_factory: pytest.TempPathFactory, official_mjml: Path
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
     shutil.copytree(REPO / "newsletter/scaffold/issues/example", root / "issues/example")
+    shutil.copytree(REPO / "tests/data/koeln-bilingual", root / "issues/2017-04-koeln-bilingual")
     workspace = Workspace.find(root)
     official = root / "official"
     official.mkdir()
     out: list[tuple[str, Path, Path]] = []
     for folder in workspace.issue_folders():
-        issue = workspace.load(folder)
-        ours = root / f"{issue.slug}.html"
-        ours.write_text(workspace.render(issue).email_html, encoding="utf-8")
-        (root / f"{issue.slug}.mjml").write_text(workspace.mjml_source(issue), encoding="utf-8")
-        out.append((issue.slug, ours, official / ours.name))
+        for issue in workspace.load(folder).editions:  # every edition: zh's wrappers too
+            name = issue.slug + ("" if issue.is_default else f"-{issue.language}")
+            ours = root / f"{name}.html"
+            ours.write_text(workspace.render(issue).email_html, encoding="utf-8")
+            (root / f"{name}.mjml").write_text(workspace.mjml_source(issue), encoding="utf-8")
+            out.append((name, ours, official / ours.name))
+            if issue.is_default:
+                DEFAULT_EDITIONS.add(name)
     # One node process for all: its start-up is most of the official compiler's time.
     subprocess.run([str(official_mjml), *(str(p) for p in sorted(root.glob("*.mjml"))),
                     "-o", f"{official}/"], check=True, capture_output=True, timeout=120)
+    for _name, _ours, theirs in out:  # our step after any compiler: a section's own lang
+        theirs.write_text(section_languages(theirs.read_text(encoding="utf-8")),
+                          encoding="utf-8")
     return out
 
 
@@ -85,6 +94,9 @@ console.log(JSON.stringify(out));
 
 def test_doiuse_email_finds_nothing_that_official_mjml_output_lacks(
         compiled: list[tuple[str, Path, Path]], doiuse_email: Path) -> None:
+    # Default editions only: doiuse-email 0.4 throws on the CJK editions' overflow-wrap
+    # ("not found on thunderbird.macos"), for MJML's own output as for ours.
+    compiled = [c for c in compiled if c[0] in DEFAULT_EDITIONS]
     paths = [str(p) for _, ours, theirs in compiled for p in (ours, theirs)]
     result = subprocess.run(["node", "--input-type=module", "-e", DOIUSE, *paths], cwd=REPO,
                             check=True, capture_output=True, text=True, timeout=120)
