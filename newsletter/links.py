@@ -68,15 +68,19 @@ class UnsubscribeLinks:
         """Whether messages may offer RFC 8058 one-click (an https link with a token)."""
         return self.base is not None and self.base.startswith("https://")
 
-    def url(self, email: str, language: str = "") -> str:
+    def url(self, email: str, language: str = "", list_name: str | None = None) -> str:
         """The link for ``email``; for no reader (a preview), the bare base or the mailto.
 
-        ``language`` (the reader's, primary subtag) picks the language of the page.
+        ``language`` (the reader's, primary subtag) picks the language of the page;
+        ``list_name`` (a list id, ``*`` for every list) overrides the one given at creation.
         """
         if self.base is None:
             return self.mailto
         if not email or self._tokens is None:
             return self.base
-        language = language.split("-")[0].lower()[:8] if language.isascii() else ""
-        token = self._tokens.make(UNSUBSCRIBE, self.list_name, email, language=language)
+        # The whole tag: the page's language is picked from it (``tags.fallback``), so a
+        # reader of zh-TW never gets a Simplified page.
+        language = language.strip()[:35] if language.isascii() else ""
+        token = self._tokens.make(UNSUBSCRIBE, list_name or self.list_name, email,
+                                  language=language)
         return f"{self.base}/{token}"

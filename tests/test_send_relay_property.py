@@ -65,7 +65,7 @@ def relays_for(rng: random.Random, addresses: list[str]) -> list[tuple[str, Serv
 
 
 def journal() -> dict[str, str]:
-    opened = Journal.read_only(Path("journal/example--relayprop.sqlite"))
+    opened = Journal.read_only(Path("journal/example.sqlite"))
     try:
         return {a: s.replace("sending", "unknown") for a, s in opened._db.execute(
             "SELECT address, state FROM recipients")}
@@ -129,7 +129,7 @@ async def check_schedule(seed: int) -> None:
 
 
 def journal_counts() -> dict[str, int]:
-    opened = Journal.read_only(Path("journal/example--relayprop.sqlite"))
+    opened = Journal.read_only(Path("journal/example.sqlite"))
     try:
         return opened.counts()
     finally:

@@ -26,7 +26,9 @@ from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.labels import labels
 from newsletter.language import autonym
+from newsletter.places import Places
 from newsletter.render import BUILTIN_TEMPLATES, Templates
+from newsletter.tags import fallback, pick
 from newsletter.workspace import Workspace
 
 __all__ = ["ArchiveReport", "build_archive", "summary"]
@@ -61,7 +63,7 @@ class ArchiveReport:
 def build_archive(workspace: Workspace, *, out: Path | None = None,
                   base_url: str | None = None) -> ArchiveReport:
     """Build or update the static archive of every issue under issues/ in ``out``."""
-    out = out or workspace.root / "site"
+    out = out or Places(workspace.root).site
     config = workspace.config
     site = Site(_base_url(base_url) if base_url else config.archive_url,
                 config.newsletter.name, config.newsletter.publisher,
@@ -104,7 +106,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     entries = [r["entry"] for r in newest_first]
     _check_permalinks(entries)
     templates = _archive_templates(workspace)
-    words = labels(site.language) | WORDS.get(site.language.split("-")[0], WORDS["en"])
+    words = labels(site.language) | pick(site.language, WORDS, "en")
     index = index_page(templates, site, entries, words, search=search_box("", site.language),
                        nav=directory_words(site.language))
     title = f"{site.name} · {words['archive']}"
@@ -156,9 +158,9 @@ def _subscribe(config: Config) -> tuple[str, str]:
     service = config.service_url
     if service is None:
         return "", ""
-    language = config.newsletter.language.split("-")[0]
-    words = WORDS.get(language, WORDS["en"])
-    lang = f"?lang={language}" if language in WORDS else ""
+    language = fallback(config.newsletter.language, WORDS)
+    words = WORDS[language or "en"]
+    lang = f"?lang={language}" if language else ""
     return f"{service}subscribe{lang}", words["subscribe"]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import newsletter
+from newsletter.places import Places
 
 CACHE_FILE = ".archive-cache.json"
 FRAGMENTS = ".archive-cache"  # one serialised feed entry per issue: <slug>.atom
@@ -93,7 +94,7 @@ def environment_key(*, root: Path, templates: Path, base_url: str) -> str:
     digest = hashlib.sha256(f"{FORMAT}\0{newsletter.__version__}\0{base_url}\0".encode())
     for library in LIBRARIES:
         digest.update(f"{library} {_version(library)}\0".encode())
-    digest.update((root / "newsletter.toml").read_bytes())
+    digest.update(Places(root).config.read_bytes())
     package = Path(newsletter.__file__).parent
     # The archive's own templates only shape the index, which is rebuilt every time.
     sources = [p for p in templates.rglob("*") if p.is_file()

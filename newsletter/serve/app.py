@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from newsletter.record import Event, Record, RecordError
+from newsletter.record import ALL_LISTS, Event, Record, RecordError
 from newsletter.serve.forms import SubscribeForm, mailed_today, read_form
 from newsletter.serve.mailer import Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
@@ -112,8 +112,11 @@ class Service:
         return self.csrf.valid(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD))
 
     def claim(self, purpose: str, request: Request) -> Claim:
+        """The valid token's claim. A confirmation must be for a list we have; an
+        unsubscribe is always honoured: for a list we do not have (any more: renamed,
+        removed), it stops the address on every list."""
         claim = self.tokens.read(purpose, request.path_params["token"])
-        if not self.settings.known_list(claim.list_name):
+        if purpose != UNSUBSCRIBE and not self.settings.known_list(claim.list_name):
             raise TokenError("this link is for a list we do not have")
         return claim
 
@@ -277,7 +280,11 @@ async def unsubscribe(request: Request) -> Response:
         return service.message(request, lang, "error_title", "csrf_body", 403)
     if source == "footer" and form.get("action") == "language":
         return await _change_language(request, service, claim, form)
-    await service.store(Event(claim.address, "unsubscribed", claim.list_name, source,
-                              language=claim.language, detail={"ip": service.client(request)}))
+    detail = {"ip": service.client(request)}
+    list_name = claim.list_name
+    if not service.settings.known_list(list_name):  # renamed or removed since: every list
+        list_name, detail["link_list"] = ALL_LISTS, claim.list_name
+    await service.store(Event(claim.address, "unsubscribed", list_name, source,
+                              language=claim.language, detail=detail))
     return service.message(request, lang, "unsubscribed_title", "unsubscribed_body", 200,
                            link=f"{service.settings.url}subscribe?lang={lang}")
