@@ -354,3 +354,16 @@ def test_an_undeclared_file_may_not_take_a_declared_id(workspace: Path, invoke: 
     result = invoke("subscribers", "check", "sample")
     assert result.exit_code == 2
     assert "subscribers/sample.csv would be list 'sample'" in result.output
+
+
+def test_an_unreadable_record_stops_a_send_from_lists_before_anything_is_sent(
+        built: Path, invoke: Invoke, smtp: Server) -> None:
+    write(built / "lists" / "members.csv", "anna@example.org,Anna,de")
+    Places(built).record.write_bytes(b"not a database " * 500)
+    result = send(invoke, "lists/members.csv", smtp=smtp)
+    assert result.exit_code == 2
+    assert "subscribers/record.sqlite" in result.output
+    assert "subscription record" in result.output
+    assert "Traceback" not in result.output
+    assert not smtp.handler.messages
+    assert not Places(built).journal("example").exists()

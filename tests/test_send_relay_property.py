@@ -75,7 +75,7 @@ def journal() -> dict[str, str]:
 
 async def check_schedule(seed: int) -> None:
     rng = random.Random(seed)  # noqa: S311 (fault schedules, not secrets)
-    for old in Path("journal").glob("*relayprop*"):
+    for old in Path("journal").glob("example.sqlite*"):  # each schedule starts afresh
         old.unlink()
     addresses = write_list(LIST, rng.randint(6, 20))
     relays = relays_for(rng, addresses)

@@ -26,6 +26,7 @@ from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.labels import labels
 from newsletter.language import autonym
+from newsletter.links import ServiceUrls
 from newsletter.places import Places
 from newsletter.render import BUILTIN_TEMPLATES, Templates
 from newsletter.tags import fallback, pick
@@ -155,13 +156,11 @@ def _look_up_links(language: str) -> list[tuple[str, str]]:
 
 def _subscribe(config: Config) -> tuple[str, str]:
     """The service's subscribe page and its label, or nothing without [service] url."""
-    service = config.service_url
-    if service is None:
+    urls = ServiceUrls.of(config)
+    if urls is None:
         return "", ""
     language = fallback(config.newsletter.language, WORDS)
-    words = WORDS[language or "en"]
-    lang = f"?lang={language}" if language else ""
-    return f"{service}subscribe{lang}", words["subscribe"]
+    return urls.subscribe(language or ""), WORDS[language or "en"]["subscribe"]
 
 
 def _entry(issue: Issue) -> dict[str, Any]:

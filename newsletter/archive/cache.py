@@ -25,7 +25,8 @@ FORMAT = 4  # raise when the cached entries change shape
 RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "kinds", "labels",
                   "language", "layout", "markup", "palette", "personal", "render", "schema",
                   "source", "workspace", "archive/__init__", "archive/cache", "archive/feeds",
-                  "archive/pages", "archive/search", "archive/mentions", "archive/directory")
+                  "archive/pages", "archive/search", "archive/mentions", "archive/directory",
+                  "places", "tags", "links", "tokens")
 LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
 
 

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from newsletter.links import ServiceUrls
 from newsletter.record import ALL_LISTS, Event, Record, RecordError
 from newsletter.serve.forms import SubscribeForm, mailed_today, read_form
 from newsletter.serve.mailer import Mailer, transport_for
@@ -48,6 +49,7 @@ class Service:
         self.settings = settings
         config = settings.config
         self.tokens = Tokens(settings.secret)
+        self.urls = ServiceUrls(settings.url)
         self.csrf = Csrf(settings.secret)
         self.renderer = Renderer(site=str(config.newsletter.name),
                                  publisher=str(config.newsletter.publisher),
@@ -208,7 +210,7 @@ async def subscribe(request: Request) -> Response:
     if not over:  # over the limit: the same answer, and no mail (no mail-bombing anyone)
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
-        link = f"{settings.url}confirm/{token}"
+        link = service.urls.confirm(token)
         try:
             service.mailer.submit(service.mailer.message(entry.address, link, entry.language))
         except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
@@ -224,7 +226,7 @@ async def confirm(request: Request) -> Response:
         lang = service.lang(request, exc.expired)
         if exc.expired:
             return service.message(request, lang, "expired_title", "expired_body", 410,
-                                   link=f"{service.settings.url}subscribe?lang={lang}")
+                                   link=service.urls.subscribe(lang))
         return service.message(request, lang, "invalid_title", "invalid_body", 404)
     lang = service.lang(request, claim)
     t = service.renderer.texts(lang)
@@ -287,4 +289,4 @@ async def unsubscribe(request: Request) -> Response:
     await service.store(Event(claim.address, "unsubscribed", list_name, source,
                               language=claim.language, detail=detail))
     return service.message(request, lang, "unsubscribed_title", "unsubscribed_body", 200,
-                           link=f"{service.settings.url}subscribe?lang={lang}")
+                           link=service.urls.subscribe(lang))
