@@ -18,7 +18,7 @@ from newsletter.editions import (
 )
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
-from newsletter.layout import primary
+from newsletter.tags import fallback
 from newsletter.markup import Rich
 from newsletter.schema import Checker, Field, Image, Record
 from newsletter.source import SourceError, load_front_matter, load_toml
@@ -56,9 +56,7 @@ class Section:
 
     def in_edition(self, language: str) -> bool:
         """Whether the ``language`` edition carries this section (same tag or primary)."""
-        return not self.editions or any(
-            e.lower() == language.lower() or primary(e) == primary(language)
-            for e in self.editions)
+        return not self.editions or fallback(language, self.editions) is not None
 
 
 @dataclass(frozen=True)

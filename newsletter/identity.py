@@ -15,7 +15,7 @@ from typing import Any
 
 from newsletter.config import IDENTITY_FIELDS, Config
 from newsletter.labels import labels
-from newsletter.layout import match
+from newsletter.tags import fallback
 from newsletter.markup import Rich
 from newsletter.schema import Record
 
@@ -64,9 +64,8 @@ def _table(config: Config, language: str) -> Record | None:
     """The ``[translations.<lang>]`` table a language uses (exact tag, else primary subtag),
     or None for the base tables (the workspace's own language, or no table)."""
     tables = dict(config.translations)
-    languages = (str(config.newsletter.get("language") or "en"), *tables)
-    index = match(languages, language)
-    return None if index == 0 else tables[languages[index]]
+    found = fallback(language, tables)
+    return None if found is None else tables[found]
 
 
 def identity(config: Config, language: str) -> Identity:

@@ -27,7 +27,10 @@ from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.identity import identity
 from newsletter.labels import labels
 from newsletter.language import autonym
+from newsletter.links import ServiceUrls
+from newsletter.places import Places
 from newsletter.render import BUILTIN_TEMPLATES, Templates
+from newsletter.tags import fallback, pick
 from newsletter.workspace import Workspace
 
 __all__ = ["ArchiveReport", "build_archive", "summary"]
@@ -63,7 +66,7 @@ class ArchiveReport:
 def build_archive(workspace: Workspace, *, out: Path | None = None,
                   base_url: str | None = None) -> ArchiveReport:
     """Build or update the static archive of every issue under issues/ in ``out``."""
-    out = out or workspace.root / "site"
+    out = out or Places(workspace.root).site
     config = workspace.config
     site = Site(_base_url(base_url) if base_url else config.archive_url,
                 config.newsletter.name, config.newsletter.publisher,
@@ -110,7 +113,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     entries = [r["entry"] for r in newest_first]
     _check_permalinks(entries)
     templates = _archive_templates(workspace)
-    words = labels(site.language) | WORDS.get(site.language.split("-")[0], WORDS["en"])
+    words = labels(site.language) | pick(site.language, WORDS, "en")
     index = index_page(templates, site, entries, words, search=search_box("", site.language),
                        nav=directory_words(site.language))
     title = f"{site.name} · {words['archive']}"
@@ -170,13 +173,11 @@ def edition_site(site: Site, config: Config, language: str) -> Site:
 
 def _subscribe(config: Config, language: str | None = None) -> tuple[str, str]:
     """The service's subscribe page and its label, or nothing without [service] url."""
-    service = config.service_url
-    if service is None:
+    urls = ServiceUrls.of(config)
+    if urls is None:
         return "", ""
-    language = (language or config.newsletter.language).split("-")[0]
-    words = WORDS.get(language, WORDS["en"])
-    lang = f"?lang={language}" if language in WORDS else ""
-    return f"{service}subscribe{lang}", words["subscribe"]
+    found = fallback(language or config.newsletter.language, WORDS)
+    return urls.subscribe(found or ""), WORDS[found or "en"]["subscribe"]
 
 
 def _entry(issue: Issue) -> dict[str, Any]:
