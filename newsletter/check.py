@@ -14,7 +14,8 @@ from newsletter.content import Issue
 from newsletter.drift import Stale, stale
 from newsletter.errors import shown_path
 from newsletter.identity import identity
-from newsletter.layout import edition_paths, primary
+from newsletter.layout import edition_paths
+from newsletter.tags import primary
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue

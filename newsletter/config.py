@@ -252,14 +252,14 @@ def load_config(root: Path) -> Config:
     editions = data.pop("translations", None) if isinstance(data, dict) else None
     values = checker.record(data, SCHEMA)
     lists = _lists(checker, source, tables)
-    translations = _translations(checker, editions, values)
+    translations = _identities(checker, editions, values)
     if checker.problems:
         raise ValidationError(checker.problems)
     return Config(root, values, lists, translations)
 
 
-def _translations(checker: Checker, tables: object, values: Record
-                  ) -> tuple[tuple[str, Record], ...]:
+def _identities(checker: Checker, tables: object, values: Record
+                ) -> tuple[tuple[str, Record], ...]:
     """``[translations.<lang>]``: one table per further language, checked like the rest."""
     if tables is None:
         return ()

@@ -203,3 +203,60 @@ title = "Beispielliste"
 public = true
 welcome = true
 """
+
+
+LISTS = """
+[lists.members]
+file = "subscribers/members.csv"
+title = "Mitglieder"
+description = "Alle Mitgliedsstädte"
+public = true
+[lists.members.translations.zh]
+title = "成员"
+description = "所有成员城市"
+
+[lists.press]
+file = "subscribers/press.csv"
+title = "Presse"
+public = true
+
+[lists.sample]
+title = "Testliste"
+"""
+
+
+def test_the_form_offers_only_public_lists_by_their_titles(workspace: Path) -> None:
+    for name in ("members", "press"):
+        (workspace / "subscribers" / f"{name}.csv").write_text("email,name,language\n",
+                                                               encoding="utf-8")
+    config = workspace / "newsletter.toml"
+    config.write_text(config.read_text(encoding="utf-8") + LISTS, encoding="utf-8")
+    service_config(workspace)
+    service = start_service(workspace, smtp_url="", port=free_port())
+    try:
+        import lxml.html
+
+        with service.client() as client:
+            for language, titles, about in (("de", ["Mitglieder", "Presse"],
+                                             "Alle Mitgliedsstädte"),
+                                            ("zh", ["成员", "Presse"], "所有成员城市")):
+                page = lxml.html.document_fromstring(
+                    client.get(f"/subscribe?lang={language}").content)
+                radios = page.xpath("//input[@name='list']")
+                assert [r.get("value") for r in radios] == ["members", "press"]
+                labels = [page.xpath(f"string(//label[@for='{r.get('id')}'])")
+                          for r in radios]
+                assert labels == titles
+                assert about in page.text_content()
+                assert "sample" not in page.xpath("//form")[0].text_content().lower()
+                assert "Testliste" not in page.text_content()
+            cookie, field = form(client, "/subscribe?lang=de")
+            refused = client.post("/subscribe?lang=de", headers={"Cookie": f"nl_csrf={cookie}"},
+                                  data={"csrf": field, "email": "x@example.net", "name": "",
+                                        "language": "de", "list": "sample", "consent": "1",
+                                        "website": ""})
+            assert refused.status_code == 400
+            assert "Bitte wählen Sie eine Liste" in refused.text
+        assert events(service.root) == []
+    finally:
+        service.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from newsletter.layout import primary
+from newsletter.tags import primary
 
 WORDS: Mapping[str, Mapping[str, str]] = {
     "en": {

@@ -184,7 +184,8 @@ async def subscribe(request: Request) -> Response:
     lang = service.lang(request)
     blank = Page(lang, service.renderer.texts(lang)["subscribe_title"],
                  (service.renderer.texts(lang)["subscribe_intro"],), form="subscribe",
-                 lists=settings.lists, consent=settings.consent[lang],
+                 lists=tuple(zip(settings.lists, settings.choices(lang), strict=True)),
+                 consent=settings.consent[lang],
                  consent_version=settings.consent_version,
                  values={"email": "", "name": "", "language": lang, "list": settings.lists[0]})
     if request.method != "POST":  # GET and HEAD only show; never change anything

@@ -97,8 +97,9 @@ class Mailer:
         message_id = make_msgid(domain=self.domain)
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-        message["Content-Language"] = lang
         message.set_content(body)
+        # After set_content, which drops every Content-* header set before it.
+        message["Content-Language"] = lang
         data = message.as_bytes()
         if self._signer is not None:
             data = self._signer(data) + data

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import jinja2
 
-from newsletter.config import Config
+from newsletter.config import Config, ListText
 from newsletter.identity import identity
 from newsletter.serve.texts import LANGUAGES, NAMES, TEXTS
 
@@ -54,6 +54,12 @@ footer ul { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: w
   gap: 0.25rem 1rem; }
 footer a { display: inline-block; padding: 0.5rem 0; }
 .legal { font-size: 0.9rem; color: #555555; }
+fieldset.lists { border: 0; padding: 0; }
+legend { font-weight: bold; margin-bottom: 0.25rem; padding: 0; }
+.choice { display: grid; grid-template-columns: auto 1fr; gap: 0 0.6rem; margin: 0.4rem 0; }
+.choice input { width: 1.4rem; height: 1.4rem; margin: 0.1rem 0 0; }
+.choice label { font-weight: normal; margin: 0; }
+.choice .about { grid-column: 2; color: #555555; font-size: 0.9rem; }
 """
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("newsletter.serve", "templates"),
@@ -70,7 +76,7 @@ class Page:
     form: str = ""
     csrf: str = ""
     link: str = ""
-    lists: tuple[str, ...] = ()
+    lists: tuple[tuple[str, ListText], ...] = ()  # (id, title and description) offered
     consent: str = ""
     consent_version: str = ""
     values: Mapping[str, str] = field(default_factory=dict)

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from newsletter.config import Config, find_root, load_config
+from newsletter.config import Config, ListText, find_root, load_config
 from newsletter.errors import ConfigError
 from newsletter.mailinglist import Lists
 from newsletter.record import ALL_LISTS
@@ -54,10 +54,11 @@ class Settings:
         host = urlsplit(url).hostname or ""
         section = config.section("service")
         workspace = Lists.of(config.places, config.lists)
-        lists = tuple(section.get("lists") or ()) or tuple(m.id for m in workspace.all)
+        lists = offered(config, tuple(section.get("lists") or ()),
+                        tuple(m.id for m in workspace.all))
         if not lists:
-            raise ConfigError("no list to subscribe to: add a list to subscribers/, declare "
-                              "one as [lists.<id>], or set [service] lists")
+            raise ConfigError("no list to subscribe to: declare the lists the form offers "
+                              "with [lists.<id>] public = true (and a title)")
         for name in lists:
             found = workspace.get(name)
             if found is None:
@@ -89,9 +90,28 @@ class Settings:
                    privacy_version=str(config.section("legal").get("privacy_version") or ""),
                    welcome_lists=_welcome_lists(config))
 
+    def choices(self, language: str) -> tuple[ListText, ...]:
+        """What the form shows of each offered list, in ``language``: its declared title and
+        description (its id where no [lists.<id>] table names it)."""
+        specs = {spec.id: spec for spec in self.config.lists}
+        return tuple(specs[name].text(language) if name in specs else ListText(name)
+                     for name in self.lists)
+
     def known_list(self, name: str) -> bool:
         """Whether a token's list is one of this workspace's (a list id, or "*")."""
         return name == ALL_LISTS or name in self.lists or name in self.known
+
+
+def offered(config: Config, named: tuple[str, ...], every: tuple[str, ...]
+            ) -> tuple[str, ...]:
+    """The lists the subscribe form offers: ``[service] lists`` if set, else those declared
+    ``public = true``. A workspace that declares no list at all keeps the old behaviour
+    (every list), so that it does not stop working on an upgrade."""
+    if named:
+        return named
+    if config.lists:
+        return tuple(spec.id for spec in config.lists if spec.public)
+    return every
 
 
 def _welcome_lists(config: Config) -> frozenset[str]:
