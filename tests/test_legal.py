@@ -260,3 +260,20 @@ def test_the_form_offers_only_public_lists_by_their_titles(workspace: Path) -> N
         assert events(service.root) == []
     finally:
         service.stop()
+
+
+def test_with_no_public_list_the_form_is_closed_and_the_service_runs(workspace: Path) -> None:
+    config = workspace / "newsletter.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[lists.sample]\ntitle = "Test"\n',
+                      encoding="utf-8")
+    service_config(workspace)
+    service = start_service(workspace, smtp_url="", port=free_port())
+    try:
+        with service.client() as client:
+            page = client.get("/subscribe?lang=zh")
+            assert page.status_code == 404
+            assert "目前没有开放订阅的列表。" in page.text
+            assert 'name="email"' not in page.text
+    finally:
+        service.stop()
+    assert "subscribe form is closed" in service.log.read_text(encoding="utf-8")

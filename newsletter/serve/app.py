@@ -73,6 +73,8 @@ class Service:
         self.reader = Record.open(self.settings.root)
         self.mailer.start()
         log.info("confirmation mails go through %s", self.mailer.description)
+        if not self.settings.lists:
+            log.warning("no list is declared public = true: the subscribe form is closed")
         try:
             yield
         finally:
@@ -182,6 +184,8 @@ async def subscribe(request: Request) -> Response:
     service = _service(request)
     settings = service.settings
     lang = service.lang(request)
+    if not settings.lists:  # no list declared public: nothing to offer
+        return service.message(request, lang, "closed_title", "closed_body", 404)
     blank = Page(lang, service.renderer.texts(lang)["subscribe_title"],
                  (service.renderer.texts(lang)["subscribe_intro"],), form="subscribe",
                  lists=tuple(zip(settings.lists, settings.choices(lang), strict=True)),

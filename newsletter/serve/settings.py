@@ -27,7 +27,8 @@ class Settings:
     secret: bytes
     url: str  # public base URL, with a trailing slash
     hosts: tuple[str, ...]  # Host header values accepted
-    lists: tuple[str, ...]  # ids of the lists offered on the form; the first is the default
+    lists: tuple[str, ...]  # ids of the lists offered on the form (the first is the default);
+    #                         none: the form is closed, links in mails still work
     known: frozenset[str]  # every list id of the workspace
     consent: Mapping[str, str]  # per language
     consent_version: str
@@ -56,9 +57,10 @@ class Settings:
         workspace = Lists.of(config.places, config.lists)
         lists = offered(config, tuple(section.get("lists") or ()),
                         tuple(m.id for m in workspace.all))
-        if not lists:
-            raise ConfigError("no list to subscribe to: declare the lists the form offers "
-                              "with [lists.<id>] public = true (and a title)")
+        if not lists and not config.lists:
+            raise ConfigError("no list to subscribe to: add a list to subscribers/, or "
+                              "declare the lists the form offers with [lists.<id>] public = "
+                              "true (and a title)")
         for name in lists:
             found = workspace.get(name)
             if found is None:

@@ -59,6 +59,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bad_consent": "Bitte stimmen Sie zu, damit wir Ihnen den Newsletter senden dürfen",
         "bad_list": "Bitte wählen Sie eine Liste",
         "imprint": "Impressum", "privacy": "Datenschutzerklärung", "legal": "Rechtliches",
+        "closed_title": "Zurzeit keine Anmeldung",
+        "closed_body": "Im Moment ist keine Liste für neue Anmeldungen geöffnet.",
         "privacy_note": "Wie wir Ihre Daten verarbeiten, steht in der",
         "mail_subject": "Bitte bestätigen Sie Ihr Abonnement: {name}",
         "mail_body": "Guten Tag,\n\njemand (hoffentlich Sie) möchte {address} für den "
@@ -106,6 +108,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bad_consent": "请勾选同意，我们才能给您发送简报",
         "bad_list": "请选择一个列表",
         "imprint": "版本信息", "privacy": "隐私政策", "legal": "法律信息",
+        "closed_title": "暂不开放订阅", "closed_body": "目前没有开放订阅的列表。",
         "privacy_note": "我们如何处理您的数据，请见",
         "mail_subject": "请确认您的订阅：{name}",
         "mail_body": "您好！\n\n有人（希望是您本人）希望用 {address} 订阅简报“{name}”。请通过以下"
@@ -158,6 +161,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "bad_consent": "Please agree so that we may send you the newsletter",
         "bad_list": "Please choose a list",
         "imprint": "Imprint", "privacy": "Privacy policy", "legal": "Legal",
+        "closed_title": "Subscriptions are closed",
+        "closed_body": "No list is open for new subscriptions at the moment.",
         "privacy_note": "How we handle your data is explained in our",
         "mail_subject": "Please confirm your subscription: {name}",
         "mail_body": "Hello,\n\nsomeone (hopefully you) asked to subscribe {address} to the "
