@@ -15,11 +15,11 @@ from newsletter.drift import Stale, stale
 from newsletter.errors import shown_path
 from newsletter.identity import identity
 from newsletter.layout import edition_paths
-from newsletter.tags import primary
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue
 from newsletter.stub import Leftover, leftovers, month_mismatch
+from newsletter.tags import primary
 from newsletter.workspace import Workspace
 
 GMAIL_CLIP = 102 * 1024  # Gmail clips a message's HTML beyond about 102 KB

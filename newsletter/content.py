@@ -18,10 +18,10 @@ from newsletter.editions import (
 )
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
-from newsletter.tags import fallback
 from newsletter.markup import Rich
 from newsletter.schema import Checker, Field, Image, Record
 from newsletter.source import SourceError, load_front_matter, load_toml
+from newsletter.tags import fallback
 
 ISSUE_FILE = "issue.toml"
 _ISSUE_FIELDS = (

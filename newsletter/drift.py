@@ -174,7 +174,7 @@ def _write(folder: Path, sources: Mapping[str, str]) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write("".join(lines))
-        os.chmod(name, 0o644)  # noqa: S103  (mkstemp makes 0600; a file for git)
+        os.chmod(name, 0o644)
         os.replace(name, folder / LOCK)
     except BaseException:
         Path(name).unlink(missing_ok=True)

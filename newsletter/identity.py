@@ -15,9 +15,9 @@ from typing import Any
 
 from newsletter.config import IDENTITY_FIELDS, Config
 from newsletter.labels import labels
-from newsletter.tags import fallback
 from newsletter.markup import Rich
 from newsletter.schema import Record
+from newsletter.tags import fallback
 
 __all__ = ["IDENTITY_FIELDS", "Identity", "identity", "localised"]
 

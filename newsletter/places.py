@@ -46,6 +46,19 @@ class Places:
     def issues(self) -> Path:
         return self.root / "issues"
 
+    @property
+    def gitignore(self) -> Path:
+        """The workspace's .gitignore (``init`` writes it from ``private()``)."""
+        return self.root / ".gitignore"
+
+    def private(self) -> list[str]:
+        """gitignore patterns, relative to the root, of what must never go into git (personal
+        data: the record, journals, delivered mail) and of what is rebuilt (build, site)."""
+        def rel(path: Path) -> str:
+            return path.relative_to(self.root).as_posix()
+        return [rel(self.record) + "*", rel(self.journals) + "/", rel(self.outboxes) + "/",
+                rel(self.build) + "/", rel(self.site) + "/"]
+
     def issue(self, slug: str) -> Path:
         return self.issues / slug
 

@@ -16,21 +16,13 @@ SCAFFOLD = Path(__file__).parent / "scaffold"
 EXAMPLES = Path(__file__).parent / "examples"  # <lang>/: config and example issue, not English
 LANGUAGES = ("de", "zh", "en")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9\-]*")
-EXAMPLE = Path("issues") / "example"
+EXAMPLE = "example"  # the example issue's folder name
 
 # Everything a workspace makes that is not for git: personal data (the subscription record,
 # send journals, delivered mail) and what build and archive write.
-GITIGNORE = """\
-# Written by 'newsletter init'. Personal data never goes into git:
-subscribers/record.sqlite*
-journal/
-outbox/
-# Rebuilt from the sources at any time:
-build/
-site/
-.archive-cache*
-__pycache__/
-"""
+_GITIGNORE = ("# Written by 'newsletter init'. Personal data (the subscription record, send "
+              "journals, delivered mail)\n# never goes into git; build/ and site/ are rebuilt "
+              "from the sources.\n")
 _DRAFT = {
     "en": "an example: 'archive' does not publish it and 'send' refuses it; delete this line "
           "to publish",
@@ -51,16 +43,19 @@ def init_workspace(target: Path, *, language: str = "en") -> Path:
         raise ConfigError(f"{target} is not empty; choose a new or empty folder")
     shutil.copytree(SCAFFOLD, target, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
+    places = Places(target)
+    example = places.issue(EXAMPLE)
     own = EXAMPLES / language
     if own.is_dir():  # the English texts are the scaffold's; the others replace them
-        for old in (target / EXAMPLE).glob("*.md"):
+        for old in example.glob("*.md"):
             old.unlink()
         shutil.copytree(own, target, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    meta = target / EXAMPLE / "issue.toml"
+    meta = example / "issue.toml"
     meta.write_text(f"draft = true   # {_DRAFT[language]}\n" + meta.read_text(encoding="utf-8"),
                     encoding="utf-8")
-    (target / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+    places.gitignore.write_text(_GITIGNORE + "\n".join(places.private()) + "\n",
+                                encoding="utf-8")
     return target
 
 

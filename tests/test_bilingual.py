@@ -97,7 +97,8 @@ def test_each_edition_has_its_own_name_publisher_address_and_legal_links(koeln: 
         assert tree.xpath("string(//h1)") == ZH_NAME
         body = tree.text_content()
         assert f"发布方：{ZH_PUBLISHER}" in body
-        assert "秘书处" in body and "Geschäftsstelle" not in body
+        assert "秘书处" in body
+        assert "Geschäftsstelle" not in body
         assert "Chinesisch-Deutsche" not in body.replace("Chinesisch-Deutschen", "")
     for name, tree in trees.items():
         hrefs = tree.xpath("//a/@href")
@@ -114,7 +115,8 @@ def test_chinese_emphasis_is_bold_not_slanted(koeln: Path) -> None:
     zh = (koeln / "zh/email.html").read_text(encoding="utf-8")
     tree = lxml.html.document_fromstring(zh.encode("utf-8"))
     emphasis = tree.xpath("//em[normalize-space()='隆重']")
-    assert emphasis and "font-style:normal" in emphasis[0].get("style", "").replace(" ", "")
+    assert emphasis
+    assert "font-style:normal" in emphasis[0].get("style", "").replace(" ", "")
     assert "font-weight:bold" in emphasis[0].get("style", "").replace(" ", "")
     assert "font-style:italic" not in zh.replace(" ", "")
     de = lxml.html.document_fromstring((koeln / "email.html").read_bytes())
@@ -132,9 +134,11 @@ def test_the_archive_page_and_feed_entry_use_the_editions_identity(koeln: Path,
     assert "希望通过电子邮件接收ISA简报" in page.text_content()
     feed = feedparser.parse((site / "feed.xml").read_bytes())
     zh = [e for e in feed.entries if e.link.endswith("koeln-bilingual/zh/")]
-    assert zh and zh[0].author == ZH_PUBLISHER
+    assert zh
+    assert zh[0].author == ZH_PUBLISHER
     de = [e for e in feed.entries if e.link.endswith("koeln-bilingual/")]
-    assert de and de[0].get("author", feed.feed.author) != ZH_PUBLISHER
+    assert de
+    assert de[0].get("author", feed.feed.author) != ZH_PUBLISHER
 
 
 def test_a_subject_prefix_per_edition(koeln: Path, invoke: Invoke) -> None:

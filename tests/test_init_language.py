@@ -26,7 +26,8 @@ def test_init_builds_checks_and_archives_with_no_draft_published(
     monkeypatch.chdir(root)
     built = invoke("build", "issues/example")
     assert built.exit_code == 0, built.output
-    assert "warning" not in built.output and "error" not in built.output, built.output
+    assert "warning" not in built.output, built.output
+    assert "error" not in built.output, built.output
     checked = invoke("check", "issues/example")
     assert checked.exit_code == 0
     assert checked.output.strip() == "example: ok", checked.output
@@ -60,7 +61,8 @@ def test_the_gitignore_keeps_personal_data_and_outputs_out_of_git(tmp_path: Path
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     tracked = subprocess.run(["git", "ls-files"], cwd=root, check=True, capture_output=True,
                              text=True).stdout.split()
-    assert "newsletter.toml" in tracked and "subscribers/sample.csv" in tracked
+    assert "newsletter.toml" in tracked
+    assert "subscribers/sample.csv" in tracked
     assert "issues/example/issue.toml" in tracked
     private = [p for p in tracked if p.startswith(("journal/", "outbox/", "build/", "site/"))
                or "record.sqlite" in p]
@@ -80,7 +82,8 @@ def test_new_issues_are_drafts_in_the_workspaces_language(tmp_path: Path, invoke
     monkeypatch.chdir(tmp_path / "news")
     assert invoke("new", "2026-05-spring").exit_code == 0
     meta = Path("issues/2026-05-spring/issue.toml").read_text(encoding="utf-8")
-    assert "draft = true" in meta and "草稿" in meta
+    assert "draft = true" in meta
+    assert "草稿" in meta
     assert invoke("archive").output.count("2026-05-spring") == 1  # named as a draft
 
 

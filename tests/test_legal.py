@@ -138,7 +138,8 @@ def test_email_footers_link_imprint_and_privacy(workspace: Path, invoke: Invoke)
     footer = tree.xpath("//*[@role='contentinfo']")[0]
     assert {IMPRINT, PRIVACY} <= set(footer.xpath(".//a/@href"))
     text = Path("build/example/email.txt").read_text(encoding="utf-8")
-    assert f"Privacy: {PRIVACY}" in text and f"Imprint: {IMPRINT}" in text
+    assert f"Privacy: {PRIVACY}" in text
+    assert f"Imprint: {IMPRINT}" in text
 
 
 def test_check_warns_when_a_german_edition_has_no_imprint(isa_workspace: Path,
@@ -186,7 +187,8 @@ def test_a_welcome_mail_through_the_outbox_after_a_real_confirmation(
         assert welcome["Content-Language"] == "zh"
         body = text_of(welcome)
         assert "感谢您订阅简报“示例简报”" in body
-        assert f"隐私政策：{ZH_PRIVACY}" in body and f"版本信息：{IMPRINT}" in body
+        assert f"隐私政策：{ZH_PRIVACY}" in body
+        assert f"版本信息：{IMPRINT}" in body
         unsubscribe = re.search(re.escape(PUBLIC) + r"unsubscribe/\S+", body)
         assert unsubscribe
         with httpx.Client(headers={"Host": "news.example.org"}) as plain:

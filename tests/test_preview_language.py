@@ -66,10 +66,14 @@ def test_the_interface_speaks_the_workspaces_language_at_375_px(
             }""")
             no_sideways_scrolling(page)
             box = page.locator("#frame").bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+            assert box is not None
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= 375
             for button in page.locator("nav button").all():  # big enough for a finger
                 size = button.bounding_box()
-                assert size is not None and size["height"] >= 44 and size["width"] >= 44
+                assert size is not None
+                assert size["height"] >= 44
+                assert size["width"] >= 44
             shot = tmp_path / f"preview-{language}.png"
             page.screenshot(path=str(shot), full_page=True)
             assert png_size(shot)[0] == 375

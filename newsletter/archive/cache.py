@@ -23,10 +23,10 @@ FORMAT = 4  # raise when the cached entries change shape
 # The modules that shape an issue page (the render pipeline and the archive itself): a new
 # release that changes any of them re-renders every issue.
 RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "identity", "kinds",
-                  "labels", "language", "layout", "markup", "palette", "personal", "render", "schema",
-                  "source", "workspace", "archive/__init__", "archive/cache", "archive/feeds",
-                  "archive/pages", "archive/search", "archive/mentions", "archive/directory",
-                  "places", "tags", "links", "tokens")
+                  "labels", "language", "layout", "markup", "palette", "personal", "render",
+                  "schema", "source", "workspace", "archive/__init__", "archive/cache",
+                  "archive/feeds", "archive/pages", "archive/search", "archive/mentions",
+                  "archive/directory", "places", "tags", "links", "tokens")
 LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
 
 

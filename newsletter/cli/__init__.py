@@ -93,9 +93,8 @@ def new(slug: str) -> None:
 def build(issues: tuple[Path, ...], out: Path | None) -> None:
     """Build each ISSUE folder into build/<slug>/."""
     from newsletter.build import build as build_issues
-    from newsletter.workspace import Workspace
-
     from newsletter.check import check_issue
+    from newsletter.workspace import Workspace
 
     workspace = Workspace.find(issues[0])
     results = build_issues(workspace, issues, out=out)

@@ -16,8 +16,8 @@ from newsletter.check import Finding, check_output
 from newsletter.compose import personal_values
 from newsletter.content import Issue
 from newsletter.errors import NewsletterError
-from newsletter.preview.words import ui_language, words
 from newsletter.layout import match
+from newsletter.preview.words import ui_language, words
 from newsletter.render import RenderedIssue
 from newsletter.subscribers import Subscriber
 from newsletter.workspace import Workspace

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from newsletter.config import Config
 from newsletter.headers import refuse_breaks
+from newsletter.identity import identity
 from newsletter.places import Places
 from newsletter.send.outbox import Outbox
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Transport
 from newsletter.send.transport import SmtpTransport, Timeouts
-from newsletter.identity import identity
 from newsletter.serve.letters import legal_footer
 from newsletter.serve.texts import TEXTS
 
