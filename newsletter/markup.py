@@ -63,9 +63,31 @@ def render(source: str, *, inline: bool = False) -> tuple[Rich, list[LinkProblem
     md = _parser()
     env: dict[str, object] = {}
     tokens = md.parseInline(source, env) if inline else md.parse(source, env)
+    _join_cjk_lines(tokens)
     problems = _check_links(tokens, source)
     html = md.renderer.render(tokens, md.options, env)
     return Rich(sanitise(html), to_text(tokens)), problems
+
+
+# Chinese and Japanese (ideographs, kana, full-width forms and punctuation): written without
+# spaces, so a line break inside a paragraph must not become one (Chromium and mail clients
+# show the newline between two ideographs as a space: "期间 举行").
+_CJK = re.compile(r"[\u2e80-\u2fff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+                  r"\uff00-\uffef]")
+
+
+def _join_cjk_lines(tokens: list[Token]) -> None:
+    """Drop the soft line breaks between two CJK characters (HTML and text alike)."""
+    for token in tokens:
+        children = token.children or []
+        for index, child in enumerate(children):
+            if child.type != "softbreak" or not 0 < index < len(children) - 1:
+                continue
+            before, after = children[index - 1], children[index + 1]
+            if (before.type == "text" and after.type == "text" and before.content
+                    and after.content and _CJK.match(before.content[-1])
+                    and _CJK.match(after.content[0])):
+                child.type, child.content = "text", ""
 
 
 def _check_links(tokens: list[Token], source: str) -> list[LinkProblem]:

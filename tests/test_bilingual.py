@@ -111,6 +111,15 @@ def test_each_edition_has_its_own_name_publisher_address_and_legal_links(koeln: 
     assert "Datenschutzerklärung" not in text
 
 
+def test_a_line_break_inside_chinese_text_is_no_space(koeln: Path) -> None:
+    # 01-koeln.zh.md breaks its first paragraph between 期间 and 举行.
+    zh = pages(koeln)["zh/email.html"].text_content()
+    assert "博览会期间举行" in zh
+    text = (koeln / "zh/email.txt").read_text(encoding="utf-8").replace("\n", "")
+    assert "博览会期间举行" in text
+    assert "期间 举行" not in text
+
+
 def test_chinese_emphasis_is_bold_not_slanted(koeln: Path) -> None:
     zh = (koeln / "zh/email.html").read_text(encoding="utf-8")
     tree = lxml.html.document_fromstring(zh.encode("utf-8"))
