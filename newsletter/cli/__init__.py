@@ -73,7 +73,7 @@ def init(directory: Path, language: str) -> None:
 
     init_workspace(directory, language=language)
     click.echo(f"workspace created in {directory}; try: cd {directory} && "
-               "newsletter build issues/example")
+               "newsletter preview issues/example (a draft: archive and send leave it out)")
 
 
 @cli.command()
@@ -83,7 +83,8 @@ def new(slug: str) -> None:
     from newsletter.scaffold import new_issue
 
     folder = new_issue(slug)
-    click.echo(f"created {folder}: edit its issue.toml and section files")
+    click.echo(f"created {folder}: edit its issue.toml and section files; it is a draft "
+               "until you delete 'draft = true' from its issue.toml")
 
 
 @cli.command()
