@@ -73,7 +73,7 @@ def init(directory: Path, language: str) -> None:
 
     init_workspace(directory, language=language)
     click.echo(f"workspace created in {directory}; try: cd {directory} && "
-               "newsletter preview issues/example (a draft: archive and send leave it out)")
+               "newsletter build issues/example (a draft: archive and send leave it out)")
 
 
 @cli.command()
