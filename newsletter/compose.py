@@ -27,6 +27,7 @@ from newsletter import personal
 from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
+from newsletter.identity import identity
 from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
 from newsletter.schema import line_break
@@ -134,6 +135,7 @@ class Composer:
             refuse_breaks(config.section("unsubscribe").get(key) or "",
                           f"unsubscribe.{key} in newsletter.toml")
         display, sender = parseaddr(news.sender)
+        display = identity(config, self.edition.language).sender_name or display
         try:
             self.envelope_from = normalise(sender)
         except ValueError as exc:

@@ -123,6 +123,8 @@ SCHEMA = (
 IDENTITY_FIELDS = (
     Field("name", "str", header=True, doc="the newsletter's name in this language"),
     Field("publisher", "str", header=True, doc="who publishes it, in this language"),
+    Field("sender_name", "str", header=True,
+          doc="the name in this edition's From: (the address stays [newsletter] sender's)"),
     Field("address", "str", doc="the postal address as this language writes it"),
     Field("note", "markdown", doc="the archive pages' subscribe/contact note"),
     Field("imprint", "url", doc="the imprint in this language"),

@@ -28,6 +28,7 @@ class Identity:
     language: str
     name: str
     publisher: str
+    sender_name: str  # the From: name of this language's mails; "" keeps the sender's own
     address: str
     note: Rich | None
     imprint: str | None
@@ -84,6 +85,7 @@ def identity(config: Config, language: str) -> Identity:
     return Identity(
         language=language, name=str(pick("name", news.name)),
         publisher=str(pick("publisher", news.publisher)),
+        sender_name=str(pick("sender_name", "") or ""),
         address=str(pick("address", footer.get("address") or "")),
         note=pick("note", archive.get("note")), imprint=pick("imprint", imprint),
         privacy=pick("privacy", legal.get("privacy")), contact=footer.get("contact"),

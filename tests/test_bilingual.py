@@ -199,3 +199,18 @@ def test_a_translation_of_a_section_left_out_of_its_edition_is_reported(
     assert result.exit_code == 2
     assert f"{ISSUE}/04-intern.zh.md:1: a zh translation of 04-intern.md, whose 'editions:' " \
            "leave it out of the zh edition" in result.output
+
+
+def test_each_edition_is_mailed_from_its_own_name(koeln: Path, invoke: Invoke) -> None:
+    import email
+    import email.policy
+
+    sent = invoke("send", ISSUE, "--list", "subscribers/sample.csv", "--yes")
+    assert sent.exit_code == 0, sent.output
+    senders = {}
+    for path in Path("outbox/2017-04-koeln-bilingual").rglob("*"):
+        if path.is_file():
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            senders[message["To"].addresses[0].addr_spec] = str(message["From"])
+    assert senders["li.wei@example.org"] == f"{ZH_NAME} <newsletter@isa.example.org>"
+    assert senders["anna.mueller@example.org"] == "ISA-Newsletter <newsletter@isa.example.org>"

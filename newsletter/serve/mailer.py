@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 from newsletter.config import Config
@@ -90,7 +90,8 @@ class Mailer:
     def letter(self, address: str, subject: str, body: str, lang: str) -> Confirmation:
         """A service mail (confirmation, welcome) to ``address``, signed if DKIM is set."""
         message = EmailMessage(policy=SMTP)
-        message["From"] = self.sender
+        name = identity(self.config, lang).sender_name
+        message["From"] = formataddr((name, self.envelope_from)) if name else self.sender
         message["To"] = address
         message["Subject"] = subject
         message["Date"] = formatdate(localtime=False)
