@@ -279,3 +279,24 @@ def test_with_no_public_list_the_form_is_closed_and_the_service_runs(workspace: 
     finally:
         service.stop()
     assert "subscribe form is closed" in service.log.read_text(encoding="utf-8")
+
+
+def test_an_editors_welcome_text_names_the_list_and_keeps_unknown_braces(tmp_path: Path
+                                                                        ) -> None:
+    from newsletter.config import load_config
+    from newsletter.identity import identity
+    from newsletter.serve.letters import welcome
+    from newsletter.serve.texts import TEXTS
+
+    (tmp_path / "newsletter.toml").write_text(
+        '[newsletter]\nname = "N"\npublisher = "P"\nsender = "N <n@example.org>"\n'
+        'language = "de"\n[archive]\nbase_url = "https://example.org/"\n'
+        '[footer]\naddress = "Hauptstraße 1"\n[service]\nwelcome_subject = "Hallo {list}"\n'
+        'welcome = "Sie lesen jetzt {list} an {address} {unknown}."\n', encoding="utf-8")
+    who = identity(load_config(tmp_path), "de")
+    subject, body = welcome(who, TEXTS["de"], address="a@example.org",
+                            unsubscribe="https://example.org/u/1", list_title="Mitglieder")
+    assert subject == "Hallo Mitglieder"
+    assert body.startswith("Sie lesen jetzt Mitglieder an a@example.org {unknown}.\n")
+    assert "https://example.org/u/1" in body
+    assert body.endswith("\n-- \nHauptstraße 1\n")

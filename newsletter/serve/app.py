@@ -281,8 +281,10 @@ def _welcome(service: Service, claim: Claim, lang: str) -> None:
     token = service.tokens.make(UNSUBSCRIBE, claim.list_name, claim.address,
                                 language=claim.language)
     who = identity(service.settings.config, lang)
+    spec = next((s for s in service.settings.config.lists if s.id == claim.list_name), None)
     subject, body = welcome(who, service.renderer.texts(lang), address=claim.address,
-                           unsubscribe=f"{service.unsubscribe_base}/{token}")
+                            unsubscribe=f"{service.unsubscribe_base}/{token}",
+                            list_title=spec.text(lang).title if spec else claim.list_name)
     try:
         service.mailer.submit(service.mailer.letter(claim.address, subject, body, lang))
     except (ValueError, TypeError) as exc:  # the confirmation is recorded: answer alike

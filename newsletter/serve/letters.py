@@ -23,10 +23,12 @@ def legal_footer(who: Identity, texts: Mapping[str, str]) -> str:
     return _SEPARATOR + "\n".join(line for line in lines if line) + "\n"
 
 
-def welcome(who: Identity, texts: Mapping[str, str], *, address: str,
-            unsubscribe: str) -> tuple[str, str]:
-    """The welcome mail's subject and body in ``who``'s language."""
-    fields = {"name": who.name, "publisher": who.publisher, "address": address}
+def welcome(who: Identity, texts: Mapping[str, str], *, address: str, unsubscribe: str,
+            list_title: str = "") -> tuple[str, str]:
+    """The welcome mail's subject and body in ``who``'s language (``{list}``: the list's
+    title in it)."""
+    fields = {"name": who.name, "publisher": who.publisher, "address": address,
+              "list": list_title}
     subject = who.welcome_subject.format_map(_Lenient(fields))
     body = who.welcome.format_map(_Lenient(fields)).rstrip("\n") + "\n"
     body += f"\n{unsubscribe}\n\n{who.publisher}\n"
