@@ -250,6 +250,9 @@ def test_the_form_offers_only_public_lists_by_their_titles(workspace: Path) -> N
                           for r in radios]
                 assert labels == titles
                 assert about in page.text_content()
+                # A title not in the page's language carries its own: the workspace's ("en").
+                written = [r.xpath("string(ancestor::*[@lang][1]/@lang)") for r in radios]
+                assert written == (["zh", "en"] if language == "zh" else ["en", "en"])
                 assert "sample" not in page.xpath("//form")[0].text_content().lower()
                 assert "Testliste" not in page.text_content()
             cookie, field = form(client, "/subscribe?lang=de")

@@ -188,7 +188,7 @@ async def subscribe(request: Request) -> Response:
         return service.message(request, lang, "closed_title", "closed_body", 404)
     blank = Page(lang, service.renderer.texts(lang)["subscribe_title"],
                  (service.renderer.texts(lang)["subscribe_intro"],), form="subscribe",
-                 lists=tuple(zip(settings.lists, settings.choices(lang), strict=True)),
+                 lists=settings.choices(lang),
                  consent=settings.consent[lang],
                  consent_version=settings.consent_version,
                  values={"email": "", "name": "", "language": lang, "list": settings.lists[0]})

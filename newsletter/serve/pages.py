@@ -76,7 +76,8 @@ class Page:
     form: str = ""
     csrf: str = ""
     link: str = ""
-    lists: tuple[tuple[str, ListText], ...] = ()  # (id, title and description) offered
+    # The offered lists: id, title and description, and the language those are written in.
+    lists: tuple[tuple[str, ListText, str], ...] = ()
     consent: str = ""
     consent_version: str = ""
     values: Mapping[str, str] = field(default_factory=dict)

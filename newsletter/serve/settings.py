@@ -13,6 +13,7 @@ from newsletter.errors import ConfigError
 from newsletter.mailinglist import Lists
 from newsletter.record import ALL_LISTS
 from newsletter.serve.texts import LANGUAGES, TEXTS
+from newsletter.tags import fallback
 from newsletter.tokens import secret_from_env
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -92,12 +93,19 @@ class Settings:
                    privacy_version=str(config.section("legal").get("privacy_version") or ""),
                    welcome_lists=_welcome_lists(config))
 
-    def choices(self, language: str) -> tuple[ListText, ...]:
-        """What the form shows of each offered list, in ``language``: its declared title and
-        description (its id where no [lists.<id>] table names it)."""
+    def choices(self, language: str) -> tuple[tuple[str, ListText, str], ...]:
+        """What the form shows of each offered list for a page in ``language``: its id, its
+        title and description in that language if it has them (else the declared ones, its
+        id where no [lists.<id>] table names it), and the language they are written in."""
         specs = {spec.id: spec for spec in self.config.lists}
-        return tuple(specs[name].text(language) if name in specs else ListText(name)
-                     for name in self.lists)
+        own = str(self.config.newsletter.get("language") or "en")
+        found = []
+        for name in self.lists:
+            spec = specs.get(name)
+            translated = fallback(language, spec.translations) if spec else None
+            text = spec.text(language) if spec else ListText(name)
+            found.append((name, text, translated or (language if spec is None else own)))
+        return tuple(found)
 
     def known_list(self, name: str) -> bool:
         """Whether a token's list is one of this workspace's (a list id, or "*")."""
