@@ -303,3 +303,33 @@ def test_an_editors_welcome_text_names_the_list_and_keeps_unknown_braces(tmp_pat
     assert body.startswith("Sie lesen jetzt Mitglieder an a@example.org {unknown}.\n")
     assert "https://example.org/u/1" in body
     assert body.endswith("\n-- \nHauptstraße 1\n")
+
+
+def test_axe_finds_nothing_on_the_form_with_lists_and_legal_links(
+        workspace: Path, browser: Browser, axe_script: Path) -> None:
+    for name in ("members", "press"):
+        (workspace / "subscribers" / f"{name}.csv").write_text("email,name,language\n",
+                                                               encoding="utf-8")
+    with_legal(workspace)
+    config = workspace / "newsletter.toml"
+    config.write_text(config.read_text(encoding="utf-8") + LISTS, encoding="utf-8")
+    service_config(workspace)
+    service = start_service(workspace, smtp_url="", port=free_port())
+    context = browser.new_context(viewport={"width": 375, "height": 740}, bypass_csp=True)
+    try:
+        found = {}
+        for language in ("de", "zh", "en"):
+            page = context.new_page()
+            page.goto(f"{service.base}/subscribe?lang={language}")
+            page.add_script_tag(path=str(axe_script))
+            result = page.evaluate("() => axe.run(document, {runOnly: {type: 'tag', values: "
+                                   "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', "
+                                   "'best-practice']}, resultTypes: ['violations']})")
+            found[language] = [f"{v['id']}: {v['nodes'][0]['html'][:100]}"
+                               for v in result["violations"]]
+            assert page.locator("input[name='list']").count() == 2
+            page.close()
+        assert not any(found.values()), found
+    finally:
+        context.close()
+        service.stop()
