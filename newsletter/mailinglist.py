@@ -19,7 +19,7 @@ from pathlib import Path
 from newsletter.config import ListSpec
 from newsletter.errors import ConfigError, Problem, SubscriberError, ValidationError
 from newsletter.places import Places
-from newsletter.record import Record
+from newsletter.record import ALL_LISTS, Record
 from newsletter.subscribers import (
     INVALID,
     SUPPRESSED,
@@ -189,6 +189,20 @@ class Lists:
     @property
     def ids(self) -> frozenset[str]:
         return frozenset(m.id for m in self.all)
+
+    def orphans(self) -> list[str]:
+        """Ids that readers confirmed on in the record but that no list has (a list renamed
+        without keeping its id): their web readers are mailed by no list."""
+        with Record.open(self.places.root) as record:
+            named = record.confirmed_lists()
+        return sorted(named - self.ids - {ALL_LISTS})
+
+    def warnings(self) -> list[str]:
+        """What an editor should know about the workspace's lists before sending."""
+        return [f"the record has readers who confirmed on list '{list_id}', which no list of "
+                f"the workspace is now: they get nothing. If a list was renamed, give it its "
+                f"old id back: [lists.{list_id}] with file = \"<its file>\" in newsletter.toml"
+                for list_id in self.orphans()]
 
     def get(self, list_id: str) -> MailingList | None:
         return next((m for m in self.all if m.id == list_id), None)

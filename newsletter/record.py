@@ -190,6 +190,11 @@ class Record:
         for address, detail, language in self._query(query, (list_name, *params)):
             yield address, _detail(detail).get("name", ""), language
 
+    def confirmed_lists(self) -> set[str]:
+        """The list ids that readers ever confirmed on (``*`` included)."""
+        return {row[0] for row in self._query(
+            "SELECT DISTINCT list_name FROM events WHERE event = 'confirmed'", ())}
+
     def languages(self) -> dict[str, str]:
         """Each address's latest language choice (``language`` events), lower-case address."""
         query = """

@@ -230,7 +230,8 @@ class Campaign:
         return replace(summary, recipients=tally.valid, suppressed=tally.suppressed,
                        editions=editions, invalid=tally.invalid,
                        duplicates=tally.duplicates, on_earlier_list=tally.on_earlier_list,
-                       journaled=journaled, skipped=skipped, to_send=to_send)
+                       journaled=journaled, skipped=skipped, to_send=to_send,
+                       notes=tuple(Lists.of(self.places, self.config.lists).warnings()))
 
     def _journaled(self) -> tuple[dict[str, int], dict[str, str]]:
         """The journal's counts by state (earlier runs, any list) and each reader's state,
