@@ -134,13 +134,14 @@ def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
                     if strict:
                         raise ValidationError([row])
                     continue
-                if verdict == VALID and key(row.email) in seen:
+                k = key(row.email)
+                if verdict == VALID and k in seen:
                     verdict = ON_EARLIER_LIST
-                    tally.shared.add(key(row.email))
+                    tally.shared.add(k)
                 if verdict != VALID:
                     setattr(tally, _FIELD[verdict], getattr(tally, _FIELD[verdict]) + 1)
                     continue
-                seen.add(key(row.email))
+                seen.add(k)
                 tally.valid += 1
                 tally.languages[row.language] += 1
                 yield mailing_list, row

@@ -212,7 +212,7 @@ class Campaign:
         # skipped for the state the journal holds, exactly as ``_jobs`` will decide.
         tally, skipped, to_send = Tally(), dict[str, int](), 0
         for _, reader in walk(self.lists, tally, strict=False):
-            state = states.get(reader.email.lower())
+            state = states.get(key(reader.email))
             if state is None or state in self.sendable:
                 to_send += 1
             else:
@@ -233,7 +233,7 @@ class Campaign:
                        journaled=journaled, skipped=skipped, to_send=to_send,
                        notes=tuple(Lists.of(self.places, self.config.lists).warnings()))
 
-    def _journaled(self) -> tuple[dict[str, int], dict[str, str]]:
+    def _journaled(self) -> tuple[dict[str, int], dict[int, str]]:
         """The journal's counts by state (earlier runs, any list) and each reader's state,
         read-only: the issue's journal and those of older releases not merged yet."""
         counts: dict[str, int] = {}

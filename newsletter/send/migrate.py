@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from newsletter.errors import SendError, shown_path
 from newsletter.places import Places
 from newsletter.send.journal import COLUMNS, Journal, prepare_file
+from newsletter.subscribers import key
 
 MIGRATED = ".migrated"
 # How much a state says: the merge keeps the higher one.
@@ -114,10 +116,12 @@ def legacy_states(places: Places, slug: str) -> Iterator[tuple[str, str]]:
             journal.close()
 
 
-def strongest(states: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Address -> the state that says most, of several journals' rows."""
-    found: dict[str, str] = {}
+def strongest(states: Iterable[tuple[str, str]]) -> dict[int, str]:
+    """Reader (``subscribers.key`` of the address: 8 bytes, not the address) -> the state
+    that says most, of several journals' rows."""
+    found: dict[int, str] = {}
     for address, state in states:
-        if RANK.get(state, 0) > RANK.get(found.get(address, "pending"), 0):
-            found[address] = state
+        k = key(address)
+        if RANK.get(state, 0) > RANK.get(found.get(k, "pending"), 0):
+            found[k] = sys.intern(state)
     return found
