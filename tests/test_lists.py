@@ -378,3 +378,16 @@ def test_web_readers_of_a_list_renamed_without_its_id_are_pointed_out(
     assert "[lists.old-name]" in check.output
     dry = invoke("send", ISSUE, "--list", "sample", "--dry-run")
     assert "note:        the record has readers who confirmed on list 'old-name'" in dry.output
+
+
+def test_a_damaged_journal_of_the_previous_release_stops_the_send(built: Path,
+                                                                   invoke: Invoke) -> None:
+    places = Places(built)
+    places.journals.mkdir()
+    (places.journals / "example--sample.sqlite").write_bytes(b"not a journal " * 300)
+    result = invoke("send", ISSUE, "--list", "sample", "--yes")
+    assert result.exit_code == 2
+    assert "journal/example--sample.sqlite" in result.output
+    assert "Traceback" not in result.output
+    assert not places.journal("example").exists()
+    assert not places.outbox("example").exists()

@@ -23,7 +23,6 @@ from newsletter.places import Places
 from newsletter.send.journal import COLUMNS, Journal, prepare_file
 from newsletter.subscribers import key
 
-MIGRATED = ".migrated"
 # How much a state says: the merge keeps the higher one.
 RANK = {"pending": 0, "deferred": 1, "failed": 2, "sending": 3, "unknown": 4, "sent": 5}
 _RANK_SQL = "CASE {} " + " ".join(f"WHEN '{s}' THEN {n}" for s, n in RANK.items()) + " ELSE 0 END"
@@ -68,7 +67,7 @@ def merge_legacy(places: Places, slug: str) -> int:
         for suffix in ("", "-wal", "-shm"):
             old = path.with_name(path.name + suffix)
             if old.exists():
-                os.replace(old, path.with_name(path.name + MIGRATED + suffix))
+                os.replace(old, places.migrated(path, suffix))
     return len(rows)
 
 
