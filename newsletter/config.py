@@ -92,6 +92,13 @@ SCHEMA = (
               doc="soft bounces on this many distinct issues suppress an address"),
         Field("ca_file", "str", doc="PEM file of CAs to trust for IMAP; default: the system's"),
     )),
+    Field("limits", "record", default=None, fields=(
+        Field("section_kb", "int", default=512, doc="largest section file (.md), in KB"),
+        Field("issue_kb", "int", default=2048,
+              doc="all source files of an issue together (every edition), in KB"),
+        Field("message_kb", "int", default=1024,
+              doc="largest message to one reader (HTML, text and headers), in KB"),
+    )),
     Field("dkim", "record", default=None, fields=(
         Field("key_file", "str", required=True), Field("selector", "str", required=True),
         Field("domain", "str", doc="default: the sender's domain"),
@@ -99,6 +106,15 @@ SCHEMA = (
 )
 
 _EMPTY = Record({})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes an issue and its messages may not exceed, in bytes (``[limits]``)."""
+
+    section: int = 512 * 1024
+    issue: int = 2048 * 1024
+    message: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,14 @@ class Config:
         return str(url) if str(url).endswith("/") else f"{url}/"
 
     @property
+    def limits(self) -> Limits:
+        section = self.section("limits")
+        default = Limits()
+        return Limits(*(int(kb) * 1024 if kb else fallback for kb, fallback in (
+            (section.get("section_kb"), default.section), (section.get("issue_kb"), default.issue),
+            (section.get("message_kb"), default.message))))
+
+    @property
     def smtp_url(self) -> str | None:
         """``NEWSLETTER_SMTP_URL`` overrides the file; None means the local outbox."""
         return os.environ.get("NEWSLETTER_SMTP_URL") or self.section("smtp").get("url") or None
@@ -157,6 +181,10 @@ def load_config(root: Path) -> Config:
         raise ValidationError([exc.problem]) from exc
     checker = Checker(source)
     values = checker.record(source.data, SCHEMA)
+    limits = values.get("limits")
+    for key, value in (limits or Record({})):
+        if isinstance(value, int) and value <= 0:
+            checker.add(("limits", key), f"'{key}' must be a positive number of KB")
     if checker.problems:
         raise ValidationError(checker.problems)
     return Config(root, values)

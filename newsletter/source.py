@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from newsletter.errors import Problem
+from newsletter.yamlguard import expansion_problem
 
 KeyPath = tuple[str | int, ...]
 
@@ -45,8 +46,13 @@ class SourceError(Exception):
         super().__init__(str(problem))
 
 
-def read_text(path: Path, shown: str) -> str:
+def read_text(path: Path, shown: str, *, max_bytes: int | None = None) -> str:
+    """The file's text; refused (not read) when it is larger than ``max_bytes``."""
     try:
+        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+            raise SourceError(Problem(shown, None, f"is {size / 1024:,.0f} KB, over the limit "
+                                      f"of {max_bytes / 1024:,.0f} KB for one file "
+                                      "([limits] section_kb in newsletter.toml)"))
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(Problem(shown, None, f"not UTF-8 text ({exc.reason})")) from exc
@@ -87,9 +93,13 @@ def load_toml(path: Path, shown: str) -> Located:
 _FENCE = "---"
 
 
-def load_front_matter(path: Path, shown: str) -> Located:
-    """Split ``---`` YAML front matter from the Markdown body and parse it with key lines."""
-    text = read_text(path, shown).replace("\r\n", "\n")
+def load_front_matter(path: Path, shown: str, *, max_bytes: int | None = None) -> Located:
+    """Split ``---`` YAML front matter from the Markdown body and parse it with key lines.
+
+    A file over ``max_bytes`` is refused unread; the YAML is refused when it would expand
+    (aliases, nesting) beyond the bounds of ``newsletter.yamlguard``.
+    """
+    text = read_text(path, shown, max_bytes=max_bytes).replace("\r\n", "\n")
     all_lines = text.split("\n")
     if not all_lines or all_lines[0].strip() != _FENCE:
         raise SourceError(
@@ -127,6 +137,12 @@ def _parse_yaml(text: str, shown: str, *, first_line: int) -> tuple[Any, dict[Ke
                                                "is not allowed")) from exc
     lines: dict[KeyPath, int] = {(): first_line - 1 if first_line > 1 else 1}
     try:
+        # Walked as events first (PyYAML's parser keeps its own stack): a bomb is refused
+        # before the recursive composer or our walk below would expand it.
+        refused = expansion_problem(yaml.SafeLoader(text))
+        if refused is not None:
+            line, message = refused
+            raise SourceError(Problem(shown, line + first_line, message))
         node = loader.get_single_node()
         if node is None:
             return None, lines

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from newsletter.invisible import find_invisible
 from newsletter.record import Event
 from newsletter.serve.settings import Settings
 from newsletter.serve.texts import LANGUAGES
@@ -66,8 +67,10 @@ def _text(value: object) -> str:
 
 
 def _controls(value: str) -> bool:
-    """Any line break or other control character, of any Unicode kind."""
-    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value)
+    """Any line break or other control character, of any Unicode kind, or an invisible
+    format character (a bidi override would reverse the name in the To: header)."""
+    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value) \
+        or find_invisible(value) is not None
 
 
 async def read_form(request: Request) -> Mapping[str, Any]:
