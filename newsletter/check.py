@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lxml.html
 
+from newsletter.config import DEFAULT_LIMITS, Limits
 from newsletter.invisible import find_invisible
 from newsletter.layout import edition_paths
 from newsletter.markup import scheme_ok
@@ -28,7 +29,7 @@ class Finding:
         return f"{self.level}: {self.message}"
 
 
-def check_output(rendered: RenderedIssue) -> list[Finding]:
+def check_output(rendered: RenderedIssue, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
     """Everything wrong or risky in one edition's email and web version."""
     issue = rendered.issue
     paths = edition_paths(issue.language, default=issue.is_default)
@@ -41,6 +42,9 @@ def check_output(rendered: RenderedIssue) -> list[Finding]:
     elif size > WARN_FROM:
         findings.append(Finding("warning", f"{name} is {size / 1024:.1f} KB, close to "
                                            f"Gmail's {GMAIL_CLIP // 1024} KB clipping limit"))
+    message = size + len(rendered.email_text.encode("utf-8"))
+    if (too_large := limits.message_problem(message, f"the message of {name}")) is not None:
+        findings.append(Finding("error", too_large))
     findings += _check_html(paths["email_html"], rendered.email_html, absolute=True)
     findings += _check_html(paths["web_html"], rendered.web_html, absolute=False)
     findings += [Finding("warning", f"{Path(source).name}: no {issue.language} translation; "

@@ -116,6 +116,17 @@ class Limits:
     issue: int = 2048 * 1024
     message: int = 1024 * 1024
 
+    def message_problem(self, size: int, what: str) -> str | None:
+        """Why ``what`` of ``size`` bytes is too large to send, or None."""
+        if size <= self.message:
+            return None
+        return (f"{what} is {size / 1024:,.0f} KB, over the limit of "
+                f"{self.message / 1024:,.0f} KB for one message ([limits] message_kb in "
+                "newsletter.toml); Gmail clips a message's HTML beyond 102 KB")
+
+
+DEFAULT_LIMITS = Limits()
+
 
 @dataclass(frozen=True)
 class Config:

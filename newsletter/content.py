@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from newsletter.config import Limits
+from newsletter.config import DEFAULT_LIMITS, Limits
 from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
@@ -96,7 +96,7 @@ def folder_fingerprint(folder: Path) -> str:
 
 
 def load_issue(folder: Path, *, default_language: str, shown: str | None = None,
-               limits: Limits = Limits()) -> Issue:
+               limits: Limits = DEFAULT_LIMITS) -> Issue:
     """Read and validate an issue folder; raises ``ValidationError`` with every problem.
 
     ``limits``: files over ``limits.section`` and issues over ``limits.issue`` are refused

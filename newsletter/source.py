@@ -141,8 +141,7 @@ def _parse_yaml(text: str, shown: str, *, first_line: int) -> tuple[Any, dict[Ke
         # before the recursive composer or our walk below would expand it.
         refused = expansion_problem(yaml.SafeLoader(text))
         if refused is not None:
-            line, message = refused
-            raise SourceError(Problem(shown, line + first_line, message))
+            raise SourceError(Problem(shown, refused[0] + first_line, refused[1]))
         node = loader.get_single_node()
         if node is None:
             return None, lines

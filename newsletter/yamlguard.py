@@ -39,7 +39,7 @@ def expansion_problem(loader: yaml.SafeLoader) -> tuple[int, str] | None:
     anchors: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, characters) it stands for
     stack: list[_Open] = [_Open(None)]
     try:
-        while (event := loader.get_event()) is not None:
+        while (event := loader.get_event()) is not None:  # type: ignore[no-untyped-call]
             line = event.start_mark.line if event.start_mark else 0
             if isinstance(event, yaml.CollectionStartEvent):
                 if len(stack) > MAX_DEPTH:
