@@ -54,9 +54,15 @@ SCHEMA = (
         Field("consent_version", "str", default="1",
               doc="version of the consent sentence, recorded with every subscription"),
         Field("confirmations_per_address", "int", default=3,
-              doc="confirmation mails to one address per 24 hours"),
+              doc="confirmation mails to one mailbox per 24 hours (+tags, Gmail's dots "
+                  "ignored)"),
+        Field("confirmations_per_domain", "int", default=100,
+              doc="confirmation mails to one domain per hour"),
+        Field("confirmations_per_hour", "int", default=300,
+              doc="confirmation mails in all per hour"),
         Field("requests_per_client", "int", default=20,
-              doc="subscribe requests from one client address per hour"),
+              doc="subscribe requests from one client network (IPv4 address, IPv6 /64) "
+                  "per hour"),
     )),
     Field("smtp", "record", default=None, fields=(
         Field("url", "str", doc="smtp://[user@]host[:port] or smtps://…; empty: local outbox"),

@@ -27,8 +27,9 @@ from types import MappingProxyType
 from newsletter.errors import NewsletterError, shown_path
 
 RECORD = "record.sqlite"  # inside subscribers/
+# "mailed": the relay accepted a mail of the service's own to the address (a confirmation).
 EVENTS = ("requested", "confirmed", "unsubscribed", "bounced", "soft_bounce", "complaint",
-          "language")
+          "language", "mailed")
 SOURCES = ("form", "one-click", "footer", "mail", "inbox", "editor")
 STOPS = ("unsubscribed", "bounced", "complaint")  # events that suppress an address
 ALL_LISTS = "*"

@@ -20,15 +20,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from newsletter.record import Event, Record, RecordError
-from newsletter.serve.forms import SubscribeForm, mailed_today, read_form
-from newsletter.serve.mailer import Mailer, transport_for
+from newsletter.record import ALL_LISTS, Event, Record, RecordError
+from newsletter.serve.forms import SubscribeForm, mailed_today, read_form, spent
+from newsletter.serve.limits import Limit, LimitStore, MemoryLimits, domain_of, mailbox, network
+from newsletter.serve.mailer import Confirmation, Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
     Csrf,
-    RateLimit,
     SecurityHeaders,
     security_headers,
 )
@@ -38,7 +38,6 @@ from newsletter.serve.writer import Writer
 from newsletter.tokens import CONFIRM, UNSUBSCRIBE, Claim, TokenError, Tokens
 
 log = logging.getLogger("newsletter.serve")
-_DAY = 24 * 3600.0
 
 
 class Service:
@@ -52,9 +51,9 @@ class Service:
         self.renderer = Renderer(site=str(config.newsletter.name),
                                  publisher=str(config.newsletter.publisher),
                                  colour=str(config.brand.get("colour") or "#1f5f8b"))
-        self.per_client = RateLimit(settings.per_client, 3600.0)
-        self.per_address = RateLimit(settings.per_address, _DAY)
-        self.mailer = Mailer(config, transport_for(config, settings.smtp_url))
+        self.limits: LimitStore = MemoryLimits()
+        self.mailer = Mailer(config, transport_for(config, settings.smtp_url),
+                             accepted=self.mailed)
         self.default_lang = str(config.newsletter.get("language") or "en")
         self.writer: Writer | None = None
         self.reader: Record | None = None
@@ -124,6 +123,28 @@ class Service:
     def client(self, request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
+    async def mailed(self, mail: Confirmation) -> None:
+        """The relay accepted ``mail``: only now is it in the record as mailed."""
+        await self.store(Event(mail.recipient, "mailed", mail.list_name or ALL_LISTS, "form",
+                               detail={"purpose": mail.purpose, "message_id": mail.message_id}))
+
+    def over_limit(self, address: str) -> Limit | None:
+        """The limit a confirmation mail to ``address`` would break (counted if none does).
+
+        A mail still waiting for the relay (it was down) is replaced, not added: not counted
+        again. The exact address's mails of the last day are also read from the record, so
+        a restart does not reset them.
+        """
+        settings = self.settings
+        if self.mailer.waiting_for(address):
+            return None
+        assert self.reader is not None  # noqa: S101 (set by lifespan)
+        if mailed_today(self.reader.history(address)) >= settings.per_address:
+            return settings.limits.mailbox
+        return self.limits.take([(settings.limits.mailbox, mailbox(address)),
+                                 (settings.limits.domain, domain_of(address)),
+                                 (settings.limits.all, "*")])
+
 
 def create_app(settings: Settings) -> Starlette:
     """The service for ``settings``, ready for uvicorn (which runs its lifespan)."""
@@ -189,25 +210,30 @@ async def subscribe(request: Request) -> Response:
     if entry.errors:
         return service.page(request, _with(blank, values=entry.values, errors=entry.errors),
                             400)
-    if not service.per_client.allow(service.client(request)):
+    client = network(service.client(request))
+    if service.limits.take([(settings.limits.client, client)]) is not None:
+        # Keyed by the client alone: says nothing about the address.
         return service.message(request, lang, "error_title", "busy_body", 429)
     answer = service.message(request, entry.language, "sent_title", "sent_body", 200)
-    assert service.reader is not None  # noqa: S101 (set by lifespan)
-    # In memory (immediate, also for requests in flight) and in the record (across restarts).
-    over = (not service.per_address.allow(entry.address)
-            or mailed_today(service.reader.history(entry.address)) >= settings.per_address
-            or not service.mailer.has_room())
+    over = service.over_limit(entry.address)
+    if over is None and not service.mailer.has_room():
+        over = settings.limits.all
+    if over is not None:
+        log.warning("confirmation mail not sent: the limit per %s (%d per %s) is reached",
+                    over.name, over.count, "day" if over.window > 3600 else "hour")
     await service.store(Event(entry.address, "requested", entry.list_name, "form",
                               language=entry.language, consent_version=settings.consent_version,
                               detail={"name": entry.name, "ip": service.client(request),
                                       "consent": settings.consent[entry.language],
-                                      "mailed": "no" if over else "yes"}))
-    if not over:  # over the limit: the same answer, and no mail (no mail-bombing anyone)
+                                      "mailed": f"no: limit per {over.name}" if over
+                                      else "queued"}))
+    if over is None:  # over a limit: the same answer, and no mail (no mail-bombing anyone)
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
         link = f"{settings.url}confirm/{token}"
         try:
-            service.mailer.submit(service.mailer.message(entry.address, link, entry.language))
+            service.mailer.submit(service.mailer.message(entry.address, link, entry.language,
+                                                         entry.list_name))
         except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
             log.warning("confirmation mail not built: %s", exc)
     return answer
@@ -224,6 +250,12 @@ async def confirm(request: Request) -> Response:
                                    link=f"{service.settings.url}subscribe?lang={lang}")
         return service.message(request, lang, "invalid_title", "invalid_body", 404)
     lang = service.lang(request, claim)
+    assert service.reader is not None  # noqa: S101 (set by lifespan)
+    if spent(claim, service.reader.history(claim.address)):
+        # A link from before the reader's latest unsubscribe: replaying it must not
+        # subscribe them again. Shown like an expired link: they may ask for a new one.
+        return service.message(request, lang, "expired_title", "expired_body", 410,
+                               link=f"{service.settings.url}subscribe?lang={lang}")
     t = service.renderer.texts(lang)
     if request.method != "POST":  # GET and HEAD only show; never change anything
         return service.page(request, Page(lang, t["confirm_title"], (t["confirm_body"],),

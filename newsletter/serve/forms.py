@@ -12,10 +12,11 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from newsletter.invisible import find_invisible
-from newsletter.record import Event
+from newsletter.record import STOPS, Event
 from newsletter.serve.settings import Settings
 from newsletter.serve.texts import LANGUAGES
 from newsletter.subscribers import normalise
+from newsletter.tokens import CONFIRM_TTL, Claim
 
 MAX_NAME = 100
 _ONE_CLICK = b"List-Unsubscribe=One-Click"
@@ -92,8 +93,27 @@ async def read_form(request: Request) -> Mapping[str, Any]:
 
 
 def mailed_today(history: list[Event]) -> int:
-    """Confirmation mails sent to the address of ``history`` in the last 24 hours."""
+    """Confirmation mails the relay accepted for the address of ``history`` in the last 24
+    hours (``mailed`` events; before those existed, requests marked ``mailed: yes``)."""
     since = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="milliseconds")
     since = since.replace("+00:00", "Z")
-    return sum(1 for e in history
-               if e.event == "requested" and e.detail.get("mailed") == "yes" and e.time >= since)
+    return sum(1 for e in history if e.time >= since and (
+        (e.event == "mailed" and e.detail.get("purpose", "confirm") == "confirm")
+        or (e.event == "requested" and e.detail.get("mailed") == "yes")))
+
+
+def spent(claim: Claim, history: list[Event]) -> bool:
+    """Whether the confirmation link of ``claim`` was issued before the address's latest
+    unsubscribe (or bounce, or complaint): then it is used up, however valid its signature.
+
+    The token knows when it was issued to the second (its expiry less the link's lifetime);
+    a stop within that same second does not spend it (the reader's own new request).
+    """
+    if not claim.expires:
+        return False
+    issued = claim.expires - CONFIRM_TTL
+    stops = [e.time for e in history if e.event in STOPS]
+    if not stops:
+        return False
+    latest = datetime.fromisoformat(max(stops).replace("Z", "+00:00")).timestamp()
+    return issued + 1 <= latest
