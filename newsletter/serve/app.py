@@ -131,13 +131,10 @@ class Service:
     def over_limit(self, address: str) -> Limit | None:
         """The limit a confirmation mail to ``address`` would break (counted if none does).
 
-        A mail still waiting for the relay (it was down) is replaced, not added: not counted
-        again. The exact address's mails of the last day are also read from the record, so
-        a restart does not reset them.
+        The exact address's mails of the last day are also read from the record, so a
+        restart does not reset them.
         """
         settings = self.settings
-        if self.mailer.waiting_for(address):
-            return None
         assert self.reader is not None  # noqa: S101 (set by lifespan)
         if mailed_today(self.reader.history(address)) >= settings.per_address:
             return settings.limits.mailbox
@@ -215,7 +212,9 @@ async def subscribe(request: Request) -> Response:
         # Keyed by the client alone: says nothing about the address.
         return service.message(request, lang, "error_title", "busy_body", 429)
     answer = service.message(request, entry.language, "sent_title", "sent_body", 200)
-    over = service.over_limit(entry.address)
+    # A mail still waiting for the relay (it was down) is replaced, not added: not counted.
+    waiting = service.mailer.waiting_for(entry.address)
+    over = None if waiting else service.over_limit(entry.address)
     if over is None and not service.mailer.has_room():
         over = settings.limits.all
     if over is not None:
@@ -232,10 +231,14 @@ async def subscribe(request: Request) -> Response:
                                     language=entry.language)
         link = f"{settings.url}confirm/{token}"
         try:
-            service.mailer.submit(service.mailer.message(entry.address, link, entry.language,
-                                                         entry.list_name))
+            mail = service.mailer.message(entry.address, link, entry.language, entry.list_name)
         except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
             log.warning("confirmation mail not built: %s", exc)
+            return answer
+        # The waiting mail may have gone out while the request was stored: then it counts.
+        if not (waiting and service.mailer.replace(mail)) and (
+                not waiting or service.over_limit(entry.address) is None):
+            service.mailer.submit(mail)
     return answer
 
 

@@ -129,8 +129,16 @@ class Mailer:
         return len(self._waiting) < QUEUE_LIMIT
 
     def waiting_for(self, recipient: str, purpose: str = CONFIRM_MAIL) -> bool:
-        """Whether a mail of ``purpose`` to ``recipient`` is queued and not yet accepted."""
-        return (recipient.lower(), purpose) in self._waiting
+        """Whether a mail of ``purpose`` to ``recipient`` waits in the queue (not being sent)."""
+        key = (recipient.lower(), purpose)
+        return key in self._waiting and key != self._busy
+
+    def replace(self, mail: Confirmation) -> bool:
+        """Put ``mail`` in the place of the one of its recipient and purpose that waits (the
+        relay was down); False if none waits any more (it is sent, or being sent)."""
+        if not self.waiting_for(mail.recipient, mail.purpose):
+            return False
+        return self.submit(mail)
 
     def submit(self, mail: Confirmation) -> bool:
         """Queue ``mail``; False if the queue is full (it is then dropped and logged).
@@ -217,7 +225,7 @@ class Mailer:
             self.failed += 1
             if not replaced:
                 del self._waiting[key]
-            log.warning("mail to a reader dropped after %d tries", tries)
+            log.warning("%s to a reader dropped after %d tries", _what(waiting.mail), tries)
             return
         if current is not None:  # the same mail, or a newer one asked for meanwhile
             delay = min(FIRST_RETRY * 2 ** (tries - 1), MAX_RETRY)
@@ -234,10 +242,10 @@ class Mailer:
                     channel = await self.transport.open()
                 result = await channel.send(mail, _done())
             except ConnectFailed as exc:
-                log.warning("mail not sent, will try again: %s", exc)
+                log.warning("%s not sent, will try again: %s", _what(mail), exc)
                 return None, TEMPORARY
             except Exception as exc:  # a mail must never stop the service
-                log.warning("mail not sent: %s", exc)
+                log.warning("%s not sent: %s", _what(mail), exc)
                 channel = None
                 if attempt == 2:
                     return None, TEMPORARY
@@ -249,9 +257,13 @@ class Mailer:
             if result.kind is Kind.SENT:
                 return channel, ACCEPTED
             if result.kind is not Kind.RETRY or attempt == 2:
-                log.warning("mail not delivered: %s", result.describe())
+                log.warning("%s not delivered: %s", _what(mail), result.describe())
                 return channel, PERMANENT if result.kind is Kind.FAILED else TEMPORARY
         return channel, TEMPORARY
+
+
+def _what(mail: Confirmation) -> str:
+    return "confirmation mail" if mail.purpose == CONFIRM_MAIL else f"{mail.purpose} mail"
 
 
 async def _done() -> None:
