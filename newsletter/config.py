@@ -97,6 +97,9 @@ SCHEMA = (
         Field("soft_bounces", "int", default=3,
               doc="soft bounces on this many distinct issues suppress an address"),
         Field("ca_file", "str", doc="PEM file of CAs to trust for IMAP; default: the system's"),
+        Field("authserv_id", "str",
+              doc="the authserv-id of the association's own receiving server: only its "
+                  "Authentication-Results are believed"),
     )),
     Field("limits", "record", default=None, fields=(
         Field("section_kb", "int", default=512, doc="largest section file (.md), in KB"),
