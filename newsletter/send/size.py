@@ -43,5 +43,6 @@ def over_relay_size(size: int, advertised: str | None, relay: str) -> Result | N
     if limit <= 0 or size <= limit:
         return None
     return Result(Kind.FAILED, 552, f"the message is {size:,} bytes, over the SIZE limit of "
-                  f"{limit:,} bytes {relay} advertises: a problem of the issue (make it "
-                  "smaller), not of a reader", OVER_SIZE)
+                  f"{limit:,} bytes that {relay} advertises (RFC 1870): a problem of the "
+                  "issue (make it smaller, or send through a relay that takes it), not of a "
+                  "reader", OVER_SIZE)
