@@ -38,8 +38,8 @@ BOMBS = {
     "billion laughs (lists)": (_laughs(), 8, "expands to more than 10,000 values"),
     "billion laughs (mappings)": (_mapping_laughs(), 7, "expands to more than 10,000 values"),
     "deep flow nesting": ("x: " + "[" * 20000 + "]" * 20000 + "\n", 4, "nested deeper than 32"),
-    "deep block nesting": ("".join(" " * i + f"k{i}:\n" for i in range(60)) + "    v\n", 36,
-                           "nested deeper than 32"),
+    "deep block nesting": ("".join(" " * i + f"k{i}:\n" for i in range(400)) + " " * 400
+                           + "v: 1\n", 36, "nested deeper than 32"),
     "alias to itself": ("x: &x [a, *x]\n", 4, "refers to a list or mapping it is inside"),
     "huge text repeated": ('big: &big "' + "x" * 200_000 + '"\nmany: [' +
                            ", ".join(["*big"] * 10) + "]\n", 5, "more than 1,000,000 characters"),

@@ -21,8 +21,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from newsletter.record import ALL_LISTS, Event, Record, RecordError
-from newsletter.serve.forms import SubscribeForm, mailed_today, read_form, spent
-from newsletter.serve.limits import Limit, LimitStore, MemoryLimits, domain_of, mailbox, network
+from newsletter.serve.forms import SubscribeForm, read_form, spent
+from newsletter.serve.gate import Gate
 from newsletter.serve.mailer import Confirmation, Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
@@ -51,9 +51,9 @@ class Service:
         self.renderer = Renderer(site=str(config.newsletter.name),
                                  publisher=str(config.newsletter.publisher),
                                  colour=str(config.brand.get("colour") or "#1f5f8b"))
-        self.limits: LimitStore = MemoryLimits()
         self.mailer = Mailer(config, transport_for(config, settings.smtp_url),
                              accepted=self.mailed)
+        self.gate = Gate(settings, self.mailer, self.history)
         self.default_lang = str(config.newsletter.get("language") or "en")
         self.writer: Writer | None = None
         self.reader: Record | None = None
@@ -128,19 +128,9 @@ class Service:
         await self.store(Event(mail.recipient, "mailed", mail.list_name or ALL_LISTS, "form",
                                detail={"purpose": mail.purpose, "message_id": mail.message_id}))
 
-    def over_limit(self, address: str) -> Limit | None:
-        """The limit a confirmation mail to ``address`` would break (counted if none does).
-
-        The exact address's mails of the last day are also read from the record, so a
-        restart does not reset them.
-        """
-        settings = self.settings
+    def history(self, address: str) -> list[Event]:
         assert self.reader is not None  # noqa: S101 (set by lifespan)
-        if mailed_today(self.reader.history(address)) >= settings.per_address:
-            return settings.limits.mailbox
-        return self.limits.take([(settings.limits.mailbox, mailbox(address)),
-                                 (settings.limits.domain, domain_of(address)),
-                                 (settings.limits.all, "*")])
+        return self.reader.history(address)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -207,26 +197,17 @@ async def subscribe(request: Request) -> Response:
     if entry.errors:
         return service.page(request, _with(blank, values=entry.values, errors=entry.errors),
                             400)
-    client = network(service.client(request))
-    if service.limits.take([(settings.limits.client, client)]) is not None:
+    if not service.gate.client_allowed(service.client(request)):
         # Keyed by the client alone: says nothing about the address.
         return service.message(request, lang, "error_title", "busy_body", 429)
     answer = service.message(request, entry.language, "sent_title", "sent_body", 200)
-    # A mail still waiting for the relay (it was down) is replaced, not added: not counted.
-    waiting = service.mailer.waiting_for(entry.address)
-    over = None if waiting else service.over_limit(entry.address)
-    if over is None and not service.mailer.has_room():
-        over = settings.limits.all
-    if over is not None:
-        log.warning("confirmation mail not sent: the limit per %s (%d per %s) is reached",
-                    over.name, over.count, "day" if over.window > 3600 else "hour")
+    decision = service.gate.decide(entry.address)
     await service.store(Event(entry.address, "requested", entry.list_name, "form",
                               language=entry.language, consent_version=settings.consent_version,
                               detail={"name": entry.name, "ip": service.client(request),
                                       "consent": settings.consent[entry.language],
-                                      "mailed": f"no: limit per {over.name}" if over
-                                      else "queued"}))
-    if over is None:  # over a limit: the same answer, and no mail (no mail-bombing anyone)
+                                      "mailed": decision.detail}))
+    if decision.over is None:  # over a limit: the same answer, and no mail (no mail-bombing)
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
         link = f"{settings.url}confirm/{token}"
@@ -235,10 +216,7 @@ async def subscribe(request: Request) -> Response:
         except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
             log.warning("confirmation mail not built: %s", exc)
             return answer
-        # The waiting mail may have gone out while the request was stored: then it counts.
-        if not (waiting and service.mailer.replace(mail)) and (
-                not waiting or service.over_limit(entry.address) is None):
-            service.mailer.submit(mail)
+        service.gate.hand_over(decision, mail)
     return answer
 
 
@@ -253,8 +231,7 @@ async def confirm(request: Request) -> Response:
                                    link=f"{service.settings.url}subscribe?lang={lang}")
         return service.message(request, lang, "invalid_title", "invalid_body", 404)
     lang = service.lang(request, claim)
-    assert service.reader is not None  # noqa: S101 (set by lifespan)
-    if spent(claim, service.reader.history(claim.address)):
+    if spent(claim, service.history(claim.address)):
         # A link from before the reader's latest unsubscribe: replaying it must not
         # subscribe them again. Shown like an expired link: they may ask for a new one.
         return service.message(request, lang, "expired_title", "expired_body", 410,

@@ -36,6 +36,23 @@ class Limit:
     window: float
 
 
+@dataclass(frozen=True)
+class FormLimits:
+    """The subscribe form's limits: requests per client network; mails per mailbox, per
+    target domain and in all."""
+
+    client: Limit
+    mailbox: Limit
+    domain: Limit
+    all: Limit
+
+
+    def mail_claims(self, address: str) -> list[tuple[Limit, str]]:
+        """What one confirmation mail to ``address`` counts against."""
+        return [(self.mailbox, mailbox(address)), (self.domain, domain_of(address)),
+                (self.all, "*")]
+
+
 class LimitStore(Protocol):
     """Sliding-window counters. ``take`` is atomic over its claims."""
 

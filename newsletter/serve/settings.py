@@ -10,24 +10,13 @@ from urllib.parse import urlsplit
 
 from newsletter.config import Config, find_root, load_config
 from newsletter.errors import ConfigError
-from newsletter.serve.limits import DAY, HOUR, Limit
+from newsletter.serve.limits import DAY, HOUR, FormLimits, Limit
 from newsletter.serve.texts import LANGUAGES, TEXTS
 from newsletter.subscribers import SUPPRESSED
 from newsletter.tokens import secret_from_env
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_BODY = 16 * 1024  # bytes: a form is a few hundred; one-click bodies are 26
-
-
-@dataclass(frozen=True)
-class FormLimits:
-    """The subscribe form's limits: requests per client network; mails per mailbox, per
-    target domain and in all."""
-
-    client: Limit
-    mailbox: Limit
-    domain: Limit
-    all: Limit
 
 
 @dataclass(frozen=True)
