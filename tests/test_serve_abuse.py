@@ -118,6 +118,19 @@ def test_plus_tags_dots_and_one_domain_cannot_bomb_a_mailbox(workspace: Path,
         wait_until(lambda: count(workspace, "mailed") == 10)
     finally:
         service.stop()
+    # A restart counts the day's mails again from the record: the bomb does not resume.
+    service = start_service(workspace, smtp_url=smtp.url, port=free_port())
+    try:
+        with service.client() as client:
+            subscribe(client, "victim+20@example.org")
+            subscribe(client, "vi.ctim@gmail.com")
+            subscribe(client, "y0@elsewhere.example")
+        mailed = requests(workspace)
+        assert mailed["victim+20@example.org"] == "no: limit per mailbox"
+        assert mailed["vi.ctim@gmail.com"] == "no: limit per mailbox"
+        assert mailed["y0@elsewhere.example"] == "no: limit per hour"
+    finally:
+        service.stop()
 
 
 def test_domain_limit_and_one_ipv6_64_through_the_proxy_header(workspace: Path,

@@ -20,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from newsletter.record import ALL_LISTS, Event, Record, RecordError
+from newsletter.record import ALL_LISTS, Event, Record, RecordError, since
 from newsletter.serve.forms import SubscribeForm, read_form, spent
 from newsletter.serve.gate import Gate
+from newsletter.serve.limits import DAY
 from newsletter.serve.mailer import Confirmation, Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
@@ -63,6 +64,7 @@ class Service:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self.writer = Writer(Record.open(self.settings.root))
         self.reader = Record.open(self.settings.root)
+        self.gate.recall(self.reader.since("mailed", since(DAY)))
         self.mailer.start()
         log.info("confirmation mails go through %s", self.mailer.description)
         try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
 from newsletter.invisible import find_invisible
-from newsletter.record import STOPS, Event
+from newsletter.record import STOPS, Event, since
 from newsletter.serve.settings import Settings
 from newsletter.serve.texts import LANGUAGES
 from newsletter.subscribers import normalise
@@ -95,9 +95,8 @@ async def read_form(request: Request) -> Mapping[str, Any]:
 def mailed_today(history: list[Event]) -> int:
     """Confirmation mails the relay accepted for the address of ``history`` in the last 24
     hours (``mailed`` events; before those existed, requests marked ``mailed: yes``)."""
-    since = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="milliseconds")
-    since = since.replace("+00:00", "Z")
-    return sum(1 for e in history if e.time >= since and (
+    day_ago = since(24 * 3600)
+    return sum(1 for e in history if e.time >= day_ago and (
         (e.event == "mailed" and e.detail.get("purpose", "confirm") == "confirm")
         or (e.event == "requested" and e.detail.get("mailed") == "yes")))
 

@@ -9,8 +9,10 @@ went out while the request was being stored, the new one is counted after all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from newsletter.record import Event
 from newsletter.serve.forms import mailed_today
@@ -71,6 +73,14 @@ class Gate:
             if self._over(mail.recipient) is not None:
                 return
         self.mailer.submit(mail)
+
+    def recall(self, mailed: Iterable[tuple[str, str]]) -> None:
+        """Count again the mails of the last day the record has (``(address, ISO time)``,
+        oldest first): a restart must not reset the limits a mail bomb ran into."""
+        wall, mono = time.time(), time.monotonic()
+        for address, at in mailed:
+            ago = wall - datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+            self.store.take(self.limits.mail_claims(address), now=mono - max(ago, 0.0))
 
     def _over(self, address: str) -> Limit | None:
         """The limit a mail to ``address`` would break; counted if none does. The exact

@@ -66,8 +66,8 @@ class LimitStore(Protocol):
 
 
 class MemoryLimits:
-    """``LimitStore`` in this process's memory: lost at a restart (the record keeps the
-    mails an exact address got, which the service checks too)."""
+    """``LimitStore`` in this process's memory (at a start, the service counts the day's
+    mails again from the record: ``Gate.recall``)."""
 
     def __init__(self, *, max_keys: int = 200_000) -> None:
         self._hits: dict[tuple[str, str], deque[float]] = {}
