@@ -68,8 +68,9 @@ def expansion_problem(loader: yaml.SafeLoader) -> tuple[int, str] | None:
             total_nodes = sum(open_.nodes for open_ in stack)
             total_characters = sum(open_.characters for open_ in stack)
             if total_nodes > MAX_NODES:
-                return line, (f"YAML expands to more than {MAX_NODES:,} values (aliases "
-                              "repeating aliases?): refused")
+                return line, (f"YAML expands to more than {MAX_NODES:,} values (front "
+                              "matter has tens; aliases that repeat aliases multiply them): "
+                              "refused")
             if total_characters > MAX_CHARACTERS:
                 return line, (f"YAML expands to more than {MAX_CHARACTERS:,} characters of "
                               "text (a huge value, or aliases repeating it): refused")

@@ -68,3 +68,14 @@ def test_over_the_message_limit_nothing_is_sent(small: Server) -> None:
     assert "nothing was sent" in result.output
     assert small.handler.messages == []
     assert "Traceback" not in result.output
+
+
+def test_in_a_pool_the_relay_that_takes_the_message_gets_every_reader(
+        small: Server, large: Server) -> None:
+    addresses = write_list(LIST, 8)
+    result = run_cli("send", ISSUE, "--list", str(LIST), "--yes", "--smtp", small.url,
+                     "--smtp", large.url)
+    assert result.exit_code == 0, result.output
+    assert small.handler.messages == []
+    assert sorted(large.handler.count()) == sorted(addresses)
+    assert "over the SIZE limit of 10,000 bytes" in result.output  # why it went out
