@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import sys
+import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,9 +16,10 @@ from click.testing import Result
 from newsletter.config import load_config
 from newsletter.errors import NewsletterError
 from newsletter.send.outbox import Outbox
+from newsletter.send.transport import SmtpTransport
 from newsletter.serve.limits import Limit, MemoryLimits, network
 from newsletter.serve.limits import mailbox as mailbox_of
-from newsletter.serve.mailer import Mailer
+from newsletter.serve.mailer import Confirmation, Mailer
 from newsletter.serve.security import Csrf
 from newsletter.serve.texts import choose
 
@@ -139,3 +143,38 @@ def test_a_port_in_use_is_one_clear_line(workspace: Path, invoke: Callable[..., 
     result = invoke("serve", "--host", "example.org")
     assert result.exit_code == 2
     assert "give an IP address" in result.output
+
+
+def test_the_mail_queue_retries_a_temporary_refusal_and_drops_a_permanent_one(
+        workspace: Path) -> None:
+    """Against a real SMTP server: 451 is tried again (and only then recorded as accepted),
+    550 is dropped; the reader's limit sees only what was accepted."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_send_servers import Faults, Recorder, start_server
+
+    server = start_server(Recorder(Faults(rcpt={"later@example.org": "451 4.3.0 try later",
+                                                "never@example.org": "550 5.1.1 no such user"})))
+    config = load_config(workspace)
+    accepted: list[str] = []
+
+    async def run() -> Mailer:
+        async def record(mail: Confirmation) -> None:
+            accepted.append(mail.recipient)
+
+        mailer = Mailer(config, SmtpTransport.from_url(server.url), accepted=record)
+        mailer.start()
+        for address in ("later@example.org", "never@example.org"):
+            mailer.submit(mailer.message(address, "https://news.example.org/confirm/x", "en"))
+        deadline = time.monotonic() + 20
+        while "later@example.org" not in accepted and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await mailer.drain(timeout=5)
+        return mailer
+
+    try:
+        mailer = asyncio.run(run())
+    finally:
+        server.controller.stop()
+    assert accepted == ["later@example.org"]
+    assert server.handler.count() == Counter({"later@example.org": 1})
+    assert (mailer.sent, mailer.failed) == (1, 1)

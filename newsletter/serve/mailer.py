@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -214,6 +215,10 @@ class Mailer:
             self.sent += 1
             if not replaced:
                 del self._waiting[key]
+            # The relay takes mail again: what waits for a retry need not wait any longer.
+            for other, entry in list(self._waiting.items()):
+                if entry.tries:
+                    self._waiting[other] = dataclasses.replace(entry, due=0.0)
             if self._accepted is not None:
                 try:
                     await self._accepted(waiting.mail)
@@ -240,7 +245,7 @@ class Mailer:
             try:
                 if channel is None:
                     channel = await self.transport.open()
-                result = await channel.send(mail, _done())
+                result = await channel.send(mail, _nothing_to_wait_for())
             except ConnectFailed as exc:
                 log.warning("%s not sent, will try again: %s", _what(mail), exc)
                 return None, TEMPORARY
@@ -266,8 +271,12 @@ def _what(mail: Confirmation) -> str:
     return "confirmation mail" if mail.purpose == CONFIRM_MAIL else f"{mail.purpose} mail"
 
 
-async def _done() -> None:
-    """The ``before_data`` of a message no journal tracks: nothing to wait for."""
+def _nothing_to_wait_for() -> asyncio.Future[None]:
+    """The ``before_data`` of a mail no journal tracks: already done (a future, not a
+    coroutine, so a mail refused before DATA leaves nothing un-awaited behind)."""
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
 
 
 def outbox_folder(root: Path) -> Path:
