@@ -169,7 +169,7 @@ def _convert(
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node, first_line, shown)
             line = key_node.start_mark.line + first_line
             if not isinstance(key, str):
                 raise SourceError(Problem(shown, line, f"expected a text key, got {key!r}"))
@@ -183,4 +183,21 @@ def _convert(
             _convert(loader, item, (*keys, index), lines, first_line, shown)
             for index, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node, first_line, shown)
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node, first_line: int, shown: str) -> Any:
+    """One scalar's value. A value YAML's rules cannot make (a date 2019-13-45, an integer
+    of thousands of digits, which Python refuses to convert) is a problem at its line."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        line = node.start_mark.line + first_line
+        what = str(exc).split(";")[0]
+        raise SourceError(Problem(shown, line, f"invalid value {_start(node)}: {what}; put "
+                                               "it in quotes if it is meant as text")) from exc
+
+
+def _start(node: yaml.Node) -> str:
+    value = str(node.value)
+    return repr(value if len(value) <= 30 else value[:30] + "…")

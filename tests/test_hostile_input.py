@@ -182,3 +182,18 @@ def test_emoji_sequences_are_allowed_in_headers_and_invisibles_warned_in_bodies(
     assert "warning: 06-article.md:6: invisible character U+200B ZERO WIDTH SPACE (column 9) " \
            "and on 1 more line" in result.output
     assert invoke("build", str(ISSUE)).exit_code == 0
+
+
+@pytest.mark.usefixtures("workspace")
+@pytest.mark.parametrize(("value", "words"), [
+    ("2019-13-45", "invalid value '2019-13-45': month must be in 1..12"),
+    ("2019-10-16 25:61:00", "invalid value '2019-10-16 25:61:00'"),
+    ("9" * 5000, "Exceeds the limit (4300 digits) for integer string conversion"),
+])
+def test_a_value_yaml_cannot_make_is_a_problem_at_its_line(
+        invoke: Callable[..., Result], value: str, words: str) -> None:
+    SECTION.write_text(HEAD + f"subtitle: {value}\n---\nBody.\n", encoding="utf-8")
+    output = _failed(invoke, "check", str(ISSUE))
+    assert "issues/example/06-article.md:4: " in output
+    assert words in output
+    assert "put it in quotes if it is meant as text" in output
