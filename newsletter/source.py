@@ -74,6 +74,11 @@ def load_toml(path: Path, shown: str) -> Located:
         raise SourceError(
             Problem(shown, int(found.group(1)) if found else None, f"invalid TOML: {message}")
         ) from exc
+    except ValueError as exc:  # tomllib converts numbers with int(): a huge one is refused
+        long_number = re.search(r"\d{4000,}", text)
+        line = text[:long_number.start()].count("\n") + 1 if long_number else None
+        raise SourceError(Problem(shown, line, f"invalid TOML: {str(exc).split(';')[0]}")
+                          ) from exc
     lines: dict[KeyPath, int] = {(): 1}
     table: KeyPath = ()
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -197,3 +197,13 @@ def test_a_value_yaml_cannot_make_is_a_problem_at_its_line(
     assert "issues/example/06-article.md:4: " in output
     assert words in output
     assert "put it in quotes if it is meant as text" in output
+
+
+@pytest.mark.usefixtures("workspace")
+def test_a_number_too_long_for_python_in_issue_toml_is_a_problem_at_its_line(
+        invoke: Callable[..., Result]) -> None:
+    toml = (ISSUE / "issue.toml").read_text(encoding="utf-8")
+    (ISSUE / "issue.toml").write_text(toml.replace("date =", "big = " + "9" * 5000 + "\ndate ="),
+                                      encoding="utf-8")
+    output = _failed(invoke, "check", str(ISSUE))
+    assert "issues/example/issue.toml:2: invalid TOML: Exceeds the limit (4300 digits)" in output
