@@ -12,6 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from test_send_servers import (
     ISSUE,
+    Faults,
+    Recorder,
     Server,
     built_fixture,  # noqa: F401 (the 'built' fixture)
     run_cli,
@@ -79,3 +81,21 @@ def test_in_a_pool_the_relay_that_takes_the_message_gets_every_reader(
     assert small.handler.messages == []
     assert sorted(large.handler.count()) == sorted(addresses)
     assert "over the SIZE limit of 10,000 bytes" in result.output  # why it went out
+
+
+def test_a_relay_that_refuses_the_size_only_after_the_body_fails_no_reader(
+        large: Server) -> None:
+    """No SIZE advertised, but 552 5.3.4 after the final dot: the same for every reader."""
+    addresses = write_list(LIST, 5)
+    reply = "552 5.3.4 Error: message file too big"
+    quiet = start_server(Recorder(Faults(data=dict.fromkeys(addresses, reply), always=True)))
+    try:
+        result = run_cli("send", ISSUE, "--list", str(LIST), "--yes", "--smtp", quiet.url)
+    finally:
+        quiet.controller.stop()
+    assert result.exit_code != 0, result.output
+    assert result.output.count("552 5.3.4") == 1, result.output
+    assert "failed" not in status_counts(run_cli("status", ISSUE, "--list", str(LIST)).output)
+    again = run_cli("send", ISSUE, "--list", str(LIST), "--yes", "--smtp", large.url)
+    assert again.exit_code == 0, again.output
+    assert sorted(large.handler.count()) == sorted(addresses)

@@ -7,6 +7,7 @@ relay out of the pool) once, instead of failing every reader in turn.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from newsletter.errors import SendError
@@ -30,6 +31,24 @@ def check_message_sizes(editions: Editions, limits: Limits, issue: str) -> None:
         why = limits.message_problem(len(message.data), f"the {language} message")
         if why is not None:
             raise SendError(f"{issue}: {why}; nothing was sent")
+
+
+# A relay that refuses the message for its size, not the reader's mailbox: RFC 3463's 5.3.4
+# ("message too big for system"), Postfix's "message size exceeds fixed limit", aiosmtpd's
+# "too much mail data". (5.2.2 / "mailbox full, quota exceeded" is the reader's.)
+_TOO_LARGE = re.compile(r"\b5\.3\.4\b|message (size|too (large|big))|size (limit|exceeds)|"
+                        r"exceeds (the )?(fixed|maximum) (message )?size|too much (mail )?data",
+                        re.I)
+
+
+def refused_for_size(result: Result) -> bool:
+    """Whether a relay refused the message body for its size (also without having
+    advertised SIZE): the same for every reader, so a problem of the issue."""
+    if result.stage == OVER_SIZE:
+        return True
+    return (result.code is not None and result.code >= 500
+            and result.stage in ("DATA", "message body", "end of data")
+            and bool(_TOO_LARGE.search(result.reply)))
 
 
 def over_relay_size(size: int, advertised: str | None, relay: str) -> Result | None:
