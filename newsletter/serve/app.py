@@ -214,7 +214,8 @@ async def subscribe(request: Request) -> Response:
                                     language=entry.language)
         link = f"{settings.url}confirm/{token}"
         try:
-            mail = service.mailer.message(entry.address, link, entry.language, entry.list_name)
+            mail = service.mailer.message(entry.address, link, entry.language,
+                                          list_name=entry.list_name)
         except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
             log.warning("confirmation mail not built: %s", exc)
             return answer

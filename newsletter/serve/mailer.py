@@ -103,7 +103,8 @@ class Mailer:
     def description(self) -> str:
         return str(getattr(self.transport, "description", type(self.transport).__name__))
 
-    def message(self, address: str, link: str, lang: str, list_name: str = "") -> Confirmation:
+    def message(self, address: str, link: str, lang: str, *, list_name: str = ""
+                ) -> Confirmation:
         """The confirmation mail for ``address`` (validated, free of line breaks)."""
         texts = TEXTS[lang]
         message = EmailMessage(policy=SMTP)
@@ -120,7 +121,7 @@ class Mailer:
         data = message.as_bytes()
         if self._signer is not None:
             data = self._signer(data) + data
-        return Confirmation(address, self.envelope_from, message_id, data, list_name)
+        return Confirmation(address, self.envelope_from, message_id, data, list_name=list_name)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
