@@ -64,7 +64,10 @@ class Service:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self.writer = Writer(Record.open(self.settings.root))
         self.reader = Record.open(self.settings.root)
-        self.gate.recall(self.reader.since("mailed", since(DAY)))
+        try:
+            self.gate.recall(self.reader.since("mailed", since(DAY)))
+        except RecordError as exc:  # the service still starts: requests get 503 meanwhile
+            log.warning("the day's mails not counted from the record: %s", exc)
         self.mailer.start()
         log.info("confirmation mails go through %s", self.mailer.description)
         try:
