@@ -53,7 +53,7 @@ class Service:
                                  publisher=str(config.newsletter.publisher),
                                  colour=str(config.brand.get("colour") or "#1f5f8b"))
         self.mailer = Mailer(config, transport_for(config, settings.smtp_url),
-                             accepted=self.mailed)
+                             accepted=self.mailed, admit=lambda mail: self.gate.admit(mail))
         self.gate = Gate(settings, self.mailer, self.history)
         self.default_lang = str(config.newsletter.get("language") or "en")
         self.writer: Writer | None = None

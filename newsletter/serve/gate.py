@@ -2,8 +2,8 @@
 
 The subscribe form asks the gate twice: may this client ask at all (requests per client
 network), and may this address be mailed (mails per mailbox, target domain and hour). A mail
-that still waits for the relay is replaced by the new one and not counted again; and if it
-went out while the request was being stored, the new one is counted after all.
+that still waits for the relay (or is being tried) is replaced by the new one and not
+counted again; if it went out after all, the new one is counted then, or dropped when over.
 """
 
 from __future__ import annotations
@@ -81,6 +81,11 @@ class Gate:
         for address, at in mailed:
             ago = wall - datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
             self.store.take(self.limits.mail_claims(address), now=mono - max(ago, 0.0))
+
+    def admit(self, mail: Confirmation) -> bool:
+        """Whether ``mail``, which replaced one that went out after all, may go out too
+        (counted if so): each mail that goes out is counted once."""
+        return self._over(mail.recipient) is None
 
     def _over(self, address: str) -> Limit | None:
         """The limit a mail to ``address`` would break; counted if none does. The exact

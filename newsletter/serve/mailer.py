@@ -73,8 +73,11 @@ class Mailer:
     """Builds confirmation mails in the reader's language and delivers them in the background."""
 
     def __init__(self, config: Config, transport: Transport, *,
-                 accepted: Callable[[Confirmation], Awaitable[None]] | None = None) -> None:
-        """``accepted`` is awaited for each mail once the relay has accepted it."""
+                 accepted: Callable[[Confirmation], Awaitable[None]] | None = None,
+                 admit: Callable[[Confirmation], bool] | None = None) -> None:
+        """``accepted`` is awaited for each mail once the relay has accepted it; ``admit``
+        says whether a mail that replaced one the relay then accepted may go out too (it
+        counts it against the limits if so)."""
         news = config.newsletter
         for key in ("sender", "name", "publisher"):  # they go into headers: checked up front
             refuse_breaks(str(news.get(key) or ""), f"newsletter.{key} in newsletter.toml")
@@ -91,6 +94,7 @@ class Mailer:
 
             self._signer = signer(config, default_domain=self.domain)
         self._accepted = accepted
+        self._admit = admit
         # Mails not yet accepted by the relay, one per recipient and purpose, oldest first.
         self._waiting: dict[tuple[str, str], _Waiting] = {}
         self._busy: tuple[str, str] | None = None
@@ -131,13 +135,13 @@ class Mailer:
         return len(self._waiting) < QUEUE_LIMIT
 
     def waiting_for(self, recipient: str, purpose: str = CONFIRM_MAIL) -> bool:
-        """Whether a mail of ``purpose`` to ``recipient`` waits in the queue (not being sent)."""
-        key = (recipient.lower(), purpose)
-        return key in self._waiting and key != self._busy
+        """Whether a mail of ``purpose`` to ``recipient`` waits in the queue (or is being
+        tried right now: a new one then replaces it, unless this try succeeds)."""
+        return (recipient.lower(), purpose) in self._waiting
 
     def replace(self, mail: Confirmation) -> bool:
         """Put ``mail`` in the place of the one of its recipient and purpose that waits (the
-        relay was down); False if none waits any more (it is sent, or being sent)."""
+        relay was down); False if none waits any more (it was sent)."""
         if not self.waiting_for(mail.recipient, mail.purpose):
             return False
         return self.submit(mail)
@@ -214,7 +218,10 @@ class Mailer:
         replaced = current is not None and current.mail is not waiting.mail
         if result == ACCEPTED:
             self.sent += 1
-            if not replaced:
+            # A newer mail asked for during this try was not counted (it replaced this one):
+            # it is sent as well only if it may be now.
+            if not replaced or (current is not None and self._admit is not None
+                                and not self._admit(current.mail)):
                 del self._waiting[key]
             # The relay takes mail again: what waits for a retry need not wait any longer.
             for other, entry in list(self._waiting.items()):
