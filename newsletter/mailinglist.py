@@ -19,7 +19,7 @@ from pathlib import Path
 from newsletter.config import ListSpec
 from newsletter.errors import ConfigError, Problem, SubscriberError, ValidationError
 from newsletter.places import Places
-from newsletter.record import Record
+from newsletter.record import ALL_LISTS, Record
 from newsletter.subscribers import (
     INVALID,
     SUPPRESSED,
@@ -77,8 +77,8 @@ class MailingList:
                 ) -> Iterator[Subscriber]:
         """Each reader to mail once, in list order (web readers last); ``ValidationError``
         at a bad row unless ``skip_invalid``."""
-        for _, reader in walk([self], Tally(), extras={self.id: extras} if extras else None,
-                              strict=not skip_invalid):
+        for _, reader, _ in walk([self], Tally(), extras={self.id: extras} if extras else None,
+                                 strict=not skip_invalid):
             yield reader
 
     def check(self) -> ListReport:
@@ -113,9 +113,10 @@ class Tally:
 
 def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
          extras: dict[str, Extras | None] | None = None
-         ) -> Iterator[tuple[MailingList, Subscriber]]:
+         ) -> Iterator[tuple[MailingList, Subscriber, int]]:
     """The union of ``lists``: each reader to mail once (by normalised address, whatever its
-    case), with the first list it is on, counting every row into ``tally`` on the way.
+    case), with the first list it is on and its ``key``, counting every row into ``tally``
+    on the way.
 
     ``strict``: a bad row raises ``ValidationError`` (else it is counted and skipped); a list
     that cannot be read on raises ``SubscriberError`` when ``strict``, else is a problem.
@@ -126,7 +127,7 @@ def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
         given = (extras or {}).get(mailing_list.id)
         rows = scan(mailing_list.file, given if given is not None else mailing_list.extras())
         try:
-            for verdict, row in rows:
+            for verdict, row, k in rows:
                 tally.rows += 1
                 if isinstance(row, Problem):
                     tally.invalid += 1
@@ -134,16 +135,16 @@ def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
                     if strict:
                         raise ValidationError([row])
                     continue
-                if verdict == VALID and key(row.email) in seen:
+                if verdict == VALID and k in seen:
                     verdict = ON_EARLIER_LIST
-                    tally.shared.add(key(row.email))
+                    tally.shared.add(k)
                 if verdict != VALID:
                     setattr(tally, _FIELD[verdict], getattr(tally, _FIELD[verdict]) + 1)
                     continue
-                seen.add(key(row.email))
+                seen.add(k)
                 tally.valid += 1
                 tally.languages[row.language] += 1
-                yield mailing_list, row
+                yield mailing_list, row, k
         except SubscriberError as exc:
             if strict:
                 raise
@@ -190,6 +191,20 @@ class Lists:
     def ids(self) -> frozenset[str]:
         return frozenset(m.id for m in self.all)
 
+    def orphans(self) -> list[str]:
+        """Ids that readers confirmed on in the record but that no list has (a list renamed
+        without keeping its id): their web readers are mailed by no list."""
+        with Record.open(self.places.root) as record:
+            named = record.confirmed_lists()
+        return sorted(named - self.ids - {ALL_LISTS})
+
+    def warnings(self) -> list[str]:
+        """What an editor should know about the workspace's lists before sending."""
+        return [f"the record has readers who confirmed on list '{list_id}', which no list of "
+                f"the workspace is now: they get nothing. If a list was renamed, give it its "
+                f"old id back: [lists.{list_id}] with file = \"<its file>\" in newsletter.toml"
+                for list_id in self.orphans()]
+
     def get(self, list_id: str) -> MailingList | None:
         return next((m for m in self.all if m.id == list_id), None)
 
@@ -213,7 +228,8 @@ class Lists:
                     f"it in newsletter.toml as [lists.<id>] with file = \"{given}\" and an id "
                     "of its own")
             return MailingList(file.stem, file, self.places, self.ids | {file.stem})
-        found = self.get(str(given))
+        found = self.get(str(given)) or next(
+            (m for m in self.all if m.file == path.resolve()), None)  # a declared file, gone
         if found is not None:
             return found
         ids = ", ".join(sorted(self.ids)) or "none"

@@ -23,15 +23,16 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
 from newsletter.errors import NewsletterError, shown_path
 from newsletter.places import Places
 
+# "mailed": the relay accepted a mail of the service's own to the address (a confirmation).
 EVENTS = ("requested", "confirmed", "unsubscribed", "bounced", "soft_bounce", "complaint",
-          "language")
+          "language", "mailed")
 SOURCES = ("form", "one-click", "footer", "mail", "inbox", "editor")
 STOPS = ("unsubscribed", "bounced", "complaint")  # events that suppress an address
 MAILBOX_STOPS = ("bounced", "complaint")  # about the mailbox: every list, whatever they name
@@ -117,6 +118,12 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def since(seconds: float) -> str:
+    """The time ``seconds`` ago as the record writes times (to compare with them)."""
+    then = datetime.now(UTC) - timedelta(seconds=seconds)
+    return then.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class Record:
     """The record of one workspace. Safe to share between threads of one process."""
 
@@ -190,6 +197,11 @@ class Record:
         for address, detail, language in self._query(query, (list_name, *params)):
             yield address, _detail(detail).get("name", ""), language
 
+    def confirmed_lists(self) -> set[str]:
+        """The list ids that readers ever confirmed on (``*`` included)."""
+        return {row[0] for row in self._query(
+            "SELECT DISTINCT list_name FROM events WHERE event = 'confirmed'", ())}
+
     def languages(self) -> dict[str, str]:
         """Each address's latest language choice (``language`` events), lower-case address."""
         query = """
@@ -205,6 +217,12 @@ class Record:
             "detail FROM events WHERE address = ? ORDER BY id", (address.strip().lower(),))
         return [Event(a, e, li, s, t, la, c, MappingProxyType(_detail(d)))
                 for a, e, li, s, t, la, c, d in rows]
+
+    def since(self, event: str, time: str) -> list[tuple[str, str]]:
+        """(address, time) of every ``event`` at or after ``time`` (ISO 8601), oldest first."""
+        rows = self._query("SELECT address, time FROM events WHERE event = ? AND time >= ? "
+                           "ORDER BY id", (event, time))
+        return [(address, at) for address, at in rows]
 
     def count(self, address: str, event: str) -> int:
         """How many ``event`` events ``address`` has."""

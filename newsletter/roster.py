@@ -18,9 +18,10 @@ SOURCE = "source"  # the extra column of an export: "list" or "web"
 
 
 def check_report(start: Path, list_ref: str, suppressed: Path | None = None
-                 ) -> tuple[str, ListReport]:
+                 ) -> tuple[str, ListReport, list[str]]:
     """``subscribers check``: the list named by ``list_ref`` (file or id) in the workspace at
-    or above ``start``, as shown, and its report (``suppressed``: a further suppression list).
+    or above ``start``, as shown, its report (``suppressed``: a further suppression list) and
+    warnings about the workspace's lists.
     """
     try:
         root = find_root(start)
@@ -29,15 +30,18 @@ def check_report(start: Path, list_ref: str, suppressed: Path | None = None
         if not path.is_file():
             raise
         root = None
+    warnings: list[str] = []
     if root is None:
         extras, shown, file = Extras(), str(path), path
     else:
-        mailing_list = workspace_lists(root).resolve(list_ref)
+        lists = workspace_lists(root)
+        warnings = lists.warnings()
+        mailing_list = lists.resolve(list_ref)
         mailing_list.require()
         extras, shown, file = mailing_list.extras(), mailing_list.shown, mailing_list.file
     if suppressed is not None:
         extras = Extras(extras.blocked | suppressed_keys(suppressed), extras.web, extras.choices)
-    return shown, check_list(file, extras)
+    return shown, check_list(file, extras), warnings
 
 
 def export_list(mailing_list: MailingList, out: TextIO) -> int:

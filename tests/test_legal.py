@@ -193,8 +193,8 @@ def test_a_welcome_mail_through_the_outbox_after_a_real_confirmation(
         assert unsubscribe
         with httpx.Client(headers={"Host": "news.example.org"}) as plain:
             assert plain.get(service.local(unsubscribe.group())).status_code == 200
-        assert [e[1] for e in events(service.root)] == ["requested", "confirmed", "confirmed",
-                                                        "requested"]
+        assert [e[1] for e in events(service.root) if e[1] != "mailed"] == [
+            "requested", "confirmed", "confirmed", "requested"]
     finally:
         service.stop()
 

@@ -21,12 +21,14 @@ from newsletter.archive.mentions import load_city_table, mentions
 from newsletter.archive.pages import STYLESHEET, TO_ROOT, Site, index_page, issue_page
 from newsletter.archive.search import SCRIPT, search_box, searchable_issue_page
 from newsletter.archive.writer import Writer
+from newsletter.build import manifest
 from newsletter.config import Config
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.identity import identity
 from newsletter.labels import labels
 from newsletter.language import autonym
+from newsletter.layout import Edition, Manifest
 from newsletter.links import ServiceUrls
 from newsletter.places import Places
 from newsletter.render import BUILTIN_TEMPLATES, Templates
@@ -90,19 +92,21 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     records = dict(reused)
     for issue in changed:
         # Every edition is a page (2019/10/foshan/, 2019/10/foshan/zh/) and a feed entry.
-        editions = [(e, issue_page(workspace.render(e), edition_site(site, config, e.language)))
-                    for e in issue.editions]
+        rendered = [workspace.render(e) for e in issue.editions]
+        data = manifest(rendered)  # the typed build manifest, as `build` writes it
+        editions = [(e, issue_page(r, edition_site(site, config, e.language)))
+                    for e, r in zip(issue.editions, rendered, strict=True)]
         images = sorted({str(i.local) for e in issue.editions for i in e.images if i.local})
         files = [e.permalink + PAGE for e in issue.editions] + [
             issue.base_permalink + i for i in images]
         found = mentions(issue)
-        entry = _entry(issue) | {"members": [m["city"] for m in found if m["kind"] == "member"]}
+        entry = _entry(data) | {"members": [m["city"] for m in found if m["kind"] == "member"]}
         records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry,
                                "mentions": found}
-        fragments[issue.slug] = "".join(atom_entry(site, _entry(e) | {
-            "editions": entry["editions"], "members": entry["members"],
-            "publisher": identity(config, e.language).publisher}, page.feed_html)
-            for e, page in editions)
+        fragments[issue.slug] = "".join(atom_entry(site, _entry(data, edition) | {
+            "members": entry["members"],
+            "publisher": identity(config, edition.language).publisher}, page.feed_html)
+            for edition, (_, page) in zip(data.editions, editions, strict=True))
         pages[issue.slug] = (issue, [(e.permalink, searchable_issue_page(
             page.html, title=e.title, date=e.date.isoformat(), language=e.language,
             to_root=TO_ROOT if e.is_default else "../" + TO_ROOT,
@@ -134,9 +138,9 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
             writer.write(permalink + PAGE, html.encode("utf-8"))
         for image in images:
             writer.write(issue.base_permalink + image, (issue.folder / image).read_bytes())
-    for name, data in zip(SITE_FILES, (index.encode("utf-8"), assets[0], feed, sitemap_xml,
-                                       assets[1], assets[2]), strict=True):
-        writer.write(name, data)
+    for name, content in zip(SITE_FILES, (index.encode("utf-8"), assets[0], feed, sitemap_xml,
+                                          assets[1], assets[2]), strict=True):
+        writer.write(name, content)
     for extra in directory:
         if extra.html is None:
             writer.keep([extra.path])
@@ -180,16 +184,17 @@ def _subscribe(config: Config, language: str | None = None) -> tuple[str, str]:
     return urls.subscribe(found or ""), WORDS[found or "en"]["subscribe"]
 
 
-def _entry(issue: Issue) -> dict[str, Any]:
-    """What the index and the feed need of an issue, kept in the cache between builds."""
-    return {"slug": issue.slug, "title": issue.title, "subject": issue.subject,
-            "date": issue.date.isoformat(), "preheader": issue.preheader,
-            "language": issue.language, "permalink": issue.permalink,
-            "sections": [{"anchor": s.anchor, "title": s.title} for s in issue.sections
-                         if s.title],
+def _entry(data: Manifest, edition: Edition | None = None) -> dict[str, Any]:
+    """What the index and the feed need of an edition (the default one unless given), from
+    the issue's build manifest; kept as JSON in the cache between builds."""
+    own = edition or data.default_edition
+    return {"slug": data.slug, "title": own.title, "subject": own.subject, "date": data.date,
+            "preheader": own.preheader, "language": own.language, "permalink": own.permalink,
+            "sections": [{"anchor": s["anchor"], "title": s["title"]} for s in data.sections
+                         if s["title"]],
             "editions": [{"language": e.language, "permalink": e.permalink,
                           "name": autonym(e.language), "title": e.title}
-                         for e in issue.editions] if issue.translations else []}
+                         for e in data.editions] if len(data.editions) > 1 else []}
 
 
 def _reusable(record: dict[str, Any] | None, key: str, out: Path) -> bool:

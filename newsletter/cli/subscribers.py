@@ -26,7 +26,9 @@ def check(list_ref: str, suppressed: Path | None) -> None:
     (exit 2 on problems)."""
     from newsletter.roster import check_report
 
-    list_file, report = check_report(Path.cwd(), list_ref, suppressed)
+    list_file, report, warnings = check_report(Path.cwd(), list_ref, suppressed)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{list_file}: {report.rows} rows, {report.valid} to mail, {report.duplicates} "
                f"duplicates, {report.suppressed} suppressed, {report.invalid} invalid")
     for problem in report.problems:

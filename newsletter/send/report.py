@@ -30,6 +30,7 @@ class Summary:
     #                                                          journal has done, by state
     to_send: int = 0
     editions: dict[str, int] = field(default_factory=dict)  # readers per edition (language)
+    notes: tuple[str, ...] = ()  # what the editor should know about the lists
 
     def lines(self) -> list[str]:
         lines = [f"issue:       {self.issue} ({self.slug})",
@@ -53,7 +54,7 @@ class Summary:
         if len(self.editions) > 1:
             lines.append(f"editions:    {_per_edition(self.editions)} (readers on the list)")
         lines.append(f"transport:   {'none (dry run)' if self.dry_run else self.transport}")
-        return lines
+        return lines + [f"note:        {note}" for note in self.notes]
 
 
 def state_counts(counts: Mapping[str, int]) -> str:
