@@ -21,11 +21,11 @@ def publish(target: str | None, delete: bool, dry_run: bool, check: bool | None,
             site: Path | None) -> None:
     """Upload the archive (site/) to TARGET (default: [publish] url): only what changed,
     pages before the index, resumable."""
+    from newsletter.config import find_root, load_config
     from newsletter.publish import PublishOptions
     from newsletter.publish import publish as publish_site
-    from newsletter.workspace import Workspace
 
-    config = Workspace.find().config
+    config = load_config(find_root(Path.cwd()))
     report = publish_site(config, PublishOptions(target, delete=delete, dry_run=dry_run,
                                                  verify=check, site=site))
     for line in report.lines():

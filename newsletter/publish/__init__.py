@@ -100,7 +100,7 @@ def publish(config: Config, options: PublishOptions,
         files = scan(site)
         record_path = places.publish_record(target.key)
         local = records.load(record_path)
-        remote = open_remote(target, config, timeout=timeout)
+        remote = open_remote(target, config, site, timeout=timeout)
         try:
             report = _publish(remote, target, files, local, record_path, config, options,
                               progress)
@@ -192,7 +192,7 @@ def _batches(relatives: Sequence[str], files: dict[str, LocalFile]) -> list[list
     return batches
 
 
-def open_remote(target: Target, config: Config, *, timeout: float) -> Remote:
+def open_remote(target: Target, config: Config, site: Path, *, timeout: float) -> Remote:
     """Connect to the target (``PublishError``: one line, no secret)."""
     settings = config.section("publish")
     ssh_config = settings.get("ssh_config")
@@ -206,7 +206,7 @@ def open_remote(target: Target, config: Config, *, timeout: float) -> Remote:
     if target.scheme == "rsync":
         from newsletter.publish.rsync import RsyncRemote
 
-        return RsyncRemote(target, ssh_config=ssh_file, timeout=timeout)
+        return RsyncRemote(target, site, ssh_config=ssh_file, timeout=timeout)
     if target.scheme == "sftp":
         from newsletter.publish.sftp import SftpRemote
 

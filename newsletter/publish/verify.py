@@ -54,14 +54,16 @@ _OPENER = urllib.request.build_opener(
 
 def fetch(url: str, *, timeout: float) -> Answer:
     """GET ``url``; never raises for what the network or the server does."""
-    request = urllib.request.Request(url, headers={"User-Agent": "newsletter-publish-check",
-                                                   "Cache-Control": "no-cache"})
+    if not url.startswith(("http://", "https://")):
+        return Answer(url, error="not an http(s) address", unreachable=True)
+    request = urllib.request.Request(  # noqa: S310  (http(s) only, checked above)
+        url, headers={"User-Agent": "newsletter-publish-check", "Cache-Control": "no-cache"})
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             return Answer(url, response.status, response.read(MAX_BYTES))
     except urllib.error.HTTPError as exc:
         return Answer(url, exc.code, location=exc.headers.get("Location", ""))
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return Answer(url, error=f"no answer within {timeout:g} s")
     except urllib.error.URLError as exc:
         reason = exc.reason
@@ -114,8 +116,8 @@ class Verification:
 def verify(base_url: str, site: Path, uploaded: Sequence[str], *, timeout: float
            ) -> Verification:
     """Fetch the front page and one changed page from ``base_url``; compare with ``site``."""
-    pages = ["index.html"] + [r for r in uploaded if r.endswith(".html")
-                              and r != "index.html"][:1]
+    changed = [r for r in uploaded if r.endswith(".html") and r != "index.html"]
+    pages = ["index.html", *changed[:1]]
     urls = [base_url if r == "index.html" else urljoin(base_url, r) for r in pages]
     result = Verification()
     for relative, answer in zip(pages, fetch_all(urls, timeout=timeout), strict=True):

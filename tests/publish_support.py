@@ -1,0 +1,125 @@
+"""Real targets on loopback for the publish tests: an OpenSSH server with throwaway keys, and
+a static web server (Python's http.server) serving a folder."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+SSHD = Path("/usr/sbin/sshd")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def need(*commands: str) -> None:
+    """Skip (fail in CI) when a Debian package the test needs is missing."""
+    missing = [c for c in commands if shutil.which(c) is None and not Path(c).exists()]
+    if missing:
+        message = f"not installed: {', '.join(missing)} (apt-get install openssh-server rsync)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@dataclass
+class SshServer:
+    port: int
+    user: str
+    config: Path  # a client ssh_config: the user key, known hosts, port
+    bad_config: Path  # the same with a key the server does not know
+    process: subprocess.Popen[bytes]
+
+    def url(self, scheme: str, path: Path | str, *, branch: str = "") -> str:
+        return (f"{scheme}://{self.user}@127.0.0.1:{self.port}{path}"
+                + (f"#{branch}" if branch else ""))
+
+    def drop_connections(self) -> None:
+        """Kill every session process of this server (the listener stays): a lost link."""
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                               text=True, check=False).stdout.split()
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), 9)
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+                   check=True)
+
+
+@contextlib.contextmanager
+def ssh_server(folder: Path) -> Iterator[SshServer]:
+    """sshd -D on a free loopback port, accepting one throwaway user key."""
+    need(str(SSHD), "ssh", "ssh-keygen", "rsync")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("host", "user", "stranger"):
+        _keygen(folder / name)
+    (folder / "authorized_keys").write_text((folder / "user.pub").read_text())
+    os.chmod(folder / "authorized_keys", 0o600)
+    port = free_port()
+    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation folder
+    (folder / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
+        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPidFile {folder / 'sshd.pid'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        "StrictModes no\nPermitRootLogin prohibit-password\n"
+        "Subsystem sftp internal-sftp\nLogLevel ERROR\n")
+    host_key = (folder / "host.pub").read_text().split()
+    (folder / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
+    for name, key in (("ssh_config", "user"), ("bad_ssh_config", "stranger")):
+        (folder / name).write_text(
+            f"Host 127.0.0.1\n  Port {port}\n  IdentityFile {folder / key}\n"
+            f"  IdentitiesOnly yes\n  UserKnownHostsFile {folder / 'known_hosts'}\n"
+            "  StrictHostKeyChecking yes\n  IdentityAgent none\n")
+    process = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(folder / "sshd_config")],
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while True:  # wait for the listener (an event: the port accepts)
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        if process.poll() is not None or time.monotonic() > deadline:
+            error = process.stderr.read() if process.stderr else b""
+            raise RuntimeError(f"sshd did not start: {error!r}")
+        time.sleep(0.02)
+    try:
+        yield SshServer(port, getpass.getuser(), folder / "ssh_config",
+                        folder / "bad_ssh_config", process)
+    finally:
+        process.terminate()
+        process.wait(5)
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def web_server(folder: Path) -> Iterator[str]:
+    """http.server on a free loopback port serving ``folder``; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
