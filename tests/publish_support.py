@@ -7,6 +7,7 @@ import contextlib
 import functools
 import getpass
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -123,3 +124,47 @@ def web_server(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+SCAFFOLD = Path(__file__).resolve().parent.parent / "newsletter" / "scaffold"
+
+
+def archived_workspace(root: Path) -> Path:
+    """The example workspace at ``root`` with its archive built into site/ (slow: once per
+    module; copy it with ``copy_workspace``)."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    shutil.copytree(SCAFFOLD, root, ignore=shutil.ignore_patterns("__pycache__"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        result = CliRunner().invoke(cli, ["archive"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def copy_workspace(source: Path, root: Path) -> Path:
+    """A copy of an archived workspace; its site says it was built here (as 'newsletter
+    archive' run in the copy would, with nothing to re-render)."""
+    from newsletter.archive.cache import save_origin
+
+    shutil.copytree(source, root, symlinks=True)
+    save_origin(root / "site", root)
+    return root
+
+
+def set_config(root: Path, text: str, *, base_url: str | None = None) -> None:
+    """Append ``text`` to newsletter.toml (and point [archive] base_url elsewhere)."""
+    config = root / "newsletter.toml"
+    toml = config.read_text(encoding="utf-8")
+    if base_url is not None:
+        toml = re.sub(r'(?m)^base_url = ".*"$', f'base_url = "{base_url}"', toml, count=1)
+    config.write_text(toml + "\n" + text, encoding="utf-8")
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` that publish puts there (no dot files)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not any(part.startswith(".")
+                                       for part in p.relative_to(folder).parts)}

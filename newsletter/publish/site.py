@@ -17,7 +17,10 @@ from newsletter.archive.cache import ORIGIN
 from newsletter.errors import NewsletterError, shown_path
 
 SEARCH = "pagefind/"
-SEARCH_ENTRY = "pagefind/pagefind-entry.json"  # names the index chunks: after them
+# Pagefind's entry files name its index chunks (content-hashed): after them; the list of the
+# per-year bundles after those.
+SEARCH_ENTRIES = ("pagefind-entry.json", "pagefind.js")
+SEARCH_BUNDLES = "pagefind/bundles.json"
 LOOK_UP = ("cities/", "people/", "members/")
 LAST = ("sitemap.xml", "feed.xml", "index.html")  # in this order: the front page at the very end
 
@@ -58,10 +61,10 @@ def rank(relative: str) -> tuple[int, int]:
         return 4, LAST.index(relative)
     if relative.startswith(LOOK_UP):
         return 3, 0
-    if relative == SEARCH_ENTRY:
-        return 2, 1
+    if relative == SEARCH_BUNDLES:
+        return 2, 2
     if relative.startswith(SEARCH):
-        return 2, 0
+        return 2, 1 if relative.rsplit("/", 1)[-1] in SEARCH_ENTRIES else 0
     return 1, 0
 
 
