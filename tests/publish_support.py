@@ -46,18 +46,25 @@ class SshServer:
     config: Path  # a client ssh_config: the user key, known hosts, port
     bad_config: Path  # the same with a key the server does not know
     process: subprocess.Popen[bytes]
+    command: list[str]
 
     def url(self, scheme: str, path: Path | str, *, branch: str = "") -> str:
         return (f"{scheme}://{self.user}@127.0.0.1:{self.port}{path}"
                 + (f"#{branch}" if branch else ""))
 
-    def drop_connections(self) -> None:
-        """Kill every session process of this server (the listener stays): a lost link."""
+    def go_away(self) -> None:
+        """The server vanishes: every session killed (the links die), no new ones taken."""
         found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
                                text=True, check=False).stdout.split()
+        self.process.kill()
+        self.process.wait(5)
         for pid in found:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), 9)
+
+    def come_back(self) -> None:
+        """Start again on the same port with the same keys."""
+        self.process = _start(self.command, self.port)
 
 
 def _keygen(path: Path) -> None:
@@ -89,22 +96,26 @@ def ssh_server(folder: Path) -> Iterator[SshServer]:
             f"Host 127.0.0.1\n  Port {port}\n  IdentityFile {folder / key}\n"
             f"  IdentitiesOnly yes\n  UserKnownHostsFile {folder / 'known_hosts'}\n"
             "  StrictHostKeyChecking yes\n  IdentityAgent none\n")
-    process = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(folder / "sshd_config")],
-                               stderr=subprocess.PIPE)
+    command = [str(SSHD), "-D", "-e", "-f", str(folder / "sshd_config")]
+    server = SshServer(port, getpass.getuser(), folder / "ssh_config", folder / "bad_ssh_config",
+                       _start(command, port), command)
+    try:
+        yield server
+    finally:
+        server.process.terminate()
+        server.process.wait(5)
+
+
+def _start(command: list[str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while True:  # wait for the listener (an event: the port accepts)
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            break
+            return process
         if process.poll() is not None or time.monotonic() > deadline:
             error = process.stderr.read() if process.stderr else b""
             raise RuntimeError(f"sshd did not start: {error!r}")
         time.sleep(0.02)
-    try:
-        yield SshServer(port, getpass.getuser(), folder / "ssh_config",
-                        folder / "bad_ssh_config", process)
-    finally:
-        process.terminate()
-        process.wait(5)
 
 
 class _Quiet(SimpleHTTPRequestHandler):

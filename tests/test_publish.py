@@ -5,6 +5,7 @@ The example workspace's archive is built once per module; each test publishes a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def test_a_folder_target_gets_the_site_and_only_changes_move(ws: Path, tmp_path:
     assert f"uploaded {len(site)} files, removed 0, 0 unchanged" in first.output
     there = json.loads((target / MANIFEST).read_text())
     assert there["complete"] is True
-    assert there["files"]["index.html"] == __import__("hashlib").sha256(site["index.html"]).hexdigest()
+    assert there["files"]["index.html"] == hashlib.sha256(site["index.html"]).hexdigest()
 
     again = run(url, "--no-verify")
     assert f"uploaded 0 files, removed 0, {len(site)} unchanged" in again.output
@@ -65,7 +66,8 @@ def test_a_folder_target_gets_the_site_and_only_changes_move(ws: Path, tmp_path:
     (ws / "site" / page).write_bytes(b"<p>changed</p>")
     dry = run(url, "--dry-run")
     assert dry.exit_code == 0
-    assert f"would upload 1 file" in dry.output and f"  upload {page}" in dry.output
+    assert "would upload 1 file" in dry.output
+    assert f"  upload {page}" in dry.output
     assert (target / page).read_bytes() == site[page]  # a dry run changes nothing
     changed = run(url, "--no-verify")
     assert "uploaded 1 file," in changed.output
@@ -97,7 +99,8 @@ def test_pages_go_up_first_and_the_front_page_last(ws: Path, tmp_path: Path) -> 
     assert order.index("pagefind/bundles.json") == max(search)
     entries = [i for i, r in enumerate(order) if r.endswith("/pagefind-entry.json")]
     chunks = [i for i, r in enumerate(order) if r.endswith((".pf_fragment", ".pf_index"))]
-    assert entries and max(chunks) < min(entries)
+    assert entries
+    assert max(chunks) < min(entries)
     # ... and they landed in that order (each file written whole, then the next).
     written = {r: (target / r).stat().st_mtime_ns for r in order}
     assert written["index.html"] >= max(written.values())
@@ -114,7 +117,8 @@ def test_removed_files_go_only_with_delete(ws: Path, tmp_path: Path) -> None:
     assert "1 file no longer in site/ left on the target (--delete removes them)" in kept.output
     assert (target / "search.css").exists()
     dry = run(f"file://{target}", "--delete", "--dry-run")
-    assert "  remove search.css" in dry.output and (target / "search.css").exists()
+    assert "  remove search.css" in dry.output
+    assert (target / "search.css").exists()
     gone = run(f"file://{target}", "--delete", "--no-verify")
     assert "removed 1" in gone.output
     assert not (target / "search.css").exists()
@@ -227,7 +231,8 @@ def test_two_publishes_at_once_one_is_refused(ws: Path, tmp_path: Path) -> None:
         "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'4242'); print('held', flush=True); "
         "sys.stdin.read()"), str(lock)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == b"held\n"
         result = run(f"file://{target}")
     finally:
         holder.communicate(b"")

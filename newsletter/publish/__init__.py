@@ -138,6 +138,22 @@ def _publish(remote: Remote, target: Target, files: dict[str, LocalFile],
         report.stale = gone
     if options.dry_run:
         return report
+    try:
+        _apply(remote, target, files, believed, record_path, base_url, report, options,
+               progress)
+    except PublishError as exc:
+        if exc.exit_code == 1:
+            raise
+        # Something went up already: what did is recorded, and the next run resumes.
+        raise PublishError(f"{exc.message}; what went up is recorded: run 'newsletter "
+                           "publish' again to resume", partial=True) from exc
+    return report
+
+
+def _apply(remote: Remote, target: Target, files: dict[str, LocalFile],
+           believed: dict[str, str], record_path: Path, base_url: str, report: PublishReport,
+           options: PublishOptions, progress: Callable[[int], None] | None) -> None:
+    """The changes, in order; the local record durable after each step."""
     state = Record(base_url, dict(believed), complete=False, target=target.url)
     records.save(record_path, state)
     for batch in _batches(report.uploaded, files):
@@ -163,7 +179,6 @@ def _publish(remote: Remote, target: Target, files: dict[str, LocalFile],
     remote.finish(f"newsletter publish: {len(report.uploaded)} uploaded, "
                   f"{len(report.removed)} removed")
     records.save(record_path, final)
-    return report
 
 
 def _remote_manifest(remote: Remote, target: Target) -> Record | None:
