@@ -139,8 +139,8 @@ def _publish(remote: Remote, target: Target, files: dict[str, LocalFile],
     if options.dry_run:
         return report
     try:
-        _apply(remote, target, files, believed, record_path, base_url, report, options,
-               progress)
+        _apply(remote, target, files, believed, there, record_path, base_url, report,
+               options, progress)
     except PublishError as exc:
         if exc.exit_code == 1:
             raise
@@ -151,7 +151,8 @@ def _publish(remote: Remote, target: Target, files: dict[str, LocalFile],
 
 
 def _apply(remote: Remote, target: Target, files: dict[str, LocalFile],
-           believed: dict[str, str], record_path: Path, base_url: str, report: PublishReport,
+           believed: dict[str, str], there: Record | None, record_path: Path, base_url: str,
+           report: PublishReport,
            options: PublishOptions, progress: Callable[[int], None] | None) -> None:
     """The changes, in order; the local record durable after each step."""
     state = Record(base_url, dict(believed), complete=False, target=target.url)
@@ -175,7 +176,8 @@ def _apply(remote: Remote, target: Target, files: dict[str, LocalFile],
         records.save(record_path, state)
     kept = {r: h for r, h in state.files.items() if r in files or not options.delete}
     final = Record(base_url, kept, complete=True, target=target.url)
-    remote.write(MANIFEST, final.to_bytes())
+    if there is None or final.to_bytes() != there.to_bytes():
+        remote.write(MANIFEST, final.to_bytes())
     remote.finish(f"newsletter publish: {len(report.uploaded)} uploaded, "
                   f"{len(report.removed)} removed")
     records.save(record_path, final)

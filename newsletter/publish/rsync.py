@@ -35,7 +35,7 @@ class RsyncRemote:
         self.dest = f"{target.ssh_host}:{target.path}/"
         self.site = f"{site.resolve()}/"
         self._scratch = Path(tempfile.mkdtemp(prefix="nl-rsync-"))
-        self._run(["--list-only", "--dirs", self.dest], what="connecting")
+        self._checked = False  # whether the target folder is known to exist
 
     def _run(self, args: list[str], *, what: str, files: Sequence[str] = (),
              missing_ok: bool = False) -> str:
@@ -59,7 +59,13 @@ class RsyncRemote:
         local.unlink(missing_ok=True)
         self._run([self.dest + relative, str(local)], what="reading " + relative,
                   missing_ok=True)
-        return local.read_bytes() if local.is_file() else None
+        if local.is_file():
+            self._checked = True
+            return local.read_bytes()
+        if not self._checked:  # no such file: or no such folder?
+            self._run(["--list-only", "--dirs", self.dest], what="connecting")
+            self._checked = True
+        return None
 
     def differing(self, files: Mapping[str, LocalFile], believed: Mapping[str, str]
                   ) -> set[str]:
