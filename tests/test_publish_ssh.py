@@ -95,7 +95,7 @@ def test_a_key_the_server_refuses_is_one_line(ws: Path, server: SshServer, tmp_p
     config = (ws / "newsletter.toml").read_text().replace(str(server.config),
                                                           str(server.bad_config))
     (ws / "newsletter.toml").write_text(config)
-    os.environ["NEWSLETTER_PUBLISH_PASSWORD"] = "hunter2-not-shown"
+    os.environ["NEWSLETTER_PUBLISH_PASSWORD"] = "hunter2-not-shown"  # noqa: S105  (a test's)
     try:
         result = run(server.url(scheme, tmp_path, branch="x" if scheme == "git+ssh" else ""))
     finally:
@@ -103,7 +103,8 @@ def test_a_key_the_server_refuses_is_one_line(ws: Path, server: SshServer, tmp_p
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
-    assert "refused our key" in lines[0] and "authentication failed" in lines[0]
+    assert "refused our key" in lines[0]
+    assert "authentication failed" in lines[0]
     assert "hunter2" not in result.output
     assert str(server.bad_config).rsplit("/", 1)[0] not in result.output  # no key paths
 
