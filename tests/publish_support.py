@@ -179,3 +179,23 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and not any(part.startswith(".")
                                        for part in p.relative_to(folder).parts)}
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``folder`` (a full remote disk); skipped where mounting is not
+    allowed (not root, or a container without CAP_SYS_ADMIN)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+                           str(folder)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def grow(folder: Path, size: str) -> None:
+    """Give a ``small_disk`` more room (the editor freed space)."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)

@@ -18,7 +18,9 @@ from publish_support import (
     SshServer,
     archived_workspace,
     copy_workspace,
+    grow,
     set_config,
+    small_disk,
     ssh_server,
     tree,
 )
@@ -154,3 +156,26 @@ def test_a_connection_lost_mid_upload_resumes_to_a_whole_site(
     assert resumed.exit_code == 0, resumed.output
     assert resumed.output.startswith("resuming an interrupted publish")
     assert tree(target) == tree(ws / "site")
+
+
+@pytest.mark.parametrize("scheme", ["file", "rsync", "sftp"])
+def test_a_full_disk_leaves_a_whole_site_and_resumes(ws: Path, server: SshServer,
+                                                     tmp_path: Path, scheme: str) -> None:
+    with small_disk(tmp_path / "small", "1m") as target:
+        url = f"file://{target}" if scheme == "file" else server.url(scheme, target)
+        assert run(url).exit_code == 0
+        old_index = (target / "index.html").read_bytes()
+        (ws / "site" / "2026" / "photo.png").write_bytes(os.urandom(1536 * 1024))
+        (ws / "site" / "index.html").write_text('<img src="2026/photo.png" alt="">')
+        full = run(url)
+        assert full.exit_code == 1, full.output
+        lines = full.output.strip().splitlines()
+        assert len(lines) == 1
+        assert "disk is full" in lines[0] or "is its disk full" in lines[0]
+        assert "again" in lines[0]
+        assert (target / "index.html").read_bytes() == old_index
+        assert not any(p.name.startswith(".photo.png") for p in (target / "2026").iterdir())
+        grow(target, "8m")
+        resumed = run(url)
+        assert resumed.exit_code == 0, resumed.output
+        assert tree(target) == tree(ws / "site")

@@ -10,6 +10,7 @@ one (the ``posix-rename`` extension), so a reader never gets half a file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import socket
@@ -122,9 +123,15 @@ class SftpRemote:
             with self.sftp.open(temp, "wb") as file:
                 file.set_pipelined(True)
                 file.write(data)
+            # A pipelined write's failure (a full disk) may show only here: never rename a
+            # short file into place.
+            if self.sftp.stat(temp).st_size != len(data):
+                raise OSError("Failure")
             self.sftp.chmod(temp, 0o644)
             self.sftp.posix_rename(temp, path)
         except (OSError, paramiko.SSHException) as exc:
+            with contextlib.suppress(OSError, paramiko.SSHException):
+                self.sftp.remove(temp)
             raise self._lost(exc, f"uploading {relative}") from exc
 
     def _mkdirs(self, folder: str) -> None:
