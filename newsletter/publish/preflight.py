@@ -88,9 +88,11 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def check_published(config: Config, slug: str, *, out: Path | None = None,
-                    timeout: float = TIMEOUT) -> PublishCheck:
-    """What of the issue is not online with its built bytes (empty ``missing``: all is)."""
+def check_published(config: Config, slug: str, *, out: Path | None = None) -> PublishCheck:
+    """What of the issue is not online with its built bytes (empty ``missing``: all is).
+
+    Each request waits at most 5 s (or ``[publish] timeout``, when shorter)."""
+    timeout = min(TIMEOUT, float(config.section("publish").get("timeout") or TIMEOUT))
     places = Places(config.root)
     expected = issue_files(config, BuildLayout.of(config.root, out), slug, places.site)
     answers = fetch_all([e.url for e in expected], timeout=timeout)
