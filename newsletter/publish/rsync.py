@@ -39,13 +39,13 @@ class RsyncRemote:
 
     def _run(self, args: list[str], *, what: str, files: Sequence[str] = (),
              missing_ok: bool = False) -> str:
-        command = ["rsync", "-e", self.ssh.command, "--secluded-args",
+        # -s: file names not split by the remote shell (--protect-args, --secluded-args)
+        command = ["rsync", "-e", self.ssh.command, "-s",
                    f"--timeout={max(1, int(self.timeout))}", *args]
         stdin = "".join(f"{f}\n" for f in files) if files else None
         try:
             done = subprocess.run(command, input=stdin,  # noqa: S603  (no shell)
-                                   capture_output=True, text=True,
-                                  check=False)
+                                  capture_output=True, text=True, check=False)
         except OSError as exc:
             raise PublishError(f"{self.target.url}: cannot run rsync: {exc}") from exc
         if done.returncode != 0:
