@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -197,6 +198,14 @@ def test_a_missing_target_folder_is_one_line(ws: Path, tmp_path: Path) -> None:
     assert result.output.strip().splitlines() == [
         f"error: file://{tmp_path}/nowhere: the target folder {tmp_path}/nowhere does not "
         "exist; create it (or fix [publish] url)"]
+
+
+def test_no_site_yet_says_to_run_archive(ws: Path, tmp_path: Path) -> None:
+    shutil.rmtree(ws / "site")
+    result = run(f"file://{tmp_path}")
+    assert result.exit_code == 2
+    assert result.output == ("error: site: no archive to publish (no index.html): run "
+                             "'newsletter archive' in this workspace first\n")
 
 
 def test_a_site_built_from_another_workspace_is_refused(ws: Path, archived: Path,

@@ -123,9 +123,7 @@ def _publish(remote: Remote, target: Target, files: dict[str, LocalFile],
         raise PublishError(f"{target.url} holds the archive of another newsletter (published "
                            f"for {there.base_url}, this one is {base_url}); refusing to "
                            f"overwrite it. If it is yours, remove {MANIFEST} there first")
-    believed = dict(local.files) if local is not None else {}
-    if there is not None:  # another machine may have published since: its files count too
-        believed = {**there.files, **believed} if local is not None else dict(there.files)
+    believed = _believed(local, there)
     report = PublishReport(target.url, options.dry_run, resumed=local is not None and not
                            local.complete, verified_remotely=remote.verified)
     changed = remote.differing(files, believed)
@@ -181,6 +179,15 @@ def _apply(remote: Remote, target: Target, files: dict[str, LocalFile],
     remote.finish(f"newsletter publish: {len(report.uploaded)} uploaded, "
                   f"{len(report.removed)} removed")
     records.save(record_path, final)
+
+
+def _believed(local: Record | None, there: Record | None) -> dict[str, str]:
+    """What the target holds, as far as the records know (targets that can hash their files
+    check it anyway). The target's own manifest wins over a finished local record: another
+    machine may have published since; an unfinished local record is newer than both."""
+    if local is None or (there is not None and local.complete):
+        return dict(there.files) if there is not None else {}
+    return {**(there.files if there is not None else {}), **local.files}
 
 
 def _remote_manifest(remote: Remote, target: Target) -> Record | None:
