@@ -26,8 +26,13 @@ def publish(target: str | None, delete: bool, dry_run: bool, check: bool | None,
     from newsletter.publish import publish as publish_site
 
     config = load_config(find_root(Path.cwd()))
-    report = publish_site(config, PublishOptions(target, delete=delete, dry_run=dry_run,
-                                                 verify=check, site=site))
+    try:
+        report = publish_site(config, PublishOptions(target, delete=delete, dry_run=dry_run,
+                                                     verify=check, site=site))
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: the target still serves a whole site; what went up is "
+                   "recorded: run 'newsletter publish' again to resume", err=True)
+        raise click.exceptions.Exit(1) from None
     for line in report.lines():
         click.echo(line, err=line.startswith(("warning:", "error:")))
     if report.exit_code:
