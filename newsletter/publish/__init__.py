@@ -155,7 +155,7 @@ def _apply(remote: Remote, target: Target, files: dict[str, LocalFile],
     """The changes, in order; the local record durable after each step."""
     state = Record(base_url, dict(believed), complete=False, target=target.url)
     records.save(record_path, state)
-    for batch in _batches(report.uploaded, files):
+    for batch in _batches(report.uploaded, files, whole=remote.whole_batches):
         try:
             remote.upload([(r, files[r]) for r in batch])
         except PublishError:
@@ -195,9 +195,10 @@ def _remote_manifest(remote: Remote, target: Target) -> Record | None:
     return None if data is None else Record.from_bytes(data, where=f"{target.url} {MANIFEST}")
 
 
-def _batches(relatives: Sequence[str], files: dict[str, LocalFile]) -> list[list[str]]:
+def _batches(relatives: Sequence[str], files: dict[str, LocalFile], *, whole: bool
+             ) -> list[list[str]]:
     """Uploads in order: one batch per ordering step among the index files (each must land
-    before the next), the pages in batches of bounded count and size."""
+    before the next), the pages in batches of bounded count and size (``whole``: in one)."""
     batches: list[list[str]] = []
     for key, group in groupby(relatives, key=rank):
         if key[0] > 1:
@@ -206,7 +207,7 @@ def _batches(relatives: Sequence[str], files: dict[str, LocalFile]) -> list[list
         batch: list[str] = []
         size = 0
         for relative in group:
-            if batch and (len(batch) >= BATCH_FILES or size >= BATCH_BYTES):
+            if batch and not whole and (len(batch) >= BATCH_FILES or size >= BATCH_BYTES):
                 batches.append(batch)
                 batch, size = [], 0
             batch.append(relative)

@@ -25,6 +25,7 @@ from newsletter.publish.target import Target
 
 class GitRemote:
     verified = True  # compared with the branch as fetched: git's hashes vouch for its bytes
+    whole_batches = True
 
     def __init__(self, target: Target, checkout: Path, *, ssh_config: Path | None,
                  timeout: float) -> None:

@@ -25,6 +25,9 @@ class Remote(Protocol):
     """One open target."""
 
     verified: bool  # whether ``differing`` compares the target's bytes (not only the record)
+    # Whether the pages may go up in one batch: a target whose every batch costs a round
+    # trip and that compares its real bytes on the next run needs no finer record (rsync).
+    whole_batches: bool
 
     def read(self, relative: str) -> bytes | None: ...
 
@@ -62,6 +65,7 @@ class FolderRemote:
     """``file:///path``: a folder on this machine or a mounted share."""
 
     verified = True
+    whole_batches = False
 
     def __init__(self, target: Target) -> None:
         self.root = Path(target.path)

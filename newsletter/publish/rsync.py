@@ -22,6 +22,7 @@ from newsletter.publish.target import Target
 
 class RsyncRemote:
     verified = True
+    whole_batches = True
 
     def __init__(self, target: Target, site: Path, *, ssh_config: Path | None,
                  timeout: float) -> None:

@@ -24,6 +24,7 @@ _DENIED = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Expir
 
 class S3Remote:
     verified = True
+    whole_batches = False
 
     def __init__(self, target: Target, *, endpoint: str | None, region: str | None,
                  timeout: float) -> None:

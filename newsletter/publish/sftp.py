@@ -31,6 +31,7 @@ PASSWORD = "NEWSLETTER_PUBLISH_PASSWORD"  # noqa: S105  (the variable's name, no
 
 class SftpRemote:
     verified = False
+    whole_batches = False
 
     def __init__(self, target: Target, *, ssh_config: Path | None, timeout: float) -> None:
         self.target = target
