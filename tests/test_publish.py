@@ -293,3 +293,17 @@ def test_a_missing_git_repository_is_one_line(ws: Path, tmp_path: Path) -> None:
     assert result.output.strip().splitlines() == [
         f"error: git+file://{tmp_path}/none.git#pages: the repository {tmp_path}/none.git "
         "does not exist; create it (git init --bare) or fix [publish] url"]
+
+
+def test_target_urls_parse() -> None:
+    from newsletter.publish.target import parse_target
+
+    home = parse_target("sftp://isa@web.example.org:2222/~/public_html/")
+    assert (home.user, home.host, home.port, home.path, home.remote_path) == (
+        "isa", "web.example.org", 2222, "/~/public_html", "public_html")
+    git = parse_target("git+ssh://git@example.org/srv/pages.git#gh-pages")
+    assert (git.git_url, git.branch) == ("ssh://git@example.org/srv/pages.git", "gh-pages")
+    bucket = parse_target("s3://news/archiv/")
+    assert (bucket.host, bucket.path) == ("news", "archiv")
+    assert parse_target("file:///srv/www/").path == "/srv/www"
+    assert parse_target("rsync://a@h/x").key != parse_target("rsync://a@h/y").key

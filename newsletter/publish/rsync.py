@@ -33,7 +33,7 @@ class RsyncRemote:
         self.timeout = timeout
         self.ssh = Ssh(target, ssh_config=ssh_config, timeout=timeout)
         self.ssh.open()
-        self.dest = f"{target.ssh_host}:{target.path}/"
+        self.dest = f"{target.ssh_host}:{target.remote_path}/"
         self.site = f"{site.resolve()}/"
         self._scratch = Path(tempfile.mkdtemp(prefix="nl-rsync-"))
         self._checked = False  # whether the target folder is known to exist

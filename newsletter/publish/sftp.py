@@ -35,7 +35,7 @@ class SftpRemote:
 
     def __init__(self, target: Target, *, ssh_config: Path | None, timeout: float) -> None:
         self.target = target
-        self.root = target.path
+        self.root = target.remote_path
         settings = _settings(target, ssh_config)
         self.client = paramiko.SSHClient()
         try:

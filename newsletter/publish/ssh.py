@@ -90,8 +90,8 @@ def complaint(target: Target, stderr: str, what: str) -> PublishError:
                             "whole (old front page); free space and run 'newsletter publish' "
                             "again", partial=True)
     if "no such file or directory" in lowered and "change_dir" in lowered:
-        return PublishError(f"{where}: the target folder {target.path} does not exist; create "
-                            "it (or fix [publish] url)")
+        return PublishError(f"{where}: the target folder {target.remote_path} does not exist; "
+                            "create it (or fix [publish] url)")
     if any(s in lowered for s in ("connection closed", "broken pipe", "connection reset",
                                   "connection unexpectedly closed", "unexpected end of file",
                                   "error in rsync protocol data stream")):

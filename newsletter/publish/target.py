@@ -2,7 +2,7 @@
 
 | URL | target |
 | --- | --- |
-| ``sftp://[user@]host[:port]/path`` | an SFTP account (asyncssh) |
+| ``sftp://[user@]host[:port]/path`` | an SFTP account (paramiko); ``/~/path``: from home |
 | ``rsync://[user@]host[:port]/path`` | rsync over SSH (the system's ``rsync`` and ``ssh``) |
 | ``git+ssh://[user@]host[:port]/repo.git#branch`` | a branch of a git repository over SSH |
 | ``git+file:///srv/pages.git#branch`` | a branch of a git repository on this machine |
@@ -45,6 +45,12 @@ class Target:
         digest = hashlib.sha256(self.url.encode()).hexdigest()[:12]
         name = "".join(c if c.isalnum() else "-" for c in f"{self.scheme}-{self.host}")
         return f"{name.strip('-')}-{digest}"
+
+    @property
+    def remote_path(self) -> str:
+        """The folder as the SSH server takes it: ``/~/www`` is ``www`` in the login folder
+        (shared hosts often give no absolute path)."""
+        return self.path[3:] if self.path.startswith("/~/") else self.path
 
     @property
     def ssh_host(self) -> str:
