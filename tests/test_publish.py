@@ -307,3 +307,17 @@ def test_target_urls_parse() -> None:
     assert (bucket.host, bucket.path) == ("news", "archiv")
     assert parse_target("file:///srv/www/").path == "/srv/www"
     assert parse_target("rsync://a@h/x").key != parse_target("rsync://a@h/y").key
+
+
+def test_a_target_manifest_naming_paths_outside_is_refused(ws: Path, tmp_path: Path) -> None:
+    target = tmp_path / "www"
+    target.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (target / MANIFEST).write_text(json.dumps({
+        "format": 1, "base_url": "https://example.org/newsletter/",
+        "files": {"../victim.txt": "x"}}))
+    result = run(f"file://{target}", "--delete", "--no-verify")
+    assert result.exit_code == 2
+    assert "a path outside the site: '../victim.txt'" in result.output
+    assert victim.read_text() == "keep me"

@@ -46,12 +46,22 @@ class Record:
             if not isinstance(files, Mapping) or not all(
                     isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
                 raise ValueError("'files' is not a table of hashes")
+            # A path from the target is never trusted to stay inside it (--delete removes).
+            unsafe = [k for k in files if not _inside(k)]
+            if unsafe:
+                raise ValueError(f"a path outside the site: {unsafe[0]!r}")
             return cls(str(value.get("base_url", "")), dict(files),
                        bool(value.get("complete", True)), str(value.get("target", "")))
         except (ValueError, KeyError, UnicodeDecodeError) as exc:
             raise NewsletterError(f"damaged publish record ({exc}); delete it and publish "
                                   "again (everything is then compared afresh)",
                                   path=where) from exc
+
+
+def _inside(relative: str) -> bool:
+    parts = relative.split("/")
+    return bool(relative) and "\\" not in relative and "\0" not in relative and all(
+        part and part not in (".", "..") for part in parts)
 
 
 def load(path: Path) -> Record | None:
