@@ -62,6 +62,7 @@ def test_the_site_goes_up_and_only_changes_move(ws: Path, server: SshServer, tmp
                                                 scheme: str) -> None:
     target = tmp_path / "www"
     target.mkdir()
+    (ws / "site" / "2026" / "Foto Müller 中文.png").write_bytes(b"a name with spaces")
     url = server.url(scheme, target)
     first = run(url)
     assert first.exit_code == 0, first.output

@@ -43,7 +43,7 @@ class RsyncRemote:
         # -s: file names not split by the remote shell (--protect-args, --secluded-args)
         command = ["rsync", "-e", self.ssh.command, "-s",
                    f"--timeout={max(1, int(self.timeout))}", *args]
-        stdin = "".join(f"{f}\n" for f in files) if files else None
+        stdin = "".join(f"{f}\0" for f in files) if files else None  # with --from0
         try:
             done = subprocess.run(command, input=stdin,  # noqa: S603  (no shell)
                                   capture_output=True, text=True, check=False)
@@ -72,8 +72,8 @@ class RsyncRemote:
                   ) -> set[str]:
         if not files:
             return set()
-        out = self._run(["-rtL", "--checksum", "--dry-run", "--out-format=%i %n",
-                         "--files-from=-", self.site, self.dest],
+        out = self._run(["-rtL", "--checksum", "--dry-run", "--out-format=%i %n", "-8",
+                         "--from0", "--files-from=-", self.site, self.dest],
                         what="comparing", files=sorted(files))
         found = set()
         for line in out.splitlines():
@@ -84,7 +84,7 @@ class RsyncRemote:
 
     def upload(self, files: Sequence[tuple[str, LocalFile]]) -> None:
         if files:
-            self._run(["-rtL", "--chmod=D755,F644", "--files-from=-",
+            self._run(["-rtL", "--chmod=D755,F644", "--from0", "--files-from=-",
                        self.site, self.dest],
                       what="uploading", files=[r for r, _ in files])
 
@@ -92,7 +92,8 @@ class RsyncRemote:
         if relatives:
             empty = self._scratch / "empty"
             empty.mkdir(exist_ok=True)
-            self._run(["-r", "--delete-missing-args", "--files-from=-", f"{empty}/", self.dest],
+            self._run(["-r", "--delete-missing-args", "--from0", "--files-from=-", f"{empty}/",
+                       self.dest],
                       what="removing", files=relatives)
 
     def write(self, relative: str, data: bytes) -> None:
