@@ -321,3 +321,15 @@ def test_a_target_manifest_naming_paths_outside_is_refused(ws: Path, tmp_path: P
     assert result.exit_code == 2
     assert "a path outside the site: '../victim.txt'" in result.output
     assert victim.read_text() == "keep me"
+
+
+def test_a_git_target_not_yet_deployed_is_a_warning(ws: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "pages.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    (tmp_path / "pages").mkdir()  # what the pages host serves: not built yet
+    with web_server(tmp_path / "pages") as base:
+        set_config(ws, "", base_url=base)
+        result = run(f"git+file://{bare}#pages")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {base} answers 404" in result.output
+    assert "(a pages host may still be deploying the push)" in result.output

@@ -109,7 +109,8 @@ def publish(config: Config, options: PublishOptions,
     do_verify = settings.get("verify", True) if options.verify is None else options.verify
     if do_verify and not options.dry_run:
         report.verification = verify(config.archive_url, site, report.uploaded,
-                                     timeout=min(timeout, 10.0))
+                                     timeout=min(timeout, 10.0),
+                                     deploying=target.scheme.startswith("git+"))
     return report
 
 

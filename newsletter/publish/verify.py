@@ -99,27 +99,32 @@ class Verification:
     checked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     skipped: str = ""  # why no check was possible (a warning, not a failure)
+    deploying: bool = False  # a pages host builds after the push: a difference is a warning
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems)
+        return bool(self.problems) and not self.deploying
 
     def lines(self) -> list[str]:
         if self.skipped:
             return [f"warning: not verified over HTTP: {self.skipped}"]
+        if self.problems and self.deploying:
+            return [f"warning: {p} (a pages host may still be deploying the push)"
+                    for p in self.problems]
         if self.problems:
             return [f"error: {p}" for p in self.problems]
         return [f"verified: {', '.join(self.checked)} serve{'s' if len(self.checked) == 1 else ''}"
                 " the published bytes"]
 
 
-def verify(base_url: str, site: Path, uploaded: Sequence[str], *, timeout: float
-           ) -> Verification:
-    """Fetch the front page and one changed page from ``base_url``; compare with ``site``."""
+def verify(base_url: str, site: Path, uploaded: Sequence[str], *, timeout: float,
+           deploying: bool = False) -> Verification:
+    """Fetch the front page and one changed page from ``base_url``; compare with ``site``
+    (``deploying``: the host publishes some time after the upload, as git pages hosts do)."""
     changed = [r for r in uploaded if r.endswith(".html") and r != "index.html"]
     pages = ["index.html", *changed[:1]]
     urls = [base_url if r == "index.html" else urljoin(base_url, r) for r in pages]
-    result = Verification()
+    result = Verification(deploying=deploying)
     for relative, answer in zip(pages, fetch_all(urls, timeout=timeout), strict=True):
         if answer.unreachable:
             result.skipped = (f"{answer.url}: {answer.error} (is the host live yet? once it "
