@@ -112,7 +112,8 @@ class Verification:
             return [f"warning: {p} (a pages host may still be deploying the push)"
                     for p in self.problems]
         if self.problems:
-            return [f"error: {p}" for p in self.problems]
+            return [f"error: {p}; a cache in front of the server may need time, else check "
+                    "[archive] base_url" for p in self.problems]
         return [f"verified: {', '.join(self.checked)} serve{'s' if len(self.checked) == 1 else ''}"
                 " the published bytes"]
 
@@ -132,8 +133,7 @@ def verify(base_url: str, site: Path, uploaded: Sequence[str], *, timeout: float
             return result
         problem = answer.problem((site / relative).read_bytes())
         if problem:
-            result.problems.append(f"{answer.url} {problem}; a cache in front of the server "
-                                   "may need time, else check [archive] base_url")
+            result.problems.append(f"{answer.url} {problem}")
         else:
             result.checked.append(answer.url)
     return result
