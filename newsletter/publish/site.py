@@ -21,8 +21,9 @@ SEARCH = "pagefind/"
 # per-year bundles after those.
 SEARCH_ENTRIES = ("pagefind-entry.json", "pagefind.js")
 SEARCH_BUNDLES = "pagefind/bundles.json"
-LOOK_UP = ("cities/", "people/", "members/")
-LAST = ("sitemap.xml", "feed.xml", "index.html")  # in this order: the front page at the very end
+# Pages that link to issue pages (together: none links to another of them that is new).
+LINKING = ("cities/", "people/", "members/", "sitemap.xml", "feed.xml")
+FRONT = "index.html"  # the very end
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ def scan(site: Path) -> dict[str, LocalFile]:
 
 def rank(relative: str) -> tuple[int, int]:
     """Upload order: (group, position in group); lower goes up first."""
-    if relative in LAST:
-        return 4, LAST.index(relative)
-    if relative.startswith(LOOK_UP):
+    if relative == FRONT:
+        return 4, 0
+    if relative.startswith(LINKING):
         return 3, 0
     if relative == SEARCH_BUNDLES:
         return 2, 2
