@@ -99,7 +99,7 @@ class S3Remote:
             if etag is None:
                 found.add(relative)
             elif len(etag) == 32:  # a single-part upload's ETag: the MD5 of its bytes
-                if etag != local.md5:
+                if etag != local.md5():
                     found.add(relative)
             elif relative in believed_differing({relative: local}, believed):
                 found.add(relative)  # multipart or encrypted: trust the record

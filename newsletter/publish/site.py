@@ -33,7 +33,10 @@ class LocalFile:
     path: Path
     size: int
     sha256: str
-    md5: str  # what an S3 ETag of a single-part upload is
+
+    def md5(self) -> str:
+        """What an S3 ETag of a single-part upload is (read again: only S3 asks)."""
+        return hashlib.md5(self.path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
 def scan(site: Path) -> dict[str, LocalFile]:
@@ -51,8 +54,7 @@ def scan(site: Path) -> dict[str, LocalFile]:
             raise NewsletterError("a link that leaves the site folder: refusing to publish it",
                                   path=shown_path(path))
         data = path.read_bytes()
-        found[relative.as_posix()] = LocalFile(path, len(data), hashlib.sha256(data).hexdigest(),
-                                               hashlib.md5(data, usedforsecurity=False).hexdigest())
+        found[relative.as_posix()] = LocalFile(path, len(data), hashlib.sha256(data).hexdigest())
     return found
 
 
