@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -336,3 +338,32 @@ def test_a_git_target_not_yet_deployed_is_a_warning(ws: Path, tmp_path: Path) ->
     # (http.server lists the empty folder)
     assert f"warning: {base} serves other bytes than the build" in result.output
     assert "(a pages host may still be deploying the push)" in result.output
+
+
+def test_a_publish_killed_mid_upload_leaves_a_whole_site(ws: Path, tmp_path: Path) -> None:
+    target = tmp_path / "www"
+    target.mkdir()
+    assert run(f"file://{target}", "--no-verify").exit_code == 0
+    old_index = (target / "index.html").read_bytes()
+    big = ws / "site" / "2026" / "12" / "big"
+    big.mkdir(parents=True)
+    for n in range(40):
+        (big / f"photo{n:02}.png").write_bytes(os.urandom(2_000_000))
+    (ws / "site" / "index.html").write_text('<img src="2026/12/big/photo00.png" alt="">')
+    process = subprocess.Popen([sys.executable, "-m", "newsletter", "publish",
+                                f"file://{target}", "--no-verify"], cwd=ws,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while process.poll() is None and not (target / "2026" / "12" / "big").is_dir():
+            time.sleep(0.01)  # the first new file is on its way: kill it now
+        process.kill()
+    finally:
+        process.wait()
+    assert (target / "index.html").read_bytes() == old_index  # the old site, whole
+    arrived = list((target / "2026" / "12" / "big").glob("*.png"))
+    assert all(p.stat().st_size == 2_000_000 for p in arrived)  # whole files only
+    again = run(f"file://{target}", "--no-verify")
+    assert again.exit_code == 0
+    assert again.output.startswith("resuming an interrupted publish")
+    assert tree(target) == tree(ws / "site")
+    assert not list(target.rglob("*.nl-upload"))

@@ -20,6 +20,8 @@ from newsletter.errors import PublishError
 from newsletter.publish.site import LocalFile
 from newsletter.publish.target import Target
 
+UPLOADING = ".nl-upload"  # a file on its way: written whole, then renamed into place
+
 
 class Remote(Protocol):
     """One open target."""
@@ -73,6 +75,8 @@ class FolderRemote:
         if not self.root.is_dir():
             raise PublishError(f"{target.url}: the target folder {self.root} does not exist; "
                                "create it (or fix [publish] url)")
+        for stale in self.root.rglob(f"*{UPLOADING}"):  # left by a publish that was killed
+            stale.unlink(missing_ok=True)
 
     def _path(self, relative: str) -> Path:
         path = self.root / relative
@@ -107,7 +111,8 @@ class FolderRemote:
         target = self._path(relative)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=UPLOADING,
+                                            dir=target.parent)
             try:
                 with os.fdopen(handle, "wb") as file:
                     file.write(data)

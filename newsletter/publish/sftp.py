@@ -22,7 +22,7 @@ from typing import Any
 import paramiko
 
 from newsletter.errors import PublishError
-from newsletter.publish.remote import believed_differing
+from newsletter.publish.remote import UPLOADING, believed_differing
 from newsletter.publish.site import LocalFile
 from newsletter.publish.target import Target
 
@@ -118,7 +118,7 @@ class SftpRemote:
     def write(self, relative: str, data: bytes) -> None:
         path = self._path(relative)
         folder, name = posixpath.split(path)
-        temp = posixpath.join(folder, f".{name}.uploading")
+        temp = posixpath.join(folder, f".{name}{UPLOADING}")
         try:
             self._mkdirs(folder)
             with self.sftp.open(temp, "wb") as file:
