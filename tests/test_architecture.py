@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 RANKS = {
     "errors": 0, "yamlguard": 0.5, "invisible": 0.5, "places": 1,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
-    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "places": 1,
+    "record": 1, "tokens": 1, "layout": 1, "columns": 1,
     "language": 2,
     "links": 5, "roster": 6,
     "serve": 10.5,  # uses send's transport for confirmation mails
