@@ -7,9 +7,9 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
-from newsletter.errors import SubscriberError
 from newsletter.record import Event, Record
 from newsletter.subscribers import read_subscribers
+from newsletter.tabular import open_table
 
 SOURCE = "source"  # the extra column of an export: "list" or "web"
 
@@ -67,13 +67,6 @@ def _line(event: Event) -> str:
 
 def _header(list_path: Path) -> list[str]:
     """The list's columns, with ``name`` and ``language`` added for web readers if missing."""
-    columns: list[str] = []
-    try:
-        with list_path.open(encoding="utf-8-sig", newline="") as handle:
-            for row in csv.reader(handle):
-                if any(cell.strip() for cell in row):
-                    columns = [cell.strip().lower() for cell in row]
-                    break
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise SubscriberError(f"cannot read subscriber list: {exc}", path=list_path) from exc
+    with open_table(list_path) as table:
+        columns = list(table.columns)
     return [*columns, *(c for c in ("email", "name", "language") if c not in columns)]

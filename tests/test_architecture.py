@@ -13,9 +13,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 RANKS = {
     "errors": 0,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
-    "record": 1, "tokens": 1, "layout": 1, "columns": 1,
+    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "places": 1,
     "language": 2,
-    "links": 5, "roster": 6,
+    "links": 5, "roster": 6, "office": 6,
+    "tabular": 2,  # office files (CSV as Excel saves it, xlsx, ods) into one clean form
     "serve": 10.5,  # uses send's transport for confirmation mails
     "markup": 2,
     "schema": 3,

@@ -71,7 +71,7 @@ def columns(header: Sequence[str]) -> tuple[list[str], list[str]]:
     """
     names = [canonical(cell) or cell.strip().lower() for cell in header]
     problems = []
-    for cell, name in zip(header, names, strict=True):
+    for cell in header:
         if canonical(cell) is not None or not cell.strip():
             continue
         near = suggestion(cell)

@@ -35,7 +35,7 @@ class Formula(str):
 def xlsx_rows(path: Path, shown: str, sheet: str | None) -> tuple[str, list[str],
                                                                   Iterator[list[Cell]]]:
     """The sheet's name, every sheet's name, and its rows of cells (from row 1)."""
-    import openpyxl  # noqa: PLC0415  (a second's import: only when a workbook is read)
+    import openpyxl  # imported when a workbook is read: it takes a noticeable while
 
     try:
         values = openpyxl.load_workbook(path, read_only=True, data_only=True)
