@@ -20,6 +20,7 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | service mail | ``outbox/confirmations/`` |
 | builds | ``build/<slug>/`` |
 | archive | ``site/`` |
+| processed images (a cache) | ``.cache/images/`` |
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ class Places:
     @property
     def site(self) -> Path:
         return self.root / "site"
+
+    @property
+    def image_cache(self) -> Path:
+        """Images as built (scaled, stripped), by content hash: safe to delete at any time."""
+        return self.root / ".cache" / "images"
 
     def inside(self, path: Path) -> Path:
         """``path`` (relative to the root, or absolute) as an absolute path."""

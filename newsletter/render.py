@@ -21,6 +21,7 @@ from newsletter.config import Config
 from newsletter.content import Issue
 from newsletter.email_html import inline_css, mjml_to_html
 from newsletter.errors import TemplateError, shown_path
+from newsletter.images import published_name
 from newsletter.labels import labels
 from newsletter.language import autonym, is_cjk, primary
 from newsletter.markup import wrap
@@ -181,7 +182,7 @@ def _html_for_web(mjml: str, issue: Issue) -> str:
 
 def _image_url(base: str) -> Any:
     def image_url(image: Image) -> str:
-        return image.src if image.local is None else base + image.local
+        return image.src if image.local is None else base + published_name(image.local)
     return image_url
 
 

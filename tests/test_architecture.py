@@ -16,7 +16,7 @@ RANKS = {
     "record": 1, "tokens": 1, "layout": 1, "columns": 1, "places": 1,
     "language": 2,
     "links": 5, "roster": 6, "office": 6,
-    "tabular": 2,  # office files (CSV as Excel saves it, xlsx, ods) into one clean form
+    "tabular": 2, "images": 2, "pictures": 7,  # office files (CSV as Excel saves it, xlsx, ods) into one clean form
     "serve": 10.5,  # uses send's transport for confirmation mails
     "markup": 2,
     "schema": 3,

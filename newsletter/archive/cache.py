@@ -24,8 +24,10 @@ FORMAT = 4  # raise when the cached entries change shape
 RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "kinds", "labels",
                   "language", "layout", "markup", "palette", "personal", "render", "schema",
                   "source", "workspace", "archive/__init__", "archive/cache", "archive/feeds",
-                  "archive/pages", "archive/search", "archive/mentions", "archive/directory")
-LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
+                  "archive/pages", "archive/search", "archive/mentions", "archive/directory",
+                  "build", "pictures", "places", "images/__init__", "images/process")
+LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml", "pillow",
+             "pillow-heif")
 
 
 @dataclass
