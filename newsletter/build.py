@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import __version__
-from newsletter.errors import NewsletterError, Problem, ValidationError
+from newsletter.errors import NewsletterError
 from newsletter.images import ImageCache
 from newsletter.layout import MANIFEST, BuildLayout, Edition, Manifest, edition_paths
-from newsletter.pictures import Published, publish
+from newsletter.pictures import Published, publish_all
 from newsletter.places import Places
 from newsletter.render import RenderedIssue
 from newsletter.workspace import Workspace
@@ -49,18 +49,8 @@ def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = N
 def publish_images(workspace: Workspace, issues: Sequence[Sequence[RenderedIssue]]
                    ) -> list[tuple[Published, ...]]:
     """Each issue's images, processed or from the workspace's cache; every problem at once."""
-    cache = ImageCache(Places(workspace.root).image_cache)
-    found: list[tuple[Published, ...]] = []
-    problems: list[Problem] = []
-    for editions in issues:
-        base = workspace.config.archive_url + editions[0].issue.base_permalink
-        try:
-            found.append(publish(editions, base, cache))
-        except ValidationError as exc:
-            problems += exc.problems
-    if problems:
-        raise ValidationError(problems)
-    return found
+    return publish_all(issues, workspace.config.archive_url,
+                       ImageCache(Places(workspace.root).image_cache))
 
 
 def content_hash(editions: Sequence[RenderedIssue]) -> str:

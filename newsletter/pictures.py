@@ -75,6 +75,22 @@ def publish(editions: Sequence[RenderedIssue], base_url: str, cache: ImageCache
     return tuple(published)
 
 
+def publish_all(issues: Sequence[Sequence[RenderedIssue]], archive_url: str,
+                cache: ImageCache) -> list[tuple[Published, ...]]:
+    """``publish`` for several issues, every problem of every issue at once."""
+    found: list[tuple[Published, ...]] = []
+    problems: list[Problem] = []
+    for editions in issues:
+        try:
+            found.append(publish(editions, archive_url + editions[0].issue.base_permalink,
+                                 cache))
+        except ValidationError as exc:
+            problems += exc.problems
+    if problems:
+        raise ValidationError(problems)
+    return found
+
+
 def budget_warnings(files: Sequence[ImageFile]) -> list[str]:
     """An image over ``IMAGE_BUDGET``, the issue's images over ``ISSUE_BUDGET``."""
     found = [f"{f.source}: {_kb(f.bytes)} as published (over {_kb(IMAGE_BUDGET)}): crop it, "
