@@ -12,7 +12,7 @@ from pathlib import Path
 from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
-from newsletter.markup import Rich
+from newsletter.markup import Rich, is_local
 from newsletter.schema import Checker, Field, Image, Record
 from newsletter.source import SourceError, load_front_matter, load_toml
 
@@ -139,7 +139,7 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
         if section is None:
             continue
         sections.append(section)
-        for image in _images(section.data):
+        for image in _images((section.data, section.body)):
             if image.local:
                 images.setdefault(image.local, image)
     _check_anchors(sections, problems)
@@ -188,7 +188,7 @@ def _translation(issue: Issue, lang: str, table: Record,
             sections.append(original)
             continue
         sections.append(replace(section, anchor=original.anchor))
-        for image in _images(section.data):
+        for image in _images((section.data, section.body)):
             if image.local:
                 images.setdefault(image.local, image)
     return replace(issue, title=table.title, subject=table.subject, preheader=table.preheader,
@@ -233,8 +233,11 @@ def _local_image(folder: Path, src: str) -> str | None:
 
 
 def _images(value: object) -> list[Image]:
+    """The images of a section's fields and Markdown text (``![alt](images/x.jpg)``)."""
     if isinstance(value, Image):
         return [value]
+    if isinstance(value, Rich):
+        return [Image(src, alt, local=src) for src, alt in value.images if is_local(src)]
     if isinstance(value, Record):
         return [img for _, v in value for img in _images(v)]
     if isinstance(value, tuple):

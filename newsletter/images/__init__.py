@@ -19,13 +19,14 @@ from newsletter.images import process as processing
 from newsletter.images.process import (
     ImageProblem,
     Processed,
+    natural_width,
     output_format,
     process,
     published_name,
 )
 
-__all__ = ["ImageCache", "ImageProblem", "Processed", "output_format", "process",
-           "published_name"]
+__all__ = ["ImageCache", "ImageProblem", "Processed", "natural_width", "output_format",
+           "process", "published_name"]
 # Part of every cache key: the code that makes the images, and the library it calls.
 VERSION = (hashlib.sha256(Path(processing.__file__).read_bytes()).hexdigest()
            + f";pillow={PIL.__version__}")

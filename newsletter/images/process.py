@@ -61,6 +61,16 @@ def published_name(local: str) -> str:
     return local
 
 
+def natural_width(path: Path) -> int | None:
+    """The width of the image at ``path`` as shown upright, from its header; None if unreadable."""
+    try:
+        with Image.open(path) as image:
+            turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF Orientation
+            return image.height if turned else image.width
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
 def output_format(local: str) -> str:
     """The format an image is written in, by its published name."""
     suffix = Path(published_name(local)).suffix.lower()
