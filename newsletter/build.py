@@ -13,11 +13,12 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import __version__
+from newsletter.digests import FileDigests
 from newsletter.errors import NewsletterError
 from newsletter.images import ImageCache
 from newsletter.layout import MANIFEST, BuildLayout, Edition, Manifest, edition_paths
@@ -41,16 +42,28 @@ def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = N
     write each build folder."""
     issues = workspace.load_all(folders)
     rendered = [[workspace.render(edition) for edition in issue.editions] for issue in issues]
-    images = publish_images(workspace, rendered)
+    cache = image_cache(workspace)
+    images = publish_all(rendered, workspace.config.archive_url, cache)
     target = BuildLayout.of(workspace.root, out).root
-    return [write(r, target, images=i) for r, i in zip(rendered, images, strict=True)]
+    results = [write(r, target, images=i, file_digest=cache.digests.digest)
+               for r, i in zip(rendered, images, strict=True)]
+    cache.digests.save()
+    return results
+
+
+def image_cache(workspace: Workspace) -> ImageCache:
+    """The workspace's cache of processed images and of its files' digests."""
+    places = Places(workspace.root)
+    return ImageCache(places.image_cache, FileDigests(places.file_digests))
 
 
 def publish_images(workspace: Workspace, issues: Sequence[Sequence[RenderedIssue]]
                    ) -> list[tuple[Published, ...]]:
     """Each issue's images, processed or from the workspace's cache; every problem at once."""
-    return publish_all(issues, workspace.config.archive_url,
-                       ImageCache(Places(workspace.root).image_cache))
+    cache = image_cache(workspace)
+    found = publish_all(issues, workspace.config.archive_url, cache)
+    cache.digests.save()
+    return found
 
 
 def content_hash(editions: Sequence[RenderedIssue]) -> str:
@@ -63,7 +76,8 @@ def content_hash(editions: Sequence[RenderedIssue]) -> str:
     return digest.hexdigest()
 
 
-def manifest(editions: Sequence[RenderedIssue], images: Sequence[Published] = ()) -> Manifest:
+def manifest(editions: Sequence[RenderedIssue], images: Sequence[Published] = (),
+             file_digest: Callable[[Path], bytes] | None = None) -> Manifest:
     """What the later stages (send, archive) need to know without re-rendering."""
     first = editions[0]
     issue = first.issue
@@ -71,7 +85,7 @@ def manifest(editions: Sequence[RenderedIssue], images: Sequence[Published] = ()
         generator=f"newsletter {__version__}", slug=issue.slug, title=issue.title,
         date=issue.date.isoformat(), subject=issue.subject, preheader=issue.preheader,
         language=issue.language, permalink=issue.permalink,
-        content_hash=content_hash(editions), source_hash=issue.fingerprint(),
+        content_hash=content_hash(editions), source_hash=issue.fingerprint(file_digest),
         sizes={name: len(text.encode("utf-8")) for name, text in _texts(editions).items()},
         placeholders=first.placeholders, defaults=dict(sorted(first.defaults.items())),
         sections=tuple({"anchor": s.anchor, "kind": s.kind, "title": s.title}
@@ -92,7 +106,8 @@ def _edition(rendered: RenderedIssue) -> Edition:
 
 
 def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path, *,
-          images: Sequence[Published] = ()) -> BuildResult:
+          images: Sequence[Published] = (),
+          file_digest: Callable[[Path], bytes] | None = None) -> BuildResult:
     """Write one issue (all its editions) and its published ``images`` into ``out/<slug>/``,
     replacing the previous build in one step."""
     if isinstance(editions, RenderedIssue):
@@ -106,7 +121,7 @@ def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path, *,
         raise NewsletterError(f"cannot write the build: {exc.strerror or exc}",
                               path=out) from exc
     try:
-        data = manifest(editions, images)
+        data = manifest(editions, images, file_digest)
         for name, text in _texts(editions).items():
             (staging / name).parent.mkdir(exist_ok=True)
             (staging / name).write_text(text, encoding="utf-8", newline="")

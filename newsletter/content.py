@@ -6,6 +6,7 @@ import datetime as dt
 import difflib
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -80,17 +81,23 @@ class Issue:
         """Path of this edition in the archive: ``2019/10/foshan/`` or ``2019/10/foshan/zh/``."""
         return self.base_permalink + ("" if self.is_default else f"{self.language}/")
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, file_digest: Callable[[Path], bytes] | None = None) -> str:
         """Hash of the issue's source files, images included."""
-        return folder_fingerprint(self.folder)
+        return folder_fingerprint(self.folder, file_digest)
 
 
-def folder_fingerprint(folder: Path) -> str:
-    """Hash of every file in an issue folder (names and bytes), without parsing anything."""
+def folder_fingerprint(folder: Path, file_digest: Callable[[Path], bytes] | None = None
+                       ) -> str:
+    """Hash of every file in an issue folder (names and bytes), without parsing anything.
+
+    ``file_digest`` gives a file's SHA-256 (default: read and hash it); a build passes one
+    that remembers the digests of unchanged files (``newsletter.digests``).
+    """
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
+        digest.update(file_digest(path) if file_digest is not None else
+                      hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 

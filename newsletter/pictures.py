@@ -58,8 +58,8 @@ def publish(editions: Sequence[RenderedIssue], base_url: str, cache: ImageCache
         names[name] = local
         width = RETINA * _shown(name, shown)
         try:
-            data = (issue.folder / local).read_bytes()
-            result = cache.get(data, local=local, max_width=width)
+            result = cache.get(issue.folder / local, local=local, max_width=width)
+            supplied = (issue.folder / local).stat().st_size
         except OSError as exc:
             problems.append(Problem(f"{folder}/{local}", None,
                                     f"cannot read the image: {exc.strerror or exc}"))
@@ -68,7 +68,7 @@ def publish(editions: Sequence[RenderedIssue], base_url: str, cache: ImageCache
             problems.append(Problem(f"{folder}/{local}", None, str(exc)))
             continue
         file = ImageFile(path=name, source=local, url=base_url + name, bytes=len(result.data),
-                         width=result.width, height=result.height, source_bytes=len(data))
+                         width=result.width, height=result.height, source_bytes=supplied)
         published.append(Published(file, result.data))
     if problems:
         raise ValidationError(problems)

@@ -21,6 +21,7 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | builds | ``build/<slug>/`` |
 | archive | ``site/`` |
 | processed images (a cache) | ``.cache/images/`` |
+| digests of unchanged files (a cache) | ``.cache/digests.json`` |
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ class Places:
     def image_cache(self) -> Path:
         """Images as built (scaled, stripped), by content hash: safe to delete at any time."""
         return self.root / ".cache" / "images"
+
+    @property
+    def file_digests(self) -> Path:
+        """SHA-256 of the workspace's files by size and time stamp: safe to delete."""
+        return self.root / ".cache" / "digests.json"
 
     def inside(self, path: Path) -> Path:
         """``path`` (relative to the root, or absolute) as an absolute path."""

@@ -15,7 +15,8 @@ import pytest
 from click.testing import Result
 from PIL import Image, ImageDraw
 
-from newsletter.images import ImageProblem, process
+from newsletter.images import ImageProblem
+from newsletter.images.process import process
 
 ARTICLE = "issues/example/06-article.md"
 GPS_IFD = 0x8825

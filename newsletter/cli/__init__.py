@@ -109,13 +109,12 @@ def build(issues: tuple[Path, ...], out: Path | None) -> None:
 @click.argument("issues", nargs=-1, required=True, type=ISSUE)
 def check(issues: tuple[Path, ...]) -> None:
     """Validate each ISSUE and check its output (size, alt texts, links, scripts, images)."""
+    from newsletter.build import image_cache
     from newsletter.check import check_images, check_output
-    from newsletter.images import ImageCache
-    from newsletter.places import Places
     from newsletter.workspace import Workspace
 
     workspace = Workspace.find(issues[0])
-    cache = ImageCache(Places(workspace.root).image_cache)
+    cache = image_cache(workspace)
     errors = 0
     for issue in workspace.load_all(issues):
         rendered = [workspace.render(edition) for edition in issue.editions]
@@ -123,6 +122,7 @@ def check(issues: tuple[Path, ...]) -> None:
         findings += check_images(rendered, workspace.config.archive_url, cache)
         for finding in findings:
             click.echo(f"{issue.slug}: {finding}", err=finding.level != "info")
+        cache.digests.save()
         errors += sum(1 for f in findings if f.level == "error")
         if not [f for f in findings if f.level != "info"]:
             click.echo(f"{issue.slug}: ok")

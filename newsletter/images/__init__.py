@@ -1,8 +1,10 @@
 """Images as they come from phones and cameras, published small, upright and without metadata.
 
-``process.py`` does one image; ``ImageCache`` keeps each result under the hash of what went
-in (the file's bytes, the width it is made for, the encoder's settings), so a build processes
-an unchanged image once and then only reads it back.
+``process.py`` does one image (and is the only module that imports Pillow: it is imported
+when an image has to be made, so a build whose images are all cached never loads it);
+``ImageCache`` keeps each result under the hash of what went in (the file's bytes, the width
+it is made for, the code and library that made it), so a build processes an unchanged image
+once and then only reads the result back.
 """
 
 from __future__ import annotations
@@ -11,44 +13,66 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
-import PIL
-
-from newsletter.images import process as processing
-from newsletter.images.process import (
-    ImageProblem,
-    Processed,
-    natural_width,
-    output_format,
-    process,
-    published_name,
-)
+from newsletter.digests import FileDigests
+from newsletter.images.names import ImageProblem, output_format, published_name
 
 __all__ = ["ImageCache", "ImageProblem", "Processed", "natural_width", "output_format",
-           "process", "published_name"]
-# Part of every cache key: the code that makes the images, and the library it calls.
-VERSION = (hashlib.sha256(Path(processing.__file__).read_bytes()).hexdigest()
-           + f";pillow={PIL.__version__}")
+           "published_name"]
+_PROCESS = Path(__file__).with_name("process.py")
+
+
+@dataclass(frozen=True)
+class Processed:
+    """An image ready to publish: its bytes and what they are."""
+
+    data: bytes
+    format: str  # JPEG, PNG or GIF
+    width: int
+    height: int
+    frames: int = 1
+
+
+def natural_width(path: Path) -> int | None:
+    """The width of the image at ``path`` as shown upright; None if it cannot be read."""
+    from newsletter.images import process  # Pillow: only when an image is looked at
+
+    return process.natural_width(path)
 
 
 class ImageCache:
     """Processed images under ``folder``, by content hash; safe to delete at any time."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, digests: FileDigests | None = None) -> None:
         self.folder = folder
+        self.digests = digests or FileDigests(None)
+        self._version = ""
 
-    def get(self, data: bytes, *, local: str, max_width: int) -> Processed:
-        """The processed form of ``data``: from the cache, else made and kept."""
-        digest = hashlib.sha256(data)
-        digest.update(f"\0{VERSION}\0{max_width}\0{output_format(local)}".encode())
+    def get(self, source: Path, *, local: str, max_width: int) -> Processed:
+        """The processed form of the image file ``source``: from the cache, else made and
+        kept. ``ImageProblem`` if it cannot be published, ``OSError`` if it cannot be read."""
+        digest = hashlib.sha256(self.digests.digest(source))
+        digest.update(f"\0{self.version}\0{max_width}\0{output_format(local)}".encode())
         key = digest.hexdigest()
         found = self._read(key)
         if found is not None:
             return found
-        result = process(data, local=local, max_width=max_width)
+        from newsletter.images import process  # Pillow: only when an image is made
+
+        result = process.process(source.read_bytes(), local=local, max_width=max_width)
         self._write(key, result)
         return result
+
+    @property
+    def version(self) -> str:
+        """Part of every key: the code that makes the images and the libraries it calls."""
+        if not self._version:
+            code = hashlib.sha256(_PROCESS.read_bytes()).hexdigest()
+            self._version = f"{code};pillow={version('pillow')};heif={version('pillow-heif')}"
+        return self._version
 
     def _read(self, key: str) -> Processed | None:
         if self.folder is None:
@@ -58,7 +82,7 @@ class ImageCache:
             data = (self.folder / f"{key}.bin").read_bytes()
         except (OSError, ValueError):
             return None  # not cached, or a damaged entry: made again
-        if len(data) != meta.get("bytes"):
+        if not isinstance(meta, dict) or len(data) != meta.get("bytes"):
             return None
         return Processed(data, str(meta["format"]), int(meta["width"]), int(meta["height"]),
                          int(meta["frames"]))
@@ -75,8 +99,11 @@ class ImageCache:
             for name, content in ((f"{key}.bin", result.data),
                                   (f"{key}.json", json.dumps(meta).encode())):
                 handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".")
-                with os.fdopen(handle, "wb") as out:
-                    out.write(content)
-                os.replace(temporary, self.folder / name)
+                try:
+                    with os.fdopen(handle, "wb") as out:
+                        out.write(content)
+                    os.replace(temporary, self.folder / name)
+                finally:
+                    Path(temporary).unlink(missing_ok=True)
         except OSError:
             return

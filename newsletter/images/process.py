@@ -14,10 +14,12 @@ told to save the file as JPEG or PNG. So are TIFF, BMP, PDF, SVG.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError
+
+from newsletter.images import Processed
+from newsletter.images.names import ImageProblem, output_format
 
 try:  # HEIC/HEIF (iPhone photos): optional, refused with a clear line without it
     from pillow_heif import register_heif_opener
@@ -30,35 +32,11 @@ else:
 JPEG_QUALITY = 85  # no visible loss on photos at 2x, a third of quality 95's bytes
 MAX_PIXELS = 100_000_000  # 100 MP: more is a mistake (or a decompression bomb)
 INPUT = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "GIF": "GIF", "HEIF": "JPEG"}
-SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif"}
 _SIGNATURES = {b"%PDF": "a PDF document", b"RIFF": "a WebP (or other RIFF) file",
                b"<svg": "an SVG drawing", b"<?xm": "an XML (SVG?) file",
                b"II*\0": "a TIFF image", b"MM\0*": "a TIFF image", b"BM": "a BMP image",
                b"PK\3\4": "a ZIP file (a Word or Office document?)"}
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-
-
-class ImageProblem(ValueError):
-    """Why an image cannot be published; the message names what to do about it."""
-
-
-@dataclass(frozen=True)
-class Processed:
-    """An image ready to publish: its bytes and what they are."""
-
-    data: bytes
-    format: str  # JPEG, PNG or GIF
-    width: int
-    height: int
-    frames: int = 1
-
-
-def published_name(local: str) -> str:
-    """The name an image is published under: HEIC/HEIF photos become JPEG (``.jpg``)."""
-    path = Path(local)
-    if path.suffix.lower() in (".heic", ".heif"):
-        return path.with_suffix(".jpg").as_posix()
-    return local
 
 
 def natural_width(path: Path) -> int | None:
@@ -69,12 +47,6 @@ def natural_width(path: Path) -> int | None:
             return image.height if turned else image.width
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
-
-
-def output_format(local: str) -> str:
-    """The format an image is written in, by its published name."""
-    suffix = Path(published_name(local)).suffix.lower()
-    return {".png": "PNG", ".gif": "GIF"}.get(suffix, "JPEG")
 
 
 def process(data: bytes, *, local: str, max_width: int) -> Processed:
