@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
 
 from newsletter.digests import FileDigests
@@ -41,6 +41,18 @@ def natural_width(path: Path) -> int | None:
     from newsletter.images import process  # Pillow: only when an image is looked at
 
     return process.natural_width(path)
+
+
+def _version_file(package: str) -> bytes:
+    """The package's ``_version.py``, found without importing the package (Pillow takes a
+    tenth of a second to import; ``importlib.metadata`` as long to look a version up)."""
+    spec = find_spec(package)
+    if spec is None or spec.origin is None:
+        return b""
+    try:
+        return Path(spec.origin).with_name("_version.py").read_bytes()
+    except OSError:
+        return b""
 
 
 class ImageCache:
@@ -70,8 +82,10 @@ class ImageCache:
     def version(self) -> str:
         """Part of every key: the code that makes the images and the libraries it calls."""
         if not self._version:
-            code = hashlib.sha256(_PROCESS.read_bytes()).hexdigest()
-            self._version = f"{code};pillow={version('pillow')};heif={version('pillow-heif')}"
+            digest = hashlib.sha256(_PROCESS.read_bytes())
+            for library in ("PIL", "pillow_heif"):
+                digest.update(_version_file(library))
+            self._version = digest.hexdigest()
         return self._version
 
     def _read(self, key: str) -> Processed | None:
