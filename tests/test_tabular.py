@@ -301,3 +301,15 @@ def test_unsubscribe_and_resubscribe_by_hand(workspace: Path,
     assert web == []  # coming back made them no web reader of any list
     log = invoke("subscribers", "log", address)
     assert "source=editor" in log.stdout
+
+
+def test_serve_offers_a_workbook_list(workspace: Path) -> None:
+    from newsletter.serve.settings import Settings
+
+    config = workspace / "newsletter.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[service]\nurl = '
+                      '"https://news.example.org/"\n', encoding="utf-8")
+    xlsx(workspace / "subscribers" / "members.xlsx", list(GERMAN))
+    settings = Settings.load(workspace)
+    assert "members" in settings.lists
+    assert settings.known_list("members")

@@ -12,6 +12,7 @@ from newsletter.config import Config, find_root, load_config
 from newsletter.errors import ConfigError
 from newsletter.serve.texts import LANGUAGES, TEXTS
 from newsletter.subscribers import SUPPRESSED
+from newsletter.tabular import LIST_SUFFIXES, find_list
 from newsletter.tokens import secret_from_env
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -54,7 +55,7 @@ class Settings:
             raise ConfigError("no list to subscribe to: add a list to subscribers/ or set "
                               "[service] lists")
         for name in lists:
-            if not (config.root / "subscribers" / f"{name}.csv").is_file():
+            if find_list(config.root / "subscribers", name) is None:
                 raise ConfigError(f"[service] lists names {name!r} but subscribers/{name}.csv "
                                   "does not exist: 'send --list' needs it (for a list of web "
                                   "readers only, a file with the header row 'email,name,"
@@ -80,10 +81,12 @@ class Settings:
             return True
         if not name or "/" in name or "\\" in name or name.startswith("."):
             return False
-        return (self.root / "subscribers" / f"{name}.csv").is_file()
+        return find_list(self.root / "subscribers", name) is not None
 
 
 def _lists_in(folder: Path) -> tuple[str, ...]:
     if not folder.is_dir():
         return ()
-    return tuple(sorted(p.stem for p in folder.glob("*.csv") if p.name != SUPPRESSED))
+    return tuple(sorted({p.stem for p in folder.iterdir()
+                         if p.suffix.lower() in LIST_SUFFIXES and p.name != SUPPRESSED
+                         and not p.name.startswith(".")}))

@@ -27,6 +27,8 @@ from newsletter.tabular.languages import language
 SPREADSHEETS = {".xlsx": sheets.xlsx_rows, ".xlsm": sheets.xlsx_rows, ".ods": sheets.ods_rows}
 REFUSED = {".xls": "an old Excel workbook (.xls): save it as .xlsx or 'CSV UTF-8'",
            ".numbers": "a Numbers file: export it as .xlsx or CSV"}
+# Files in subscribers/ taken for lists by name (any other name is read when given as a path).
+LIST_SUFFIXES = (".csv", ".xlsx", ".ods")
 TITLE_ROWS = 10  # at most this many rows above the header are taken for a title
 Row = tuple[int, list[str]]
 
@@ -107,6 +109,14 @@ def open_table(path: Path, shown: str | None = None, *, sheet: str | None = None
         table.close()
         raise
     return table
+
+
+def find_list(folder: Path, name: str) -> Path | None:
+    """The list file ``name`` in ``folder`` (``members.csv``, ``members.xlsx`` …), if any."""
+    for suffix in LIST_SUFFIXES:
+        if (folder / f"{name}{suffix}").is_file():
+            return folder / f"{name}{suffix}"
+    return None
 
 
 def describe(path: Path, shown: str | None = None, *, sheet: str | None = None) -> list[str]:
