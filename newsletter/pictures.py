@@ -8,16 +8,19 @@ Build and archive both publish through here, so the archive never holds an origi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import lxml.html
+from html import unescape
 
 from newsletter.errors import Problem, ValidationError, shown_path
 from newsletter.images import ImageCache, ImageProblem, published_name
 from newsletter.layout import ImageFile
 from newsletter.render import RenderedIssue
 
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC = re.compile(r'\ssrc="([^"]*)"')
+_WIDTH = re.compile(r'\swidth="(\d+)"')
 RETINA = 2
 DEFAULT_SHOWN = 600  # an image the email does not show (the web version only): the page width
 IMAGE_BUDGET = 400 * 1024  # per image, as published: more is slow on a phone's connection
@@ -115,13 +118,17 @@ def _kb(size: int) -> str:
 
 
 def _shown_widths(emails: Sequence[str]) -> list[tuple[str, int]]:
-    """Each ``<img>`` of the emails as (src, width in CSS pixels), where it has a width."""
+    """Each ``<img>`` of the emails as (src, width in CSS pixels), where it has a width.
+
+    The emails are our own output (MJML's and the Markdown renderer's ``<img>``, attribute
+    values quoted): a regular expression reads them in a tenth of an HTML parser's time.
+    """
     found: list[tuple[str, int]] = []
     for html in emails:
-        for img in lxml.html.document_fromstring(html.encode("utf-8")).iter("img"):
-            width = img.get("width") or ""
-            if width.isdigit():
-                found.append(((img.get("src") or "").split("?")[0], int(width)))
+        for tag in _IMG.finditer(html):
+            src, width = _SRC.search(tag.group()), _WIDTH.search(tag.group())
+            if src is not None and width is not None:
+                found.append((unescape(src.group(1)).split("?")[0], int(width.group(1))))
     return found
 
 
