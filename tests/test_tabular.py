@@ -313,3 +313,20 @@ def test_serve_offers_a_workbook_list(workspace: Path) -> None:
     settings = Settings.load(workspace)
     assert "members" in settings.lists
     assert settings.known_list("members")
+
+
+def test_a_bad_byte_far_into_a_utf8_file_is_reported_at_its_line(tmp_path: Path) -> None:
+    rows = "".join(f"reader{n}@example.org;Leser {n}\n" for n in range(3000))  # > 64 KB
+    path = tmp_path / "a.csv"
+    path.write_bytes(("E-Mail;Name\n" + rows).encode() + b"late@example.org;M\xfcller\n")
+    (problem,) = check_list(path).problems
+    assert str(problem).startswith(f"{path}:3002: not UTF-8 text from here on (byte 0xFC)")
+
+
+def test_check_says_how_the_list_was_read(workspace: Path, invoke: Callable[..., Result]
+                                          ) -> None:
+    path = _write(workspace / "subscribers" / "members.csv", _csv(GERMAN[:2], ";"), "cp1252")
+    result = invoke("subscribers", "check", str(path))
+    assert result.exit_code == 0, result.output
+    assert "1 rows, 1 to mail" in result.stdout
+    assert f"note: {path}: read as Windows-1252, semicolon-separated" in result.stderr
