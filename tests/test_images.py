@@ -150,6 +150,14 @@ def test_twenty_megapixel_png_is_scaled(tmp_path: Path) -> None:
     assert len(result.data) < 100 * 1024
 
 
+def test_an_animation_too_large_in_all_is_refused() -> None:
+    frames = [Image.new("P", (4000, 3000), n) for n in range(10)]  # 120 MP in all
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageProblem, match="too large: 10 frames of 4000x3000 pixels"):
+        process(out.getvalue(), local="images/a.gif", max_width=1104)
+
+
 def test_animated_gif_stays_animated_and_is_scaled() -> None:
     frames = [Image.new("RGB", (1600, 400), colour) for colour in ("red", "green", "blue")]
     out = io.BytesIO()

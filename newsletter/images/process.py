@@ -57,6 +57,11 @@ def process(data: bytes, *, local: str, max_width: int) -> Processed:
         if kind not in INPUT:
             raise ImageProblem(_not_supported(kind, data))
         frames = getattr(image, "n_frames", 1)
+        pixels = image.width * image.height
+        if pixels * (frames if frames > 1 else 1) > MAX_PIXELS:
+            what = f"{frames} frames of " if frames > 1 else ""
+            raise ImageProblem(f"too large: {what}{image.width}x{image.height} pixels; at most "
+                               f"{MAX_PIXELS // 1_000_000} megapixels in all")
         target = output_format(local)
         if target == "GIF" and frames > 1:
             return _animated(image, max_width)
