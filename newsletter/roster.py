@@ -7,9 +7,10 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
+from newsletter.errors import Problem, SubscriberError
 from newsletter.record import Event, Record
 from newsletter.subscribers import read_subscribers
-from newsletter.tabular import open_table
+from newsletter.tabular import LIST_SUFFIXES, open_table
 
 SOURCE = "source"  # the extra column of an export: "list" or "web"
 
@@ -39,19 +40,27 @@ def history_lines(root: Path, address: str) -> list[str]:
 
 def list_lines(root: Path, address: str) -> list[str]:
     """Every row for ``address`` in the lists of ``subscribers/`` (suppressed.csv too), as
-    ``path:line: column=value ...``: with the history, all we hold on a person."""
+    ``path:line: column=value ...``: with the history, all we hold on a person. Lists are
+    read as ``send`` reads them (any encoding and separator, workbooks)."""
     wanted = address.strip().lower()
     found: list[str] = []
-    for path in sorted((root / "subscribers").glob("*.csv")):
+    folder = root / "subscribers"
+    paths = sorted(p for p in folder.glob("*") if p.suffix.lower() in LIST_SUFFIXES
+                   and not p.name.startswith(".")) if folder.is_dir() else []
+    for path in paths:
+        shown = f"subscribers/{path.name}"
         try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.DictReader(handle)
-                for row in reader:
-                    if str(row.get("email") or "").strip().lower() == wanted:
+            with open_table(path, shown) as table:
+                for item in table.rows():
+                    if isinstance(item, Problem):
+                        continue
+                    line, cells = item
+                    row = dict(zip(table.columns, cells, strict=False))
+                    if row.get("email", "").strip().lower() == wanted:
                         values = "  ".join(f"{k}={v!r}" for k, v in row.items() if k and v)
-                        found.append(f"subscribers/{path.name}:{reader.line_num}: {values}")
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            found.append(f"subscribers/{path.name}: not readable ({exc})")
+                        found.append(f"{shown}:{line}: {values}")
+        except SubscriberError as exc:
+            found.append(f"{shown}: not readable ({exc.message})")
     return found
 
 

@@ -330,3 +330,15 @@ def test_check_says_how_the_list_was_read(workspace: Path, invoke: Callable[...,
     assert result.exit_code == 0, result.output
     assert "1 rows, 1 to mail" in result.stdout
     assert f"note: {path}: read as Windows-1252, semicolon-separated" in result.stderr
+
+
+def test_log_finds_an_address_in_every_form_of_list(workspace: Path,
+                                                    invoke: Callable[..., Result]) -> None:
+    xlsx(workspace / "subscribers" / "members.xlsx", list(GERMAN), title="Mitglieder 2024")
+    _write(workspace / "subscribers" / "office.csv", _csv(GERMAN, ";"), "utf-8")
+    result = invoke("subscribers", "log", "Anna@example.org")
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("subscribers/members.xlsx:4: email='anna@example.org'")
+               for line in lines), lines
+    assert any(line.startswith("subscribers/office.csv:2: email='anna@example.org'")
+               for line in lines), lines
