@@ -27,6 +27,7 @@ from newsletter.links import unsubscribe_mailbox
 from newsletter.record import Event, Record
 from newsletter.send.lock import SendLock
 from newsletter.subscribers import SUPPRESSED, read_subscribers
+from newsletter.tabular import LIST_SUFFIXES
 
 _BATCH = 200  # messages per transaction and per MOVE: one fsync each, not one per message
 _BATCH_SECONDS = 2.0  # and at least this often, so a slow server still makes progress
@@ -141,14 +142,15 @@ def _commit_quietly(commit: Callable[[], None], report: InboxReport) -> None:
 
 
 def _readers_of(folder: Path) -> Callable[[], set[str]]:
-    """Every address on a list (CSV files and web sign-ups), read once when first asked."""
+    """Every address on a list (list files and web sign-ups), read once when first asked."""
     found: list[set[str]] = []
 
     def readers() -> set[str]:
         if not found:
             addresses: set[str] = set()
-            for path in sorted(folder.glob("*.csv")):
-                if path.name != SUPPRESSED:
+            for path in sorted(folder.glob("*")):
+                if path.suffix.lower() in LIST_SUFFIXES and path.name != SUPPRESSED \
+                        and not path.name.startswith("."):
                     addresses.update(s.email.lower() for s in
                                      read_subscribers(path, skip_invalid=True))
             found.append(addresses)
