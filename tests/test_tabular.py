@@ -342,3 +342,17 @@ def test_log_finds_an_address_in_every_form_of_list(workspace: Path,
                for line in lines), lines
     assert any(line.startswith("subscribers/office.csv:2: email='anna@example.org'")
                for line in lines), lines
+
+
+def test_empty_cells_past_the_header_are_no_fields(tmp_path: Path) -> None:
+    path = _write(tmp_path / "a.csv", "E-Mail;Name;;\nanna@example.org;Anna;;\n"
+                                      "bert@example.org;Bert;x;\n", "utf-8")
+    assert [r.email for r in read_subscribers(path, skip_invalid=True)] == ["anna@example.org"]
+    (problem,) = check_list(path).problems
+    assert str(problem) == (f"{path}:3: 3 fields but the header has 2; quote values that "
+                            "contain ';'")
+    book = xlsx(tmp_path / "b.xlsx", [["E-Mail", "Name"], ["anna@example.org", "Anna"],
+                                      ["bert@example.org", "Bert", None, "Notiz"]])
+    (problem,) = check_list(book).problems
+    assert str(problem) == (f"{book}:3: a value in column 4, which has no name in the header "
+                            "row: name the column or delete the value")

@@ -53,7 +53,12 @@ class Table:
         lang = self.columns.index("language") if "language" in self.columns else None
         width = len(self.columns) - (1 if self._derived_name else 0)
         for line, raw in self._rows:
+            while len(raw) > width and not _filled(raw[-1]):
+                raw = raw[:-1]  # empty cells past the header's columns (Excel's ";;")
             if not any(_filled(c) for c in raw):
+                continue
+            if len(raw) > width:
+                yield Problem(self.shown, line, self._too_many(len(raw), width))
                 continue
             problem = self._problem(line, raw, email, width)
             if problem is not None:
@@ -88,6 +93,13 @@ class Table:
                                f"{others[0]!r}: the file mixes separators; save it again "
                                "from one program as 'CSV UTF-8'")
         return None
+
+    def _too_many(self, count: int, width: int) -> str:
+        if not self._separator:
+            return (f"a value in column {count}, which has no name in the header row: name "
+                    "the column or delete the value")
+        what = "tabs" if self._separator == "\t" else repr(self._separator)
+        return f"{count} fields but the header has {width}; quote values that contain {what}"
 
     def close(self) -> None:
         self._stack.close()
