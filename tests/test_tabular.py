@@ -356,3 +356,14 @@ def test_empty_cells_past_the_header_are_no_fields(tmp_path: Path) -> None:
     (problem,) = check_list(book).problems
     assert str(problem) == (f"{book}:3: a value in column 4, which has no name in the header "
                             "row: name the column or delete the value")
+
+
+def test_export_reads_a_workbook(workspace: Path, invoke: Callable[..., Result]) -> None:
+    book = xlsx(workspace / "subscribers" / "members.xlsx", chinese(), title="会员名单")
+    result = invoke("subscribers", "export", str(book))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "email,name,salutation,language,organisation,city,source"
+    assert lines[1] == ("anna@example.org,Dr. Anna Müller,Sehr geehrte Frau Dr. Müller,de,"
+                        "Stadt Göttingen,Göttingen,list")
+    assert lines[3].startswith("chen@example.org,Chen Mei,陳女士,zh-Hant,")
