@@ -93,8 +93,10 @@ def _split(inline: Token) -> Token | None:
                  block=True)
 
 
-def table_text(rows: list[list[str]], limit: int) -> list[str]:
-    """A table for the text part: padded columns, or ``header: value`` lines if too wide."""
+def table_text(rows: list[list[str]], limit: int, aligns: list[str] | None = None
+               ) -> list[str]:
+    """A table for the text part: padded columns (``aligns``: "left", "right" or "center"
+    per column), or ``header: value`` lines if too wide."""
     if not rows:
         return []
     count = max(len(row) for row in rows)
@@ -108,11 +110,18 @@ def table_text(rows: list[list[str]], limit: int) -> list[str]:
                     for name, value in zip(header, row, strict=True) if value]
             out.append("")
         return out[:-1]
-    lines = [" | ".join(_pad(cell, width) for cell, width in zip(row, widths, strict=True))
-             .rstrip() for row in rows]
+    aligns = (aligns or []) + [""] * count
+    lines = [" | ".join(_pad(cell, width, align) for cell, width, align
+                        in zip(row, widths, aligns[:count], strict=True)).rstrip()
+             for row in rows]
     rule = "-+-".join("-" * width for width in widths)
     return [lines[0], rule, *lines[1:]]
 
 
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - columns.width(text))
+def _pad(text: str, width: int, align: str) -> str:
+    room = width - columns.width(text)
+    if align == "right":
+        return " " * room + text
+    if align == "center":
+        return " " * (room // 2) + text + " " * (room - room // 2)
+    return text + " " * room

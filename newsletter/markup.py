@@ -121,21 +121,25 @@ def to_text(tokens: list[Token]) -> str:
     item_prefix: str | None = None
     heading: int | None = None
     table: list[list[str]] | None = None
+    aligns: list[str] = []
     for token in tokens:
         kind = token.type
         if table is not None:
             if kind == "tr_open":
                 table.append([])
+            elif kind == "th_open":
+                aligns.append(str(token.attrs.get("style", "")).removeprefix("text-align:"))
             elif kind == "inline":
                 table[-1].append(_inline_text(token.children or []))
             elif kind == "table_close":
                 lead = "".join(prefixes)
-                out.extend(lead + line for line in blocks.table_text(table, WRAP - len(lead)))
+                out.extend(lead + line for line in blocks.table_text(table, WRAP - len(lead),
+                                                                     aligns))
                 _blank(out)
                 table = None
             continue
         if kind == "table_open":
-            table = []
+            table, aligns = [], []
         elif kind == "bullet_list_open":
             counters.append(None)
         elif kind == "ordered_list_open":

@@ -42,8 +42,8 @@ def test_pipe_table_is_an_email_safe_table() -> None:
 def test_pipe_table_in_the_text_part_is_aligned_by_display_width() -> None:
     rich, _ = render(TABLE)
     lines = rich.text.splitlines()
-    assert lines == ["Stadt  | Einwohner", "-------+----------", "Foshan | 9,6 Mio",
-                     "太仓   | 0,8 Mio"]
+    assert lines == ["Stadt  | Einwohner", "-------+----------", "Foshan |   9,6 Mio",
+                     "太仓   |   0,8 Mio"]
     assert len({width(line.split("|")[0]) for line in lines if "|" in line}) == 1
 
 
