@@ -11,9 +11,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # (and its own subpackage). cli -> preview/archive/send/compose -> render -> content/subscribers
 # -> config -> errors.
 RANKS = {
-    "errors": 0,
+    "errors": 0, "yamlguard": 0.5, "invisible": 0.5, "places": 1,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
-    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "places": 1, "digests": 1,
+    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "digests": 1,
     "language": 2,
     "links": 5, "roster": 6, "office": 6,
     # Office files (CSV as Excel saves it, xlsx, ods) and photos into one clean form.

@@ -118,7 +118,8 @@ def check(issues: tuple[Path, ...]) -> None:
     errors = 0
     for issue in workspace.load_all(issues):
         rendered = [workspace.render(edition) for edition in issue.editions]
-        findings = [f for edition in rendered for f in check_output(edition)]
+        findings = [f for edition in rendered
+                    for f in check_output(edition, workspace.config.limits)]
         findings += check_images(rendered, workspace.config.archive_url, cache)
         for finding in findings:
             click.echo(f"{issue.slug}: {finding}", err=finding.level != "info")

@@ -34,6 +34,7 @@ from newsletter.send.outcome import Kind, Result, Transport
 from newsletter.send.pool import Job, Policy, Pool, PoolError
 from newsletter.send.relays import Relay, describe, probe, relays_from
 from newsletter.send.report import SendReport, Summary, settled
+from newsletter.send.size import check_message_sizes
 from newsletter.send.transport import Timeouts
 from newsletter.subscribers import (
     Subscriber,
@@ -100,6 +101,7 @@ class Campaign:
         self.editions = Editions(built, config, test=bool(options.test),
                                  language=options.language, list_name=options.list_path.stem,
                                  local=not (options.smtp or config.smtp_url))
+        check_message_sizes(self.editions, config.limits, str(issue_folder))
         self.composer = self.editions.default
         self.policy = self._policy()
         self.relays = self._relays()
