@@ -22,6 +22,9 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | archive | ``site/`` |
 | processed images (a cache) | ``.cache/images/`` |
 | digests of unchanged files (a cache) | ``.cache/digests.json`` |
+| publish records | ``journal/publish/<target>.json`` (what each target holds) |
+| publish lock | ``journal/publish.lock`` |
+| publish working copies | ``journal/publish/<target>.git/`` (git targets) |
 """
 
 from __future__ import annotations
@@ -110,6 +113,23 @@ class Places:
     def file_digests(self) -> Path:
         """SHA-256 of the workspace's files by size and time stamp: safe to delete."""
         return self.root / ".cache" / "digests.json"
+
+    @property
+    def publish_records(self) -> Path:
+        """The folder of ``newsletter publish``'s records, one per target."""
+        return self.journals / "publish"
+
+    def publish_record(self, target: str) -> Path:
+        """What ``newsletter publish`` last put on one target (``target``: its key)."""
+        return self.publish_records / f"{target}.json"
+
+    def publish_checkout(self, target: str) -> Path:
+        """The local working copy a git target is published through."""
+        return self.publish_records / f"{target}.git"
+
+    @property
+    def publish_lock(self) -> Path:
+        return self.journals / "publish.lock"
 
     def inside(self, path: Path) -> Path:
         """``path`` (relative to the root, or absolute) as an absolute path."""
