@@ -26,7 +26,7 @@ RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "kin
                   "language", "layout", "markup", "palette", "personal", "render", "schema",
                   "source", "workspace", "archive/__init__", "archive/cache", "archive/feeds",
                   "archive/pages", "archive/search", "archive/mentions", "archive/directory",
-                  "places", "tags", "links", "tokens", "build")
+                  "places", "tags", "links", "tokens", "build", "invisible", "yamlguard")
 LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
 
 
