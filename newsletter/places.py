@@ -10,10 +10,12 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | configuration | ``newsletter.toml`` |
 | issues | ``issues/<slug>/`` |
 | templates | ``templates/`` |
-| lists (default folder) | ``subscribers/*.csv`` (a list may live anywhere) |
+| lists | ``subscribers/<id>.csv``, unless ``[lists.<id>] file`` puts one elsewhere |
 | editors' suppressions | ``subscribers/suppressed.csv`` |
 | subscription record | ``subscribers/record.sqlite`` |
 | journals | ``journal/<slug>.sqlite`` (one per issue, across lists) |
+| journals of older releases | ``journal/<slug>--<list>.sqlite`` (merged on first use, then |
+| | renamed ``….sqlite.migrated``) |
 | send locks | ``journal/<slug>.lock`` |
 | inbox lock | ``journal/inbox.lock`` |
 | outbox (local delivery) | ``outbox/<slug>/`` (a Maildir) |
@@ -22,6 +24,7 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | archive | ``site/`` |
 | processed images (a cache) | ``.cache/images/`` |
 | digests of unchanged files (a cache) | ``.cache/digests.json`` |
+| city table | ``cities.toml`` |
 | publish records | ``journal/publish/<target>.json`` (what each target holds) |
 | publish lock | ``journal/publish.lock`` |
 | publish working copies | ``journal/publish/<target>.git/`` (git targets) |
@@ -49,6 +52,9 @@ class Places:
     def issues(self) -> Path:
         return self.root / "issues"
 
+    def issue(self, slug: str) -> Path:
+        return self.issues / slug
+
     @property
     def templates(self) -> Path:
         return self.root / "templates"
@@ -57,6 +63,10 @@ class Places:
     def lists(self) -> Path:
         """The default folder of subscriber lists (a list may live elsewhere)."""
         return self.root / "subscribers"
+
+    def list_file(self, list_id: str) -> Path:
+        """Where list ``list_id`` is unless ``[lists.<id>] file`` says otherwise."""
+        return self.lists / f"{list_id}.csv"
 
     @property
     def suppressed(self) -> Path:
@@ -75,6 +85,32 @@ class Places:
     def journal(self, slug: str) -> Path:
         """The send journal of one issue, whatever lists it is sent to."""
         return self.journals / f"{slug}.sqlite"
+
+    def legacy_journals(self, slug: str | None = None) -> list[Path]:
+        """Journals of releases before 0.2, one per issue and list: ``<slug>--<list>.sqlite``.
+
+        Of one issue, or of every issue; sorted by name. ``send`` merges them into
+        ``journal(slug)`` on first use (``newsletter.send.journal``).
+        """
+        if not self.journals.is_dir():
+            return []
+        return sorted(self.journals.glob(f"{slug or '*'}--*.sqlite"))
+
+    def journal_files(self) -> list[Path]:
+        """Every send journal of the workspace, current and older ones, sorted by name."""
+        if not self.journals.is_dir():
+            return []
+        return sorted(self.journals.glob("*.sqlite"))
+
+    @staticmethod
+    def migrated(path: Path, suffix: str = "") -> Path:
+        """Where an older journal (``suffix``: or its ``-wal``, ``-shm``) goes once merged."""
+        return path.with_name(f"{path.name}.migrated{suffix}")
+
+    @staticmethod
+    def journal_slug(path: Path) -> str:
+        """The issue a journal file is of, by its name (``<slug>[--<list>].sqlite``)."""
+        return path.stem.split("--", 1)[0]
 
     def send_lock(self, slug: str) -> Path:
         return self.journals / f"{slug}.lock"
@@ -113,6 +149,11 @@ class Places:
     def file_digests(self) -> Path:
         """SHA-256 of the workspace's files by size and time stamp: safe to delete."""
         return self.root / ".cache" / "digests.json"
+
+    @property
+    def cities(self) -> Path:
+        """The archive's table of city names (``newsletter.archive.mentions``)."""
+        return self.root / "cities.toml"
 
     @property
     def publish_records(self) -> Path:

@@ -7,25 +7,55 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
-from newsletter.errors import Problem, SubscriberError
+from newsletter.config import find_root
+from newsletter.errors import ConfigError, Problem, SubscriberError
+from newsletter.mailinglist import MailingList, workspace_lists
+from newsletter.places import Places
 from newsletter.record import Event, Record
-from newsletter.subscribers import read_subscribers
-from newsletter.tabular import LIST_SUFFIXES, open_table
+from newsletter.subscribers import Extras, ListReport, check_list, suppressed_keys
+from newsletter.tabular import open_table
 
 SOURCE = "source"  # the extra column of an export: "list" or "web"
 
 
-def export_list(list_path: Path, out: TextIO, *, suppressed: Path | None = None) -> int:
-    """Write everyone the next send would mail from ``list_path`` as CSV; the count written.
+def check_report(start: Path, list_ref: str, suppressed: Path | None = None
+                 ) -> tuple[str, ListReport, list[str]]:
+    """``subscribers check``: the list named by ``list_ref`` (file or id) in the workspace at
+    or above ``start``, as shown, its report (``suppressed``: a further suppression list) and
+    warnings about the workspace's lists.
+    """
+    try:
+        root = find_root(start)
+    except ConfigError:  # no workspace: a file alone, with no record to consult
+        path = Path(list_ref)
+        if not path.is_file():
+            raise
+        root = None
+    warnings: list[str] = []
+    if root is None:
+        extras, shown, file = Extras(), str(path), path
+    else:
+        lists = workspace_lists(root)
+        warnings = lists.warnings()
+        mailing_list = lists.resolve(list_ref)
+        mailing_list.require()
+        extras, shown, file = mailing_list.extras(), mailing_list.shown, mailing_list.file
+    if suppressed is not None:
+        extras = Extras(extras.blocked | suppressed_keys(suppressed), extras.web, extras.choices)
+    return shown, check_list(file, extras), warnings
+
+
+def export_list(mailing_list: MailingList, out: TextIO) -> int:
+    """Write everyone the next send would mail from ``mailing_list`` as CSV; the count written.
 
     The list's own columns come first, then ``source``. Bad rows are left out (``subscribers
     check`` reports them).
     """
-    columns = _header(list_path)
+    columns = _header(mailing_list.file)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*columns, SOURCE])
     count = 0
-    for reader in read_subscribers(list_path, suppressed=suppressed, skip_invalid=True):
+    for reader in mailing_list.readers(skip_invalid=True):
         row = [reader.fields.get(c, "") for c in columns]
         writer.writerow([*row, "list" if reader.line else "web"])
         count += 1
@@ -39,16 +69,17 @@ def history_lines(root: Path, address: str) -> list[str]:
 
 
 def list_lines(root: Path, address: str) -> list[str]:
-    """Every row for ``address`` in the lists of ``subscribers/`` (suppressed.csv too), as
+    """Every row for ``address`` in the lists of the workspace (suppressed.csv too), as
     ``path:line: column=value ...``: with the history, all we hold on a person. Lists are
     read as ``send`` reads them (any encoding and separator, workbooks)."""
     wanted = address.strip().lower()
     found: list[str] = []
-    folder = root / "subscribers"
-    paths = sorted(p for p in folder.glob("*") if p.suffix.lower() in LIST_SUFFIXES
-                   and not p.name.startswith(".")) if folder.is_dir() else []
-    for path in paths:
-        shown = f"subscribers/{path.name}"
+    places = Places(root)
+    files = [(m.shown, m.file) for m in workspace_lists(root).all]
+    files.append((str(places.suppressed.relative_to(root)), places.suppressed))
+    for shown, path in sorted(files):
+        if not path.is_file():
+            continue
         try:
             with open_table(path, shown) as table:
                 for item in table.rows():

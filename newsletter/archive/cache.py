@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import newsletter
+from newsletter.places import Places
 
 CACHE_FILE = ".archive-cache.json"
 FRAGMENTS = ".archive-cache"  # one serialised feed entry per issue: <slug>.atom
@@ -28,7 +29,7 @@ RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "kin
                   "archive/cache", "archive/feeds",
                   "archive/pages", "archive/search", "archive/mentions", "archive/directory",
                   "build", "pictures", "places", "digests", "blocks", "images/__init__",
-                  "images/names", "images/process")
+                  "images/names", "images/process", "tags", "links", "tokens")
 LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml", "pillow",
              "pillow-heif")
 
@@ -98,7 +99,7 @@ def environment_key(*, root: Path, templates: Path, base_url: str) -> str:
     digest = hashlib.sha256(f"{FORMAT}\0{newsletter.__version__}\0{base_url}\0".encode())
     for library in LIBRARIES:
         digest.update(f"{library} {_version(library)}\0".encode())
-    digest.update((root / "newsletter.toml").read_bytes())
+    digest.update(Places(root).config.read_bytes())
     package = Path(newsletter.__file__).parent
     # The archive's own templates only shape the index, which is rebuilt every time.
     sources = [p for p in templates.rglob("*") if p.is_file()

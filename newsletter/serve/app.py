@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from newsletter.links import ServiceUrls
 from newsletter.record import ALL_LISTS, Event, Record, RecordError, since
 from newsletter.serve.forms import SubscribeForm, read_form, spent
 from newsletter.serve.gate import Gate
@@ -48,6 +49,7 @@ class Service:
         self.settings = settings
         config = settings.config
         self.tokens = Tokens(settings.secret)
+        self.urls = ServiceUrls(settings.url)
         self.csrf = Csrf(settings.secret)
         self.renderer = Renderer(site=str(config.newsletter.name),
                                  publisher=str(config.newsletter.publisher),
@@ -116,8 +118,11 @@ class Service:
         return self.csrf.valid(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD))
 
     def claim(self, purpose: str, request: Request) -> Claim:
+        """The valid token's claim. A confirmation must be for a list we have; an
+        unsubscribe is always honoured: for a list we do not have (any more: renamed,
+        removed), it stops the address on every list."""
         claim = self.tokens.read(purpose, request.path_params["token"])
-        if not self.settings.known_list(claim.list_name):
+        if purpose != UNSUBSCRIBE and not self.settings.known_list(claim.list_name):
             raise TokenError("this link is for a list we do not have")
         return claim
 
@@ -215,7 +220,7 @@ async def subscribe(request: Request) -> Response:
     if decision.over is None:  # over a limit: the same answer, and no mail (no mail-bombing)
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
-        link = f"{settings.url}confirm/{token}"
+        link = service.urls.confirm(token)
         try:
             mail = service.mailer.message(entry.address, link, entry.language,
                                           list_name=entry.list_name)
@@ -234,14 +239,14 @@ async def confirm(request: Request) -> Response:
         lang = service.lang(request, exc.expired)
         if exc.expired:
             return service.message(request, lang, "expired_title", "expired_body", 410,
-                                   link=f"{service.settings.url}subscribe?lang={lang}")
+                                   link=service.urls.subscribe(lang))
         return service.message(request, lang, "invalid_title", "invalid_body", 404)
     lang = service.lang(request, claim)
     if spent(claim, service.history(claim.address)):
         # A link from before the reader's latest unsubscribe: replaying it must not
         # subscribe them again. Shown like an expired link: they may ask for a new one.
         return service.message(request, lang, "expired_title", "expired_body", 410,
-                               link=f"{service.settings.url}subscribe?lang={lang}")
+                               link=service.urls.subscribe(lang))
     t = service.renderer.texts(lang)
     if request.method != "POST":  # GET and HEAD only show; never change anything
         return service.page(request, Page(lang, t["confirm_title"], (t["confirm_body"],),
@@ -295,7 +300,11 @@ async def unsubscribe(request: Request) -> Response:
         return service.message(request, lang, "error_title", "csrf_body", 403)
     if source == "footer" and form.get("action") == "language":
         return await _change_language(request, service, claim, form)
-    await service.store(Event(claim.address, "unsubscribed", claim.list_name, source,
-                              language=claim.language, detail={"ip": service.client(request)}))
+    detail = {"ip": service.client(request)}
+    list_name = claim.list_name
+    if not service.settings.known_list(list_name):  # renamed or removed since: every list
+        list_name, detail["link_list"] = ALL_LISTS, claim.list_name
+    await service.store(Event(claim.address, "unsubscribed", list_name, source,
+                              language=claim.language, detail=detail))
     return service.message(request, lang, "unsubscribed_title", "unsubscribed_body", 200,
-                           link=f"{service.settings.url}subscribe?lang={lang}")
+                           link=service.urls.subscribe(lang))
