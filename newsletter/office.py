@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,6 @@ from newsletter.subscribers import check_list, normalise
 from newsletter.tabular import open_table
 
 EDITOR = "editor"
-NO_LIST = ""  # a resubscription lifts the stop; it makes nobody a reader of a list they never were
 
 
 @dataclass(frozen=True)
@@ -92,18 +92,25 @@ def unsubscribe(record_path: Path, address: str, *, reason: str = "") -> Event:
     return event
 
 
-def resubscribe(record_path: Path, address: str, *, reason: str) -> Event:
-    """Lift an unsubscribe (the reader asked to come back); ``reason`` is the proof of it."""
+def resubscribe(record_path: Path, address: str, *, reason: str,
+                lists: Sequence[str]) -> list[Event]:
+    """Lift an unsubscribe (the reader asked to come back) on ``lists``, the ids of the lists
+    whose files hold the reader: a confirmation lifts only its own list's stops, and makes
+    nobody a reader of a list they never were on. ``reason`` is the proof of consent."""
     email = _address(address)
+    if not lists:
+        raise SubscriberError(f"{email} is on no list of the workspace: name the list to "
+                              "mail the reader again with --list ID")
     if not reason.strip():
         raise SubscriberError("say why with --reason (a letter, a call): the record is the "
                               "proof of the reader's consent")
     with Record(record_path) as record:
         if email not in record.suppressed():
             raise SubscriberError(f"{email} is not unsubscribed; nothing recorded")
-        event = Event(email, "confirmed", NO_LIST, EDITOR, detail={"reason": reason})
-        record.append(event)
-    return event
+        events = [Event(email, "confirmed", list_id, EDITOR, detail={"reason": reason})
+                  for list_id in sorted(set(lists))]
+        record.append_many(events)
+    return events
 
 
 def _address(address: str) -> str:

@@ -4,6 +4,7 @@ address's history (the answer to a data-subject request, DSGVO Art. 15)."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -12,7 +13,13 @@ from newsletter.errors import ConfigError, Problem, SubscriberError
 from newsletter.mailinglist import MailingList, workspace_lists
 from newsletter.places import Places
 from newsletter.record import Event, Record
-from newsletter.subscribers import Extras, ListReport, check_list, suppressed_keys
+from newsletter.subscribers import (
+    Extras,
+    ListReport,
+    check_list,
+    read_subscribers,
+    suppressed_keys,
+)
 from newsletter.tabular import open_table
 
 SOURCE = "source"  # the extra column of an export: "list" or "web"
@@ -110,3 +117,14 @@ def _header(list_path: Path) -> list[str]:
     with open_table(list_path) as table:
         columns = list(table.columns)
     return [*columns, *(c for c in ("email", "name", "language") if c not in columns)]
+
+
+def lists_holding(root: Path, address: str, list_refs: Sequence[str] = ()) -> list[str]:
+    """The ids of ``list_refs`` (files or ids), or else of every list of the workspace whose
+    file holds ``address`` (any case)."""
+    lists = workspace_lists(root)
+    if list_refs:
+        return [lists.resolve(ref).id for ref in list_refs]
+    wanted = address.strip().lower()
+    return [m.id for m in lists.all if m.file.is_file() and any(
+        s.email.lower() == wanted for s in read_subscribers(m.file, skip_invalid=True))]

@@ -114,11 +114,18 @@ def unsubscribe(address: str, reason: str) -> None:
 @subscribers.command("resubscribe")
 @click.argument("address")
 @click.option("--reason", required=True, help="The reader's request (\"letter of 3 May\").")
-def resubscribe(address: str, reason: str) -> None:
+@click.option("--list", "list_refs", multiple=True, metavar="LIST",
+              help="The list (file or id) to mail the reader again from (default: every list "
+                   "of the workspace whose file holds ADDRESS).")
+def resubscribe(address: str, reason: str, list_refs: tuple[str, ...]) -> None:
     """Lift ADDRESS's unsubscribe, at the reader's request; recorded with source editor."""
     from newsletter.config import find_root
     from newsletter.office import resubscribe as record_resubscribe
     from newsletter.places import Places
+    from newsletter.roster import lists_holding
 
-    event = record_resubscribe(Places(find_root(Path.cwd())).record, address, reason=reason)
-    click.echo(f"{event.address}: mailed again from the lists it is on (source editor)")
+    root = find_root(Path.cwd())
+    ids = lists_holding(root, address, list_refs)
+    events = record_resubscribe(Places(root).record, address, reason=reason, lists=ids)
+    click.echo(f"{events[0].address}: mailed again from {', '.join(e.list_name for e in events)}"
+               " (source editor)")
