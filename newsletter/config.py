@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from newsletter.database import check_url
 from newsletter.errors import ConfigError, ValidationError, shown_path
 from newsletter.schema import Checker, Field, Record
 from newsletter.source import SourceError, load_toml
 
 CONFIG_FILE = "newsletter.toml"
+DATABASE_URL_ENV = "NEWSLETTER_DATABASE_URL"
 
 SCHEMA = (
     Field("newsletter", "record", required=True, fields=(
@@ -92,6 +95,11 @@ SCHEMA = (
               doc="soft bounces on this many distinct issues suppress an address"),
         Field("ca_file", "str", doc="PEM file of CAs to trust for IMAP; default: the system's"),
     )),
+    Field("database", "record", default=None, fields=(
+        Field("url", "str", doc="postgresql://user@host[:port]/database: the subscription "
+              "record and the send journals in PostgreSQL instead of SQLite files; the password "
+              "from PGPASSWORD or ~/.pgpass, never here. NEWSLETTER_DATABASE_URL overrides it"),
+    )),
     Field("dkim", "record", default=None, fields=(
         Field("key_file", "str", required=True), Field("selector", "str", required=True),
         Field("domain", "str", doc="default: the sender's domain"),
@@ -137,6 +145,38 @@ class Config:
     def smtp_url(self) -> str | None:
         """``NEWSLETTER_SMTP_URL`` overrides the file; None means the local outbox."""
         return os.environ.get("NEWSLETTER_SMTP_URL") or self.section("smtp").get("url") or None
+
+
+    @property
+    def database_url(self) -> str | None:
+        """``NEWSLETTER_DATABASE_URL``, else ``[database] url``; None: SQLite files (default).
+
+        A password belongs in ``PGPASSWORD`` or ``~/.pgpass``: newsletter.toml is shared (and
+        often kept in git), so a URL there with a password in it is refused.
+        """
+        url = os.environ.get(DATABASE_URL_ENV)
+        if url:
+            return check_url(url, where=DATABASE_URL_ENV)
+        url = self.section("database").get("url")
+        if not url:
+            return None
+        check_url(str(url))
+        if urlsplit(str(url)).password is not None:
+            raise ConfigError("[database] url in newsletter.toml holds a password: remove it "
+                              "and set PGPASSWORD (or ~/.pgpass) in the environment instead",
+                              path=shown_path(self.root / CONFIG_FILE))
+        return str(url)
+
+
+def database_url_near(folder: Path) -> str | None:
+    """The database URL of the workspace at or above ``folder`` (None outside a workspace)."""
+    if os.environ.get(DATABASE_URL_ENV):
+        return check_url(os.environ[DATABASE_URL_ENV], where=DATABASE_URL_ENV)
+    try:
+        root = find_root(folder)
+    except ConfigError:
+        return None
+    return load_config(root).database_url
 
 
 def find_root(start: Path) -> Path:

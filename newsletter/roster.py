@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
+from newsletter.config import database_url_near
 from newsletter.errors import SubscriberError
 from newsletter.record import Event, Record
 from newsletter.subscribers import read_subscribers
@@ -33,7 +34,7 @@ def export_list(list_path: Path, out: TextIO, *, suppressed: Path | None = None)
 
 def history_lines(root: Path, address: str) -> list[str]:
     """Every recorded event of ``address``, oldest first, one line each."""
-    with Record.open(root) as record:
+    with Record.open(root, database_url_near(root)) as record:
         return [_line(event) for event in record.history(address)]
 
 

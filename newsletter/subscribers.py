@@ -26,8 +26,10 @@ from typing import BinaryIO
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter.config import database_url_near
 from newsletter.errors import Problem, SubscriberError, ValidationError
 from newsletter.record import RECORD, Record
+from newsletter.record.sqlite import SqliteRecord
 from newsletter.schema import line_break
 
 SUPPRESSED = "suppressed.csv"
@@ -136,9 +138,13 @@ def default_suppressed(list_path: Path) -> Path | None:
 
 
 def record_for(list_path: Path) -> Record | None:
-    """The subscription record of the list's folder (``subscribers/record.sqlite``), if any."""
+    """The subscription record for the list: in PostgreSQL when the workspace has a database
+    URL, else the list's folder's ``subscribers/record.sqlite``, if any."""
+    url = database_url_near(list_path.parent)
+    if url:
+        return Record.open(list_path.parent, url)
     candidate = list_path.parent / RECORD
-    return Record(candidate) if candidate.is_file() else None
+    return SqliteRecord(candidate) if candidate.is_file() else None
 
 
 def read_subscribers(path: Path, *, suppressed: Path | None = None,

@@ -12,11 +12,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # -> config -> errors.
 RANKS = {
     "errors": 0,
+    "database": 0.5, "places": 0.5,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
     "record": 1, "tokens": 1, "layout": 1, "columns": 1,
     "language": 2,
     "links": 5, "roster": 6,
-    "serve": 10.5,  # uses send's transport for confirmation mails
+    "serve": 10.5, "dbadmin": 10.5,  # uses send's transport for confirmation mails
     "markup": 2,
     "schema": 3,
     "kinds": 4, "config": 4, "editions": 4,

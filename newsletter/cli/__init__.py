@@ -144,6 +144,7 @@ for command in send.COMMANDS:
     cli.add_command(command)
 cli.add_command(archive.archive)
 
-from newsletter.cli import serve  # noqa: E402
+from newsletter.cli import db, serve  # noqa: E402
 
 cli.add_command(serve.serve)
+cli.add_command(db.db)

@@ -57,7 +57,7 @@ def run_inbox(options: InboxOptions, *, start: Path | None = None,
         raise ConfigError("inbox.soft_bounces must be 1 or more")
     with SendLock(config.root / "journal" / "inbox.lock", what="'newsletter inbox'"):
         source = open_source(config, options)
-        record = Record.open(config.root)
+        record = Record.open(config.root, config.database_url)
         try:
             return _process(config, source, record, soft_limit, options.dry_run, progress)
         finally:

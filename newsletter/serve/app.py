@@ -62,8 +62,8 @@ class Service:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        self.writer = Writer(Record.open(self.settings.root))
-        self.reader = Record.open(self.settings.root)
+        self.writer = Writer(Record.open(self.settings.root, self.settings.database_url))
+        self.reader = Record.open(self.settings.root, self.settings.database_url)
         self.mailer.start()
         log.info("confirmation mails go through %s", self.mailer.description)
         try:

@@ -32,6 +32,7 @@ class Settings:
     per_address: int  # confirmation mails per address per 24 hours
     per_client: int  # subscribe requests per client address per hour
     smtp_url: str | None
+    database_url: str | None = None  # None: the record is subscribers/record.sqlite
     max_body: int = MAX_BODY
 
     @property
@@ -72,7 +73,8 @@ class Settings:
                    consent=MappingProxyType(consent),
                    consent_version=str(section.get("consent_version") or "1"),
                    per_address=limits["per_address"], per_client=limits["per_client"],
-                   smtp_url=smtp_url if smtp_url is not None else config.smtp_url)
+                   smtp_url=smtp_url if smtp_url is not None else config.smtp_url,
+                   database_url=config.database_url)
 
     def known_list(self, name: str) -> bool:
         """Whether a token's list is one of this workspace's (a list file, or "*")."""
