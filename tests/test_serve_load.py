@@ -32,10 +32,16 @@ def smtp() -> Iterator[Server]:
     server.controller.stop()
 
 
+@pytest.mark.parametrize(("workers", "backend"), [(1, "sqlite"), (4, "sqlite"),
+                                                  (4, "postgresql")])
 def test_500_concurrent_mixed_requests_record_every_event_exactly_once(
-        workspace: Path, smtp: Server) -> None:
-    service_config(workspace, requests_per_client=1000)
-    service = start_service(workspace, smtp_url=smtp.url, port=free_port())
+        workspace: Path, smtp: Server, workers: int, backend: str,
+        request: pytest.FixtureRequest) -> None:
+    """Also with 4 uvicorn workers sharing the record: a SQLite file, or PostgreSQL."""
+    url = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else None
+    service_config(workspace, requests_per_client=1000 * workers)
+    service = start_service(workspace, smtp_url=smtp.url, port=free_port(), workers=workers,
+                            database_url=url)
     try:
         with service.client() as client:
             cookie, field = form(client, "/subscribe")
@@ -86,7 +92,11 @@ def test_500_concurrent_mixed_requests_record_every_event_exactly_once(
             time.sleep(0.1)
     finally:
         service.stop()
-    rows = events(workspace)
+    rows = events(workspace, url)
+    assert (workspace / "subscribers" / "record.sqlite").exists() == (url is None)
+    if workers > 1:  # every worker started; the one CSRF cookie above was good for all
+        log = service.log.read_text(encoding="utf-8")
+        assert log.count("Application startup complete") == workers, log
     counted = Counter((address, event) for address, event, _, _ in rows)
     expected = Counter({(f"oc{i}@example.org", "unsubscribed") for i in range(150)}
                        | {(f"ft{i}@example.org", "unsubscribed") for i in range(100)}

@@ -52,8 +52,11 @@ class Service:
         self.renderer = Renderer(site=str(config.newsletter.name),
                                  publisher=str(config.newsletter.publisher),
                                  colour=str(config.brand.get("colour") or "#1f5f8b"))
-        self.per_client = RateLimit(settings.per_client, 3600.0)
-        self.per_address = RateLimit(settings.per_address, _DAY)
+        # In memory, per process: with several workers each takes its share, so that all
+        # together allow no more than the limit (a client whose requests all reach one
+        # worker gets less; the durable per-address check below is shared).
+        self.per_client = RateLimit(_share(settings.per_client, settings.workers), 3600.0)
+        self.per_address = RateLimit(_share(settings.per_address, settings.workers), _DAY)
         self.mailer = Mailer(config, transport_for(config, settings.smtp_url))
         self.default_lang = str(config.newsletter.get("language") or "en")
         self.writer: Writer | None = None
@@ -145,6 +148,10 @@ def create_app(settings: Settings) -> Starlette:
                     exception_handlers={RecordError: record_failed})
     app.state.service = service
     return app
+
+
+def _share(limit: int, workers: int) -> int:
+    return max(1, limit // workers)
 
 
 def _service(request: Request) -> Service:

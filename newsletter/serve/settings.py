@@ -33,6 +33,7 @@ class Settings:
     per_client: int  # subscribe requests per client address per hour
     smtp_url: str | None
     database_url: str | None = None  # None: the record is subscribers/record.sqlite
+    workers: int = 1  # processes serving together: each keeps 1/workers of the rate limits
     max_body: int = MAX_BODY
 
     @property
