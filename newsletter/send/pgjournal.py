@@ -1,0 +1,381 @@
+"""The journal in PostgreSQL: one issue, any number of senders, every reader exactly once.
+
+Same states and the same write order as the SQLite journal (``pending -> sending -> sent |
+failed | deferred``; ``sending`` durable before DATA), keyed by issue and reader. What a
+database adds is cooperation: each sender registers in ``journal_senders`` with a **lease**
+and claims batches of readers (``FOR UPDATE SKIP LOCKED``: two senders never wait for each
+other's claim, and never claim the same reader). A reader belongs to the sender that claimed
+it while that sender's lease runs.
+
+The lease is renewed by every write transaction of the sender (and by ``heartbeat`` when
+there is nothing to write), and every write transaction first checks that it is still valid:
+the **fence**. A sender whose lease ran out (killed, frozen, cut off) can write nothing
+more, so it sends nothing more: a ``sending`` row is the condition for DATA. The next claim
+by anyone marks such a sender ``expired``; its claimed-but-not-started readers are claimable
+again, and its ``sending`` rows (maybe delivered) become ``unknown``, as after a crash today.
+Senders and fences are ordered by the row lock on the sender: a claim that finds a sender
+expired and that sender's renewal cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+# Imported only when a database URL is configured (campaign and status import this module
+# then): without one, psycopg and libpq are never loaded.
+import psycopg
+
+from newsletter import database
+from newsletter.database import DatabaseError
+from newsletter.errors import SendError
+from newsletter.send.journal import SENDABLE, STATES, GroupCommit, Op
+
+if TYPE_CHECKING:
+    from newsletter.database import Connection
+
+COMPONENT = "journal"
+MIGRATIONS = ("""
+CREATE TABLE journal_issues (
+    slug TEXT PRIMARY KEY, content_hash TEXT NOT NULL, started TEXT NOT NULL);
+CREATE TABLE journal_senders (
+    id TEXT PRIMARY KEY,
+    slug TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    lease_until TIMESTAMPTZ NOT NULL,
+    state TEXT NOT NULL DEFAULT 'running'  -- running, finished, expired
+);
+CREATE INDEX journal_senders_slug ON journal_senders (slug, state);
+CREATE TABLE journal_recipients (
+    slug TEXT NOT NULL,
+    address TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    code INTEGER,
+    reply TEXT,
+    content_hash TEXT,
+    message_id TEXT,
+    updated DOUBLE PRECISION,
+    relay TEXT,
+    edition TEXT,
+    sender TEXT,                       -- who claimed it last
+    PRIMARY KEY (slug, address)
+);
+CREATE INDEX journal_recipients_state ON journal_recipients (slug, state, address);
+""",)
+LEASE = 30.0  # seconds a sender owns its claims without a write or heartbeat
+_ADD = ("INSERT INTO journal_recipients (slug, address) VALUES (%s, %s) "
+        "ON CONFLICT DO NOTHING")
+_SET = ("INSERT INTO journal_recipients AS r (slug, address, state, code, reply, updated, "
+        "attempts, content_hash, message_id, sender) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s) ON CONFLICT (slug, address) DO UPDATE SET state = excluded.state, "
+        "code = excluded.code, reply = excluded.reply, updated = excluded.updated, "
+        "attempts = r.attempts + excluded.attempts, "
+        "content_hash = coalesce(excluded.content_hash, r.content_hash), "
+        "message_id = coalesce(excluded.message_id, r.message_id), sender = excluded.sender")
+_RELAY = "UPDATE journal_recipients SET relay = %s WHERE slug = %s AND address = %s"
+_EDITION = "UPDATE journal_recipients SET edition = %s WHERE slug = %s AND address = %s"
+_RENEW = ("UPDATE journal_senders SET lease_until = clock_timestamp() + %s * interval '1 second'"
+          " WHERE id = %s AND state = 'running' AND lease_until > clock_timestamp() RETURNING 1")
+_EXPIRE = ("UPDATE journal_senders SET state = 'expired' WHERE slug = %s AND state = 'running'"
+           " AND lease_until <= clock_timestamp()")
+_LOST = ("UPDATE journal_recipients SET state = 'unknown', updated = %s, reply = %s "
+         "WHERE slug = %s AND state = 'sending' AND (sender IS NULL OR sender IN "
+         "(SELECT id FROM journal_senders WHERE slug = %s AND state <> 'running'))")
+_STOPPED = ("UPDATE journal_recipients SET state = 'unknown', updated = %s, reply = 'the run "
+            "stopped while this message was in flight' WHERE slug = %s AND sender = %s AND "
+            "state = 'sending'")
+# SKIP LOCKED: rows another sender is claiming right now are passed over, not waited for.
+_CLAIM = ("WITH batch AS (SELECT address FROM journal_recipients WHERE slug = %s "
+          "AND state = ANY(%s) AND (sender IS NULL OR sender IN "
+          "(SELECT id FROM journal_senders WHERE slug = %s AND state <> 'running')) "
+          "ORDER BY address LIMIT %s FOR UPDATE SKIP LOCKED) "
+          "UPDATE journal_recipients r SET sender = %s FROM batch "
+          "WHERE r.slug = %s AND r.address = batch.address RETURNING r.address, r.state")
+
+
+def upgrade(db: Connection) -> tuple[int, int]:
+    """Create or migrate the journal's tables: (version before, after)."""
+    return database.upgrade(db, COMPONENT, MIGRATIONS)
+
+
+class LeaseLost(Exception):
+    """This sender's lease ran out: others may have its readers now; it must stop."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """One sender of an issue, as ``status`` shows it."""
+
+    id: str
+    host: str
+    pid: int
+    state: str  # running, finished, expired (lease ran out: killed, frozen or cut off)
+    counts: dict[str, int]
+
+
+class PostgresJournal(GroupCommit):
+    """The journal of issue ``slug`` in the database at ``url``, for one sender (or none:
+    ``read_only``)."""
+
+    ERRORS = (psycopg.Error, LeaseLost)
+
+    def __init__(self, url: str, slug: str, sender: str | None, lease: float = LEASE) -> None:
+        super().__init__(f"{database.shown_url(url)} (journal of {slug})")
+        self.url = url
+        self.slug = slug
+        self.sender = sender
+        self.lease = lease
+        self._db = self._connect()  # the writer thread's
+        self._reader = self._connect()  # the event loop's: claims and reads
+
+    def _connect(self) -> Connection:
+        try:
+            db = database.connect(self.url)
+            upgrade(db)
+        except DatabaseError as exc:
+            raise SendError(f"cannot use the journal: {exc.message}", path=self.where) from exc
+        except psycopg.Error as exc:
+            raise self._error("cannot use", exc) from exc
+        return db
+
+    def _error(self, doing: str, exc: BaseException) -> SendError:
+        return SendError(f"{doing} the journal: {database.message(exc, self.url)}",
+                         path=self.where)
+
+    @classmethod
+    def open(cls, url: str, *, content_hash: str, slug: str, allow_changed: bool = False,
+             lease: float = LEASE) -> PostgresJournal:
+        """Join (or start) the sending of ``slug`` as a new sender.
+
+        ``SendError`` if the issue was started with other content (the content lock: every
+        sender must send the same build), unless ``allow_changed``.
+        """
+        sender = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        journal = cls(url, slug, sender, lease)
+        try:
+            with journal._read() as db, db.transaction():
+                db.execute("INSERT INTO journal_issues VALUES (%s, %s, %s) ON CONFLICT DO "
+                           "NOTHING", (slug, content_hash, time.strftime("%Y-%m-%dT%H:%M:%S%z")))
+                row = db.execute("SELECT content_hash FROM journal_issues WHERE slug = %s "
+                                 "FOR UPDATE", (slug,)).fetchone()
+                if row is not None and row[0] != content_hash:
+                    if not allow_changed:
+                        raise SendError(
+                            f"issue {slug} was started with other content (journal "
+                            f"{journal.where}): a sender with another build of the issue may "
+                            "not join. Send the same build, or --allow-changed", path=url)
+                    db.execute("UPDATE journal_issues SET content_hash = %s WHERE slug = %s",
+                               (content_hash, slug))
+                db.execute("INSERT INTO journal_senders (id, slug, host, pid, lease_until) "
+                           "VALUES (%s, %s, %s, %s, clock_timestamp() + %s * interval "
+                           "'1 second')", (sender, slug, socket.gethostname(), os.getpid(),
+                                           lease))
+        except SendError:
+            journal.close()
+            raise
+        return journal
+
+    @classmethod
+    def read_only(cls, url: str, slug: str) -> PostgresJournal:
+        return cls(url, slug, None)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _read(self) -> _Reading:
+        return _Reading(self)
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._read() as db:
+            return db.execute(sql.encode(), params).fetchall()
+
+    def meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT content_hash, started, slug FROM journal_issues WHERE "
+                          "slug = %s", (self.slug,))
+        found = dict(zip(("content_hash", "started", "slug"), rows[0], strict=True)) \
+            if rows else {}
+        return str(found[key]) if key in found else None
+
+    def state(self, address: str) -> str | None:
+        rows = self._rows("SELECT state FROM journal_recipients WHERE slug = %s AND "
+                          "address = %s", (self.slug, address))
+        return str(rows[0][0]) if rows else None
+
+    def counts(self) -> dict[str, int]:
+        found = dict(self._rows("SELECT state, count(*) FROM journal_recipients WHERE slug = %s"
+                                " GROUP BY state", (self.slug,)))
+        return {state: int(found.get(state, 0)) for state in STATES}
+
+    def failures(self) -> list[tuple[str, int | None, str, int]]:
+        return [(str(s), c, str(r or ""), int(n)) for s, c, r, n in self._rows(
+            "SELECT state, code, min(reply), count(*) FROM journal_recipients WHERE slug = %s "
+            "AND state IN ('failed', 'deferred', 'unknown') GROUP BY state, code "
+            "ORDER BY state, count(*) DESC", (self.slug,))]
+
+    def by_relay(self) -> list[tuple[str, str, int, float]]:
+        return [(str(r), str(s), int(n), float(span or 0)) for r, s, n, span in self._rows(
+            "SELECT relay, state, count(*), max(updated) - min(updated) FROM journal_recipients"
+            " WHERE slug = %s AND relay IS NOT NULL GROUP BY relay, state ORDER BY relay, "
+            "state", (self.slug,))]
+
+    def editions(self) -> dict[str, int]:
+        return {str(e): int(n) for e, n in self._rows(
+            "SELECT edition, count(*) FROM journal_recipients WHERE slug = %s AND state = "
+            "'sent' AND edition IS NOT NULL GROUP BY edition ORDER BY edition", (self.slug,))}
+
+    def rows(self, state: str) -> Iterator[tuple[str, int | None, str]]:
+        yield from self._rows("SELECT address, code, coalesce(reply, '') FROM "
+                              "journal_recipients WHERE slug = %s AND state = %s ORDER BY "
+                              "address", (self.slug, state))
+
+    def messages(self) -> Iterator[tuple[str, str]]:
+        yield from self._rows("SELECT address, message_id FROM journal_recipients WHERE "
+                              "slug = %s AND message_id IS NOT NULL", (self.slug,))
+
+    def senders(self) -> list[Sender]:
+        """Every sender of the issue, oldest first, with its readers by state."""
+        counts: dict[str, dict[str, int]] = {}
+        for sender, state, n in self._rows(
+                "SELECT sender, state, count(*) FROM journal_recipients WHERE slug = %s AND "
+                "sender IS NOT NULL GROUP BY sender, state", (self.slug,)):
+            counts.setdefault(sender, {})[state] = int(n)
+        return [Sender(i, h, int(p), "expired" if s == "running" and not alive else s,
+                       counts.get(i, {}))
+                for i, h, p, s, alive in self._rows(
+                    "SELECT id, host, pid, state, lease_until > clock_timestamp() FROM "
+                    "journal_senders WHERE slug = %s ORDER BY started", (self.slug,))]
+
+    # -- claiming -------------------------------------------------------------------------
+
+    def claim(self, count: int, states: Sequence[str] = SENDABLE) -> list[tuple[str, str]]:
+        """Up to ``count`` readers in ``states`` nobody alive holds: now this sender's.
+
+        (address, state) pairs. In the same transaction: senders whose lease ran out are
+        marked expired and their ``sending`` rows become ``unknown``; ``LeaseLost`` (as a
+        ``SendError``) if this sender's own lease ran out.
+        """
+        try:
+            with self._read() as db, db.transaction():
+                self._expire(db)
+                rows = db.execute(_CLAIM.encode(), (
+                    self.slug, list(states), self.slug, count, self.sender, self.slug,
+                )).fetchall()
+                self._fence(db)
+        except LeaseLost as exc:
+            raise self._fail(exc) from exc
+        return sorted((str(a), str(s)) for a, s in rows)
+
+    def _expire(self, db: Connection) -> int:
+        db.execute(_EXPIRE, (self.slug,))
+        cursor = db.execute(_LOST.encode(), (
+            time.time(), "its sender stopped while this message was in flight", self.slug,
+            self.slug))
+        return max(cursor.rowcount, 0)
+
+    def _fence(self, db: Connection) -> None:
+        if db.execute(_RENEW, (self.lease, self.sender)).fetchone() is None:
+            raise LeaseLost(f"this sender's lease ran out (no write for {self.lease:.0f} s): "
+                            "other senders may have taken its readers; stopped")
+
+    def recover(self, delivered: Callable[[str, str], bool] | None = None) -> int:
+        """``sending`` rows of senders that are gone: ``unknown`` (how many)."""
+        with self._read() as db, db.transaction():
+            return self._expire(db)
+
+    # -- writing (through GroupCommit: the writer thread) ---------------------------------
+
+    def add(self, address: str) -> None:
+        self._queued.append((_ADD, (self.slug, address)))
+
+    def set(self, address: str, state: str, *, code: int | None = None,
+            reply: str | None = None, attempt: bool = False, content_hash: str | None = None,
+            message_id: str | None = None, relay: str | None = None,
+            then: Callable[[], None] | None = None) -> None:
+        if self.broken is not None:
+            return
+        self._queued.append((_SET, (self.slug, address, state, code, reply, time.time(),
+                                    int(attempt), content_hash, message_id, self.sender)))
+        if relay is not None:
+            self._queued.append((_RELAY, (relay, self.slug, address)))
+        if then is not None:
+            self._done.append(then)
+
+    def set_edition(self, address: str, language: str) -> None:
+        self._queued.append((_EDITION, (language, self.slug, address)))
+
+    def _write(self, queued: list[Op]) -> None:
+        """One transaction: the fence (this sender's lease, renewed), then the queue."""
+        with self._db.transaction():
+            if self.sender is not None:
+                self._fence(self._db)
+            with self._db.cursor() as cursor:
+                for sql, group in _runs(queued):
+                    cursor.executemany(sql.encode(), group)
+
+    async def heartbeat(self) -> None:
+        """Renew the lease every third of it while nothing else is written (a task)."""
+        import asyncio
+
+        while self.broken is None:
+            await asyncio.sleep(self.lease / 3)
+            await self.durable()  # an empty transaction: the fence renews the lease
+
+    def close(self) -> None:
+        """Flush; then, on a new connection if need be, this sender is finished: its claimed
+        readers not started are given back, and what it left ``sending`` (a write failed,
+        so its outcome is not recorded) is ``unknown``."""
+        try:
+            self.flush()
+        finally:
+            self._thread.shutdown()
+            self._reader.close()
+            self._db.close()
+            if self.sender is not None:
+                self._finish()
+
+    def _finish(self) -> None:
+        try:
+            db = database.connect(self.url)
+        except DatabaseError:
+            return  # the lease runs out instead, and the next claim does the same
+        try:
+            with db.transaction():
+                db.execute(_STOPPED, (time.time(), self.slug, self.sender))
+                db.execute("UPDATE journal_recipients SET sender = NULL WHERE slug = %s AND "
+                           "sender = %s AND state = ANY(%s)",
+                           (self.slug, self.sender, list(SENDABLE)))
+                db.execute("UPDATE journal_senders SET state = 'finished' WHERE id = %s AND "
+                           "state = 'running'", (self.sender,))
+        except psycopg.Error:
+            pass  # as above: the lease runs out
+        finally:
+            db.close()
+
+
+def _runs(queued: list[Op]) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
+    """Runs of the same statement, in queue order (each one executemany)."""
+    import itertools
+
+    for sql, group in itertools.groupby(queued, key=lambda op: op[0]):
+        yield sql, [params for _, params in group]
+
+
+class _Reading:
+    """The reading connection, with psycopg's errors as ``SendError`` naming the journal."""
+
+    def __init__(self, journal: PostgresJournal) -> None:
+        self.journal = journal
+
+    def __enter__(self) -> Connection:
+        return self.journal._reader
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, psycopg.Error):
+            raise self.journal._error("cannot read", exc) from exc
