@@ -99,6 +99,9 @@ SCHEMA = (
         Field("url", "str", doc="postgresql://user@host[:port]/database: the subscription "
               "record and the send journals in PostgreSQL instead of SQLite files; the password "
               "from PGPASSWORD or ~/.pgpass, never here. NEWSLETTER_DATABASE_URL overrides it"),
+        Field("lease", "number", default=30,
+              doc="seconds a sender holds the readers it claimed without a sign of life; "
+                  "after that (killed, frozen, cut off) other senders take them"),
     )),
     Field("dkim", "record", default=None, fields=(
         Field("key_file", "str", required=True), Field("selector", "str", required=True),

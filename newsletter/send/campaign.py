@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from newsletter import database
 from newsletter.compose import Built
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
@@ -43,6 +45,9 @@ from newsletter.subscribers import (
     read_subscribers,
     subscriber_for,
 )
+
+if TYPE_CHECKING:  # imported when a database URL is used: it loads psycopg and libpq
+    from newsletter.send.pgjournal import PostgresJournal
 
 Progress = Callable[[int], None]
 
@@ -171,12 +176,14 @@ class Campaign:
             return subscriber_for(address)  # not on the list: a reader with no personal data
 
     def _summarise(self, issue_folder: Path) -> Summary:
+        where = str(self.journal_path) if not self.config.database_url else (
+            f"{database.shown_url(self.config.database_url)} (shared by every sender)")
         summary = Summary(issue=str(issue_folder), slug=self.slug,
                           subject=self.built.edition.subject,
                           list_path=str(self.options.list_path),
                           transport=describe(self.relays), outbox=self.outbox,
                           test=tuple(r.email for r in self.test_readers),
-                          dry_run=self.options.dry_run, journal=str(self.journal_path))
+                          dry_run=self.options.dry_run, journal=where)
         if self.options.test:
             return replace(summary, recipients=len(self.test_readers),
                            to_send=len(self.test_readers),
@@ -185,7 +192,18 @@ class Campaign:
         if report.problems and not self.options.skip_invalid:
             raise ValidationError(report.problems)
         done: dict[str, int] = {}
-        if self.journal_path.exists():
+        url = self.config.database_url
+        if url:
+            from newsletter.send.senders import summary_counts
+
+            started, counts = summary_counts(url, self.slug)
+            if started not in (None, self.content_hash) and not self.options.allow_changed:
+                raise SendError(
+                    f"issue {self.slug} was started with other content (journal in "
+                    f"{database.shown_url(url)}): a sender with another build may not join. "
+                    "Send the same build, or the rest with --allow-changed")
+            done = {k: v for k, v in settled(counts).items() if v}
+        elif self.journal_path.exists():
             journal = Journal.read_only(self.journal_path)
             try:
                 started = journal.meta("content_hash")
@@ -237,7 +255,7 @@ class Campaign:
         report = SendReport(slug=self.slug, dry_run=self.options.dry_run,
                             test=bool(self.options.test), transport=describe(self.relays),
                             journal=None if self.options.test or self.options.dry_run
-                            else str(self.journal_path))
+                            else self.summary.journal)
         started = time.perf_counter()
         try:
             if self.options.dry_run:
@@ -264,6 +282,12 @@ class Campaign:
                 break
 
     async def _send(self, report: SendReport, progress: Progress | None) -> None:
+        url = self.config.database_url
+        if url:  # several senders may share the issue: no lock file, claims instead
+            from newsletter.send.senders import send_shared
+
+            await send_shared(self, report, progress, url)
+            return
         with SendLock(self.journal_path.with_suffix(".lock")):
             journal = Journal.open(self.journal_path, content_hash=self.content_hash,
                                    slug=self.slug, allow_changed=self.options.allow_changed)
@@ -374,7 +398,7 @@ class _JournalRecorder(_Counter):
     report and ``newsletter status`` agree whatever stops the run, a journal error included.
     """
 
-    def __init__(self, journal: Journal, content_hash: str, report: SendReport,
+    def __init__(self, journal: Journal | PostgresJournal, content_hash: str, report: SendReport,
                  progress: Progress | None) -> None:
         super().__init__(report, progress)
         self.journal = journal

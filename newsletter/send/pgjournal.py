@@ -272,6 +272,14 @@ class PostgresJournal(GroupCommit):
             raise self._fail(exc) from exc
         return sorted((str(a), str(s)) for a, s in rows)
 
+    def held(self, states: Sequence[str] = SENDABLE) -> int:
+        """Readers other running senders hold (claimed in ``states``, or in flight)."""
+        rows = self._rows(
+            "SELECT count(*) FROM journal_recipients WHERE slug = %s AND state = ANY(%s) AND "
+            "sender IN (SELECT id FROM journal_senders WHERE slug = %s AND state = 'running' "
+            "AND id <> %s)", (self.slug, [*states, "sending"], self.slug, self.sender or ""))
+        return int(rows[0][0])
+
     def _expire(self, db: Connection) -> int:
         db.execute(_EXPIRE, (self.slug,))
         cursor = db.execute(_LOST.encode(), (
@@ -378,4 +386,4 @@ class _Reading:
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, psycopg.Error):
-            raise self.journal._error("cannot read", exc) from exc
+            raise self.journal._error("cannot use", exc) from exc

@@ -85,6 +85,7 @@ class SendReport:
     elapsed: float = 0.0
     relays: list[RelayStats] = field(default_factory=list)  # a pool of several relays: each one
     editions: Counter[str] = field(default_factory=Counter)  # sent (dry run: composed) per edition
+    shared: list[str] = field(default_factory=list)  # several senders: a line for each
 
     @property
     def sent(self) -> int:
@@ -160,7 +161,12 @@ class SendReport:
         if self.journal:
             lines.append(f"journal: {self.journal}")
         if self.journal_counts is not None:
-            lines.append(f"journal now: {state_counts(self.journal_counts)}")
+            lines.append(f"journal now: {state_counts(self.journal_counts)}"
+                         + (" (all senders)" if self.shared else ""))
+        if self.shared:
+            lines.append(f"senders of this issue ({len(self.shared)}; the counts above "
+                         "'journal now' are this run's share):")
+            lines += self.shared
         return lines
 
 

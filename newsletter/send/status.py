@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsletter.config import find_root
+from newsletter.config import find_root, load_config
+from newsletter.database import shown_url
 from newsletter.layout import BuildLayout
 from newsletter.send.journal import Journal, journal_path
 from newsletter.send.lock import SendLock
@@ -14,7 +15,7 @@ from newsletter.send.report import settled
 
 @dataclass(frozen=True)
 class JournalStatus:
-    path: Path
+    path: Path | str  # the file, or the database (shown without a password)
     list_name: str
     counts: dict[str, int]  # by state; ``sending`` only while a run is going on
     failures: list[tuple[str, int | None, str, int]]  # (state, code, sample reply, count)
@@ -36,6 +37,7 @@ class JournalStatus:
             lines.append(f"  relay {name}: " + ", ".join(parts))
         return lines
     editions: dict[str, int] = field(default_factory=dict)  # readers sent each edition
+    senders: list[str] = field(default_factory=list)  # PostgreSQL: a line per sender
 
     def lines(self) -> list[str]:
         total = sum(self.counts.values())
@@ -50,7 +52,11 @@ class JournalStatus:
                          "readers above were sent (rebuilt since)")
         for state, code, reply, n in self.failures:
             lines.append(f"  {state} {code or '-'}: {n}  e.g. {reply}")
-        return lines + self.relay_lines()
+        lines += self.relay_lines()
+        if self.senders:
+            lines.append(f"  senders: {len(self.senders)}")
+            lines += ["  " + line for line in self.senders]
+        return lines
 
 
 def status(issue_folder: Path, list_path: Path | None = None, *, out: Path | None = None
@@ -62,6 +68,10 @@ def status(issue_folder: Path, list_path: Path | None = None, *, out: Path | Non
     layout = BuildLayout.of(root, out)
     built = layout.read_manifest(slug).content_hash if layout.manifest_path(slug).is_file() \
         else None
+    url = load_config(root).database_url
+    if url:
+        shared = _shared_status(url, slug, built, layout.root)
+        return [shared] if shared is not None else []
     if list_path is not None:
         paths = [journal_path(root, slug, list_path)]
     else:
@@ -82,3 +92,24 @@ def status(issue_folder: Path, list_path: Path | None = None, *, out: Path | Non
         finally:
             journal.close()
     return found
+
+
+def _shared_status(url: str, slug: str, built: str | None, out: Path) -> JournalStatus | None:
+    """The issue's journal in PostgreSQL: every list, every sender."""
+    from newsletter.send.pgjournal import PostgresJournal
+    from newsletter.send.senders import Shared
+
+    journal = PostgresJournal.read_only(url, slug)
+    try:
+        sent = journal.meta("content_hash")
+        if sent is None:
+            return None  # not sent yet
+        senders = journal.senders()
+        running = any(s.state == "running" for s in senders)
+        return JournalStatus(shown_url(url), "(every list)",
+                             settled(journal.counts(), running=running), journal.failures(),
+                             running, str(out) if built not in (None, sent) else None,
+                             journal.by_relay(), editions=journal.editions(),
+                             senders=Shared(senders).lines())
+    finally:
+        journal.close()

@@ -1,0 +1,121 @@
+"""Sending with the journal in PostgreSQL: any number of senders cooperate on one issue.
+
+Each ``newsletter send`` (on any host) reads the list, adds every reader to the issue's
+journal (a reader already there is left as it is), then claims batches of readers nobody
+alive holds and sends them; ``pgjournal`` explains the leases and the fence. Without a
+database URL none of this is used: the SQLite journal and its lock file refuse a second
+sender instead.
+
+Relay rate limits are per sender (``[smtp] rate``, a relay's ``rate``): with N senders on
+one relay account, give each ``1/N`` of the account's rate (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from newsletter.errors import ConfigError, SendError
+from newsletter.send.journal import SENDABLE
+from newsletter.send.pgjournal import LEASE, PostgresJournal, Sender
+from newsletter.send.pool import Job
+from newsletter.send.report import SendReport, settled
+
+if TYPE_CHECKING:
+    from newsletter.send.campaign import Campaign, Progress
+    from newsletter.subscribers import Subscriber
+
+BATCH = 64  # readers per claim: small enough to share a list fairly, big enough to be cheap
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the other senders of the issue did, for the report and ``status``."""
+
+    senders: list[Sender] = field(default_factory=list)
+
+    def lines(self, me: str | None = None) -> list[str]:
+        lines = []
+        for sender in self.senders:
+            done = ", ".join(f"{state} {n}" for state, n in sorted(sender.counts.items()))
+            this = " (this run)" if sender.id == me else ""
+            lines.append(f"  sender {sender.id}{this}: {sender.state}; {done or 'nothing yet'}")
+        return lines
+
+
+def summary_counts(url: str, slug: str) -> tuple[str | None, dict[str, int]]:
+    """(content hash the issue was started with, counts by state) before a run."""
+    journal = PostgresJournal.read_only(url, slug)
+    try:
+        return journal.meta("content_hash"), journal.counts()
+    finally:
+        journal.close()
+
+
+async def send_shared(campaign: Campaign, report: SendReport, progress: Progress | None,
+                      url: str) -> None:
+    """One sender's run: join, add the list's readers, claim and send until none is left."""
+    from newsletter.send.campaign import _JournalRecorder
+
+    lease = float(campaign.config.section("database").get("lease") or LEASE)
+    if lease <= 0:
+        raise ConfigError(f"[database] lease must be positive, not {lease}")
+    journal = PostgresJournal.open(url, content_hash=campaign.content_hash,
+                                   slug=campaign.slug,
+                                   allow_changed=campaign.options.allow_changed, lease=lease)
+    me = journal.sender
+    try:
+        report.recovered_unknown = journal.recover()
+        journal.on_error = lambda error: campaign.abort(str(error))
+        readers: dict[str, Subscriber] = {}
+        for subscriber in campaign._readers():
+            key = subscriber.email.lower()
+            if key not in readers:
+                readers[key] = subscriber
+                journal.add(key)
+        journal.flush()
+        heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
+        recorder = _JournalRecorder(journal, campaign.content_hash, report, progress)
+        sendable = (*SENDABLE, "unknown") if campaign.options.resend_unknown else SENDABLE
+        try:
+            while not campaign.stopping and report.error is None:
+                first = journal.claim(BATCH, sendable)
+                if not first:
+                    if not journal.held(sendable):
+                        break  # the issue is done, or only failed/unknown readers are left
+                    # Other senders hold readers: wait until they send them, or until their
+                    # lease runs out and the readers can be claimed (a killed sender's).
+                    await asyncio.sleep(min(1.0, lease / 4))
+                    continue
+                await campaign._deliver(
+                    _claimed(campaign, journal, readers, first, sendable), recorder)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(SendError):
+                await journal.commit()
+            if journal.broken is not None:
+                report.error = f"{journal.broken}; stopped at once"
+    finally:
+        journal.close()
+    reader = PostgresJournal.read_only(url, campaign.slug)
+    try:
+        report.journal_counts = settled(reader.counts(), running=any(
+            s.state == "running" for s in reader.senders()))
+        report.shared = Shared(reader.senders()).lines(me)
+    finally:
+        reader.close()
+
+
+def _claimed(campaign: Campaign, journal: PostgresJournal, readers: dict[str, Subscriber],
+             batch: list[tuple[str, str]], sendable: tuple[str, ...]) -> Iterator[Job]:
+    """Jobs for ``batch`` and the batches this sender claims next, until none is left."""
+    while batch and not campaign.stopping:
+        for address, state in batch:
+            subscriber = readers.get(address)
+            if subscriber is None:  # not on this sender's list (suppressed since): skip
+                continue
+            yield Job(address, campaign.editions.compose(subscriber), resumed=state)
+        batch = journal.claim(BATCH, sendable)

@@ -1,0 +1,113 @@
+"""Several ``newsletter send`` processes on one issue, the journal in PostgreSQL: every
+reader exactly once, each sender a share, a sender killed -9 replaced by another."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_send_servers import (
+    ISSUE,
+    Recorder,
+    Server,
+    built_fixture,  # noqa: F401 (the 'built' fixture)
+    start_server,
+    write_list,
+)
+
+from newsletter.send.pgjournal import PostgresJournal
+
+CONNECTIONS = 2
+
+
+@pytest.fixture
+def shared(built: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """The built example workspace with its journal in PostgreSQL; an SMTP server."""
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", pg_url)
+    with (built / "newsletter.toml").open("a", encoding="utf-8") as config:
+        config.write("\n[database]\nlease = 2\n")
+    server = start_server(Recorder())
+    yield server
+    server.controller.stop()
+
+
+def _sender(server: Server, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "send", ISSUE, "--list", "subscribers/many.csv",
+         "--smtp", server.url, "--yes", "--connections", str(CONNECTIONS), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+
+
+def _journal(url: str) -> PostgresJournal:
+    return PostgresJournal.read_only(url, "example")
+
+
+@pytest.mark.parametrize("senders", [2, 4])
+def test_concurrent_senders_mail_every_reader_once_each_a_share(
+        shared: Server, pg_url: str, senders: int) -> None:
+    readers = 120
+    addresses = write_list(Path("subscribers/many.csv"), readers)
+    # A rate per sender, so that the first to start cannot finish before the last starts.
+    processes = [_sender(shared, "--rate", "10") for _ in range(senders)]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0] * senders, outputs
+    copies = shared.handler.count()
+    assert sorted(copies) == sorted(addresses)
+    assert set(copies.values()) == {1}
+    journal = _journal(pg_url)
+    try:
+        assert journal.counts()["sent"] == readers
+        shares = [s.counts.get("sent", 0) for s in journal.senders()]
+        assert [s.state for s in journal.senders()] == ["finished"] * senders
+    finally:
+        journal.close()
+    assert len(shares) == senders
+    assert all(share > 0 for share in shares), shares
+    assert sum(shares) == readers
+    for output in outputs:  # each report: its own share, and the whole
+        assert f"journal now: sent {readers} (all senders)" in output, output
+        assert f"senders of this issue ({senders};" in output
+        assert output.count("(this run)") == 1
+
+
+def test_a_sender_killed_9_loses_only_its_lease(shared: Server, pg_url: str) -> None:
+    readers = 200
+    addresses = write_list(Path("subscribers/many.csv"), readers)
+    survivor = _sender(shared, "--rate", "40")
+    victim = _sender(shared, "--rate", "40")
+    deadline = time.monotonic() + 60
+    while sum(shared.handler.count().values()) < 40:
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    journal = _journal(pg_url)
+    try:
+        in_flight = journal.counts()["sending"]
+    finally:
+        journal.close()
+    restarted = _sender(shared)
+    outputs = [p.communicate(timeout=120)[0] for p in (survivor, restarted)]
+    assert [p.returncode for p in (survivor, restarted)] in ([0, 0], [0, 1], [1, 0]), outputs
+    journal = _journal(pg_url)
+    try:
+        states = {a: journal.state(a) for a in addresses}
+        senders = journal.senders()
+    finally:
+        journal.close()
+    copies = shared.handler.count()
+    unknown = [a for a, s in states.items() if s == "unknown"]
+    assert set(states.values()) <= {"sent", "unknown"}
+    assert all(copies[a] == 1 for a, s in states.items() if s == "sent")
+    assert all(copies[a] <= 1 for a in unknown)  # never twice
+    assert len(unknown) <= max(in_flight, CONNECTIONS)
+    assert sorted(s.state for s in senders) == ["expired", "finished", "finished"]
+    assert len(copies) >= readers - len(unknown)
