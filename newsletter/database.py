@@ -20,6 +20,7 @@ here runs and no database is needed.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -100,6 +101,10 @@ def connect(url: str) -> Connection:
         import psycopg
     except ImportError as exc:  # psycopg installed, but libpq missing
         raise DatabaseError(f"cannot use PostgreSQL: {exc} (install libpq5)") from exc
+    # psycopg logs what it cannot raise (a pipeline ended by a lost connection) as warnings;
+    # the error that matters reaches the caller, so these would be a second, raw message.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    logging.getLogger("psycopg").propagate = False
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=_CONNECT_TIMEOUT,
                                options="-c synchronous_commit=on",

@@ -145,3 +145,42 @@ def test_a_restarted_server_breaks_the_journal_with_a_reason(postgres: Any,
     started = time.monotonic()
     asyncio.run(run())
     assert time.monotonic() - started < 30
+
+
+def test_a_connection_dropped_between_sending_and_the_reply_leaves_unknown(
+        postgres: Any, pg_url: str) -> None:
+    async def run() -> None:
+        journal = _open(pg_url)
+        _add(journal, 2)
+        (address, _), *_ = journal.claim(2)
+        journal.set(address, "sending", attempt=True, content_hash=HASH)
+        await journal.durable()  # DATA may go out now
+        writer = journal._db.info.backend_pid
+        postgres.sql("SELECT pg_terminate_backend(%s)", writer)
+        journal.set(address, "sent", code=250, reply="250 ok")  # the reply came: too late
+        with pytest.raises(SendError, match="cannot write the journal"):
+            await journal.durable()
+        journal.close()
+        reader = PostgresJournal.read_only(pg_url, "2024-01")
+        assert reader.state(address) == "unknown"  # maybe delivered: never sent again
+        assert reader.counts()["pending"] == 1
+        reader.close()
+
+    asyncio.run(run())
+
+
+def test_a_read_only_database_refuses_the_sender_with_a_reason(postgres: Any,
+                                                               pg_url: str) -> None:
+    _open(pg_url).close()  # the tables exist
+    name = pg_url.rsplit("/", 1)[1]
+    postgres.sql(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+    with pytest.raises(SendError, match="read-only transaction"):
+        _open(pg_url)
+
+
+def test_a_newer_journal_schema_is_refused(postgres: Any, pg_url: str) -> None:
+    _open(pg_url).close()
+    postgres.sql("UPDATE newsletter_schema SET version = 5 WHERE component = 'journal'",
+                 database=pg_url.rsplit("/", 1)[1])
+    with pytest.raises(SendError, match="journal schema is version 5, newer than this"):
+        _open(pg_url)

@@ -4,12 +4,14 @@ reader exactly once, each sender a share, a sender killed -9 replaced by another
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,34 @@ def test_a_sender_killed_9_loses_only_its_lease(shared: Server, pg_url: str) -> 
     assert len(unknown) <= max(in_flight, CONNECTIONS)
     assert sorted(s.state for s in senders) == ["expired", "finished", "finished"]
     assert len(copies) >= readers - len(unknown)
+
+
+def test_postgresql_restarted_mid_send_stops_with_a_reason_and_resumes(
+        shared: Server, pg_url: str, postgres: Any) -> None:
+    readers = 150
+    addresses = write_list(Path("subscribers/many.csv"), readers)
+    sender = _sender(shared, "--rate", "60")
+    deadline = time.monotonic() + 60
+    while sum(shared.handler.count().values()) < 30:
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.01)
+    postgres.restart()
+    output = sender.communicate(timeout=120)[0]
+    assert sender.returncode == 1, output
+    assert re.search(r"^FAILED: .*cannot write the journal: .*; stopped at once$", output,
+                     re.MULTILINE), output
+    assert "psycopg" not in output  # no raw library message
+    assert "run the same command again to resume" in output
+    again = _sender(shared)
+    output = again.communicate(timeout=120)[0]
+    assert again.returncode in (0, 1), output
+    journal = _journal(pg_url)
+    try:
+        states = {a: journal.state(a) for a in addresses}
+    finally:
+        journal.close()
+    copies = shared.handler.count()
+    assert set(states.values()) <= {"sent", "unknown"}
+    assert all(copies[a] == 1 for a, s in states.items() if s == "sent")
+    assert all(copies[a] <= 1 for a in addresses)  # never a duplicate
+    assert sum(1 for s in states.values() if s == "unknown") <= CONNECTIONS

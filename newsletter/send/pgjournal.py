@@ -146,6 +146,11 @@ class PostgresJournal(GroupCommit):
             raise self._error("cannot use", exc) from exc
         return db
 
+    def _fail(self, exc: Exception) -> SendError:
+        if self.broken is None:  # libpq's messages run over several lines: one here
+            self.broken = self._error("cannot write", exc)
+        return self.broken
+
     def _error(self, doing: str, exc: BaseException) -> SendError:
         return SendError(f"{doing} the journal: {database.message(exc, self.url)}",
                          path=self.where)

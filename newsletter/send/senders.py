@@ -100,11 +100,18 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
                 report.error = f"{journal.broken}; stopped at once"
     finally:
         journal.close()
-    reader = PostgresJournal.read_only(url, campaign.slug)
     try:
+        reader = PostgresJournal.read_only(url, campaign.slug)
+    except SendError as exc:  # the database went away: the report says what this run did
+        report.error = report.error or str(exc)
+        return
+    try:
+        senders = reader.senders()
         report.journal_counts = settled(reader.counts(), running=any(
-            s.state == "running" for s in reader.senders()))
-        report.shared = Shared(reader.senders()).lines(me)
+            s.state == "running" for s in senders))
+        report.shared = Shared(senders).lines(me)
+    except SendError as exc:
+        report.error = report.error or str(exc)
     finally:
         reader.close()
 
