@@ -77,7 +77,9 @@ def shown_url(url: str) -> str:
 
 def message(exc: BaseException, url: str) -> str:
     """A psycopg error as one line, with no password in it."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    diag = getattr(exc, "diag", None)  # a server's error: its primary message, no CONTEXT
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = " ".join(str(primary or exc).split()) or type(exc).__name__
     text = re.sub(r"^connection failed: ", "", text)
     for secret in _secrets(url):
         text = text.replace(secret, "***")

@@ -7,8 +7,9 @@ folder handed to that user. It listens on a free loopback port only (no Unix soc
 
 Two roles: ``newsletter`` (a superuser, trusted from loopback without a password) and
 ``guarded`` (password ``GUARDED_PASSWORD``, scram-sha-256) for the tests of passwords.
-The server runs with ``fsync=off``: the tests kill clients, not the machine; the client's
-``synchronous_commit`` still makes each commit wait for the server's WAL write.
+The tests' server runs with ``fsync=off`` (they kill clients, not the machine; the client's
+``synchronous_commit`` still makes each commit wait for the server's WAL write); the
+benchmarks start it with ``fsync=True``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class PostgresServer:
     folder: Path
     port: int
     as_user: str | None  # run the binaries as this user (when the tests run as root)
+    fsync: bool = False  # the tests kill clients, not the machine; a benchmark turns it on
     _names: Iterator[int] = field(default_factory=itertools.count)
 
     @property
@@ -80,7 +82,8 @@ class PostgresServer:
             "host all all 127.0.0.1/32 trust\n", encoding="utf-8")
         with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
-                       "unix_socket_directories = ''\nfsync = off\nfull_page_writes = off\n"
+                       "unix_socket_directories = ''\n"
+                       + ("" if self.fsync else "fsync = off\nfull_page_writes = off\n") +
                        "max_connections = 200\nshared_buffers = 32MB\n")
         self.start()
         # A literal, not a parameter: utility statements take no parameters.
@@ -112,10 +115,10 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_server(bin_dir: Path) -> Iterator[PostgresServer]:
+def postgres_server(bin_dir: Path, *, fsync: bool = False) -> Iterator[PostgresServer]:
     as_user = "nobody" if os.geteuid() == 0 else None
     folder = Path(tempfile.mkdtemp(prefix="newsletter-pg-"))
-    server = PostgresServer(bin_dir, folder, _free_port(), as_user)
+    server = PostgresServer(bin_dir, folder, _free_port(), as_user, fsync=fsync)
     try:
         server.init()
         yield server

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from newsletter.send.campaign import Campaign, Progress
     from newsletter.subscribers import Subscriber
 
-BATCH = 64  # readers per claim: small enough to share a list fairly, big enough to be cheap
+# Readers per claim, per connection of the sender: a few messages in hand for each
+# connection (one claim is one transaction), few enough that a sender starting a little later
+# still finds readers to claim, and that a killed sender's lease holds few readers back.
+CLAIM_PER_CONNECTION = 4
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,10 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
         recorder = _JournalRecorder(journal, campaign.content_hash, report, progress)
         sendable = (*SENDABLE, "unknown") if campaign.options.resend_unknown else SENDABLE
+        batch = CLAIM_PER_CONNECTION * sum(relay.connections for relay in campaign.relays)
         try:
             while not campaign.stopping and report.error is None:
-                first = journal.claim(BATCH, sendable)
+                first = journal.claim(batch, sendable)
                 if not first:
                     if not journal.held(sendable):
                         break  # the issue is done, or only failed/unknown readers are left
@@ -91,7 +95,7 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
                     await asyncio.sleep(min(1.0, lease / 4))
                     continue
                 await campaign._deliver(
-                    _claimed(campaign, journal, readers, first, sendable), recorder)
+                    _claimed(campaign, journal, readers, first, sendable, batch), recorder)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(SendError):
@@ -117,12 +121,13 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
 
 
 def _claimed(campaign: Campaign, journal: PostgresJournal, readers: dict[str, Subscriber],
-             batch: list[tuple[str, str]], sendable: tuple[str, ...]) -> Iterator[Job]:
-    """Jobs for ``batch`` and the batches this sender claims next, until none is left."""
-    while batch and not campaign.stopping:
-        for address, state in batch:
+             claimed: list[tuple[str, str]], sendable: tuple[str, ...], batch: int
+             ) -> Iterator[Job]:
+    """Jobs for ``claimed`` and the batches this sender claims next, until none is left."""
+    while claimed and not campaign.stopping:
+        for address, state in claimed:
             subscriber = readers.get(address)
             if subscriber is None:  # not on this sender's list (suppressed since): skip
                 continue
             yield Job(address, campaign.editions.compose(subscriber), resumed=state)
-        batch = journal.claim(BATCH, sendable)
+        claimed = journal.claim(batch, sendable)
