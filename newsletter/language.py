@@ -5,7 +5,7 @@ from __future__ import annotations
 import langcodes
 
 from newsletter.labels import LABELS
-from newsletter.layout import primary
+from newsletter.tags import primary
 
 __all__ = ["autonym", "is_cjk", "primary", "problem"]
 

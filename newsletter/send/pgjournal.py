@@ -66,6 +66,7 @@ CREATE TABLE journal_recipients (
     updated DOUBLE PRECISION,
     relay TEXT,
     edition TEXT,
+    list_id TEXT,                      -- the list the reader is sent for
     sender TEXT,                       -- who claimed it last
     PRIMARY KEY (slug, address)
 );
@@ -84,7 +85,7 @@ BEGIN
 END $$;
 """,)
 LEASE = 30.0  # seconds a sender owns its claims without a write or heartbeat
-_ADD = ("INSERT INTO journal_recipients (slug, address) VALUES (%s, %s) "
+_ADD = ("INSERT INTO journal_recipients (slug, address, list_id) VALUES (%s, %s, %s) "
         "ON CONFLICT DO NOTHING")
 _SET = ("INSERT INTO journal_recipients AS r (slug, address, state, code, reply, updated, "
         "attempts, content_hash, message_id, sender) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
@@ -221,10 +222,17 @@ class PostgresJournal(GroupCommit):
                           "address = %s", (self.slug, address))
         return str(rows[0][0]) if rows else None
 
-    def counts(self) -> dict[str, int]:
-        found = dict(self._rows("SELECT state, count(*) FROM journal_recipients WHERE slug = %s"
-                                " GROUP BY state", (self.slug,)))
+    def counts(self, list_id: str | None = None) -> dict[str, int]:
+        """Readers by state (of those sent for ``list_id`` only, if given)."""
+        found = dict(self._rows(
+            "SELECT state, count(*) FROM journal_recipients WHERE slug = %s AND (%s::text IS "
+            "NULL OR list_id = %s) GROUP BY state", (self.slug, list_id, list_id)))
         return {state: int(found.get(state, 0)) for state in STATES}
+
+    def states(self) -> Iterator[tuple[str, str]]:
+        """(address, state) of every reader not ``pending``."""
+        yield from self._rows("SELECT address, state FROM journal_recipients WHERE slug = %s "
+                              "AND state <> 'pending'", (self.slug,))
 
     def failures(self) -> list[tuple[str, int | None, str, int]]:
         return [(str(s), c, str(r or ""), int(n)) for s, c, r, n in self._rows(
@@ -248,9 +256,12 @@ class PostgresJournal(GroupCommit):
                               "journal_recipients WHERE slug = %s AND state = %s ORDER BY "
                               "address", (self.slug, state))
 
-    def messages(self) -> Iterator[tuple[str, str]]:
-        yield from self._rows("SELECT address, message_id FROM journal_recipients WHERE "
-                              "slug = %s AND message_id IS NOT NULL", (self.slug,))
+    def messages(self) -> Iterator[tuple[str, str, str | None]]:
+        """(address, Message-ID, list id) of every reader a message went out (or set out) to."""
+        yield from self._rows("SELECT address, message_id, list_id FROM journal_recipients "
+                              "WHERE slug = %s AND message_id IS NOT NULL ORDER BY updated",
+                              (self.slug,))
+
 
     def senders(self) -> list[Sender]:
         """Every sender of the issue, oldest first, with its readers by state."""
@@ -307,8 +318,10 @@ class PostgresJournal(GroupCommit):
 
     # -- writing (through GroupCommit: the writer thread) ---------------------------------
 
-    def add(self, address: str) -> None:
-        self._queued.append((_ADD, (self.slug, address)))
+    def add(self, address: str, list_id: str = "") -> None:
+        """A reader reached for the first time: ``pending``, for the list ``list_id`` (a
+        reader already there, added by another sender, is left as it is)."""
+        self._queued.append((_ADD, (self.slug, address, list_id or None)))
 
     def set(self, address: str, state: str, *, code: int | None = None,
             reply: str | None = None, attempt: bool = False, content_hash: str | None = None,
@@ -387,3 +400,19 @@ class _Reading:
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, psycopg.Error):
             raise self.journal._error("cannot use", exc) from exc
+
+
+def every_message(url: str) -> list[tuple[str, str, str, str | None]]:
+    """(issue, address, Message-ID, list id) of every message of every issue, oldest first
+    (the inbox ties bounces to readers with them)."""
+    db = database.connect(url)
+    try:
+        upgrade(db)
+        return [(str(s), str(a), str(m), li) for s, a, m, li in db.execute(
+            "SELECT slug, address, message_id, list_id FROM journal_recipients WHERE "
+            "message_id IS NOT NULL ORDER BY updated").fetchall()]
+    except psycopg.Error as exc:
+        raise SendError(f"cannot read the journals: {database.message(exc, url)}",
+                        path=database.shown_url(url)) from exc
+    finally:
+        db.close()

@@ -25,6 +25,7 @@ from newsletter.send.pool import Job
 from newsletter.send.report import SendReport, settled
 
 if TYPE_CHECKING:
+    from newsletter.mailinglist import MailingList
     from newsletter.send.campaign import Campaign, Progress
     from newsletter.subscribers import Subscriber
 
@@ -49,11 +50,20 @@ class Shared:
         return lines
 
 
-def summary_counts(url: str, slug: str) -> tuple[str | None, dict[str, int]]:
-    """(content hash the issue was started with, counts by state) before a run."""
+def journaled(url: str, slug: str, content_hash: str, *, allow_changed: bool
+              ) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Before a run: the journal's counts by state, and (address, state) of every reader not
+    ``pending``; ``SendError`` if the issue was started with another build (the content
+    lock), unless ``allow_changed``."""
     journal = PostgresJournal.read_only(url, slug)
     try:
-        return journal.meta("content_hash"), journal.counts()
+        started = journal.meta("content_hash")
+        if started not in (None, content_hash) and not allow_changed:
+            raise SendError(
+                f"issue {slug} was started with other content (journal in "
+                f"{journal.where}): a sender with another build may not join. Send the same "
+                "build, or the rest with --allow-changed")
+        return journal.counts(), list(journal.states())
     finally:
         journal.close()
 
@@ -73,12 +83,12 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
     try:
         report.recovered_unknown = journal.recover()
         journal.on_error = lambda error: campaign.abort(str(error))
-        readers: dict[str, Subscriber] = {}
-        for subscriber in campaign._readers():
-            key = subscriber.email.lower()
-            if key not in readers:
-                readers[key] = subscriber
-                journal.add(key)
+        readers: dict[str, tuple[MailingList, Subscriber]] = {}
+        for mailing_list, subscriber in campaign._readers():
+            address = subscriber.email.lower()
+            if address not in readers:  # the union of the lists: each reader once
+                readers[address] = (mailing_list, subscriber)
+                journal.add(address, mailing_list.id)
         journal.flush()
         heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
         recorder = _JournalRecorder(journal, campaign.content_hash, report, progress)
@@ -120,14 +130,18 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         reader.close()
 
 
-def _claimed(campaign: Campaign, journal: PostgresJournal, readers: dict[str, Subscriber],
+def _claimed(campaign: Campaign, journal: PostgresJournal,
+             readers: dict[str, tuple[MailingList, Subscriber]],
              claimed: list[tuple[str, str]], sendable: tuple[str, ...], batch: int
              ) -> Iterator[Job]:
     """Jobs for ``claimed`` and the batches this sender claims next, until none is left."""
     while claimed and not campaign.stopping:
         for address, state in claimed:
-            subscriber = readers.get(address)
-            if subscriber is None:  # not on this sender's list (suppressed since): skip
+            found = readers.get(address)
+            if found is None:  # not on this sender's lists (suppressed since): skip
                 continue
-            yield Job(address, campaign.editions.compose(subscriber), resumed=state)
+            mailing_list, subscriber = found
+            message = campaign.editions.compose(subscriber,
+                                                campaign.list_for(mailing_list, subscriber))
+            yield Job(address, message, resumed=state)
         claimed = journal.claim(batch, sendable)
