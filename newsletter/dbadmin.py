@@ -2,11 +2,13 @@
 
 ``upgrade`` brings every component's tables to this program's version (the record and the
 journals also do it themselves on first use). ``import`` copies a workspace's SQLite record
-into PostgreSQL and ``export`` copies it back: both are idempotent (an event already in the
-target, same time, address, kind and details, is not copied again, so a second run copies
-nothing) and verified (after the copy, every event of the source is read back from the
-target, or the command fails). Neither deletes anything: the record is append-only on both
-sides.
+and send journals into PostgreSQL and ``export`` copies them back: both are idempotent (an
+event already in the target, same time, address, kind and details, is not copied again; a
+reader already in the target's journal of the issue keeps its row there, so a second run
+copies nothing) and verified (after the copy, every event and every reader of the source is
+read back from the target, or the command fails). Neither deletes anything. A journal row
+``sending`` (a run died with the message in flight) arrives as ``unknown``, as the next run
+would have made it. Each issue's journal is copied holding its send lock.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ from dataclasses import dataclass
 from newsletter import database
 from newsletter.config import Config
 from newsletter.database import DatabaseError
+from newsletter.errors import SendError, shown_path
 from newsletter.places import Places
 from newsletter.record import Record, RecordError, Row
 from newsletter.record import postgres as record_schema
+from newsletter.send import pgjournal as journal_schema
+from newsletter.send.journal import Journal
+from newsletter.send.lock import SendLock
+from newsletter.send.migrate import merge_legacy
+from newsletter.send.pgjournal import PostgresJournal, issues
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,9 @@ def upgrade(config: Config) -> list[Step]:
     url = url_of(config)
     db = database.connect(url)
     try:
-        before, after = record_schema.upgrade(db)
-        return [Step(record_schema.COMPONENT, before, after)]
+        return [Step(component, *migrate(db)) for component, migrate in (
+            (record_schema.COMPONENT, record_schema.upgrade),
+            (journal_schema.COMPONENT, journal_schema.upgrade))]
     except DatabaseError:
         raise
     except Exception as exc:
@@ -76,8 +85,8 @@ def versions(config: Config) -> list[tuple[str, int, int]]:
     url = url_of(config)
     db = database.connect(url)
     try:
-        return [(record_schema.COMPONENT, database.version(db, record_schema.COMPONENT),
-                 len(record_schema.MIGRATIONS))]
+        return [(schema.COMPONENT, database.version(db, schema.COMPONENT),
+                 len(schema.MIGRATIONS)) for schema in (record_schema, journal_schema)]
     finally:
         db.close()
 
@@ -120,3 +129,68 @@ def _verify(rows: Sequence[Row], target: Record) -> None:
     if lacking:
         raise RecordError(f"verification failed: {sum(lacking.values())} events of the source "
                           "are not in the target after the copy", path=target.where)
+
+
+def import_journals(config: Config) -> list[Copied]:
+    """Every issue's SQLite journal into PostgreSQL (older per-list ones merged first)."""
+    url = url_of(config)
+    places = Places(config.root)
+    copied = []
+    for slug in sorted({places.journal_slug(p) for p in places.journal_files()}):
+        with SendLock(places.send_lock(slug), what="'newsletter send' of this issue"):
+            merge_legacy(places, slug)
+            source = Journal.read_only(places.journal(slug))
+            try:
+                rows = [_settled(row) for row in source.dump()]
+                content_hash, started = source.meta("content_hash"), source.meta("started")
+            finally:
+                source.close()
+            target = PostgresJournal.read_only(url, slug)
+            try:
+                before = len(target.dump())
+                target.load(rows, content_hash=content_hash or "", started=started or "")
+                copied.append(_verified(f"journal {slug}", rows, shown_path(source.path),
+                                        target.where, target.dump(), before))
+            finally:
+                target.close()
+    return copied
+
+
+def export_journals(config: Config) -> list[Copied]:
+    """Every issue's PostgreSQL journal into ``journal/<slug>.sqlite`` of the workspace."""
+    url = url_of(config)
+    places = Places(config.root)
+    copied = []
+    for slug, content_hash, _ in issues(url):
+        source = PostgresJournal.read_only(url, slug)
+        try:
+            rows = [_settled(row) for row in source.dump()]
+        finally:
+            source.close()
+        with SendLock(places.send_lock(slug), what="'newsletter send' of this issue"):
+            target = Journal.open(places.journal(slug), content_hash=content_hash, slug=slug)
+            try:
+                before = len(target.dump())
+                target.load(rows)
+                copied.append(_verified(f"journal {slug}", rows, source.where,
+                                        shown_path(target.path), target.dump(), before))
+            finally:
+                target.close()
+    return copied
+
+
+def _settled(row: tuple[object, ...]) -> tuple[object, ...]:
+    """A row as it moves: one left ``sending`` (its run died) is ``unknown``."""
+    if row[1] == "sending":
+        return (row[0], "unknown", *row[2:4], "in flight when its run stopped", *row[5:])
+    return row
+
+
+def _verified(what: str, rows: list[tuple[object, ...]], source: str, target: str,
+              after: list[tuple[object, ...]], before: int) -> Copied:
+    missing = {row[0] for row in rows} - {row[0] for row in after}
+    if missing:
+        raise SendError(f"verification failed: {len(missing)} readers of {source} are not in "
+                        "the target after the copy", path=target)
+    return Copied(what, source, target, len(rows), len(after) - before,
+                  len(rows) - (len(after) - before), len(after))

@@ -239,3 +239,32 @@ def test_import_without_a_record_is_a_clear_error(pg_url: str, workspace: Path,
     result = invoke("db", "import")
     assert result.exit_code == 2
     assert "no subscription record to import" in result.output
+
+
+def test_journals_move_in_and_out_idempotently(pg_url: str, workspace: Path,
+                                               invoke: Callable[..., Result],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
+    assert invoke("build", "issues/example").exit_code == 0
+    result = invoke("send", "issues/example", "--list", "subscribers/sample.csv", "--yes")
+    assert result.exit_code == 0, result.output
+    sqlite_status = invoke("status", "issues/example").output
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", pg_url)
+    result = invoke("db", "import")
+    assert result.exit_code == 0, result.output
+    assert "journal example: 3 readers in journal/example.sqlite; 3 copied, 0 already there" \
+        in result.output
+    assert "0 copied, 3 already there" in invoke("db", "import").output
+    status = invoke("status", "issues/example").output
+    assert "sent      3" in status
+    assert "sent      3" in sqlite_status
+    # Sending again with the journal in PostgreSQL: nobody is mailed twice.
+    result = invoke("send", "issues/example", "--list", "subscribers/sample.csv", "--yes")
+    assert "sent 0" in result.output
+    (workspace / "journal" / "example.sqlite").unlink()
+    result = invoke("db", "export")
+    assert result.exit_code == 0, result.output
+    assert "3 copied, 0 already there" in result.output
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL")
+    assert "sent      3" in invoke("status", "issues/example").output

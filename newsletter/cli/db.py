@@ -50,21 +50,31 @@ def status() -> None:
 
 @db.command("import")
 def import_() -> None:
-    """Copy the workspace's SQLite record into PostgreSQL (again: copies only what is new)."""
-    from newsletter.dbadmin import import_record
+    """Copy the workspace's SQLite record and journals into PostgreSQL (again: only what is
+    new)."""
+    from newsletter.dbadmin import import_journals, import_record
 
-    _show(import_record(_config()))
+    config = _config()
+    has_record = config.places.record.is_file()
+    if not has_record and not config.places.journal_files():
+        import_record(config)  # nothing to import: says so
+    for copied in [*([import_record(config)] if has_record else []), *import_journals(config)]:
+        _show(copied)
 
 
 @db.command("export")
 def export() -> None:
-    """Copy the PostgreSQL record into the workspace's SQLite file (only what is new there)."""
-    from newsletter.dbadmin import export_record
+    """Copy the PostgreSQL record and journals into the workspace's SQLite files (only what is
+    new there)."""
+    from newsletter.dbadmin import export_journals, export_record
 
-    _show(export_record(_config()))
+    config = _config()
+    for copied in [export_record(config), *export_journals(config)]:
+        _show(copied)
 
 
 def _show(copied: Copied) -> None:
-    click.echo(f"{copied.what}: {copied.in_source} events in {copied.source}; "
+    unit = "events" if copied.what == "record" else "readers"
+    click.echo(f"{copied.what}: {copied.in_source} {unit} in {copied.source}; "
                f"{copied.copied} copied, {copied.already} already there; {copied.target} now "
                f"holds {copied.in_target} (verified)")

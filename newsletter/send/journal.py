@@ -36,6 +36,9 @@ from newsletter.errors import SendError, shown_path
 
 STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 SENDABLE = ("pending", "deferred")
+# A reader's row as ``dump`` and ``load`` move it between journals (and back ends).
+ROW = ("address", "state", "attempts", "code", "reply", "content_hash", "message_id", "updated",
+       "relay", "edition", "list_id")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -348,6 +351,24 @@ class Journal(GroupCommit):
             yield from self._db.execute(
                 f"SELECT address, message_id, {list_id} FROM recipients "  # noqa: S608 (ours)
                 "WHERE message_id IS NOT NULL")
+
+    def dump(self) -> list[tuple[object, ...]]:
+        """Every reader's row (``ROW``'s columns), for ``newsletter db import``."""
+        with self._reading():
+            return list(self._db.execute(
+                "SELECT address, state, attempts, code, reply, content_hash, message_id, "
+                "updated, relay, edition, list_id FROM recipients ORDER BY address"))
+
+    def load(self, rows: list[tuple[object, ...]]) -> None:
+        """Rows of another journal (``ROW``'s columns); a reader already here is kept."""
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO recipients (address, state, attempts, code, reply, "
+                    "content_hash, message_id, updated, relay, edition, list_id) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
 
     def states(self) -> Iterator[tuple[str, str]]:
         """(address, state) of every reader not ``pending``."""

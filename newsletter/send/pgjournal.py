@@ -263,6 +263,33 @@ class PostgresJournal(GroupCommit):
                               (self.slug,))
 
 
+    def dump(self) -> list[tuple[object, ...]]:
+        """Every reader's row (``journal.ROW``'s columns), for ``newsletter db export``."""
+        return self._rows("SELECT address, state, attempts, code, reply, content_hash, "
+                          "message_id, updated, relay, edition, list_id FROM journal_recipients "
+                          "WHERE slug = %s ORDER BY address", (self.slug,))
+
+    def load(self, rows: list[tuple[object, ...]], *, content_hash: str, started: str) -> None:
+        """Rows of another journal, in one transaction; a reader already here is kept.
+        ``SendError`` if this issue was started here with other content."""
+        try:
+            with self._read() as db, db.transaction():
+                db.execute("INSERT INTO journal_issues VALUES (%s, %s, %s) ON CONFLICT DO "
+                           "NOTHING", (self.slug, content_hash, started))
+                row = db.execute("SELECT content_hash FROM journal_issues WHERE slug = %s",
+                                 (self.slug,)).fetchone()
+                if row is None or row[0] != content_hash:
+                    raise SendError(f"issue {self.slug} was sent here with other content: "
+                                    "its journal is not merged", path=self.where)
+                with db.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO journal_recipients (slug, address, state, attempts, code, "
+                        "reply, content_hash, message_id, updated, relay, edition, list_id) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT DO NOTHING", [(self.slug, *r) for r in rows])
+        except psycopg.Error as exc:
+            raise self._error("cannot write", exc) from exc
+
     def senders(self) -> list[Sender]:
         """Every sender of the issue, oldest first, with its readers by state."""
         counts: dict[str, dict[str, int]] = {}
@@ -411,6 +438,20 @@ def every_message(url: str) -> list[tuple[str, str, str, str | None]]:
         return [(str(s), str(a), str(m), li) for s, a, m, li in db.execute(
             "SELECT slug, address, message_id, list_id FROM journal_recipients WHERE "
             "message_id IS NOT NULL ORDER BY updated").fetchall()]
+    except psycopg.Error as exc:
+        raise SendError(f"cannot read the journals: {database.message(exc, url)}",
+                        path=database.shown_url(url)) from exc
+    finally:
+        db.close()
+
+
+def issues(url: str) -> list[tuple[str, str, str]]:
+    """(slug, content hash, started) of every issue with a journal in the database."""
+    db = database.connect(url)
+    try:
+        upgrade(db)
+        return [(str(a), str(b), str(c)) for a, b, c in db.execute(
+            "SELECT slug, content_hash, started FROM journal_issues ORDER BY slug").fetchall()]
     except psycopg.Error as exc:
         raise SendError(f"cannot read the journals: {database.message(exc, url)}",
                         path=database.shown_url(url)) from exc
