@@ -102,7 +102,24 @@ def main() -> None:
     parser.add_argument("--modes", default="health,one-click")
     parser.add_argument("--database-url", default="",
                         help="the record in this PostgreSQL database (password: PGPASSWORD)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="the record in a PostgreSQL started here (initdb, fsync on)")
     args = parser.parse_args()
+    if args.postgres:
+        sys.path.insert(0, str(REPO / "tests"))
+        from pg_support import binaries, postgres_server
+
+        found = binaries()
+        if found is None:
+            sys.exit("PostgreSQL not found: apt-get install postgresql")
+        with postgres_server(found, fsync=True) as server:
+            args.database_url = server.fresh()
+            _bench(args)
+        return
+    _bench(args)
+
+
+def _bench(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
     os.environ["NEWSLETTER_SECRET"] = SECRET
