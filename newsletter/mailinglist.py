@@ -233,7 +233,8 @@ class Lists:
                     f"it in newsletter.toml as [lists.<id>] with file = \"{given}\" and an id "
                     "of its own")
             return MailingList(file.stem, file, self.places, self.ids | {file.stem})
-        found = self.get(str(given))
+        found = self.get(str(given)) or next(
+            (m for m in self.all if m.file == path.resolve()), None)  # a declared file, gone
         if found is not None:
             return found
         ids = ", ".join(sorted(self.ids)) or "none"

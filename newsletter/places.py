@@ -10,11 +10,12 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | configuration | ``newsletter.toml`` |
 | issues | ``issues/<slug>/`` |
 | templates | ``templates/`` |
-| lists (default folder) | ``subscribers/*.csv`` (a list may live anywhere) |
+| lists | ``subscribers/<id>.csv``, unless ``[lists.<id>] file`` puts one elsewhere |
 | editors' suppressions | ``subscribers/suppressed.csv`` |
 | subscription record | ``subscribers/record.sqlite`` |
 | journals | ``journal/<slug>.sqlite`` (one per issue, across lists) |
-| journals of older releases | ``journal/<slug>--<list>.sqlite`` (merged on first use) |
+| journals of older releases | ``journal/<slug>--<list>.sqlite`` (merged on first use, then |
+| | renamed ``….sqlite.migrated``) |
 | send locks | ``journal/<slug>.lock`` |
 | inbox lock | ``journal/inbox.lock`` |
 | outbox (local delivery) | ``outbox/<slug>/`` (a Maildir) |
@@ -95,6 +96,11 @@ class Places:
         if not self.journals.is_dir():
             return []
         return sorted(self.journals.glob("*.sqlite"))
+
+    @staticmethod
+    def migrated(path: Path, suffix: str = "") -> Path:
+        """Where an older journal (``suffix``: or its ``-wal``, ``-shm``) goes once merged."""
+        return path.with_name(f"{path.name}.migrated{suffix}")
 
     @staticmethod
     def journal_slug(path: Path) -> str:

@@ -34,7 +34,7 @@ from newsletter.record import ALL_LISTS
 from newsletter.send.editions import Editions, language
 from newsletter.send.journal import SENDABLE, Journal
 from newsletter.send.lock import SendLock
-from newsletter.send.migrate import legacy_states, merge_legacy, strongest
+from newsletter.send.migrate import merge_legacy, strongest
 from newsletter.send.outbox import Outbox
 from newsletter.send.outcome import Kind, Result, Transport
 from newsletter.send.pool import Job, Policy, Pool, PoolError
@@ -251,23 +251,25 @@ class Campaign:
                                      allow_changed=self.options.allow_changed)
             return {k: v for k, v in settled(shared).items() if v}, strongest(seen)
         counts: dict[str, int] = {}
-        rows: list[tuple[str, str]] = []
-        if self.journal_path.exists():
-            journal = Journal.read_only(self.journal_path)
+        states: dict[int, str] = {}
+        legacy = self.places.legacy_journals(self.slug)
+        for path in (self.journal_path, *legacy):
+            if not path.exists():
+                continue
+            journal = Journal.read_only(path)
             try:
                 started = journal.meta("content_hash")
                 if started != self.content_hash and not self.options.allow_changed:
                     raise SendError(
                         f"issue {self.slug} was rebuilt with other content since sending began "
-                        f"(journal {self.journal_path}): readers already mailed got the old "
+                        f"(journal {path}): readers already mailed got the old "
                         "version. Send the rest with --allow-changed, or undo the change")
-                counts = settled(journal.counts())
-                rows = list(journal.states())
+                strongest(journal.states(), into=states)
+                if path == self.journal_path:
+                    counts = settled(journal.counts())
             finally:
                 journal.close()
-        rows.extend(legacy_states(self.places, self.slug))
-        states = strongest(rows)
-        if not counts or self.places.legacy_journals(self.slug):
+        if legacy:  # the counts the merge will leave (pending rows aside)
             counts = dict(settled(Counter(states.values())))
         return {k: v for k, v in counts.items() if v}, states
 

@@ -3,7 +3,7 @@
 Before 0.2 a journal was ``journal/<slug>--<list-stem>.sqlite``. The first send of the issue
 after the upgrade (under the issue's send lock) reads every such file and writes its rows
 into ``journal/<slug>.sqlite`` in one durable transaction; only then are the old files
-renamed ``….sqlite.migrated`` (kept, never deleted). A reader found in several of them keeps
+renamed (``Places.migrated``: kept, never deleted). A reader found in several of them keeps
 the state that says most (``sent`` over ``unknown`` over ``sending`` over ``failed`` over
 ``deferred`` over ``pending``): so a crash between the commit and the renames only makes the
 next run merge the same rows again, to the same result. Read-only commands (``status``, the
@@ -15,15 +15,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from newsletter.errors import SendError, shown_path
 from newsletter.places import Places
-from newsletter.send.journal import COLUMNS, Journal, prepare_file
+from newsletter.send.journal import COLUMNS, prepare_file
 from newsletter.subscribers import key
 
-MIGRATED = ".migrated"
 # How much a state says: the merge keeps the higher one.
 RANK = {"pending": 0, "deferred": 1, "failed": 2, "sending": 3, "unknown": 4, "sent": 5}
 _RANK_SQL = "CASE {} " + " ".join(f"WHEN '{s}' THEN {n}" for s, n in RANK.items()) + " ELSE 0 END"
@@ -68,7 +67,7 @@ def merge_legacy(places: Places, slug: str) -> int:
         for suffix in ("", "-wal", "-shm"):
             old = path.with_name(path.name + suffix)
             if old.exists():
-                os.replace(old, path.with_name(path.name + MIGRATED + suffix))
+                os.replace(old, places.migrated(path, suffix))
     return len(rows)
 
 
@@ -106,20 +105,11 @@ def _write(target: Path, meta: dict[str, str], rows: list[tuple[object, ...]]) -
                         path=shown_path(target)) from exc
 
 
-def legacy_states(places: Places, slug: str) -> Iterator[tuple[str, str]]:
-    """(address, state) of every reader not ``pending`` in the issue's old journals, read-only."""
-    for path in places.legacy_journals(slug):
-        journal = Journal.read_only(path)
-        try:
-            yield from journal.states()
-        finally:
-            journal.close()
-
-
-def strongest(states: Iterable[tuple[str, str]]) -> dict[int, str]:
+def strongest(states: Iterable[tuple[str, str]], *, into: dict[int, str] | None = None
+              ) -> dict[int, str]:
     """Reader (``subscribers.key`` of the address: 8 bytes, not the address) -> the state
-    that says most, of several journals' rows."""
-    found: dict[int, str] = {}
+    that says most, of several journals' rows (added to ``into``, if given)."""
+    found: dict[int, str] = {} if into is None else into
     for address, state in states:
         k = key(address)
         if RANK.get(state, 0) > RANK.get(found.get(k, "pending"), 0):
