@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,11 +17,11 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import SCAFFOLD, TEST_SECRET
 from test_send_servers import (
     ISSUE,
     Recorder,
     Server,
-    built_fixture,  # noqa: F401 (the 'built' fixture)
     start_server,
     write_list,
 )
@@ -30,9 +31,25 @@ from newsletter.send.pgjournal import PostgresJournal
 CONNECTIONS = 2
 
 
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example workspace with its issue built, once for the module (a build takes
+    seconds on a loaded machine; each test copies it)."""
+    root = tmp_path_factory.mktemp("built") / "ws"
+    shutil.copytree(SCAFFOLD, root, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "newsletter", "build", ISSUE], cwd=root, check=True,
+                   stdout=subprocess.DEVNULL, env=dict(os.environ, NEWSLETTER_SECRET=TEST_SECRET))
+    return root
+
+
 @pytest.fixture
-def shared(built: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    """The built example workspace with its journal in PostgreSQL; an SMTP server."""
+def shared(built_once: Path, tmp_path: Path, pg_url: str,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """A copy of the built example workspace, as the current directory, with its journal in
+    PostgreSQL; an SMTP server."""
+    built = tmp_path / "ws"
+    shutil.copytree(built_once, built)
+    monkeypatch.chdir(built)
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", pg_url)
     with (built / "newsletter.toml").open("a", encoding="utf-8") as config:
         config.write("\n[database]\nlease = 2\n")
