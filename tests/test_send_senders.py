@@ -95,6 +95,11 @@ def test_concurrent_senders_mail_every_reader_once_each_a_share(
         assert f"journal now: sent {readers} (all senders)" in output, output
         assert f"senders of this issue ({senders};" in output
         assert output.count("(this run)") == 1
+    status = subprocess.run([sys.executable, "-m", "newsletter", "status", ISSUE],
+                            capture_output=True, text=True, check=True).stdout
+    assert f"all lists: {readers} readers reached" in status, status
+    assert f"senders: {senders}" in status
+    assert status.count(": finished; sent ") == senders
 
 
 def test_a_sender_killed_9_loses_only_its_lease(shared: Server, pg_url: str) -> None:
