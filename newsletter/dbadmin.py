@@ -24,11 +24,12 @@ from newsletter.errors import SendError, shown_path
 from newsletter.places import Places
 from newsletter.record import Record, RecordError, Row
 from newsletter.record import postgres as record_schema
-from newsletter.send import pgjournal as journal_schema
+from newsletter.send import pgschema as journal_schema
 from newsletter.send.journal import Journal
 from newsletter.send.lock import SendLock
 from newsletter.send.migrate import merge_legacy
-from newsletter.send.pgjournal import PostgresJournal, issues
+from newsletter.send.pgjournal import PostgresJournal
+from newsletter.send.pgschema import issues
 
 
 @dataclass(frozen=True)

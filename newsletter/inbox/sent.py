@@ -36,7 +36,7 @@ class SentIndex:
         self.by_address: dict[str, Sent] = {}  # the latest journal that mailed the address
         self._domains: set[str] | None = None
         if database_url:  # the journals are in PostgreSQL: every issue in one query
-            from newsletter.send.pgjournal import every_message
+            from newsletter.send.pgschema import every_message
 
             for slug, address, message_id, list_id in every_message(database_url):
                 self._add(Sent(address.lower(), slug, list_id or "", message_id))

@@ -35,89 +35,12 @@ import psycopg
 from newsletter import database
 from newsletter.database import DatabaseError
 from newsletter.errors import SendError
+from newsletter.send import pgschema
 from newsletter.send.journal import SENDABLE, STATES, GroupCommit, Op
+from newsletter.send.pgschema import LEASE, upgrade
 
 if TYPE_CHECKING:
     from newsletter.database import Connection
-
-COMPONENT = "journal"
-MIGRATIONS = ("""
-CREATE TABLE journal_issues (
-    slug TEXT PRIMARY KEY, content_hash TEXT NOT NULL, started TEXT NOT NULL);
-CREATE TABLE journal_senders (
-    id TEXT PRIMARY KEY,
-    slug TEXT NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    started TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
-    lease_until TIMESTAMPTZ NOT NULL,
-    state TEXT NOT NULL DEFAULT 'running'  -- running, finished, expired
-);
-CREATE INDEX journal_senders_slug ON journal_senders (slug, state);
-CREATE TABLE journal_recipients (
-    slug TEXT NOT NULL,
-    address TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    code INTEGER,
-    reply TEXT,
-    content_hash TEXT,
-    message_id TEXT,
-    updated DOUBLE PRECISION,
-    relay TEXT,
-    edition TEXT,
-    list_id TEXT,                      -- the list the reader is sent for
-    sender TEXT,                       -- who claimed it last
-    PRIMARY KEY (slug, address)
-);
-CREATE INDEX journal_recipients_state ON journal_recipients (slug, state, address);
--- The fence: renew the sender's lease, or fail the transaction if it has run out. A
--- function that raises, so that it needs no result: a whole write is one round trip.
-CREATE FUNCTION newsletter_fence(who TEXT, seconds DOUBLE PRECISION) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE journal_senders SET lease_until = clock_timestamp() + seconds * interval '1 second'
-        WHERE id = who AND state = 'running' AND lease_until > clock_timestamp();
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'this sender''s lease ran out (no sign of life for % s): other '
-            'senders may have taken its readers; stopped', seconds;
-    END IF;
-END $$;
-""",)
-LEASE = 30.0  # seconds a sender owns its claims without a write or heartbeat
-_ADD = ("INSERT INTO journal_recipients (slug, address, list_id) VALUES (%s, %s, %s) "
-        "ON CONFLICT DO NOTHING")
-_SET = ("INSERT INTO journal_recipients AS r (slug, address, state, code, reply, updated, "
-        "attempts, content_hash, message_id, sender) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
-        "%s, %s) ON CONFLICT (slug, address) DO UPDATE SET state = excluded.state, "
-        "code = excluded.code, reply = excluded.reply, updated = excluded.updated, "
-        "attempts = r.attempts + excluded.attempts, "
-        "content_hash = coalesce(excluded.content_hash, r.content_hash), "
-        "message_id = coalesce(excluded.message_id, r.message_id), sender = excluded.sender")
-_RELAY = "UPDATE journal_recipients SET relay = %s WHERE slug = %s AND address = %s"
-_EDITION = "UPDATE journal_recipients SET edition = %s WHERE slug = %s AND address = %s"
-_FENCE = "SELECT newsletter_fence(%s, %s)"
-_EXPIRE = ("UPDATE journal_senders SET state = 'expired' WHERE slug = %s AND state = 'running'"
-           " AND lease_until <= clock_timestamp()")
-_LOST = ("UPDATE journal_recipients SET state = 'unknown', updated = %s, reply = %s "
-         "WHERE slug = %s AND state = 'sending' AND (sender IS NULL OR sender IN "
-         "(SELECT id FROM journal_senders WHERE slug = %s AND state <> 'running'))")
-_STOPPED = ("UPDATE journal_recipients SET state = 'unknown', updated = %s, reply = 'the run "
-            "stopped while this message was in flight' WHERE slug = %s AND sender = %s AND "
-            "state = 'sending'")
-# SKIP LOCKED: rows another sender is claiming right now are passed over, not waited for.
-_CLAIM = ("WITH batch AS (SELECT address FROM journal_recipients WHERE slug = %s "
-          "AND state = ANY(%s) AND (sender IS NULL OR sender IN "
-          "(SELECT id FROM journal_senders WHERE slug = %s AND state <> 'running')) "
-          "ORDER BY address LIMIT %s FOR UPDATE SKIP LOCKED) "
-          "UPDATE journal_recipients r SET sender = %s FROM batch "
-          "WHERE r.slug = %s AND r.address = batch.address RETURNING r.address, r.state")
-
-
-def upgrade(db: Connection) -> tuple[int, int]:
-    """Create or migrate the journal's tables: (version before, after)."""
-    return database.upgrade(db, COMPONENT, MIGRATIONS)
-
 
 @dataclass(frozen=True)
 class Sender:
@@ -315,10 +238,10 @@ class PostgresJournal(GroupCommit):
         try:
             with contextlib.nullcontext(self._reader) as db, db.transaction():
                 self._expire(db)
-                rows = db.execute(_CLAIM.encode(), (
+                rows = db.execute(pgschema.CLAIM.encode(), (
                     self.slug, list(states), self.slug, count, self.sender, self.slug,
                 )).fetchall()
-                db.execute(_FENCE, (self.sender, self.lease))
+                db.execute(pgschema.FENCE, (self.sender, self.lease))
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
         return sorted((str(a), str(s)) for a, s in rows)
@@ -332,8 +255,8 @@ class PostgresJournal(GroupCommit):
         return int(rows[0][0])
 
     def _expire(self, db: Connection) -> int:
-        db.execute(_EXPIRE, (self.slug,))
-        cursor = db.execute(_LOST.encode(), (
+        db.execute(pgschema.EXPIRE, (self.slug,))
+        cursor = db.execute(pgschema.LOST.encode(), (
             time.time(), "its sender stopped while this message was in flight", self.slug,
             self.slug))
         return max(cursor.rowcount, 0)
@@ -348,7 +271,7 @@ class PostgresJournal(GroupCommit):
     def add(self, address: str, list_id: str = "") -> None:
         """A reader reached for the first time: ``pending``, for the list ``list_id`` (a
         reader already there, added by another sender, is left as it is)."""
-        self._queued.append((_ADD, (self.slug, address, list_id or None)))
+        self._queued.append((pgschema.ADD, (self.slug, address, list_id or None)))
 
     def set(self, address: str, state: str, *, code: int | None = None,
             reply: str | None = None, attempt: bool = False, content_hash: str | None = None,
@@ -356,22 +279,22 @@ class PostgresJournal(GroupCommit):
             then: Callable[[], None] | None = None) -> None:
         if self.broken is not None:
             return
-        self._queued.append((_SET, (self.slug, address, state, code, reply, time.time(),
+        self._queued.append((pgschema.SET, (self.slug, address, state, code, reply, time.time(),
                                     int(attempt), content_hash, message_id, self.sender)))
         if relay is not None:
-            self._queued.append((_RELAY, (relay, self.slug, address)))
+            self._queued.append((pgschema.RELAY, (relay, self.slug, address)))
         if then is not None:
             self._done.append(then)
 
     def set_edition(self, address: str, language: str) -> None:
-        self._queued.append((_EDITION, (language, self.slug, address)))
+        self._queued.append((pgschema.EDITION, (language, self.slug, address)))
 
     def _write(self, queued: list[Op]) -> None:
         """One transaction, pipelined (one round trip): the fence (this sender's lease,
         renewed), then the queue in order."""
         with self._db.pipeline(), self._db.transaction(), self._db.cursor() as cursor:
             if self.sender is not None:
-                cursor.execute(_FENCE, (self.sender, self.lease))
+                cursor.execute(pgschema.FENCE, (self.sender, self.lease))
             for sql, params in queued:
                 cursor.execute(sql.encode(), params)
 
@@ -403,7 +326,7 @@ class PostgresJournal(GroupCommit):
             return  # the lease runs out instead, and the next claim does the same
         try:
             with db.transaction():
-                db.execute(_STOPPED, (time.time(), self.slug, self.sender))
+                db.execute(pgschema.STOPPED, (time.time(), self.slug, self.sender))
                 db.execute("UPDATE journal_recipients SET sender = NULL WHERE slug = %s AND "
                            "sender = %s AND state = ANY(%s)",
                            (self.slug, self.sender, list(SENDABLE)))
@@ -428,32 +351,3 @@ class _Reading:
         if isinstance(exc, psycopg.Error):
             raise self.journal._error("cannot use", exc) from exc
 
-
-def every_message(url: str) -> list[tuple[str, str, str, str | None]]:
-    """(issue, address, Message-ID, list id) of every message of every issue, oldest first
-    (the inbox ties bounces to readers with them)."""
-    db = database.connect(url)
-    try:
-        upgrade(db)
-        return [(str(s), str(a), str(m), li) for s, a, m, li in db.execute(
-            "SELECT slug, address, message_id, list_id FROM journal_recipients WHERE "
-            "message_id IS NOT NULL ORDER BY updated").fetchall()]
-    except psycopg.Error as exc:
-        raise SendError(f"cannot read the journals: {database.message(exc, url)}",
-                        path=database.shown_url(url)) from exc
-    finally:
-        db.close()
-
-
-def issues(url: str) -> list[tuple[str, str, str]]:
-    """(slug, content hash, started) of every issue with a journal in the database."""
-    db = database.connect(url)
-    try:
-        upgrade(db)
-        return [(str(a), str(b), str(c)) for a, b, c in db.execute(
-            "SELECT slug, content_hash, started FROM journal_issues ORDER BY slug").fetchall()]
-    except psycopg.Error as exc:
-        raise SendError(f"cannot read the journals: {database.message(exc, url)}",
-                        path=database.shown_url(url)) from exc
-    finally:
-        db.close()

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from newsletter.errors import ConfigError, SendError
 from newsletter.send.journal import SENDABLE
-from newsletter.send.pgjournal import LEASE, PostgresJournal, Sender
+from newsletter.send.pgjournal import PostgresJournal, Sender
+from newsletter.send.pgschema import LEASE
 from newsletter.send.pool import Job
 from newsletter.send.report import SendReport, settled
 
