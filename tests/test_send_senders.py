@@ -166,3 +166,20 @@ def test_postgresql_restarted_mid_send_stops_with_a_reason_and_resumes(
     assert all(copies[a] == 1 for a, s in states.items() if s == "sent")
     assert all(copies[a] <= 1 for a in addresses)  # never a duplicate
     assert sum(1 for s in states.values() if s == "unknown") <= CONNECTIONS
+
+
+def test_a_sender_with_another_build_is_refused(shared: Server, pg_url: str) -> None:
+    write_list(Path("subscribers/many.csv"), 5)
+    first = _sender(shared)
+    output = first.communicate(timeout=120)[0]
+    assert first.returncode == 0, output
+    issue = Path(ISSUE) / "issue.toml"
+    issue.write_text(issue.read_text(encoding="utf-8").replace(
+        "our first issue", "our first issue, corrected"), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "newsletter", "build", ISSUE], check=True,
+                   stdout=subprocess.DEVNULL)
+    second = _sender(shared)
+    output = second.communicate(timeout=120)[0]
+    assert second.returncode == 2, output
+    assert "was started with other content" in output
+    assert sum(shared.handler.count().values()) == 5  # nobody mailed the second version
