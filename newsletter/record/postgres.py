@@ -82,9 +82,11 @@ class PostgresRecord(Record):
                 db = self._connect()
                 committing = False
                 try:
-                    db.execute("BEGIN")
-                    db.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITER_LOCK,))
-                    with db.cursor() as cursor:
+                    # One round trip for the transaction's work, one for its COMMIT: a
+                    # connection found dead in the first has committed nothing (retried).
+                    with db.pipeline(), db.cursor() as cursor:
+                        cursor.execute("BEGIN")
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITER_LOCK,))
                         cursor.executemany(_INSERT, rows)
                     committing = True
                     db.execute("COMMIT")
