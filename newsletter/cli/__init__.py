@@ -116,7 +116,8 @@ def check(issues: tuple[Path, ...]) -> None:
     errors = 0
     for issue in workspace.load_all(issues):
         findings = [f for edition in issue.editions
-                    for f in check_output(workspace.render(edition))]
+                    for f in check_output(workspace.render(edition),
+                                                 workspace.config.limits)]
         for finding in findings:
             click.echo(f"{issue.slug}: {finding}", err=True)
         errors += sum(1 for f in findings if f.level == "error")

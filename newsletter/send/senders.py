@@ -84,11 +84,11 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
     try:
         report.recovered_unknown = journal.recover()
         journal.on_error = lambda error: campaign.abort(str(error))
-        readers: dict[str, tuple[MailingList, Subscriber]] = {}
-        for mailing_list, subscriber in campaign._readers():
+        readers: dict[str, tuple[MailingList, Subscriber, int]] = {}
+        for mailing_list, subscriber, reader_key in campaign._readers():
             address = subscriber.email.lower()
             if address not in readers:  # the union of the lists: each reader once
-                readers[address] = (mailing_list, subscriber)
+                readers[address] = (mailing_list, subscriber, reader_key)
                 journal.add(address, mailing_list.id)
         journal.flush()
         heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
@@ -132,7 +132,7 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
 
 
 def _claimed(campaign: Campaign, journal: PostgresJournal,
-             readers: dict[str, tuple[MailingList, Subscriber]],
+             readers: dict[str, tuple[MailingList, Subscriber, int]],
              claimed: list[tuple[str, str]], sendable: tuple[str, ...], batch: int
              ) -> Iterator[Job]:
     """Jobs for ``claimed`` and the batches this sender claims next, until none is left."""
@@ -141,8 +141,8 @@ def _claimed(campaign: Campaign, journal: PostgresJournal,
             found = readers.get(address)
             if found is None:  # not on this sender's lists (suppressed since): skip
                 continue
-            mailing_list, subscriber = found
+            mailing_list, subscriber, reader_key = found
             message = campaign.editions.compose(subscriber,
-                                                campaign.list_for(mailing_list, subscriber))
+                                                campaign.list_for(mailing_list, reader_key))
             yield Job(address, message, resumed=state)
         claimed = journal.claim(batch, sendable)

@@ -25,6 +25,7 @@ from aiosmtplib.protocol import SMTPProtocol
 
 from newsletter.errors import ConfigError, SendError
 from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
+from newsletter.send.size import over_relay_size
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 # What leaves a connection unusable: lost, timed out, or a reply that is not SMTP (a
@@ -182,6 +183,10 @@ class SmtpChannel:
 
     async def send(self, message: Message, before_data: BeforeData) -> Result:
         smtp = self._smtp
+        too_large = over_relay_size(len(message.data), smtp.esmtp_extensions.get("size"),
+                                    f"{smtp.hostname}:{smtp.port}")
+        if too_large is not None:  # RFC 1870: known before MAIL, so nothing is begun
+            return too_large
         stage = "MAIL"
         timeout = self._timeouts.command
         try:
