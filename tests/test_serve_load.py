@@ -39,7 +39,9 @@ def test_500_concurrent_mixed_requests_record_every_event_exactly_once(
         request: pytest.FixtureRequest) -> None:
     """Also with 4 uvicorn workers sharing the record: a SQLite file, or PostgreSQL."""
     url = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else None
-    service_config(workspace, requests_per_client=1000 * workers)
+    # Each of the workers counts its share of every limit: room for all 100 mails in each.
+    service_config(workspace, requests_per_client=1000 * workers,
+                   confirmations_per_domain=100 * workers, confirmations_per_hour=300 * workers)
     service = start_service(workspace, smtp_url=smtp.url, port=free_port(), workers=workers,
                             database_url=url)
     try:
@@ -165,3 +167,16 @@ def test_kill_9_or_sigterm_under_load_loses_no_acknowledged_event(
         assert when.endswith("Z")
         assert json.loads(detail)["ip"]
     assert max(stored.values()) == 1
+
+
+def test_each_worker_keeps_its_share_of_the_form_limits(workspace: Path) -> None:
+    from dataclasses import replace
+
+    from newsletter.serve.settings import Settings
+
+    service_config(workspace, requests_per_client=20, confirmations_per_domain=10)
+    settings = Settings.load(workspace)
+    alone, shared = settings.limits, replace(settings, workers=4).limits
+    assert (alone.client.count, shared.client.count) == (20, 5)
+    assert (alone.domain.count, shared.domain.count) == (10, 2)
+    assert (alone.mailbox.count, shared.mailbox.count) == (3, 1)  # never below one
