@@ -3,6 +3,7 @@ a read-only or newer database), and ``newsletter db upgrade|status|import|export
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,28 @@ def test_journals_move_in_and_out_idempotently(pg_url: str, workspace: Path,
     assert "3 copied, 0 already there" in result.output
     monkeypatch.delenv("NEWSLETTER_DATABASE_URL")
     assert "sent      3" in invoke("status", "issues/example").output
+
+
+def test_the_form_limits_are_shared_by_every_process_in_postgresql(pg_url: str) -> None:
+    from newsletter.serve.limits import DAY, Limit
+    from newsletter.serve.pglimits import PostgresLimits
+
+    per_client = Limit("client network", 3, 3600.0)
+    mailbox = Limit("mailbox", 1, DAY)
+    one, other = PostgresLimits(pg_url), PostgresLimits(pg_url)  # two workers
+    assert [s.take([(per_client, "10.0.0.1")]) for s in (one, other, one)] == [None] * 3
+    assert other.take([(per_client, "10.0.0.1")]) == per_client  # the 4th, wherever it lands
+    assert one.take([(per_client, "10.0.0.2")]) is None  # another network: its own count
+    # Atomic over the claims: one over its limit, none counted.
+    assert one.take([(mailbox, "a@example.org")]) is None
+    assert other.take([(per_client, "10.0.0.9"), (mailbox, "a@example.org")]) == mailbox
+    assert [one.take([(per_client, "10.0.0.9")]) for _ in range(3)] == [None] * 3
+    # Hits older than their window count no more; forget drops those older than a day.
+    assert one.take([(mailbox, "b@example.org")], now=time.time() - DAY - 5) is None
+    assert other.take([(mailbox, "b@example.org")]) is None
+    one.forget()
+    with psycopg.connect(pg_url) as db:
+        assert db.execute("SELECT count(*) FROM serve_hits WHERE key = 'b@example.org'"
+                          ).fetchone() == (1,)
+    one.close()
+    other.close()

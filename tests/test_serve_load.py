@@ -180,3 +180,33 @@ def test_each_worker_keeps_its_share_of_the_form_limits(workspace: Path) -> None
     assert (alone.client.count, shared.client.count) == (20, 5)
     assert (alone.domain.count, shared.domain.count) == (10, 2)
     assert (alone.mailbox.count, shared.mailbox.count) == (3, 1)  # never below one
+
+
+def test_four_workers_on_postgresql_share_the_limits_exactly(
+        workspace: Path, smtp: Server, pg_url: str) -> None:
+    """The per-client limit is counted in the database: 4 workers allow it once, not 4 times
+    (nor a quarter of it to a client whose requests reach one worker)."""
+    service_config(workspace, requests_per_client=6)
+    service = start_service(workspace, smtp_url=smtp.url, port=free_port(), workers=4,
+                            database_url=pg_url)
+    try:
+        with service.client() as client:
+            cookie, field = form(client, "/subscribe")
+
+        async def run() -> list[int]:
+            limits = httpx.Limits(max_connections=20, max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=service.base, limits=limits,
+                                         timeout=60) as http:
+                async def one(i: int) -> int:
+                    answer = await http.post(
+                        "/subscribe", headers={**PROXIED, "Cookie": f"nl_csrf={cookie}"},
+                        data={"csrf": field, "email": f"lim{i}@example.org", "language": "en",
+                              "list": "sample", "consent": "1"})
+                    return answer.status_code
+
+                return await asyncio.gather(*(one(i) for i in range(20)))
+
+        statuses = asyncio.run(run())
+    finally:
+        service.stop()
+    assert Counter(statuses) == {200: 6, 429: 14}

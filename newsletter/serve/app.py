@@ -24,7 +24,7 @@ from newsletter.links import ServiceUrls
 from newsletter.record import ALL_LISTS, Event, Record, RecordError, since
 from newsletter.serve.forms import SubscribeForm, read_form, spent
 from newsletter.serve.gate import Gate
-from newsletter.serve.limits import DAY
+from newsletter.serve.limits import DAY, LimitStore
 from newsletter.serve.mailer import Confirmation, Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
@@ -56,7 +56,7 @@ class Service:
                                  colour=str(config.brand.get("colour") or "#1f5f8b"))
         self.mailer = Mailer(config, transport_for(config, settings.smtp_url),
                              accepted=self.mailed, admit=lambda mail: self.gate.admit(mail))
-        self.gate = Gate(settings, self.mailer, self.history)
+        self.gate = Gate(settings, self.mailer, self.history, _limit_store(settings))
         self.default_lang = str(config.newsletter.get("language") or "en")
         self.writer: Writer | None = None
         self.reader: Record | None = None
@@ -77,6 +77,9 @@ class Service:
         finally:
             await self.mailer.drain(timeout=10.0)
             self.writer.close()
+            closing = getattr(self.gate.store, "close", None)
+            if closing is not None:  # a database connection
+                closing()
             self.reader.close()
 
     # -- helpers ------------------------------------------------------------------------------
@@ -141,6 +144,16 @@ class Service:
     def history(self, address: str) -> list[Event]:
         assert self.reader is not None  # noqa: S101 (set by lifespan)
         return self.reader.history(address)
+
+
+def _limit_store(settings: Settings) -> LimitStore | None:
+    """Where the form's counts live: in PostgreSQL when the record is (shared by every
+    worker and host), else in this process (the default store)."""
+    if not settings.database_url:
+        return None
+    from newsletter.serve.pglimits import PostgresLimits
+
+    return PostgresLimits(settings.database_url)
 
 
 def create_app(settings: Settings) -> Starlette:

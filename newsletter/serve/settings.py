@@ -43,11 +43,14 @@ class Settings:
 
     @property
     def limits(self) -> FormLimits:
-        """The form's limits as one process counts them. The counts are in memory: with
-        ``workers`` processes each keeps its share, so that all together allow no more than
-        configured (a client whose requests all reach one worker gets less)."""
+        """The form's limits as one process counts them. Without a database the counts are
+        in memory: with ``workers`` processes each keeps its share, so that all together
+        allow no more than configured (a client whose requests all reach one worker gets
+        less). In PostgreSQL the counts are shared: each process has the whole limits."""
+        workers = 1 if self.database_url else self.workers
+
         def share(count: int) -> int:
-            return max(1, count // self.workers)
+            return max(1, count // workers)
 
         return FormLimits(client=Limit("client network", share(self.per_client), HOUR),
                           mailbox=Limit("mailbox", share(self.per_address), DAY),
