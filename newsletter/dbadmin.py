@@ -30,6 +30,9 @@ from newsletter.send.lock import SendLock
 from newsletter.send.migrate import merge_legacy
 from newsletter.send.pgjournal import PostgresJournal
 from newsletter.send.pgschema import issues
+from newsletter.serve import pglimits as limits_schema
+
+SCHEMAS = (record_schema, journal_schema, limits_schema)  # each: COMPONENT, MIGRATIONS
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,9 @@ def upgrade(config: Config) -> list[Step]:
     url = url_of(config)
     db = database.connect(url)
     try:
-        return [Step(component, *migrate(db)) for component, migrate in (
-            (record_schema.COMPONENT, record_schema.upgrade),
-            (journal_schema.COMPONENT, journal_schema.upgrade))]
+        return [Step(schema.COMPONENT, *database.upgrade(db, schema.COMPONENT,
+                                                         schema.MIGRATIONS))
+                for schema in SCHEMAS]
     except DatabaseError:
         raise
     except Exception as exc:
@@ -87,7 +90,7 @@ def versions(config: Config) -> list[tuple[str, int, int]]:
     db = database.connect(url)
     try:
         return [(schema.COMPONENT, database.version(db, schema.COMPONENT),
-                 len(schema.MIGRATIONS)) for schema in (record_schema, journal_schema)]
+                 len(schema.MIGRATIONS)) for schema in SCHEMAS]
     finally:
         db.close()
 

@@ -17,7 +17,7 @@ RANKS = {
     "record": 1, "tokens": 1, "layout": 1, "columns": 1,
     "language": 2,
     "links": 5, "roster": 6,
-    "serve": 10.5, "dbadmin": 10.5,  # uses send's transport for confirmation mails
+    "serve": 10.5, "dbadmin": 11,  # uses send's transport for confirmation mails
     "markup": 2,
     "schema": 3,
     "kinds": 4, "config": 4, "editions": 4,
