@@ -98,6 +98,20 @@ SCHEMA = (
             Field("weight", "number", default=1, doc="its share of the readers, relative"),
         )),
     )),
+    Field("publish", "record", default=None, fields=(
+        Field("url", "str", doc="where 'newsletter publish' puts site/: sftp://user@host/path, "
+              "rsync://user@host/path (rsync over SSH), git+ssh://user@host/repo.git#branch, "
+              "git+file:///srv/pages.git#branch, s3://bucket/prefix or file:///srv/www/path"),
+        Field("endpoint", "url", doc="s3://: the endpoint of an S3-compatible store "
+              "(default: AWS)"),
+        Field("region", "str", doc="s3://: the bucket's region"),
+        Field("ssh_config", "str", doc="sftp, rsync, git+ssh: an ssh_config file to use instead "
+              "of ~/.ssh/config (keys, port, known hosts for this target)"),
+        Field("timeout", "int", default=30,
+              doc="seconds to wait for the target and for the web server's answer"),
+        Field("verify", "bool", default=True,
+              doc="after uploading, fetch the index and a changed page from [archive] base_url"),
+    )),
     Field("inbox", "record", default=None, fields=(
         Field("imap", "str", doc="imaps://user@host[:port]/FOLDER (or imap:// with STARTTLS)"),
         Field("maildir", "str", doc="a local Maildir to read instead of IMAP"),

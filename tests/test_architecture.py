@@ -28,6 +28,7 @@ RANKS = {
     "build": 8, "check": 8, "scaffold": 8,
     "compose": 9,
     "send": 10, "preview": 10, "archive": 10,
+    "publish": 10.5,  # reads what archive wrote into site/ and what build wrote
     "inbox": 11,
     "cli": 12,
 }

@@ -136,7 +136,7 @@ def main() -> None:
 
 
 # The commands of the later stages live in their own modules; importing registers them.
-from newsletter.cli import archive, inbox, preview, send, subscribers  # noqa: E402
+from newsletter.cli import archive, inbox, preview, publish, send, subscribers  # noqa: E402
 
 cli.add_command(preview.preview)
 cli.add_command(inbox.inbox)
@@ -144,6 +144,7 @@ cli.add_command(subscribers.subscribers)
 for command in send.COMMANDS:
     cli.add_command(command)
 cli.add_command(archive.archive)
+cli.add_command(publish.publish)
 
 from newsletter.cli import db, serve  # noqa: E402
 
