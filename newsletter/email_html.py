@@ -29,8 +29,8 @@ def _lazy(name: str) -> None:
 
 _lazy("requests")
 
-from mjml import mjml2html  # noqa: E402
 from lxml import etree  # noqa: E402
+from mjml import mjml2html  # noqa: E402
 from premailer import Premailer, merge_style  # noqa: E402
 
 from newsletter import email_slim  # noqa: E402
@@ -154,4 +154,4 @@ def inline_css(html: str, *, slim: bool = True) -> str:
     inlined = etree.tostring(tree.getroot(), method="html", encoding="utf-8",
                              pretty_print=not slim).decode("utf-8")
     # premailer dropped the doctype, which clients need for standards mode; we put it back.
-    return f"{_DOCTYPE}\n{inlined}"
+    return f"{_DOCTYPE}\n{inlined.rstrip()}\n"
