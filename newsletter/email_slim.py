@@ -45,6 +45,10 @@ _VERBATIM = frozenset({"pre", "textarea", "script", "style", "xmp", "plaintext"}
 _BLANKS = re.compile(r"[ \t\r\n\f]+")
 _CLASS_SELECTOR = re.compile(r"\.(-?[_a-zA-Z][-_a-zA-Z0-9]*)")
 _PROPERTY = re.compile(r"(?:^|[{;\s])(-?[a-z][-a-z]*)\s*:", re.IGNORECASE)
+_BODY = re.compile(r"\{([^{}]*)\}")  # a rule's declarations (innermost braces)
+_TAG_SELECTOR = re.compile(r"[a-z][a-z0-9]*")
+_ANY = "*"
+_COMMA = re.compile(r"\s*,\s*")
 _CSS_SPACE = re.compile(r"\s*([{};,])\s*|:\s+")
 
 
@@ -54,23 +58,45 @@ def slim(root: etree._Element) -> None:
         [style.text or "" for style in root.iter("style")]
         + [str(comment.text or "") for comment in root.iter(etree.Comment)])
     selected = set(_CLASS_SELECTOR.findall(sheets))
-    styled = {name.lower() for name in _PROPERTY.findall(sheets)}
+    styled = _styled(sheets)
     for style in root.iter("style"):
         if style.text:
             style.text = _css(style.text)
-    _walk(root, {}, selected, styled, verbatim=False)
+    unknown = {tag: {name: "" for name, tags in styled.items() if tags & {_ANY, tag}}
+               for tag in {element.tag for element in root.iter() if isinstance(element.tag, str)}}
+    _walk(root, {}, selected, unknown, verbatim=False)
+
+
+def _styled(sheets: str) -> dict[str, set[str]]:
+    """Property -> the tags a remaining rule sets it for (``*``: a selector that is more than
+    a tag name). There an inline value must stay: without it the rule would apply instead."""
+    styled: dict[str, set[str]] = {}
+    for found in _BODY.finditer(sheets):
+        start = max(sheets.rfind("{", 0, found.start()), sheets.rfind("}", 0, found.start()))
+        selectors, body = sheets[start + 1:found.start()], found.group(1)
+        tags = {selector.strip().lower() for selector in selectors.split(",")}
+        if not all(_TAG_SELECTOR.fullmatch(tag) for tag in tags):
+            tags = {_ANY}
+        for name in _PROPERTY.findall(";" + body):
+            styled.setdefault(name.lower(), set()).update(tags)
+    return styled
 
 
 def _walk(element: etree._Element, inherited: dict[str, str], selected: set[str],
-          styled: set[str], *, verbatim: bool) -> None:
+          unknown_by_tag: dict[str, dict[str, str]], *, verbatim: bool) -> None:
     tag = element.tag if isinstance(element.tag, str) else ""
-    verbatim = verbatim or tag in _VERBATIM or "white-space" in (element.get("style") or "")
     if tag:
+        style = element.get("style")
+        verbatim = verbatim or tag in _VERBATIM or (style is not None and "white-space" in style)
         if tag in _TABLE:
             inherited = {k: v for k, v in inherited.items() if k in _ACROSS_TABLES}
-        own = _own_style(element, inherited, styled)
-        if own:
-            inherited = {**inherited, **own}
+        # A rule left in a style sheet may set a property here: what the children inherit
+        # is then not known from the inline styles ("" matches no value).
+        unknown = unknown_by_tag[tag]
+        if style is not None:
+            inherited = {**inherited, **_own_style(element, style, inherited, unknown)}
+        if unknown:
+            inherited = {**inherited, **unknown}
         classes = element.get("class")
         if classes is not None:
             kept = [name for name in classes.split() if name in selected]
@@ -81,29 +107,25 @@ def _walk(element: etree._Element, inherited: dict[str, str], selected: set[str]
         if element.text and not verbatim:
             element.text = _collapse(element.text)
     for child in element:
-        _walk(child, inherited, selected, styled, verbatim=verbatim)
+        _walk(child, inherited, selected, unknown_by_tag, verbatim=verbatim)
         if child.tail and not verbatim:
             child.tail = _collapse(child.tail)
 
 
-def _own_style(element: etree._Element, inherited: dict[str, str],
-               styled: set[str]) -> dict[str, str]:
+def _own_style(element: etree._Element, style: str, inherited: dict[str, str],
+               unknown: dict[str, str]) -> dict[str, str]:
     """Rewrite the element's ``style``; return the deduplicable values it sets."""
-    style = element.get("style")
-    if style is None:
-        return {}
-    declarations = _declarations(style)
     fixed = {_PRESENTATIONAL[name] for name in element.attrib if name in _PRESENTATIONAL}
     table = element.tag in _TABLE
     kept: list[tuple[str, str]] = []
     own: dict[str, str] = {}
-    for name, value in declarations:
+    for name, value in _declarations(style):
         if (name, value) in kept:
             continue
-        if name in _DEDUPLICATED and name not in styled:
-            if name not in fixed and inherited.get(name) == value and not (
-                    name == "font-family" and element.tag in _OWN_FONT) and not (
-                    table and name not in _ACROSS_TABLES):
+        if name in _DEDUPLICATED:
+            if (name not in fixed and name not in unknown and inherited.get(name) == value
+                    and not (name == "font-family" and element.tag in _OWN_FONT)
+                    and not (table and name not in _ACROSS_TABLES)):
                 continue
             own[name] = value
         kept.append((name, value))
@@ -124,13 +146,15 @@ def _declarations(style: str) -> list[tuple[str, str]]:
             continue
         if "'" not in value:
             value = value.replace('"', "'")  # &quot; costs six bytes in the attribute
-        if "url(" not in value:
-            value = re.sub(r"\s*,\s*", ",", value)
+        if "," in value and "url(" not in value:
+            value = _COMMA.sub(",", value)
         out.append((name, value))
     return out
 
 
 def _split(style: str) -> list[str]:
+    if "(" not in style and '"' not in style and "'" not in style:
+        return style.split(";")
     parts, depth, quote, start = [], 0, "", 0
     for index, char in enumerate(style):
         if quote:
@@ -149,6 +173,8 @@ def _split(style: str) -> list[str]:
 
 
 def _collapse(text: str) -> str:
+    if "  " not in text and "\n" not in text and "\t" not in text and "\r" not in text:
+        return text
     return _BLANKS.sub(lambda m: "\n" if "\n" in m.group(0) else " ", text)
 
 

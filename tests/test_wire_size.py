@@ -77,7 +77,7 @@ def test_every_edition_of_the_sample_stays_under_the_clip(isa_module_copy: Path,
         assert html_size < 100 * 1024, f"{built.edition.language}: {html_size / 1024:.1f} KB"
         if built.edition.language == "zh":
             assert text_cte == "base64"  # half the size of quoted-printable in Chinese
-        assert html_cte == "quoted-printable"  # mostly ASCII markup
+        assert html_cte in ("quoted-printable", "base64")  # zh: about even, de: qp
         # What was encoded is what was built, with the reader's values in their slots.
         for sent, source, escape in ((text, built.text, False), (html, built.html, True)):
             assert unsealed(sent.replace("\r\n", "\n")).rstrip("\n") == unsealed(
