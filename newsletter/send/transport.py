@@ -4,7 +4,9 @@ The DATA phase is driven by hand so that we know exactly whether the final dot m
 reached the server: ``DATA``, then the body, drained until the kernel holds all of it, and
 only then the line with the final dot, on its own. A connection lost before that write is
 safe to retry (the server cannot have taken the message); after it, the message may have been
-delivered and is reported ``unknown``.
+delivered and is reported ``unknown``, unless the connection is reset (ECONNRESET) before
+any byte of the reply: the server closed it with our bytes unread, so it did not take the
+message, and it is retried. A clean close (EOF) or a timeout after the dot stays ``unknown``.
 
 Timeouts follow RFC 5321 §4.5.3.2: 5 minutes for the greeting and each command, 10 minutes
 for the reply to the final dot (``Timeouts``; ``[smtp]`` in newsletter.toml changes them).
@@ -214,8 +216,14 @@ class SmtpChannel:
         try:
             reply = await protocol.read_response(timeout=self._timeouts.data)
         except _LOST as exc:
-            # The final dot may have arrived: the server may have taken the message.
             smtp.close()
+            if _reset(exc) and not protocol._buffer:
+                # A reset, not a close: the server's kernel still held bytes of ours that
+                # the server never read (a socket closed with unread data sends RST), so
+                # it cannot have taken the message, and said nothing about it.
+                return Result(Kind.RETRY, None, f"{_describe(exc)}: reset before any reply "
+                              "to the final dot", stage, reconnect=True)
+            # The final dot may have arrived: the server may have taken the message.
             return Result(Kind.UNKNOWN, None, _describe(exc), stage, reconnect=True)
         result = classify(reply.code, reply.message, stage)
         if result.kind is Kind.SENT and reply.code != 250:
@@ -278,6 +286,16 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"not an SMTP reply ({exc.message})"
     return f"connection lost ({exc})" if str(exc) else "connection lost"
+
+
+def _reset(exc: BaseException) -> bool:
+    """True if the connection was reset (ECONNRESET), not closed (EOF) or timed out."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionResetError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _root(exc: BaseException) -> str:
