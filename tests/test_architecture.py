@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 RANKS = {
     "errors": 0,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
-    "record": 1, "tokens": 1, "layout": 1, "columns": 1,
+    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "transfer": 1, "email_slim": 1,
     "language": 2,
     "links": 5, "roster": 6,
     "serve": 10.5,  # uses send's transport for confirmation mails
@@ -21,6 +21,7 @@ RANKS = {
     "schema": 3,
     "kinds": 4, "config": 4, "editions": 4,
     "content": 5, "subscribers": 5, "email_html": 5, "headers": 5, "dkim_sign": 5,
+    "dns_check": 5,
     "render": 6,
     "workspace": 7,
     "build": 8, "check": 8, "scaffold": 8,
