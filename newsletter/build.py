@@ -83,7 +83,7 @@ def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path) -> Build
     if isinstance(editions, RenderedIssue):
         editions = [editions]
     issue = editions[0].issue
-    final = out / issue.slug
+    final = BuildLayout(out).folder(issue.slug)
     try:
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{issue.slug}.", dir=out))

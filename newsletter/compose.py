@@ -84,7 +84,8 @@ class OutgoingMessage:
 
 
 def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str],
-                    config: Config, links: UnsubscribeLinks | None = None) -> dict[str, str]:
+                    config: Config, links: UnsubscribeLinks | None = None,
+                    list_name: str | None = None) -> dict[str, str]:
     """The values for ``personal.fill``; ``subscriber`` None stands for a sample reader.
 
     Every column of the reader's row is a value too (``organisation`` fills
@@ -99,7 +100,7 @@ def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str
         name=(subscriber.name if subscriber else "") or defaults.get("name", ""),
         email=email,
         unsubscribe_url=(links or UnsubscribeLinks(config)).url(
-            email, subscriber.language if subscriber is not None else ""),
+            email, subscriber.language if subscriber is not None else "", list_name),
         web_url=defaults.get("web_url", ""),
     )
     return values
@@ -177,10 +178,13 @@ class Composer:
         self._signer = _signer(config, self.domain)
         self._date = (0, "")
 
-    def compose(self, subscriber: Subscriber) -> OutgoingMessage:
-        """The message for one reader: fill the slots, add the reader's headers, join."""
+    def compose(self, subscriber: Subscriber, list_name: str | None = None) -> OutgoingMessage:
+        """The message for one reader: fill the slots, add the reader's headers, join.
+
+        ``list_name``: the list id the reader's unsubscribe link names (default: the
+        composer's)."""
         values = personal_values(subscriber, defaults=self.defaults, config=self.config,
-                                 links=self.links)
+                                 links=self.links, list_name=list_name)
         email = subscriber.email
         if line_break(subscriber.name + email):  # lists refuse these; hand-made readers too
             raise SubscriberError(f"line break in the name or address of {email!r}")

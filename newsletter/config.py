@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from newsletter.errors import ConfigError, ValidationError, shown_path
+from newsletter.places import CONFIG_FILE, Places
 from newsletter.schema import Checker, Field, Record
-from newsletter.source import SourceError, load_toml
-
-CONFIG_FILE = "newsletter.toml"
+from newsletter.source import Located, SourceError, load_toml
+from newsletter.tags import fallback
 
 SCHEMA = (
     Field("newsletter", "record", required=True, fields=(
@@ -47,7 +51,8 @@ SCHEMA = (
         Field("url", "url", doc="public address of 'newsletter serve'; its host is the only "
                                 "Host the service answers"),
         Field("lists", "list", item="str",
-              doc="lists offered on the subscribe form; default: every list in subscribers/"),
+              doc="lists offered on the subscribe form (ids); default: every list in "
+                  "subscribers/"),
         Field("consent", "record", fields=(
             Field("de", "str"), Field("zh", "str"), Field("en", "str"),
         ), doc="the consent sentence on the form, per language"),
@@ -104,7 +109,54 @@ SCHEMA = (
     )),
 )
 
+# One table per list, ``[lists.<id>]`` (docs/configuration.md, docs/subscribers.md).
+LIST_FIELDS = (
+    Field("file", "str", doc="where the list is, relative to the workspace; default: "
+                             "subscribers/<id>.csv"),
+    Field("title", "str", header=True, doc="what the subscribe form shows; default: the id"),
+    Field("description", "str", doc="a sentence about the list on the subscribe form"),
+    Field("public", "bool", default=False, doc="offered on the subscribe form"),
+    Field("welcome", "bool", default=False, doc="a welcome mail after a confirmation"),
+    Field("translations", "record", doc="per language: [lists.<id>.translations.<lang>] "
+                                        "with title and description"),
+)
+LIST_TEXT_FIELDS = (
+    Field("title", "str", header=True), Field("description", "str"),
+)
+# A list id goes into link tokens, the record and the journal: short, plain, never "*".
+LIST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
 _EMPTY = Record({})
+
+
+@dataclass(frozen=True)
+class ListText:
+    """A list's title and description in one language."""
+
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """One ``[lists.<id>]`` table: a list's stable identity, its file and its texts."""
+
+    id: str
+    file: Path  # relative to the workspace root (or absolute), as declared or defaulted
+    title: str
+    description: str = ""
+    public: bool = False
+    welcome: bool = False
+    translations: Mapping[str, ListText] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False)
+    line: int = 0  # where the table starts in newsletter.toml
+
+    def text(self, language: str) -> ListText:
+        """Title and description in ``language``: its own, else its primary subtag's, else
+        the default ones."""
+        found = fallback(language, self.translations)
+        return self.translations[found] if found is not None else ListText(
+            self.title, self.description)
 
 
 @dataclass(frozen=True)
@@ -113,6 +165,11 @@ class Config:
 
     root: Path
     values: Record
+    lists: tuple[ListSpec, ...] = ()  # every [lists.<id>] table, in file order
+
+    @property
+    def places(self) -> Places:
+        return Places(self.root)
 
     def section(self, name: str) -> Record:
         found = self.values.get(name)
@@ -149,20 +206,80 @@ def find_root(start: Path) -> Path:
     """The nearest folder at or above ``start`` that holds a newsletter.toml."""
     start = start.resolve()
     for folder in (start, *start.parents):
-        if (folder / CONFIG_FILE).is_file():
+        if Places(folder).config.is_file():
             return folder
     raise ConfigError(f"no {CONFIG_FILE} found in {start} or above; run 'newsletter init DIR' "
                       "to make a workspace")
 
 
 def load_config(root: Path) -> Config:
-    path = root / CONFIG_FILE
+    path = Places(root).config
     try:
         source = load_toml(path, shown_path(path))
     except SourceError as exc:
         raise ValidationError([exc.problem]) from exc
     checker = Checker(source)
-    values = checker.record(source.data, SCHEMA)
+    data = dict(source.data) if isinstance(source.data, dict) else source.data
+    tables = data.pop("lists", None) if isinstance(data, dict) else None
+    values = checker.record(data, SCHEMA)
+    lists = _lists(checker, source, tables)
     if checker.problems:
         raise ValidationError(checker.problems)
-    return Config(root, values)
+    return Config(root, values, lists)
+
+
+def _lists(checker: Checker, source: Located, tables: Any) -> tuple[ListSpec, ...]:
+    """Every ``[lists.<id>]`` table, checked: ids, files (each list once), texts."""
+    if tables is None:
+        return ()
+    if not isinstance(tables, dict):
+        checker.add(("lists",), "'lists' expected tables such as [lists.members]")
+        return ()
+    specs: list[ListSpec] = []
+    files: dict[str, str] = {}
+    for list_id, table in tables.items():
+        keys = ("lists", list_id)
+        if not LIST_ID.fullmatch(list_id):
+            checker.add(keys, f"list id {list_id!r} expected letters, digits, '.', '_' and "
+                              "'-' (at most 64), starting with a letter or digit")
+        raw = dict(table) if isinstance(table, dict) else table
+        translations = raw.pop("translations", None) if isinstance(raw, dict) else None
+        values = checker.record(raw, LIST_FIELDS[:-1], keys)
+        file = str(values.file or Places(Path()).list_file(list_id))
+        if values.file is not None and (not file.strip() or "\0" in file):
+            checker.add((*keys, "file"), "'file' expected the path of a CSV file")
+        normal = os.path.normpath(file)
+        if normal in files:
+            checker.add((*keys, "file"), f"{file} is already the file of list "
+                                         f"'{files[normal]}': a list has one id")
+        files[normal] = list_id
+        if os.path.basename(normal) == "suppressed.csv":
+            checker.add((*keys, "file"), "suppressed.csv is the suppression list, not a list "
+                                         "to mail")
+        texts = _translations(checker, translations, (*keys, "translations"))
+        specs.append(ListSpec(list_id, Path(file), str(values.title or list_id),
+                              str(values.description or ""), bool(values.public),
+                              bool(values.welcome), MappingProxyType(texts),
+                              source.line(keys)))
+    return tuple(specs)
+
+
+def _translations(checker: Checker, value: Any, keys: tuple[str, ...]) -> dict[str, ListText]:
+    from newsletter.language import problem as language_problem
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        checker.add(keys, "'translations' expected tables such as [lists.<id>.translations.zh]")
+        return {}
+    texts: dict[str, ListText] = {}
+    for language, table in value.items():
+        where = (*keys, language)
+        why = language_problem(language)
+        if why:
+            checker.add(where, f"'{language}': {why}")
+        text = checker.record(table, LIST_TEXT_FIELDS, where)
+        if not text.title:
+            checker.add(where, f"missing required key 'title' (the list's title in {language})")
+        texts[language] = ListText(str(text.title or ""), str(text.description or ""))
+    return texts

@@ -19,9 +19,7 @@ _PROBE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: probe\r\n\r\npro
 def signer(config: Config, *, default_domain: str) -> Callable[[bytes], bytes]:
     """A function returning the ``DKIM-Signature:`` header line(s) for a whole message."""
     section = config.section("dkim")
-    key_file = Path(section.key_file)
-    if not key_file.is_absolute():
-        key_file = config.root / key_file
+    key_file = config.places.inside(Path(section.key_file))
     try:
         key = key_file.read_bytes()
     except OSError as exc:

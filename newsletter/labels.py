@@ -3,6 +3,8 @@ and the per-language typography: font stack, salutation mark."""
 
 from __future__ import annotations
 
+from newsletter.tags import pick
+
 _LATIN = "Helvetica, Arial, sans-serif"
 LABELS: dict[str, dict[str, str]] = {
     "de": {
@@ -40,7 +42,7 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-# Traditional Chinese (zh-Hant, and zh-TW / zh-HK / zh-MO, which write it).
+# Traditional Chinese (zh-Hant, and zh-TW / zh-HK / zh-MO, which write it: ``tags.fallback``).
 LABELS["zh-hant"] = LABELS["zh"] | {
     "web_version": "在瀏覽器中查看", "unsubscribe": "取消訂閱", "read_more": "閱讀更多",
     "imprint": "版本資訊", "contact": "聯絡", "interview_by": "採訪者", "speakers": "發言人",
@@ -48,13 +50,9 @@ LABELS["zh-hant"] = LABELS["zh"] | {
     "language_name": "中文（繁體）",
     "font_family": "'PingFang TC', 'Microsoft JhengHei', 'Noto Sans CJK TC', sans-serif",
 }
-_TRADITIONAL = frozenset({"hant", "tw", "hk", "mo"})
 
 
 def labels(language: str) -> dict[str, str]:
-    """The labels for a BCP 47 tag such as ``de-DE`` (by its primary subtag; Chinese by its
-    script too: ``zh-Hant`` and ``zh-TW`` get Traditional characters)."""
-    parts = language.replace("_", "-").lower().split("-")
-    if parts[0] == "zh" and _TRADITIONAL.intersection(parts[1:]):
-        return LABELS["zh-hant"]
-    return LABELS.get(parts[0], LABELS["en"])
+    """The labels for a BCP 47 tag such as ``de-DE`` (``tags.fallback``: Chinese by its
+    script too, ``zh-Hant`` and ``zh-TW`` get Traditional characters), else English."""
+    return pick(language, LABELS, "en")

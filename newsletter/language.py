@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from newsletter.labels import LABELS
-from newsletter.layout import primary
+from newsletter.tags import primary
 
 __all__ = ["autonym", "is_cjk", "primary", "problem"]
 

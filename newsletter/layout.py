@@ -15,29 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.errors import NewsletterError
+from newsletter.places import Places
+from newsletter.tags import fallback
 
 MANIFEST = "manifest.json"
 FILES = ("email.html", "email.txt", "web.html")
 _REBUILD = "run 'newsletter build ISSUE' again"
 
 
-def primary(language: str) -> str:
-    """The primary subtag of a BCP 47 tag, lower-cased: ``zh-Hans-CN`` -> ``zh``."""
-    return language.replace("_", "-").split("-", 1)[0].strip().lower()
-
-
 def match(languages: Sequence[str], language: str | None) -> int:
     """The index of the edition a reader of ``language`` gets among ``languages`` (the
-    default first): the same tag, else the same primary subtag, else the default (0)."""
-    if language:
-        wanted = language.replace("_", "-").strip().lower()
-        for index, tag in enumerate(languages):
-            if tag.lower() == wanted:
-                return index
-        for index, tag in enumerate(languages):
-            if primary(tag) == primary(wanted):
-                return index
-    return 0
+    default first): ``newsletter.tags.fallback``'s, else the default (0)."""
+    found = fallback(language, languages)
+    return 0 if found is None else list(languages).index(found)
 
 
 def edition_paths(language: str, *, default: bool) -> dict[str, str]:
@@ -119,7 +109,9 @@ class Manifest:
         return tuple(e.language for e in self.editions)
 
     def edition_for(self, language: str | None) -> Edition:
-        """Match by primary subtag ("zh-CN", "zh-Hans" -> "zh"), else the default edition.
+        """The exact tag, else the primary subtag ("zh-CN", "zh-Hans" -> "zh"; never
+        Traditional to Simplified Chinese: "zh-TW" -> "zh-Hant" or the default), else the
+        default edition (``newsletter.tags.fallback``).
 
         An exact tag wins over a primary-subtag match (``pt-BR`` beside ``pt``).
         """
@@ -195,7 +187,7 @@ class BuildLayout:
 
     @classmethod
     def of(cls, workspace_root: Path, out: Path | None = None) -> BuildLayout:
-        return cls(out if out is not None else workspace_root / "build")
+        return cls(out if out is not None else Places(workspace_root).build)
 
     def folder(self, slug: str) -> Path:
         return self.root / slug

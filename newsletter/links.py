@@ -11,7 +11,9 @@ leaves the machine over SMTP with a link the service could not read.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from email.utils import parseaddr
+from urllib.parse import quote
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError
@@ -20,13 +22,36 @@ from newsletter.tokens import SECRET_ENV, UNSUBSCRIBE, Tokens, secret_from_env
 _UNSUBSCRIBE_SUBJECT = "unsubscribe"
 
 
+@dataclass(frozen=True)
+class ServiceUrls:
+    """The one place that builds the links to ``newsletter serve``'s pages."""
+
+    base: str  # ``[service] url``, ending in "/"
+
+    @classmethod
+    def of(cls, config: Config) -> ServiceUrls | None:
+        """The service's links, or None without ``[service] url``."""
+        base = config.service_url
+        return cls(base) if base is not None else None
+
+    def subscribe(self, language: str = "") -> str:
+        return f"{self.base}subscribe" + (f"?lang={quote(language)}" if language else "")
+
+    def confirm(self, token: str) -> str:
+        return f"{self.base}confirm/{token}"
+
+    @property
+    def unsubscribe_base(self) -> str:
+        return f"{self.base}unsubscribe"
+
+
 def unsubscribe_base(config: Config) -> str | None:
     """Where unsubscribe links point (without the token), or None for mailto: links."""
     base = config.section("unsubscribe").get("url_base")
     if base:
         return str(base).rstrip("/")
-    service = config.service_url
-    return f"{service}unsubscribe" if service else None
+    urls = ServiceUrls.of(config)
+    return urls.unsubscribe_base if urls is not None else None
 
 
 def config_warnings(config: Config) -> list[str]:
@@ -68,15 +93,19 @@ class UnsubscribeLinks:
         """Whether messages may offer RFC 8058 one-click (an https link with a token)."""
         return self.base is not None and self.base.startswith("https://")
 
-    def url(self, email: str, language: str = "") -> str:
+    def url(self, email: str, language: str = "", list_name: str | None = None) -> str:
         """The link for ``email``; for no reader (a preview), the bare base or the mailto.
 
-        ``language`` (the reader's, primary subtag) picks the language of the page.
+        ``language`` (the reader's, primary subtag) picks the language of the page;
+        ``list_name`` (a list id, ``*`` for every list) overrides the one given at creation.
         """
         if self.base is None:
             return self.mailto
         if not email or self._tokens is None:
             return self.base
-        language = language.split("-")[0].lower()[:8] if language.isascii() else ""
-        token = self._tokens.make(UNSUBSCRIBE, self.list_name, email, language=language)
+        # The whole tag: the page's language is picked from it (``tags.fallback``), so a
+        # reader of zh-TW never gets a Simplified page.
+        language = language.strip()[:35] if language.isascii() else ""
+        token = self._tokens.make(UNSUBSCRIBE, list_name or self.list_name, email,
+                                  language=language)
         return f"{self.base}/{token}"

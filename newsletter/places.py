@@ -10,16 +10,19 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | configuration | ``newsletter.toml`` |
 | issues | ``issues/<slug>/`` |
 | templates | ``templates/`` |
-| lists (default folder) | ``subscribers/*.csv`` (a list may live anywhere) |
+| lists | ``subscribers/<id>.csv``, unless ``[lists.<id>] file`` puts one elsewhere |
 | editors' suppressions | ``subscribers/suppressed.csv`` |
 | subscription record | ``subscribers/record.sqlite`` |
 | journals | ``journal/<slug>.sqlite`` (one per issue, across lists) |
+| journals of older releases | ``journal/<slug>--<list>.sqlite`` (merged on first use, then |
+| | renamed ``….sqlite.migrated``) |
 | send locks | ``journal/<slug>.lock`` |
 | inbox lock | ``journal/inbox.lock`` |
 | outbox (local delivery) | ``outbox/<slug>/`` (a Maildir) |
 | service mail | ``outbox/confirmations/`` |
 | builds | ``build/<slug>/`` |
 | archive | ``site/`` |
+| city table | ``cities.toml`` |
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class Places:
     def issues(self) -> Path:
         return self.root / "issues"
 
+    def issue(self, slug: str) -> Path:
+        return self.issues / slug
+
     @property
     def templates(self) -> Path:
         return self.root / "templates"
@@ -52,6 +58,10 @@ class Places:
     def lists(self) -> Path:
         """The default folder of subscriber lists (a list may live elsewhere)."""
         return self.root / "subscribers"
+
+    def list_file(self, list_id: str) -> Path:
+        """Where list ``list_id`` is unless ``[lists.<id>] file`` says otherwise."""
+        return self.lists / f"{list_id}.csv"
 
     @property
     def suppressed(self) -> Path:
@@ -70,6 +80,32 @@ class Places:
     def journal(self, slug: str) -> Path:
         """The send journal of one issue, whatever lists it is sent to."""
         return self.journals / f"{slug}.sqlite"
+
+    def legacy_journals(self, slug: str | None = None) -> list[Path]:
+        """Journals of releases before 0.2, one per issue and list: ``<slug>--<list>.sqlite``.
+
+        Of one issue, or of every issue; sorted by name. ``send`` merges them into
+        ``journal(slug)`` on first use (``newsletter.send.journal``).
+        """
+        if not self.journals.is_dir():
+            return []
+        return sorted(self.journals.glob(f"{slug or '*'}--*.sqlite"))
+
+    def journal_files(self) -> list[Path]:
+        """Every send journal of the workspace, current and older ones, sorted by name."""
+        if not self.journals.is_dir():
+            return []
+        return sorted(self.journals.glob("*.sqlite"))
+
+    @staticmethod
+    def migrated(path: Path, suffix: str = "") -> Path:
+        """Where an older journal (``suffix``: or its ``-wal``, ``-shm``) goes once merged."""
+        return path.with_name(f"{path.name}.migrated{suffix}")
+
+    @staticmethod
+    def journal_slug(path: Path) -> str:
+        """The issue a journal file is of, by its name (``<slug>[--<list>].sqlite``)."""
+        return path.stem.split("--", 1)[0]
 
     def send_lock(self, slug: str) -> Path:
         return self.journals / f"{slug}.lock"
@@ -98,6 +134,11 @@ class Places:
     @property
     def site(self) -> Path:
         return self.root / "site"
+
+    @property
+    def cities(self) -> Path:
+        """The archive's table of city names (``newsletter.archive.mentions``)."""
+        return self.root / "cities.toml"
 
     def inside(self, path: Path) -> Path:
         """``path`` (relative to the root, or absolute) as an absolute path."""

@@ -8,9 +8,12 @@ UPDATE and DELETE on ``events``: the table is the proof of consent (DSGVO Art. 7
 change is a new event, never an edit. Why SQLite: it ships with Python, needs no server, and
 its durability and locking are tested far beyond anything we would write ourselves.
 
-Reading: an address is suppressed when its latest unsubscribe, bounce or complaint comes
-after its latest confirmation; an unsubscribe from any list stops every list, like
-``suppressed.csv``. A later ``confirmed`` event (the reader subscribed again) lifts it.
+Reading, for one list (docs/subscribers.md): an address is suppressed on list L when its
+latest stop that applies to L comes after its latest confirmation for L. A bounce or a
+complaint is about the mailbox and applies to every list; an unsubscribe applies to the list it
+names, or to every list when it names ``*`` or a list the workspace does not have (any more:
+a link from a list since renamed still stops the reader, everywhere). A confirmation lifts the
+stops of its own list only (``*``: of every list).
 """
 
 from __future__ import annotations
@@ -18,25 +21,50 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
 from newsletter.errors import NewsletterError, shown_path
+from newsletter.places import Places
 
-RECORD = "record.sqlite"  # inside subscribers/
 EVENTS = ("requested", "confirmed", "unsubscribed", "bounced", "soft_bounce", "complaint",
           "language")
 SOURCES = ("form", "one-click", "footer", "mail", "inbox", "editor")
 STOPS = ("unsubscribed", "bounced", "complaint")  # events that suppress an address
+MAILBOX_STOPS = ("bounced", "complaint")  # about the mailbox: every list, whatever they name
 ALL_LISTS = "*"
 _BUSY_MS = 30_000  # wait this long for another writer before giving up
 _INSERT = ("INSERT INTO events (time, address, event, list_name, source, language, "
            "consent_version, detail) VALUES ")
 _VALUES = "(?, ?, ?, ?, ?, ?, ?, ?)"
 _ROWS_PER_INSERT = 100  # 800 parameters: within every SQLite's limit (999 before 3.32)
+
+# Per list (``stops``: the query of ``_stops_for``).
+_SUPPRESSED_ON = """
+        WITH stop AS ({stops}),
+             conf AS (SELECT address, MAX(id) AS cid FROM events
+                      WHERE event = 'confirmed' AND list_name IN (?, '*')
+                      GROUP BY address)
+        SELECT stop.address FROM stop LEFT JOIN conf ON conf.address = stop.address
+        WHERE conf.cid IS NULL OR conf.cid < stop.sid"""
+_READERS_OF = """
+        WITH conf AS (SELECT address, MAX(id) AS cid FROM events
+                      WHERE event = 'confirmed' AND list_name IN (?, '*')
+                      GROUP BY address),
+             stop AS ({stops}),
+             lang AS (SELECT address, MAX(id) AS lid FROM events
+                      WHERE event IN ('confirmed', 'language') AND language != ''
+                      GROUP BY address)
+        SELECT conf.address, e.detail, COALESCE(l.language, e.language)
+        FROM conf JOIN events e ON e.id = conf.cid
+        LEFT JOIN stop ON stop.address = conf.address
+        LEFT JOIN lang ON lang.address = conf.address
+        LEFT JOIN events l ON l.id = lang.lid
+        WHERE stop.sid IS NULL OR stop.sid < conf.cid
+        ORDER BY conf.cid"""
 
 _SCHEMA = """
 BEGIN IMMEDIATE;
@@ -76,7 +104,7 @@ class Event:
 
     address: str  # lower-cased by ``Record.append``
     event: str  # one of EVENTS
-    list_name: str  # the list's file stem ("sample"), or "*" for every list
+    list_name: str  # the list's id ("members"), or "*" for every list
     source: str  # one of SOURCES
     time: str = ""  # ISO 8601 UTC; filled in by ``append`` when empty
     language: str = ""
@@ -100,7 +128,7 @@ class Record:
     @classmethod
     def open(cls, root: Path) -> Record:
         """The record of the workspace at ``root``; the file is created on the first write."""
-        return cls(root / "subscribers" / RECORD)
+        return cls(Places(root).record)
 
     def append(self, event: Event) -> None:
         """Store one event; it is on disk when this returns. ``RecordError`` if it is not."""
@@ -131,40 +159,41 @@ class Record:
                 self._db = None
                 raise self._error("cannot write to", exc) from exc
 
-    def suppressed(self) -> set[str]:
-        """Addresses whose latest stop (unsubscribe, bounce, complaint) beats any confirmation."""
-        query = """
-            WITH stop AS (SELECT address, MAX(id) AS sid FROM events
-                          WHERE event IN (?, ?, ?) GROUP BY address),
-                 conf AS (SELECT address, MAX(id) AS cid FROM events
-                          WHERE event = 'confirmed' GROUP BY address)
-            SELECT stop.address FROM stop LEFT JOIN conf ON conf.address = stop.address
-            WHERE conf.cid IS NULL OR conf.cid < stop.sid"""
-        return {row[0] for row in self._query(query, STOPS)}
+    def suppressed(self, list_id: str = ALL_LISTS, known: Collection[str] = ()) -> set[str]:
+        """Addresses stopped on ``list_id`` (``known``: every list id of the workspace).
 
-    def subscribers(self, list_name: str) -> Iterator[tuple[str, str, str]]:
-        """Confirmed web readers of ``list_name`` not stopped since: (address, name, language).
+        With the default ``*``: addresses whose latest stop of any kind, on any list, beats
+        their latest confirmation (whom the inbox need not stop again).
+        """
+        if list_id == ALL_LISTS:
+            query = """
+                WITH stop AS (SELECT address, MAX(id) AS sid FROM events
+                              WHERE event IN (?, ?, ?) GROUP BY address),
+                     conf AS (SELECT address, MAX(id) AS cid FROM events
+                              WHERE event = 'confirmed' GROUP BY address)
+                SELECT stop.address FROM stop LEFT JOIN conf ON conf.address = stop.address
+                WHERE conf.cid IS NULL OR conf.cid < stop.sid"""
+            return {row[0] for row in self._query(query, STOPS)}
+        stops, params = _stops_for(list_id, known)
+        query = _SUPPRESSED_ON.format(stops=stops)
+        return {row[0] for row in self._query(query, (*params, list_id))}
+
+    def subscribers(self, list_name: str, known: Collection[str] = ()
+                    ) -> Iterator[tuple[str, str, str]]:
+        """Confirmed web readers of ``list_name`` not stopped on it since: (address, name,
+        language). ``known``: every list id of the workspace, as for ``suppressed``.
 
         In order of confirmation; the language is the reader's latest choice.
         """
-        query = """
-            WITH conf AS (SELECT address, MAX(id) AS cid FROM events
-                          WHERE event = 'confirmed' AND list_name IN (?, '*')
-                          GROUP BY address),
-                 stop AS (SELECT address, MAX(id) AS sid FROM events
-                          WHERE event IN (?, ?, ?) GROUP BY address),
-                 lang AS (SELECT address, MAX(id) AS lid FROM events
-                          WHERE event IN ('confirmed', 'language') AND language != ''
-                          GROUP BY address)
-            SELECT conf.address, e.detail, COALESCE(l.language, e.language)
-            FROM conf JOIN events e ON e.id = conf.cid
-            LEFT JOIN stop ON stop.address = conf.address
-            LEFT JOIN lang ON lang.address = conf.address
-            LEFT JOIN events l ON l.id = lang.lid
-            WHERE stop.sid IS NULL OR stop.sid < conf.cid
-            ORDER BY conf.cid"""
-        for address, detail, language in self._query(query, (list_name, *STOPS)):
+        stops, params = _stops_for(list_name, known)
+        query = _READERS_OF.format(stops=stops)
+        for address, detail, language in self._query(query, (list_name, *params)):
             yield address, _detail(detail).get("name", ""), language
+
+    def confirmed_lists(self) -> set[str]:
+        """The list ids that readers ever confirmed on (``*`` included)."""
+        return {row[0] for row in self._query(
+            "SELECT DISTINCT list_name FROM events WHERE event = 'confirmed'", ())}
 
     def languages(self) -> dict[str, str]:
         """Each address's latest language choice (``language`` events), lower-case address."""
@@ -241,6 +270,18 @@ class Record:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return RecordError(f"{doing} the subscription record: {reason}",
                            path=shown_path(self.path))
+
+
+def _stops_for(list_id: str, known: Collection[str]) -> tuple[str, tuple[str, ...]]:
+    """The query of each address's latest stop that applies to ``list_id``, and its
+    parameters: bounces and complaints, and unsubscribes from this list, from ``*`` or from
+    a list not among ``known`` (plain SQL: the same text serves other back ends)."""
+    ids = sorted({*known, list_id})
+    marks = ", ".join("?" * len(ids))
+    query = (f"SELECT address, MAX(id) AS sid FROM events WHERE event IN (?, ?) OR "  # noqa: S608
+             f"(event = 'unsubscribed' AND (list_name IN (?, '*') OR list_name NOT IN ({marks})))"
+             " GROUP BY address")
+    return query, (*MAILBOX_STOPS, list_id, *ids)
 
 
 def _row(event: Event) -> tuple[str, ...]:

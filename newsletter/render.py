@@ -25,6 +25,7 @@ from newsletter.labels import labels
 from newsletter.language import autonym, is_cjk, primary
 from newsletter.markup import wrap
 from newsletter.palette import DARK, on_dark
+from newsletter.places import Places
 from newsletter.schema import Image
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "scaffold" / "templates"
@@ -79,7 +80,7 @@ class Templates:
     @classmethod
     def for_workspace(cls, root: Path) -> Templates:
         """The workspace's ``templates/`` if it has one, else the built-in templates."""
-        own = root / "templates"
+        own = Places(root).templates
         return cls(own if own.is_dir() else BUILTIN_TEMPLATES)
 
     def render(self, name: str, *, text: bool, **context: Any) -> str:

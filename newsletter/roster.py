@@ -7,24 +7,54 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
-from newsletter.errors import SubscriberError
+from newsletter.config import find_root
+from newsletter.errors import ConfigError, SubscriberError
+from newsletter.mailinglist import MailingList, workspace_lists
+from newsletter.places import Places
 from newsletter.record import Event, Record
-from newsletter.subscribers import read_subscribers
+from newsletter.subscribers import Extras, ListReport, check_list, suppressed_keys
 
 SOURCE = "source"  # the extra column of an export: "list" or "web"
 
 
-def export_list(list_path: Path, out: TextIO, *, suppressed: Path | None = None) -> int:
-    """Write everyone the next send would mail from ``list_path`` as CSV; the count written.
+def check_report(start: Path, list_ref: str, suppressed: Path | None = None
+                 ) -> tuple[str, ListReport, list[str]]:
+    """``subscribers check``: the list named by ``list_ref`` (file or id) in the workspace at
+    or above ``start``, as shown, its report (``suppressed``: a further suppression list) and
+    warnings about the workspace's lists.
+    """
+    try:
+        root = find_root(start)
+    except ConfigError:  # no workspace: a file alone, with no record to consult
+        path = Path(list_ref)
+        if not path.is_file():
+            raise
+        root = None
+    warnings: list[str] = []
+    if root is None:
+        extras, shown, file = Extras(), str(path), path
+    else:
+        lists = workspace_lists(root)
+        warnings = lists.warnings()
+        mailing_list = lists.resolve(list_ref)
+        mailing_list.require()
+        extras, shown, file = mailing_list.extras(), mailing_list.shown, mailing_list.file
+    if suppressed is not None:
+        extras = Extras(extras.blocked | suppressed_keys(suppressed), extras.web, extras.choices)
+    return shown, check_list(file, extras), warnings
+
+
+def export_list(mailing_list: MailingList, out: TextIO) -> int:
+    """Write everyone the next send would mail from ``mailing_list`` as CSV; the count written.
 
     The list's own columns come first, then ``source``. Bad rows are left out (``subscribers
     check`` reports them).
     """
-    columns = _header(list_path)
+    columns = _header(mailing_list.file)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*columns, SOURCE])
     count = 0
-    for reader in read_subscribers(list_path, suppressed=suppressed, skip_invalid=True):
+    for reader in mailing_list.readers(skip_invalid=True):
         row = [reader.fields.get(c, "") for c in columns]
         writer.writerow([*row, "list" if reader.line else "web"])
         count += 1
@@ -38,20 +68,25 @@ def history_lines(root: Path, address: str) -> list[str]:
 
 
 def list_lines(root: Path, address: str) -> list[str]:
-    """Every row for ``address`` in the lists of ``subscribers/`` (suppressed.csv too), as
+    """Every row for ``address`` in the lists of the workspace (suppressed.csv too), as
     ``path:line: column=value ...``: with the history, all we hold on a person."""
     wanted = address.strip().lower()
     found: list[str] = []
-    for path in sorted((root / "subscribers").glob("*.csv")):
+    places = Places(root)
+    files = [(m.shown, m.file) for m in workspace_lists(root).all]
+    files.append((str(places.suppressed.relative_to(root)), places.suppressed))
+    for shown, path in sorted(files):
+        if not path.is_file():
+            continue
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 reader = csv.DictReader(handle)
                 for row in reader:
                     if str(row.get("email") or "").strip().lower() == wanted:
                         values = "  ".join(f"{k}={v!r}" for k, v in row.items() if k and v)
-                        found.append(f"subscribers/{path.name}:{reader.line_num}: {values}")
+                        found.append(f"{shown}:{reader.line_num}: {values}")
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            found.append(f"subscribers/{path.name}: not readable ({exc})")
+            found.append(f"{shown}: not readable ({exc})")
     return found
 
 

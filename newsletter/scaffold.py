@@ -7,8 +7,9 @@ import re
 import shutil
 from pathlib import Path
 
-from newsletter.config import CONFIG_FILE, find_root, load_config
+from newsletter.config import find_root, load_config
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.places import Places
 from newsletter.stub import first_date, write_stub
 
 SCAFFOLD = Path(__file__).parent / "scaffold"
@@ -17,8 +18,8 @@ _SLUG = re.compile(r"[a-z0-9][a-z0-9\-]*")
 
 def init_workspace(target: Path) -> Path:
     """Copy the scaffold (config, templates, example issue, sample list) into ``target``."""
-    if (target / CONFIG_FILE).exists():
-        raise ConfigError(f"{target / CONFIG_FILE} exists already; not overwriting a workspace")
+    if Places(target).config.exists():
+        raise ConfigError(f"{Places(target).config} exists already; not overwriting a workspace")
     if target.exists() and any(target.iterdir()):
         raise ConfigError(f"{target} is not empty; choose a new or empty folder")
     shutil.copytree(SCAFFOLD, target, dirs_exist_ok=True,
@@ -35,7 +36,7 @@ def new_issue(slug: str, *, start: Path | None = None, today: dt.date | None = N
         raise NewsletterError(f"issue name '{slug}' must be lowercase letters, digits and '-', "
                               "e.g. 2019-10-foshan")
     root = find_root(start or Path.cwd())
-    folder = root / "issues" / slug
+    folder = Places(root).issue(slug)
     if folder.exists():
         raise NewsletterError(f"{folder} exists already")
     language = load_config(root).newsletter.language

@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.tags import fallback
+
 STUBS = Path(__file__).parent / "stubs"
 DEFAULT_LANGUAGE = "en"
 _MONTH_PREFIX = re.compile(r"^(\d{4})-(\d{2})(?:-|$)")
@@ -25,8 +27,8 @@ _KEY_VALUE = re.compile(r"^\s*(?:-\s+)?[A-Za-z_]+\s*[:=]\s*(.*)$")
 
 def stub_language(language: str) -> str:
     """The stub language for a BCP 47 tag (``de-AT`` -> ``de``); English if we have none."""
-    primary = language.split("-")[0].lower()
-    return primary if (STUBS / primary).is_dir() else DEFAULT_LANGUAGE
+    found = fallback(language, sorted(p.name for p in STUBS.iterdir() if p.is_dir()))
+    return found or DEFAULT_LANGUAGE
 
 
 def slug_month(slug: str) -> tuple[int, int] | None:

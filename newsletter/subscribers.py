@@ -1,10 +1,10 @@
-"""Subscriber lists: ``subscribers/<list>.csv``, read as a stream, validated row by row.
+"""Subscriber list files, read as a stream, validated row by row.
 
 A list is UTF-8 CSV with a header row; ``email`` is required, every other column (``name``,
 ``salutation``, ``language``, ``organisation``, ``city``, anything else) is a merge field.
-``subscribers/suppressed.csv`` (unsubscribed, bounced) always wins over any list, and so does
-the subscription record (``newsletter.record``): its unsubscribes, bounces and complaints stop
-an address on every list, and its confirmed web readers of a list are read after its rows.
+What the workspace adds to a list's rows (addresses stopped by ``suppressed.csv`` or the
+subscription record, the list's confirmed web readers, readers' language choices) comes in
+as ``Extras``: ``newsletter.mailinglist`` gathers them, this module only reads the file.
 
 Memory: rows are read one at a time. To drop duplicates, a set of 64-bit hashes of the
 addresses seen so far is kept (about 60 bytes per distinct address in CPython: some 60 MB for
@@ -27,7 +27,6 @@ from typing import BinaryIO
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import Problem, SubscriberError, ValidationError
-from newsletter.record import RECORD, Record
 from newsletter.schema import line_break
 
 SUPPRESSED = "suppressed.csv"
@@ -48,6 +47,22 @@ class Subscriber:
     language: str
     fields: Mapping[str, str] = field(hash=False)  # every column of the row, by lower-case name
     line: int  # where the row starts in the CSV file
+
+
+def _no_choices() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the workspace adds to a list file's rows."""
+
+    blocked: frozenset[int] = frozenset()  # keys (``key``) of addresses not to mail
+    web: tuple[tuple[str, str, str], ...] = ()  # confirmed web readers: address, name, language
+    choices: Mapping[str, str] = field(default_factory=_no_choices)  # address -> language
+
+
+NONE = Extras()
 
 
 @dataclass(frozen=True)
@@ -123,130 +138,108 @@ def subscriber_for(address: str, *, name: str = "") -> Subscriber:
     return Subscriber(email, name, "", "", MappingProxyType({"email": email, "name": name}), 0)
 
 
-def default_suppressed(list_path: Path) -> Path | None:
-    """``suppressed.csv`` beside the list, if it exists (and is not the list itself).
+VALID, DUPLICATE, SUPPRESSED_ROW, INVALID = "valid", "duplicate", "suppressed", "invalid"
 
-    The subscription record beside the list suppresses too, whatever this returns: see
-    ``record_for``.
+
+def scan(path: Path, extras: Extras = NONE) -> Iterator[tuple[str, Subscriber | Problem]]:
+    """Every row of the list with its verdict: ``valid``, ``duplicate``, ``suppressed`` or
+    ``invalid`` (then the ``Problem``). The one pass that checking and reading share.
+
+    A list that cannot be read on raises ``SubscriberError`` where it stops.
     """
-    candidate = list_path.parent / SUPPRESSED
-    if candidate.is_file() and candidate.resolve() != list_path.resolve():
-        return candidate
-    return None
+    blocked = extras.blocked
+    seen: set[int] = set()
+    for row in _all_rows(path, extras):
+        if isinstance(row, Problem):
+            yield INVALID, row
+            continue
+        k = key(row.email)
+        if not row.line and k in seen:
+            continue  # a web reader who is on the list anyway: one reader, not a duplicate
+        verdict = DUPLICATE if k in seen else SUPPRESSED_ROW if k in blocked else VALID
+        seen.add(k)
+        yield verdict, row
 
 
-def record_for(list_path: Path) -> Record | None:
-    """The subscription record of the list's folder (``subscribers/record.sqlite``), if any."""
-    candidate = list_path.parent / RECORD
-    return Record(candidate) if candidate.is_file() else None
-
-
-def read_subscribers(path: Path, *, suppressed: Path | None = None,
+def read_subscribers(path: Path, extras: Extras = NONE, *,
                      skip_invalid: bool = False) -> Iterator[Subscriber]:
-    """Yield each reader to mail once, in list order, without duplicates or suppressed ones.
+    """Yield each reader to mail once, in list order, without duplicates or blocked ones.
 
-    The list's rows come first, then the confirmed web readers of the list from the record.
-    A bad row raises ``ValidationError`` when it is reached, unless ``skip_invalid``: so run
+    The list's rows come first, then the confirmed web readers in ``extras``. A bad row
+    raises ``ValidationError`` when it is reached, unless ``skip_invalid``: so run
     ``check_list`` first (one pass, every problem at once) before mailing anyone.
     """
-    blocked = _suppressed(suppressed) | _recorded(path)
-    seen: set[int] = set()
-    for row in _all_rows(path):
+    for verdict, row in scan(path, extras):
         if isinstance(row, Problem):
             if skip_invalid:
                 continue
             raise ValidationError([row])
-        key = _key(row.email)
-        if key in seen or key in blocked:
-            continue
-        seen.add(key)
-        yield row
+        if verdict == VALID:
+            yield row
 
 
-def check_list(path: Path, *, suppressed: Path | None = None) -> ListReport:
+def check_list(path: Path, extras: Extras = NONE) -> ListReport:
     """Count rows, valid, duplicate, suppressed and invalid readers; collect every problem."""
-    blocked = _suppressed(suppressed) | _recorded(path)
-    seen: set[int] = set()
     counts = {"rows": 0, "valid": 0, "duplicates": 0, "suppressed": 0, "invalid": 0}
     problems: list[Problem] = []
     languages: Counter[str] = Counter()
+    field_of = {VALID: "valid", DUPLICATE: "duplicates", SUPPRESSED_ROW: "suppressed",
+                INVALID: "invalid"}
     try:
-        for row in _all_rows(path):
-            if isinstance(row, Subscriber) and not row.line and _key(row.email) in seen:
-                continue  # a web reader who is on the list anyway: one reader, not a problem
+        for verdict, row in scan(path, extras):
             counts["rows"] += 1
+            counts[field_of[verdict]] += 1
             if isinstance(row, Problem):
-                counts["invalid"] += 1
                 problems.append(row)
-                continue
-            key = _key(row.email)
-            if key in seen:
-                counts["duplicates"] += 1
-            elif key in blocked:
-                counts["suppressed"] += 1
-            else:
-                counts["valid"] += 1
+            elif verdict == VALID:
                 languages[row.language] += 1
-            seen.add(key)
     except SubscriberError as exc:  # unreadable from here on: report it with the rest
-        problems.append(Problem(exc.path or str(path), exc.line, exc.message))
+        problems.append(unreadable(exc, path))
     return ListReport(path, problems=tuple(problems), languages=dict(languages), **counts)
 
 
-def find_subscriber(path: Path, email: str) -> Subscriber:
+def unreadable(exc: SubscriberError, path: Path) -> Problem:
+    """A list that cannot be read on, as one of its problems."""
+    return Problem(exc.path or str(path), exc.line, exc.message)
+
+
+def find_subscriber(path: Path, email: str, extras: Extras = NONE) -> Subscriber:
     """The reader with address ``email`` (compared case-insensitively); ``SubscriberError``."""
     try:
         wanted = normalise(email.strip()).lower()
     except ValueError as exc:
         raise SubscriberError(f"invalid address {email!r}: {exc}") from exc
-    for subscriber in read_subscribers(path, skip_invalid=True):
+    for subscriber in read_subscribers(path, extras, skip_invalid=True):
         if subscriber.email.lower() == wanted:
             return subscriber
     raise SubscriberError(f"{email} is not on this list", path=path)
 
 
-def _key(email: str) -> int:
+def key(email: str) -> int:
+    """A normalised address as a 64-bit number: what dedupes readers (case-insensitively)."""
     digest = hashlib.blake2b(email.lower().encode("ascii"), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
-def _suppressed(path: Path | None) -> frozenset[int]:
-    """Hashes of the suppressed addresses; lenient, since a bad entry can match nothing."""
-    if path is None:
+def suppressed_keys(path: Path | None) -> frozenset[int]:
+    """Keys of the addresses in a suppression list; lenient, since a bad entry can match
+    nothing."""
+    if path is None or not path.is_file():
         return frozenset()
     keys: set[int] = set()
     for row in _rows(path, strict=False):
         if isinstance(row, Subscriber):
-            keys.add(_key(row.email))
+            keys.add(key(row.email))
     return frozenset(keys)
 
 
-def _recorded(list_path: Path) -> frozenset[int]:
-    """Hashes of the addresses the subscription record stops on every list."""
-    record = record_for(list_path)
-    if record is None:
-        return frozenset()
-    try:
-        return frozenset(_key(address) for address in record.suppressed())
-    finally:
-        record.close()
-
-
-def _all_rows(path: Path) -> Iterator[Subscriber | Problem]:
-    """The list's rows, then the list's confirmed web readers from the record.
+def _all_rows(path: Path, extras: Extras) -> Iterator[Subscriber | Problem]:
+    """The list's rows, then the list's confirmed web readers.
 
     A language a reader chose on the unsubscribe page (a ``language`` event) wins over the
     list's ``language`` column.
     """
-    record = record_for(path)
-    choices: dict[str, str] = {}
-    readers: list[tuple[str, str, str]] = []
-    if record is not None:
-        try:
-            choices = record.languages()
-            readers = list(record.subscribers(path.stem))
-        finally:
-            record.close()
+    choices, readers = extras.choices, extras.web
     for row in _rows(path):
         chosen = choices.get(row.email.lower()) if isinstance(row, Subscriber) else None
         if isinstance(row, Subscriber) and chosen and chosen != row.language:

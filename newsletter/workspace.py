@@ -9,6 +9,7 @@ from pathlib import Path
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import Issue, load_issue
 from newsletter.errors import NewsletterError, Problem, ValidationError, shown_path
+from newsletter.places import Places
 from newsletter.render import RenderedIssue, Templates, render_issue, render_mjml
 
 
@@ -28,7 +29,7 @@ class Workspace:
 
     @property
     def issues_dir(self) -> Path:
-        return self.root / "issues"
+        return Places(self.root).issues
 
     def issue_folders(self) -> list[Path]:
         """Every issue folder under issues/, sorted by name."""

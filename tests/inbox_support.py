@@ -38,7 +38,7 @@ def message_ids(root: Path) -> dict[str, str]:
     for path in sorted((root / "journal").glob("*.sqlite")):
         journal = Journal.read_only(path)
         try:
-            found.update(journal.messages())
+            found.update((a, m) for a, m, _ in journal.messages())
         finally:
             journal.close()
     return found

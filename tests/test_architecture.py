@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # (and its own subpackage). cli -> preview/archive/send/compose -> render -> content/subscribers
 # -> config -> errors.
 RANKS = {
-    "errors": 0,
+    "errors": 0, "places": 0, "tags": 0,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
     "record": 1, "tokens": 1, "layout": 1, "columns": 1, "transfer": 1, "email_slim": 1,
     "language": 2,
@@ -20,6 +20,7 @@ RANKS = {
     "markup": 2,
     "schema": 3,
     "kinds": 4, "config": 4, "editions": 4,
+    "mailinglist": 5.5,
     "content": 5, "subscribers": 5, "email_html": 5, "headers": 5, "dkim_sign": 5,
     "dns_check": 5,
     "render": 6,
@@ -85,3 +86,50 @@ def test_sending_knows_nothing_of_templates() -> None:
                  if top in ("send", "compose", "subscribers", "dkim_sign", "headers")
                  and imports_of(path) & RENDERING]
     assert not offenders
+
+
+# Names that hold a workspace root (or a candidate for one): only ``places`` joins onto them.
+ROOTS = {"root", "workspace_root", "target"}
+
+
+def _is_root(node: ast.expr) -> bool:
+    name = node.attr if isinstance(node, ast.Attribute) else \
+        node.id if isinstance(node, ast.Name) else None
+    return name in ROOTS
+
+
+def _is_literal(node: ast.expr) -> bool:
+    return isinstance(node, ast.JoinedStr) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, str)) or (
+        isinstance(node, ast.Name) and node.id.isupper())  # a constant such as CONFIG_FILE
+
+
+def root_joins(source: str) -> list[int]:
+    """Lines of ``root / "subscribers"``, ``root.joinpath("x")``, ``Path(root, "x")``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        joined = (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+                  and _is_root(node.left) and _is_literal(node.right))
+        joined = joined or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                            and node.func.attr == "joinpath" and _is_root(node.func.value))
+        joined = joined or (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                            and node.func.id == "Path" and len(node.args) > 1
+                            and _is_root(node.args[0]))
+        if joined:
+            found.append(getattr(node, "lineno", 0))
+    return sorted(found)
+
+
+def test_only_places_joins_paths_onto_the_workspace_root() -> None:
+    """Where a file of the workspace lives is written down once, in ``newsletter.places``."""
+    offenders = [f"{path.relative_to(PACKAGE)}:{line}" for path in modules()
+                 if path.name != "places.py"
+                 for line in root_joins(path.read_text(encoding="utf-8"))]
+    assert not offenders, f"ask newsletter.places.Places for these paths: {offenders}"
+
+
+def test_the_root_join_check_can_fail() -> None:
+    source = ('a = root / "subscribers"\nb = config.root / f"{slug}.sqlite"\n'
+              'c = Path(root, "journal")\nd = root.joinpath("site")\ne = layout.root / slug\n'
+              'f = workspace_root / CONFIG_FILE\n')
+    assert root_joins(source) == [1, 2, 3, 4, 6]

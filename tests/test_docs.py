@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.cli import cli
-from newsletter.config import SCHEMA
+from newsletter.config import LIST_FIELDS, SCHEMA
 from newsletter.kinds import KINDS
 from newsletter.schema import Field
 
@@ -78,3 +78,9 @@ def test_every_setting_is_documented() -> None:
         body = part[1].split("\n### ", 1)[0]
         missing += [f"{table.name}.{f.name}" for f in table.fields if f"| `{f.name}` |" not in body]
     assert not missing
+
+
+def test_every_list_key_is_documented() -> None:
+    text = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    body = text.split("### `[lists.<id>]`", 1)[1].split("\n### ", 1)[0]
+    assert [f.name for f in LIST_FIELDS if f"| `{f.name}` |" not in body] == []

@@ -509,7 +509,7 @@ def test_a_journal_from_before_editions_gains_the_column(isa_workspace: Path, in
     first = invoke("send", FOSHAN, "--list", "subscribers/one.csv", "--smtp",
                    smtp_server.url, "--yes")
     assert first.exit_code == 0, first.output
-    path = Path("journal/2019-10-foshan--one.sqlite")
+    path = Path("journal/2019-10-foshan.sqlite")
     with sqlite3.connect(path) as db:  # as an older version left it: no edition column
         db.execute("ALTER TABLE recipients DROP COLUMN edition")
         db.execute("UPDATE recipients SET state = 'pending' WHERE address = 'a@example.org'")

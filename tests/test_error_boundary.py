@@ -52,9 +52,9 @@ def test_archive_out_into_proc(invoke: Callable[..., Any]) -> None:
 def test_a_damaged_journal(invoke: Callable[..., Any], command: str) -> None:
     assert invoke("build", ISSUE).exit_code == 0
     Path("journal").mkdir()
-    Path("journal/example--sample.sqlite").write_bytes(b"not a database, just bytes" * 100)
+    Path("journal/example.sqlite").write_bytes(b"not a database, just bytes" * 100)
     args = ["--list", "subscribers/sample.csv"] + (["--yes"] if command == "send" else [])
-    one_error_line(invoke(command, ISSUE, *args), "journal/example--sample.sqlite",
+    one_error_line(invoke(command, ISSUE, *args), "journal/example.sqlite",
                    "not a database")
 
 

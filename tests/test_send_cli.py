@@ -104,7 +104,7 @@ def test_no_terminal_and_no_yes_refuses(smtp_server: Server) -> None:
 
 
 def test_a_second_send_while_one_runs_is_refused(smtp_server: Server) -> None:
-    with SendLock(Path("journal/example--sample.lock")):
+    with SendLock(Path("journal/example.lock")):
         result = run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes")
     assert result.exit_code == 2
     assert "another 'newsletter send'" in result.stderr
@@ -118,7 +118,7 @@ def test_a_second_send_while_one_runs_is_refused(smtp_server: Server) -> None:
 def test_stale_lock_of_a_dead_process_is_taken_over(smtp_server: Server) -> None:
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from pathlib import Path; from newsletter.send.lock import SendLock;"
-        "SendLock(Path('journal/example--sample.lock')).acquire(); print('locked', flush=True);"
+        "SendLock(Path('journal/example.lock')).acquire(); print('locked', flush=True);"
         "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "locked"
@@ -250,7 +250,7 @@ def test_status_of_an_unsent_issue() -> None:
 
 def test_journal_lives_outside_the_build(smtp_server: Server) -> None:
     run_cli("send", ISSUE, "--list", LIST, "--smtp", smtp_server.url, "--yes")
-    journal = Journal.read_only(Path("journal/example--sample.sqlite"))
+    journal = Journal.read_only(Path("journal/example.sqlite"))
     try:
         assert journal.counts()["sent"] == len(readers())
     finally:

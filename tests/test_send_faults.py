@@ -78,7 +78,7 @@ async def test_permanent_reply_fails_that_reader_only(faulty: Server, stage: str
     assert (report.sent, report.failed, report.exit_code) == (2, 1, 1)
     code = reply.split()[0]
     assert report.codes == {f"failed {code}": 1}
-    journal = Journal.read_only(Path("journal/example--faults.sqlite"))
+    journal = Journal.read_only(Path("journal/example.sqlite"))
     assert [(c, r.split(" (at")[0]) for _, c, r in journal.rows("failed")] == [
         (int(code), reply)]
     journal.close()

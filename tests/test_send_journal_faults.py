@@ -40,7 +40,7 @@ from newsletter.send.report import settled
 
 READERS = 60
 LIST = "subscribers/disk.csv"
-JOURNAL = Path("journal/example--disk.sqlite")
+JOURNAL = Path("journal/example.sqlite")
 
 
 def fill(folder: Path) -> None:
@@ -114,9 +114,9 @@ def test_full_disk_stops_the_run_at_once_and_loses_nothing(small_disk: Path) -> 
         first = send(server.url)
         assert first.returncode == 1, first.stdout + first.stderr
         assert "Traceback" not in first.stderr
-        assert "error: journal/example--disk.sqlite: cannot write the journal: database or disk " \
+        assert "error: journal/example.sqlite: cannot write the journal: database or disk " \
                "is full" in first.stderr
-        assert re.search(r"FAILED: .*journal/example--disk\.sqlite: cannot write the journal: "
+        assert re.search(r"FAILED: .*journal/example\.sqlite: cannot write the journal: "
                          r"database or disk is full; stopped at once", first.stdout), first.stdout
         copies = handler.count()
         assert 12 <= sum(copies.values()) <= 12 + 2  # what was in flight on two connections
@@ -135,12 +135,12 @@ def test_full_disk_stops_the_run_at_once_and_loses_nothing(small_disk: Path) -> 
 
         # The disk is still full: the next run says so in one line and sends nothing (here
         # the lock file's pid is the first write to fail; recover() is tested below).
-        (small_disk / "example--disk.lock").unlink()
+        (small_disk / "example.lock").unlink()
         fill(small_disk)  # the page the lock file held
         again = send(server.url)
         assert again.returncode == 2, again.stdout + again.stderr
         assert "Traceback" not in again.stderr
-        assert re.search(r"error: .*example--disk\.lock: cannot write the lock file: No space "
+        assert re.search(r"error: .*example\.lock: cannot write the lock file: No space "
                          "left on device", again.stderr), again.stderr
         assert handler.count() == copies
 

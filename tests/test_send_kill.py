@@ -63,7 +63,7 @@ def test_kill_9_and_resume_never_sends_twice() -> None:
     finally:
         server.controller.stop()
     assert final.returncode in (0, 1), final.stderr
-    journal = Journal.read_only(Path("journal/example--kill.sqlite"))
+    journal = Journal.read_only(Path("journal/example.sqlite"))
     try:
         states = {a: journal.state(a) for a in addresses}
     finally:
@@ -82,7 +82,7 @@ def test_kill_9_and_resume_never_sends_twice() -> None:
 
 
 def _count(addresses: list[str], state: str) -> int:
-    journal = Journal.read_only(Path("journal/example--kill.sqlite"))
+    journal = Journal.read_only(Path("journal/example.sqlite"))
     try:
         return journal.counts()[state]
     finally:

@@ -117,7 +117,7 @@ async def one_run(rng: random.Random, server_url: str, handler: Flaky, *,
 
 
 def states(addresses: list[str]) -> dict[str, str]:
-    journal = Journal.read_only(Path("journal/example--property.sqlite"))
+    journal = Journal.read_only(Path("journal/example.sqlite"))
     try:
         return {a: (journal.state(a) or "pending").replace("sending", "unknown")
                 for a in addresses}

@@ -65,7 +65,7 @@ def relays_for(rng: random.Random, addresses: list[str]) -> list[tuple[str, Serv
 
 
 def journal() -> dict[str, str]:
-    opened = Journal.read_only(Path("journal/example--relayprop.sqlite"))
+    opened = Journal.read_only(Path("journal/example.sqlite"))
     try:
         return {a: s.replace("sending", "unknown") for a, s in opened._db.execute(
             "SELECT address, state FROM recipients")}
@@ -75,7 +75,7 @@ def journal() -> dict[str, str]:
 
 async def check_schedule(seed: int) -> None:
     rng = random.Random(seed)  # noqa: S311 (fault schedules, not secrets)
-    for old in Path("journal").glob("*relayprop*"):
+    for old in Path("journal").glob("example.sqlite*"):  # each schedule starts afresh
         old.unlink()
     addresses = write_list(LIST, rng.randint(6, 20))
     relays = relays_for(rng, addresses)
@@ -129,7 +129,7 @@ async def check_schedule(seed: int) -> None:
 
 
 def journal_counts() -> dict[str, int]:
-    opened = Journal.read_only(Path("journal/example--relayprop.sqlite"))
+    opened = Journal.read_only(Path("journal/example.sqlite"))
     try:
         return opened.counts()
     finally:

@@ -109,7 +109,7 @@ async def send(smtp: tuple[str, ...], readers: int, *, policy: Policy = QUICK,
 
 
 def journal_rows() -> dict[str, tuple[str, str | None]]:
-    journal = Journal.read_only(Path("journal/example--pool.sqlite"))
+    journal = Journal.read_only(Path("journal/example.sqlite"))
     try:
         return {a: (s, r) for a, s, r in journal._db.execute(
             "SELECT address, state, relay FROM recipients")}
@@ -428,7 +428,7 @@ def test_a_journal_from_before_relay_pools_still_works(servers: list[Server]) ->
     one, two = relay(servers), relay(servers)
     write_list(LIST, 4)
     assert run_cli("send", ISSUE, "--list", str(LIST), "--smtp", one.url, "--yes").exit_code == 0
-    path = Path("journal/example--pool.sqlite")
+    path = Path("journal/example.sqlite")
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE recipients DROP COLUMN relay")
     status = run_cli("status", ISSUE, "--list", str(LIST))

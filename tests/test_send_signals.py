@@ -34,7 +34,7 @@ from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 
 LIST = "subscribers/signals.csv"
-JOURNAL = Path("journal/example--signals.sqlite")
+JOURNAL = Path("journal/example.sqlite")
 CONNECTIONS = 2
 
 

@@ -9,9 +9,10 @@ import pytest
 from click.testing import Result
 
 from newsletter.errors import SubscriberError, ValidationError
+from newsletter.mailinglist import Lists
+from newsletter.places import Places
 from newsletter.subscribers import (
     check_list,
-    default_suppressed,
     find_subscriber,
     read_subscribers,
     subscriber_for,
@@ -33,7 +34,7 @@ def problems(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", [REPO / "subscribers" / "sample.csv",
                                   REPO / "newsletter" / "scaffold" / "subscribers" / "sample.csv"])
 def test_shipped_sample_lists_are_valid(path: Path) -> None:
-    report = check_list(path, suppressed=default_suppressed(path))
+    report = check_list(path)
     assert report.ok, report.problems
     assert report.valid == report.rows > 0
     assert all(s.email.endswith("@example.org") for s in read_subscribers(path))
@@ -67,15 +68,18 @@ def test_duplicates_differing_in_case_are_dropped(tmp_path: Path) -> None:
 def test_suppressed_always_wins(tmp_path: Path) -> None:
     lists = tmp_path / "subscribers"
     lists.mkdir()
-    path = write(lists, "email,name\nkeep@example.org,K\nGone@Example.org,G\n")
+    write(lists, "email,name\nkeep@example.org,K\nGone@Example.org,G\n")
     write(lists, "email,reason,date\ngone@example.org,unsubscribed,2019-09-01\n",
           "suppressed.csv")
-    blocked = default_suppressed(path)
-    assert blocked == lists / "suppressed.csv"
-    assert default_suppressed(blocked) is None
-    assert [s.email for s in read_subscribers(path, suppressed=blocked)] == ["keep@example.org"]
-    report = check_list(path, suppressed=blocked)
+    workspace = Lists.of(Places(tmp_path), ())
+    assert [m.id for m in workspace.all] == ["list"]  # suppressed.csv is no list
+    (mailing_list,) = workspace.all
+    assert [s.email for s in mailing_list.readers()] == ["keep@example.org"]
+    report = mailing_list.check()
     assert (report.valid, report.suppressed) == (1, 1)
+    # A list kept elsewhere: the workspace's suppressions apply all the same.
+    elsewhere = write(tmp_path, "email\ngone@example.org\nnew@example.org\n", "other.csv")
+    assert [s.email for s in workspace.resolve(elsewhere).readers()] == ["new@example.org"]
 
 
 @pytest.mark.parametrize(("row", "why"), [

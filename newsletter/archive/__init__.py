@@ -21,12 +21,17 @@ from newsletter.archive.mentions import load_city_table, mentions
 from newsletter.archive.pages import STYLESHEET, TO_ROOT, Site, index_page, issue_page
 from newsletter.archive.search import SCRIPT, search_box, searchable_issue_page
 from newsletter.archive.writer import Writer
+from newsletter.build import manifest
 from newsletter.config import Config
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
 from newsletter.labels import labels
 from newsletter.language import autonym
+from newsletter.layout import Edition, Manifest
+from newsletter.links import ServiceUrls
+from newsletter.places import Places
 from newsletter.render import BUILTIN_TEMPLATES, Templates
+from newsletter.tags import fallback, pick
 from newsletter.workspace import Workspace
 
 __all__ = ["ArchiveReport", "build_archive", "summary"]
@@ -61,7 +66,7 @@ class ArchiveReport:
 def build_archive(workspace: Workspace, *, out: Path | None = None,
                   base_url: str | None = None) -> ArchiveReport:
     """Build or update the static archive of every issue under issues/ in ``out``."""
-    out = out or workspace.root / "site"
+    out = out or Places(workspace.root).site
     config = workspace.config
     site = Site(_base_url(base_url) if base_url else config.archive_url,
                 config.newsletter.name, config.newsletter.publisher,
@@ -83,17 +88,20 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     records = dict(reused)
     for issue in changed:
         # Every edition is a page (2019/10/foshan/, 2019/10/foshan/zh/) and a feed entry.
-        editions = [(e, issue_page(workspace.render(e), site)) for e in issue.editions]
+        rendered = [workspace.render(e) for e in issue.editions]
+        data = manifest(rendered)  # the typed build manifest, as `build` writes it
+        editions = [(e, issue_page(r, site)) for e, r in zip(issue.editions, rendered,
+                                                             strict=True)]
         images = sorted({str(i.local) for e in issue.editions for i in e.images if i.local})
         files = [e.permalink + PAGE for e in issue.editions] + [
             issue.base_permalink + i for i in images]
         found = mentions(issue)
-        entry = _entry(issue) | {"members": [m["city"] for m in found if m["kind"] == "member"]}
+        entry = _entry(data) | {"members": [m["city"] for m in found if m["kind"] == "member"]}
         records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry,
                                "mentions": found}
-        fragments[issue.slug] = "".join(atom_entry(site, _entry(e) | {
-            "editions": entry["editions"], "members": entry["members"]}, page.feed_html)
-            for e, page in editions)
+        fragments[issue.slug] = "".join(atom_entry(site, _entry(data, edition) | {
+            "members": entry["members"]}, page.feed_html)
+            for edition, (_, page) in zip(data.editions, editions, strict=True))
         pages[issue.slug] = (issue, [(e.permalink, searchable_issue_page(
             page.html, title=e.title, date=e.date.isoformat(), language=e.language,
             to_root=TO_ROOT if e.is_default else "../" + TO_ROOT,
@@ -104,7 +112,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     entries = [r["entry"] for r in newest_first]
     _check_permalinks(entries)
     templates = _archive_templates(workspace)
-    words = labels(site.language) | WORDS.get(site.language.split("-")[0], WORDS["en"])
+    words = labels(site.language) | pick(site.language, WORDS, "en")
     index = index_page(templates, site, entries, words, search=search_box("", site.language),
                        nav=directory_words(site.language))
     title = f"{site.name} · {words['archive']}"
@@ -125,9 +133,9 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
             writer.write(permalink + PAGE, html.encode("utf-8"))
         for image in images:
             writer.write(issue.base_permalink + image, (issue.folder / image).read_bytes())
-    for name, data in zip(SITE_FILES, (index.encode("utf-8"), assets[0], feed, sitemap_xml,
-                                       assets[1], assets[2]), strict=True):
-        writer.write(name, data)
+    for name, content in zip(SITE_FILES, (index.encode("utf-8"), assets[0], feed, sitemap_xml,
+                                          assets[1], assets[2]), strict=True):
+        writer.write(name, content)
     for extra in directory:
         if extra.html is None:
             writer.keep([extra.path])
@@ -153,25 +161,24 @@ def _look_up_links(language: str) -> list[tuple[str, str]]:
 
 def _subscribe(config: Config) -> tuple[str, str]:
     """The service's subscribe page and its label, or nothing without [service] url."""
-    service = config.service_url
-    if service is None:
+    urls = ServiceUrls.of(config)
+    if urls is None:
         return "", ""
-    language = config.newsletter.language.split("-")[0]
-    words = WORDS.get(language, WORDS["en"])
-    lang = f"?lang={language}" if language in WORDS else ""
-    return f"{service}subscribe{lang}", words["subscribe"]
+    language = fallback(config.newsletter.language, WORDS)
+    return urls.subscribe(language or ""), WORDS[language or "en"]["subscribe"]
 
 
-def _entry(issue: Issue) -> dict[str, Any]:
-    """What the index and the feed need of an issue, kept in the cache between builds."""
-    return {"slug": issue.slug, "title": issue.title, "subject": issue.subject,
-            "date": issue.date.isoformat(), "preheader": issue.preheader,
-            "language": issue.language, "permalink": issue.permalink,
-            "sections": [{"anchor": s.anchor, "title": s.title} for s in issue.sections
-                         if s.title],
+def _entry(data: Manifest, edition: Edition | None = None) -> dict[str, Any]:
+    """What the index and the feed need of an edition (the default one unless given), from
+    the issue's build manifest; kept as JSON in the cache between builds."""
+    own = edition or data.default_edition
+    return {"slug": data.slug, "title": own.title, "subject": own.subject, "date": data.date,
+            "preheader": own.preheader, "language": own.language, "permalink": own.permalink,
+            "sections": [{"anchor": s["anchor"], "title": s["title"]} for s in data.sections
+                         if s["title"]],
             "editions": [{"language": e.language, "permalink": e.permalink,
                           "name": autonym(e.language), "title": e.title}
-                         for e in issue.editions] if issue.translations else []}
+                         for e in data.editions] if len(data.editions) > 1 else []}
 
 
 def _reusable(record: dict[str, Any] | None, key: str, out: Path) -> bool:

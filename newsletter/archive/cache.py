@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import newsletter
+from newsletter.places import Places
 
 CACHE_FILE = ".archive-cache.json"
 FRAGMENTS = ".archive-cache"  # one serialised feed entry per issue: <slug>.atom
@@ -24,7 +25,8 @@ FORMAT = 4  # raise when the cached entries change shape
 RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "kinds", "labels",
                   "language", "layout", "markup", "palette", "personal", "render", "schema",
                   "source", "workspace", "archive/__init__", "archive/cache", "archive/feeds",
-                  "archive/pages", "archive/search", "archive/mentions", "archive/directory")
+                  "archive/pages", "archive/search", "archive/mentions", "archive/directory",
+                  "places", "tags", "links", "tokens", "build")
 LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
 
 
@@ -93,7 +95,7 @@ def environment_key(*, root: Path, templates: Path, base_url: str) -> str:
     digest = hashlib.sha256(f"{FORMAT}\0{newsletter.__version__}\0{base_url}\0".encode())
     for library in LIBRARIES:
         digest.update(f"{library} {_version(library)}\0".encode())
-    digest.update((root / "newsletter.toml").read_bytes())
+    digest.update(Places(root).config.read_bytes())
     package = Path(newsletter.__file__).parent
     # The archive's own templates only shape the index, which is rebuilt every time.
     sources = [p for p in templates.rglob("*") if p.is_file()

@@ -19,6 +19,7 @@ from newsletter.archive.mentions import CityTable, name_key, slug
 from newsletter.archive.pages import CSP, Site, quote_path
 from newsletter.archive.search import search_box
 from newsletter.render import BUILTIN_TEMPLATES, Templates
+from newsletter.tags import pick
 
 TEMPLATE = "archive/directory.html.j2"
 WORDS = {
@@ -54,7 +55,7 @@ class Page:
 
 
 def words(language: str) -> dict[str, str]:
-    return WORDS.get(language.split("-")[0].lower(), WORDS["en"])
+    return pick(language, WORDS, "en")
 
 
 def directory_pages(templates: Templates, site: Site, entries: Sequence[dict[str, Any]],

@@ -16,9 +16,9 @@ from typing import Any
 
 from newsletter.content import Issue
 from newsletter.errors import Problem, ValidationError, shown_path
+from newsletter.places import Places
 from newsletter.source import SourceError, load_toml
 
-CITY_TABLE = "cities.toml"
 EXCERPT = 160  # characters of a quote shown on the city and people pages
 # Section kind -> (mention kind, the item list, the person key, the role key, the text key).
 _ITEMS = {
@@ -107,7 +107,7 @@ class CityTable:
 
 def load_city_table(root: Path) -> CityTable:
     """``cities.toml`` of the workspace, validated; none gives an empty table."""
-    path = root / CITY_TABLE
+    path = Places(root).cities
     if not path.is_file():
         return CityTable()
     shown = shown_path(path)

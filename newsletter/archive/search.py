@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from newsletter.tags import pick
+
 SCRIPT = "search.js"  # our loader: the box, file:// detection, the language merge
 STYLESHEET = "search.css"  # the box on issue pages (which bring no stylesheet of their own)
 WORDS = {
@@ -36,7 +38,7 @@ _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 
 
 def words(language: str) -> dict[str, str]:
-    return WORDS.get(language.split("-")[0].lower(), WORDS["en"])
+    return pick(language, WORDS, "en")
 
 
 def search_box(to_root: str, language: str) -> Markup:

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from newsletter.send.campaign import Campaign
     from newsletter.send.report import SendReport
 
-LIST = click.Path(dir_okay=False, path_type=Path)
 OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
                    help="Where the issue was built (build --out; default: build/ in the "
                         "workspace).")
@@ -25,7 +24,9 @@ OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
 
 @click.command()
 @click.argument("issue", type=ISSUE)
-@click.option("--list", "list_path", type=LIST, required=True, help="Subscriber list (CSV).")
+@click.option("--list", "lists", metavar="LIST", multiple=True, required=True,
+              help="A list: its CSV file or its id (repeatable: each reader of all of them "
+                   "gets the issue once).")
 @click.option("--smtp", metavar="URL", multiple=True,
               help="smtp://[user@]host[:port] or smtps://…; several: a pool of relays "
               "(default: NEWSLETTER_SMTP_URL, then newsletter.toml; none: the local outbox).")
@@ -46,7 +47,7 @@ OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
 @click.option("--insecure", is_flag=True, hidden=True,
               help="For tests only: no certificate checks, AUTH without TLS.")
 @OUT
-def send(issue: Path, list_path: Path, smtp: tuple[str, ...], test: tuple[str, ...],
+def send(issue: Path, lists: tuple[str, ...], smtp: tuple[str, ...], test: tuple[str, ...],
          language: str | None, dry_run: bool, yes: bool, rate: float | None,
          connections: int | None, resend_unknown: bool, allow_changed: bool,
          skip_invalid: bool, insecure: bool, out: Path | None) -> None:
@@ -57,7 +58,7 @@ def send(issue: Path, list_path: Path, smtp: tuple[str, ...], test: tuple[str, .
         raise click.UsageError("--language goes with --test; each reader on a list gets the "
                                "edition of their own 'language' column")
     campaign = prepare(issue, SendOptions(
-        list_path, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
+        lists, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
         resend_unknown=resend_unknown, allow_changed=allow_changed, skip_invalid=skip_invalid,
         insecure=insecure, out=out, language=language))
     sys.exit(_run(campaign, yes=yes))
@@ -65,13 +66,14 @@ def send(issue: Path, list_path: Path, smtp: tuple[str, ...], test: tuple[str, .
 
 @click.command()
 @click.argument("issue", type=ISSUE)
-@click.option("--list", "list_path", type=LIST, help="Only this list's journal.")
+@click.option("--list", "list_ref", metavar="LIST",
+              help="Only the readers sent for this list (its file or id).")
 @OUT
-def status(issue: Path, list_path: Path | None, out: Path | None) -> None:
+def status(issue: Path, list_ref: str | None, out: Path | None) -> None:
     """Show what the journal says about ISSUE: readers per state, failures per reply."""
     from newsletter.send.status import status as journal_status
 
-    found = journal_status(issue, list_path, out=out)
+    found = journal_status(issue, list_ref, out=out)
     for entry in found:
         click.echo("\n".join(entry.lines()))
     if not found:

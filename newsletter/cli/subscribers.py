@@ -17,14 +17,18 @@ def subscribers() -> None:
 
 
 @subscribers.command("check")
-@click.argument("list_file", metavar="LIST", type=LIST)
+@click.argument("list_ref", metavar="LIST")
 @click.option("--suppressed", type=LIST,
-              help="Suppression list (default: suppressed.csv beside LIST, if there is one).")
-def check(list_file: Path, suppressed: Path | None) -> None:
-    """Validate LIST: count readers, duplicates, suppressed and bad rows (exit 2 on problems)."""
-    from newsletter.subscribers import check_list, default_suppressed
+              help="A further suppression list (subscribers/suppressed.csv and the record "
+                   "always apply).")
+def check(list_ref: str, suppressed: Path | None) -> None:
+    """Validate LIST (its file or id): count readers, duplicates, suppressed and bad rows
+    (exit 2 on problems)."""
+    from newsletter.roster import check_report
 
-    report = check_list(list_file, suppressed=suppressed or default_suppressed(list_file))
+    list_file, report, warnings = check_report(Path.cwd(), list_ref, suppressed)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{list_file}: {report.rows} rows, {report.valid} to mail, {report.duplicates} "
                f"duplicates, {report.suppressed} suppressed, {report.invalid} invalid")
     for problem in report.problems:
@@ -35,22 +39,25 @@ def check(list_file: Path, suppressed: Path | None) -> None:
 
 
 @subscribers.command("export")
-@click.argument("list_file", metavar="LIST", type=LIST)
+@click.argument("list_ref", metavar="LIST")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the CSV here (default: standard output).")
-def export(list_file: Path, output: Path | None) -> None:
-    """Write LIST merged with its confirmed web readers, less suppressed ones, as CSV."""
+def export(list_ref: str, output: Path | None) -> None:
+    """Write LIST (its file or id) merged with its confirmed web readers, less suppressed
+    ones, as CSV."""
+    from newsletter.config import find_root
+    from newsletter.mailinglist import workspace_lists
     from newsletter.roster import export_list
-    from newsletter.subscribers import default_suppressed
 
-    suppressed = default_suppressed(list_file)
+    mailing_list = workspace_lists(find_root(Path.cwd())).resolve(list_ref)
+    mailing_list.require()
     if output is None:
-        count = export_list(list_file, sys.stdout, suppressed=suppressed)
+        count = export_list(mailing_list, sys.stdout)
     else:  # written beside, then renamed: never a half-written export
         partial = output.with_name(f".{output.name}.partial")
         try:
             with partial.open("w", encoding="utf-8", newline="") as handle:
-                count = export_list(list_file, handle, suppressed=suppressed)
+                count = export_list(mailing_list, handle)
             os.replace(partial, output)
         finally:
             partial.unlink(missing_ok=True)

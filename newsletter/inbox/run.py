@@ -24,9 +24,9 @@ from newsletter.inbox.report import InboxReport
 from newsletter.inbox.sent import SentIndex
 from newsletter.inbox.verdict import UNPARSEABLE, Verdict
 from newsletter.links import unsubscribe_mailbox
+from newsletter.mailinglist import Lists
 from newsletter.record import Event, Record
 from newsletter.send.lock import SendLock
-from newsletter.subscribers import SUPPRESSED, read_subscribers
 
 _BATCH = 200  # messages per transaction and per MOVE: one fsync each, not one per message
 _BATCH_SECONDS = 2.0  # and at least this often, so a slow server still makes progress
@@ -55,7 +55,7 @@ def run_inbox(options: InboxOptions, *, start: Path | None = None,
     soft_limit = int(settings.get("soft_bounces", 3))
     if soft_limit < 1:
         raise ConfigError("inbox.soft_bounces must be 1 or more")
-    with SendLock(config.root / "journal" / "inbox.lock", what="'newsletter inbox'"):
+    with SendLock(config.places.inbox_lock, what="'newsletter inbox'"):
         source = open_source(config, options)
         record = Record.open(config.root)
         try:
@@ -76,14 +76,15 @@ def open_source(config: Config, options: InboxOptions) -> Source:
 
         ca_file = settings.get("ca_file")
         if ca_file:
-            ca_file = str(config.root / ca_file)
+            ca_file = str(config.places.inside(Path(ca_file)))
         return ImapSource(str(imap), processed=str(settings.get("processed", "Processed")),
                           ca_file=ca_file, dry_run=options.dry_run)
     maildir = options.maildir or settings.get("maildir")
     if not maildir:
         raise ConfigError("no inbox to read: give --imap URL or --maildir PATH, or set "
                           "[inbox] imap or maildir in newsletter.toml")
-    return MaildirSource(config.root / maildir if options.maildir is None else Path(maildir))
+    return MaildirSource(config.places.inside(Path(maildir)) if options.maildir is None
+                         else Path(maildir))
 
 
 def _process(config: Config, source: Source, record: Record, soft_limit: int,
@@ -93,8 +94,8 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
            parseaddr(config.newsletter.sender)[1].lower()}
     dedicated = bool(config.section("unsubscribe").get("mailto")) and mailto not in own
     classifier = Classifier([mailto], dedicated=dedicated)
-    effects = Effects(record, SentIndex(config.root / "journal"),
-                      _readers_of(config.root / "subscribers"), soft_limit=soft_limit)
+    effects = Effects(record, SentIndex(config.places),
+                      _readers_of(Lists.of(config.places, config.lists)), soft_limit=soft_limit)
     report = InboxReport(source.description, dry_run=dry_run)
     batch: list[tuple[Incoming, Verdict, Decision]] = []
     unwritten: list[Event] = []
@@ -140,17 +141,18 @@ def _commit_quietly(commit: Callable[[], None], report: InboxReport) -> None:
         report.stopped += f"; then: {exc}"
 
 
-def _readers_of(folder: Path) -> Callable[[], set[str]]:
-    """Every address on a list (CSV files and web sign-ups), read once when first asked."""
+def _readers_of(lists: Lists) -> Callable[[], set[str]]:
+    """Every address on a list of the workspace (files and web sign-ups), read once when
+    first asked."""
     found: list[set[str]] = []
 
     def readers() -> set[str]:
         if not found:
             addresses: set[str] = set()
-            for path in sorted(folder.glob("*.csv")):
-                if path.name != SUPPRESSED:
+            for mailing_list in lists.all:
+                if mailing_list.file.is_file():
                     addresses.update(s.email.lower() for s in
-                                     read_subscribers(path, skip_invalid=True))
+                                     mailing_list.readers(skip_invalid=True))
             found.append(addresses)
         return found[0]
 

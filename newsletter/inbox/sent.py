@@ -1,6 +1,7 @@
 """What we sent, from the send journals: which reader, issue and list a Message-ID was.
 
-Every ``journal/<slug>--<list>.sqlite`` is read once per run into two small maps. A bounce is
+Every send journal (``Places.journal_files``: one per issue, and those of older releases, one
+per issue and list) is read once per run into two small maps. A bounce is
 tied to a reader only through them: by the returned message's Message-ID, else by the bounced
 address itself. An address no journal knows was never mailed by us, so a "bounce" for it is
 reported and changes nothing.
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 from newsletter.errors import NewsletterError, shown_path
+from newsletter.places import Places
 from newsletter.send.journal import Journal
+from newsletter.send.migrate import legacy_list
 
 
 @dataclass(frozen=True)
@@ -22,26 +24,27 @@ class Sent:
 
     address: str
     issue: str  # the issue's slug
-    list_name: str  # the list's file stem
+    list_name: str  # the id of the list it was sent for ("" if the journal does not say)
     message_id: str
 
 
 class SentIndex:
     """Message-ID and address lookups over every send journal of a workspace."""
 
-    def __init__(self, journal_dir: Path) -> None:
+    def __init__(self, places: Places) -> None:
         self.by_id: dict[str, Sent] = {}
         self.by_address: dict[str, Sent] = {}  # the latest journal that mailed the address
         self._domains: set[str] | None = None
-        paths = sorted(journal_dir.glob("*--*.sqlite"), key=lambda p: (p.stat().st_mtime, p))
+        paths = sorted(places.journal_files(), key=lambda p: (p.stat().st_mtime, p))
         for path in paths:
-            slug, _, list_name = path.stem.rpartition("--")
+            slug, older = places.journal_slug(path), legacy_list(path)
             try:
                 journal = Journal.read_only(path)
                 try:
                     slug = journal.meta("slug") or slug
-                    for address, message_id in journal.messages():
-                        sent = Sent(str(address).lower(), slug, list_name, str(message_id))
+                    for address, message_id, list_id in journal.messages():
+                        sent = Sent(str(address).lower(), slug, str(list_id or older),
+                                    str(message_id))
                         self.by_id[normal_id(sent.message_id)] = sent
                         self.by_address[sent.address] = sent
                 finally:

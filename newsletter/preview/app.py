@@ -10,10 +10,11 @@ from pathlib import Path
 
 from newsletter.config import find_root
 from newsletter.errors import NewsletterError
+from newsletter.mailinglist import workspace_lists
 from newsletter.preview.build import Live
 from newsletter.preview.server import PreviewServer, bind
 from newsletter.preview.watch import Watcher
-from newsletter.subscribers import Subscriber, find_subscriber
+from newsletter.subscribers import Subscriber
 
 DEFAULT_PORT = 8025
 LOOPBACK = "127.0.0.1"
@@ -53,7 +54,7 @@ def start(folder: Path, *, host: str = LOOPBACK, port: int | None = None,
     if not folder.is_dir():
         raise NewsletterError(f"{folder}: not an issue folder (no such directory)")
     root = find_root(folder)
-    subscriber = _subscriber(reader, list_path)
+    subscriber = _subscriber(reader, list_path, root)
     live = Live(folder, reader=subscriber)
     server = bind(live, host=host, port=port, default=DEFAULT_PORT, say=say)
     watcher = Watcher(issue=folder, root=root, on_change=live.rebuild)
@@ -81,7 +82,7 @@ def serve(folder: Path, *, host: str = LOOPBACK, port: int | None = None,
         preview.close()
 
 
-def _subscriber(reader: str | None, list_path: Path | None) -> Subscriber | None:
+def _subscriber(reader: str | None, list_path: Path | None, root: Path) -> Subscriber | None:
     """The subscriber the email is filled for (``--as``), looked up once."""
     if reader is None:
         if list_path is not None:
@@ -89,4 +90,6 @@ def _subscriber(reader: str | None, list_path: Path | None) -> Subscriber | None
         return None
     if list_path is None:
         raise NewsletterError("--as EMAIL needs --list FILE: the list that subscriber is on")
-    return find_subscriber(list_path, reader)
+    mailing_list = workspace_lists(root).resolve(list_path)
+    mailing_list.require()
+    return mailing_list.find(reader)

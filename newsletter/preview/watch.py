@@ -8,7 +8,7 @@ from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, watch
 
-from newsletter.config import CONFIG_FILE
+from newsletter.places import Places
 
 # watchfiles yields once no change has come for STEP ms (at the latest after DEBOUNCE ms):
 # an editor's save (write, rename, chmod) becomes one rebuild, a burst of saves a few.
@@ -23,10 +23,10 @@ class Watcher:
         self.on_change = on_change
         self.stop = threading.Event()
         trees = [issue]
-        templates = root / "templates"
+        templates = Places(root).templates
         if templates.is_dir() and not templates.resolve().is_relative_to(issue.resolve()):
             trees.append(templates.resolve())  # a symlinked templates/: watch its target
-        config = (root / CONFIG_FILE).resolve()
+        config = Places(root).config.resolve()
         self.threads = [
             self._thread(trees, recursive=True, keep=DefaultFilter()),
             # The workspace root itself only for newsletter.toml, not recursively: it may

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -26,30 +27,27 @@ from newsletter.errors import (
     ValidationError,
 )
 from newsletter.layout import BuildLayout
+from newsletter.mailinglist import Lists, MailingList, Tally, walk
+from newsletter.record import ALL_LISTS
 from newsletter.send.editions import Editions, language
-from newsletter.send.journal import SENDABLE, Journal, journal_path
+from newsletter.send.journal import SENDABLE, Journal
 from newsletter.send.lock import SendLock
+from newsletter.send.migrate import merge_legacy, strongest
 from newsletter.send.outbox import Outbox
 from newsletter.send.outcome import Kind, Result, Transport
 from newsletter.send.pool import Job, Policy, Pool, PoolError
 from newsletter.send.relays import Relay, describe, probe, relays_from
 from newsletter.send.report import SendReport, Summary, settled
 from newsletter.send.transport import Timeouts
-from newsletter.subscribers import (
-    Subscriber,
-    check_list,
-    default_suppressed,
-    find_subscriber,
-    read_subscribers,
-    subscriber_for,
-)
+from newsletter.subscribers import Subscriber, key, subscriber_for
 
 Progress = Callable[[int], None]
+ListRef = Path | str | MailingList  # a list file, a list id, or the list itself
 
 
 @dataclass(frozen=True)
 class SendOptions:
-    list_path: Path
+    lists: ListRef | tuple[ListRef, ...]  # --list (several: their union, each reader once)
     smtp: str | tuple[str, ...] | None = None  # --smtp (several: a pool): overrides
     # NEWSLETTER_SMTP_URL and newsletter.toml
     test: tuple[str, ...] = ()
@@ -82,23 +80,39 @@ def prepare(issue_folder: Path, options: SendOptions) -> Campaign:
     if built.manifest.source_hash != folder_fingerprint(issue_folder):
         raise SendError(f"{issue_folder} changed since it was built: run 'newsletter build "
                         f"{issue_folder}' (and look at it) before sending")
-    if not options.list_path.is_file():
-        raise SubscriberError("no such subscriber list", path=options.list_path)
-    return Campaign(config, built, issue_folder, options)
+    return Campaign(config, built, issue_folder, options, resolve_lists(config, options.lists))
+
+
+def resolve_lists(config: Config, given: ListRef | tuple[ListRef, ...]) -> tuple[MailingList, ...]:
+    """The lists a send names, each once, in the order given; ``SubscriberError`` if one is
+    neither a file nor a list id, or its file is missing."""
+    refs = given if isinstance(given, tuple) else (given,)
+    if not refs:
+        raise SubscriberError("no list to send to: give --list")
+    workspace = Lists.of(config.places, config.lists)
+    found: dict[str, MailingList] = {}
+    for ref in refs:
+        mailing_list = ref if isinstance(ref, MailingList) else workspace.resolve(ref)
+        mailing_list.require()
+        found.setdefault(mailing_list.id, mailing_list)
+    return tuple(found.values())
 
 
 class Campaign:
     def __init__(self, config: Config, built: Built, issue_folder: Path,
-                 options: SendOptions) -> None:
+                 options: SendOptions, lists: tuple[MailingList, ...]) -> None:
         self.config = config
         self.built = built
         self.options = options
+        self.lists = lists
+        self.places = config.places
         self.slug = built.manifest.slug
         self.content_hash = built.manifest.content_hash
-        self.suppressed = default_suppressed(options.list_path)
-        self.journal_path = journal_path(config.root, self.slug, options.list_path)
+        self.journal_path = self.places.journal(self.slug)
+        self._shared: frozenset[int] = frozenset()  # readers on several of the lists
         self.editions = Editions(built, config, test=bool(options.test),
-                                 language=options.language, list_name=options.list_path.stem,
+                                 language=options.language,
+                                 list_name=lists[0].id if len(lists) == 1 else ALL_LISTS,
                                  local=not (options.smtp or config.smtp_url))
         self.composer = self.editions.default
         self.policy = self._policy()
@@ -134,7 +148,7 @@ class Campaign:
                              insecure=self.options.insecure, timeouts=self._timeouts())
         if relays:
             return relays
-        outbox = Outbox(self.config.root / "outbox" / self.slug, content_hash=self.content_hash,
+        outbox = Outbox(self.places.outbox(self.slug), content_hash=self.content_hash,
                         journaled=not self.options.test)
         return [Relay("outbox", outbox, connections=self.policy.connections)]
 
@@ -165,15 +179,27 @@ class Campaign:
         return isinstance(self.transport, Outbox)
 
     def _test_reader(self, address: str) -> Subscriber:
-        try:
-            return find_subscriber(self.options.list_path, address)
-        except SubscriberError:
-            return subscriber_for(address)  # not on the list: a reader with no personal data
+        for mailing_list in self.lists:
+            try:
+                return mailing_list.find(address)
+            except SubscriberError:
+                continue
+        return subscriber_for(address)  # on no list: a reader with no personal data
+
+    @property
+    def sendable(self) -> tuple[str, ...]:
+        """The journal states in which a reader is sent (again) by this run."""
+        return (*SENDABLE, "unknown") if self.options.resend_unknown else SENDABLE
+
+    def list_for(self, mailing_list: MailingList, subscriber: Subscriber) -> str:
+        """The list a reader's unsubscribe link names: ``*`` when the reader is on several
+        of the lists this message is sent for (it came on behalf of all of them)."""
+        return ALL_LISTS if key(subscriber.email) in self._shared else mailing_list.id
 
     def _summarise(self, issue_folder: Path) -> Summary:
         summary = Summary(issue=str(issue_folder), slug=self.slug,
                           subject=self.built.edition.subject,
-                          list_path=str(self.options.list_path),
+                          list_path=", ".join(f"{m.shown} (list {m.id})" for m in self.lists),
                           transport=describe(self.relays), outbox=self.outbox,
                           test=tuple(r.email for r in self.test_readers),
                           dry_run=self.options.dry_run, journal=str(self.journal_path))
@@ -181,34 +207,57 @@ class Campaign:
             return replace(summary, recipients=len(self.test_readers),
                            to_send=len(self.test_readers),
                            editions=self.editions.count(self.test_readers))
-        report = check_list(self.options.list_path, suppressed=self.suppressed)
-        if report.problems and not self.options.skip_invalid:
-            raise ValidationError(report.problems)
-        done: dict[str, int] = {}
-        if self.journal_path.exists():
-            journal = Journal.read_only(self.journal_path)
+        journaled, states = self._journaled()
+        # One pass decides and counts: each reader of the union is either sent now or
+        # skipped for the state the journal holds, exactly as ``_jobs`` will decide.
+        tally, skipped, to_send = Tally(), dict[str, int](), 0
+        for _, reader in walk(self.lists, tally, strict=False):
+            state = states.get(key(reader.email))
+            if state is None or state in self.sendable:
+                to_send += 1
+            else:
+                skipped[state] = skipped.get(state, 0) + 1
+        if tally.problems and not self.options.skip_invalid:
+            raise ValidationError(tally.problems)
+        if tally.valid == 0:
+            raise SubscriberError("no reader to mail on this list", path=", ".join(
+                m.shown for m in self.lists))
+        self._shared = frozenset(tally.shared)
+        # Counted in the same pass: a second read of the lists only for this would double
+        # the validation work before the first message goes out.
+        editions = self.editions.count_languages(tally.languages) if len(
+            self.editions.composers) > 1 else {self.built.edition.language: tally.valid}
+        return replace(summary, recipients=tally.valid, suppressed=tally.suppressed,
+                       editions=editions, invalid=tally.invalid,
+                       duplicates=tally.duplicates, on_earlier_list=tally.on_earlier_list,
+                       journaled=journaled, skipped=skipped, to_send=to_send,
+                       notes=tuple(Lists.of(self.places, self.config.lists).warnings()))
+
+    def _journaled(self) -> tuple[dict[str, int], dict[int, str]]:
+        """The journal's counts by state (earlier runs, any list) and each reader's state,
+        read-only: the issue's journal and those of older releases not merged yet."""
+        counts: dict[str, int] = {}
+        states: dict[int, str] = {}
+        legacy = self.places.legacy_journals(self.slug)
+        for path in (self.journal_path, *legacy):
+            if not path.exists():
+                continue
+            journal = Journal.read_only(path)
             try:
                 started = journal.meta("content_hash")
                 if started != self.content_hash and not self.options.allow_changed:
                     raise SendError(
                         f"issue {self.slug} was rebuilt with other content since sending began "
-                        f"(journal {self.journal_path}): readers already mailed got the old "
+                        f"(journal {path}): readers already mailed got the old "
                         "version. Send the rest with --allow-changed, or undo the change")
-                done = {k: v for k, v in settled(journal.counts()).items() if v}
+                strongest(journal.states(), into=states)
+                if path == self.journal_path:
+                    counts = settled(journal.counts())
             finally:
                 journal.close()
-        finished = sum(n for state, n in done.items() if state not in SENDABLE and not (
-            state == "unknown" and self.options.resend_unknown))
-        if report.valid == 0:
-            raise SubscriberError("no reader to mail on this list", path=self.options.list_path)
-        # Counted in check_list's pass: a second read of the list only for this would double
-        # the validation work before the first message goes out.
-        editions = self.editions.count_languages(report.languages) if len(
-            self.editions.composers) > 1 else {self.built.edition.language: report.valid}
-        return replace(summary, recipients=report.valid, suppressed=report.suppressed,
-                       editions=editions,
-                       invalid=report.invalid, duplicates=report.duplicates, journaled=done,
-                       to_send=max(report.valid - finished, 0))
+        if legacy:  # the counts the merge will leave (pending rows aside)
+            counts = dict(settled(Counter(states.values())))
+        return {k: v for k, v in counts.items() if v}, states
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -252,8 +301,8 @@ class Campaign:
         return report
 
     def _dry_run(self, report: SendReport, progress: Progress | None) -> None:
-        for subscriber in self._readers():
-            message = self.editions.compose(subscriber)
+        for mailing_list, subscriber in self._readers():
+            message = self.editions.compose(subscriber, self.list_for(mailing_list, subscriber))
             report.composed += 1
             report.editions[message.language] += 1
             report.bytes += len(message.data)
@@ -264,7 +313,8 @@ class Campaign:
                 break
 
     async def _send(self, report: SendReport, progress: Progress | None) -> None:
-        with SendLock(self.journal_path.with_suffix(".lock")):
+        with SendLock(self.places.send_lock(self.slug), what="'newsletter send' of this issue"):
+            merge_legacy(self.places, self.slug)
             journal = Journal.open(self.journal_path, content_hash=self.content_hash,
                                    slug=self.slug, allow_changed=self.options.allow_changed)
             try:
@@ -289,22 +339,23 @@ class Campaign:
         finally:
             reader.close()
 
-    def _readers(self) -> Iterator[Subscriber]:
-        return read_subscribers(self.options.list_path, suppressed=self.suppressed,
-                                skip_invalid=self.options.skip_invalid)
+    def _readers(self) -> Iterator[tuple[MailingList, Subscriber]]:
+        """The union of the lists, read again now (the record as it is now)."""
+        return walk(self.lists, Tally(), strict=not self.options.skip_invalid)
 
     def _jobs(self, journal: Journal, report: SendReport) -> Iterator[Job]:
-        sendable = (*SENDABLE, "unknown") if self.options.resend_unknown else SENDABLE
+        sendable = self.sendable
         fresh = not any(journal.counts().values())  # a first run: no reader to look up
-        for subscriber in self._readers():
-            key = subscriber.email.lower()
-            state = None if fresh else journal.state(key)
+        for mailing_list, subscriber in self._readers():
+            address = subscriber.email.lower()
+            state = None if fresh else journal.state(address)
             if state is None:
-                journal.add(key)
+                journal.add(address, mailing_list.id)
             elif state not in sendable:
                 report.skipped[state] = report.skipped.get(state, 0) + 1
                 continue
-            yield Job(key, self.editions.compose(subscriber), resumed=state or "pending")
+            message = self.editions.compose(subscriber, self.list_for(mailing_list, subscriber))
+            yield Job(address, message, resumed=state or "pending")
 
     async def _deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
         self._opening = asyncio.ensure_future(probe(self.relays, cooldown=self.policy.backoff))

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from newsletter.compose import Built, Composer, OutgoingMessage
 from newsletter.config import Config
 from newsletter.errors import SendError
-from newsletter.layout import primary
 from newsletter.send.pool import Job
 from newsletter.subscribers import Subscriber
+from newsletter.tags import fallback
 
 
 class Editions:
@@ -43,11 +43,11 @@ class Editions:
     def _forced(self, wanted: str | None) -> str | None:
         if not wanted:
             return None
-        edition = self.manifest.edition_for(wanted)
-        if primary(edition.language) != primary(wanted):
+        found = fallback(wanted, self.manifest.languages)
+        if found is None:
             raise SendError(f"issue {self.manifest.slug} has no {wanted!r} edition; its "
                             f"editions: {', '.join(self.manifest.languages)}")
-        return edition.language
+        return found
 
     def language_of(self, subscriber: Subscriber) -> str:
         """The language of the edition this reader gets."""
@@ -62,8 +62,9 @@ class Editions:
             found = self._picked[value] = self.manifest.edition_for(value).language
         return found
 
-    def compose(self, subscriber: Subscriber) -> OutgoingMessage:
-        return self.composers[self.language_of(subscriber)].compose(subscriber)
+    def compose(self, subscriber: Subscriber, list_name: str | None = None) -> OutgoingMessage:
+        """``list_name``: the list id the reader's unsubscribe link names."""
+        return self.composers[self.language_of(subscriber)].compose(subscriber, list_name)
 
     def count(self, readers: Iterable[Subscriber]) -> dict[str, int]:
         """How many of ``readers`` get each edition (every edition listed, the default first)."""

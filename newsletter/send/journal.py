@@ -1,4 +1,9 @@
-"""The journal: one SQLite database (WAL) per issue and list, recording every reader's state.
+"""The journal: one SQLite database (WAL) per issue, recording every reader's state.
+
+One per issue, not per list (``Places.journal``): a reader is a row by normalised address,
+whichever lists of the workspace the issue is sent to, so nobody gets an issue twice. Each row
+keeps the id of the list it was first sent for. Journals of older releases (one per issue and
+list) are merged into it on first use (``newsletter.send.migrate``).
 
 States: ``pending -> sending -> sent | failed | deferred``; a row found in ``sending`` when a
 run starts becomes ``unknown`` (the last run died while that message was in flight).
@@ -54,7 +59,8 @@ _SET = ("INSERT INTO recipients (address, state, code, reply, updated, attempts,
         " content_hash = coalesce(excluded.content_hash, content_hash),"
         " message_id = coalesce(excluded.message_id, message_id)")
 _RECOVER = "UPDATE recipients SET state = ?, reply = ?, updated = ? WHERE address = ?"
-_INSERT = "INSERT OR IGNORE INTO recipients (address) VALUES (?)"
+# With the list the reader is sent for (its id; a column added to older journals by ``open``).
+_INSERT = "INSERT OR IGNORE INTO recipients (address, list_id) VALUES (?, ?)"
 # Which relay of the pool gave the last reply (for ``sent``: the one that accepted it). Added
 # by ``open`` to journals that predate relay pools.
 _RELAY = "UPDATE recipients SET relay = ? WHERE address = ?"
@@ -62,11 +68,6 @@ _RELAY = "UPDATE recipients SET relay = ? WHERE address = ?"
 _EDITION = "UPDATE recipients SET edition = ? WHERE address = ?"
 Op = tuple[str, tuple[object, ...]]
 Done = Callable[[], None]
-
-
-def journal_path(root: Path, slug: str, list_path: Path) -> Path:
-    """``<workspace>/journal/<slug>--<list-stem>.sqlite``: outside build/, which is replaced."""
-    return root / "journal" / f"{slug}--{list_path.stem}.sqlite"
 
 
 class Journal:
@@ -93,10 +94,7 @@ class Journal:
                             path=shown_path(path.parent)) from exc
         db = _connect(path)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            _add_columns(db)
+            _prepare(db)
             journal = cls(db, path)
             started = journal.meta("content_hash")
             if started is None:
@@ -165,9 +163,10 @@ class Journal:
             raise self._fail(exc) from exc
         return unknown
 
-    def add(self, address: str) -> None:
-        """A reader reached for the first time: ``pending`` (committed with the next flush)."""
-        self._queued.append((_INSERT, (address,)))
+    def add(self, address: str, list_id: str = "") -> None:
+        """A reader reached for the first time: ``pending`` (committed with the next flush),
+        for the list ``list_id``."""
+        self._queued.append((_INSERT, (address, list_id or None)))
 
     def state(self, address: str) -> str | None:
         """The committed state (a second connection: the writer thread owns the first)."""
@@ -279,10 +278,15 @@ class Journal:
             for callback in done:
                 callback()
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, list_id: str | None = None) -> dict[str, int]:
+        """Readers by state (of those sent for ``list_id`` only, if given)."""
         with self._reading():
-            found = dict(self._db.execute(
-                "SELECT state, count(*) FROM recipients GROUP BY state").fetchall())
+            if list_id is None:
+                rows = self._db.execute("SELECT state, count(*) FROM recipients GROUP BY state")
+            else:
+                rows = self._db.execute("SELECT state, count(*) FROM recipients WHERE "
+                                        "list_id = ? GROUP BY state", (list_id,))
+            found = dict(rows.fetchall())
         return {state: int(found.get(state, 0)) for state in STATES}
 
     def failures(self) -> list[tuple[str, int | None, str, int]]:
@@ -318,11 +322,20 @@ class Journal:
         except sqlite3.Error as exc:
             raise SendError(f"cannot read the journal: {exc}", path=shown_path(self.path)) from exc
 
-    def messages(self) -> Iterator[tuple[str, str]]:
-        """(address, Message-ID) of every reader a message went out (or set out) to."""
+    def messages(self) -> Iterator[tuple[str, str, str]]:
+        """(address, Message-ID, list id or "") of every reader a message went out (or set
+        out) to."""
+        with self._reading():
+            list_id = "coalesce(list_id, '')" if _has_column(self._db, "list_id") else "''"
+            yield from self._db.execute(
+                f"SELECT address, message_id, {list_id} FROM recipients "  # noqa: S608 (ours)
+                "WHERE message_id IS NOT NULL")
+
+    def states(self) -> Iterator[tuple[str, str]]:
+        """(address, state) of every reader not ``pending``."""
         with self._reading():
             yield from self._db.execute(
-                "SELECT address, message_id FROM recipients WHERE message_id IS NOT NULL")
+                "SELECT address, state FROM recipients WHERE state != 'pending'")
 
     def close(self) -> None:
         try:
@@ -335,13 +348,40 @@ class Journal:
 
 
 def _has_relay(db: sqlite3.Connection) -> bool:
-    return any(row[1] == "relay" for row in db.execute("PRAGMA table_info(recipients)"))
+    return _has_column(db, "relay")
+
+
+def _has_column(db: sqlite3.Connection, name: str) -> bool:
+    return any(row[1] == name for row in db.execute("PRAGMA table_info(recipients)"))
+
+
+def prepare_file(path: Path) -> sqlite3.Connection:
+    """A connection to the journal at ``path``, created or brought up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = _connect(path)
+    try:
+        _prepare(db)
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(_SCHEMA)
+    _add_columns(db)
+
+
+COLUMNS = ("relay", "edition", "list_id")  # added after the first release
 
 
 def _add_columns(db: sqlite3.Connection) -> None:
-    """Columns that journals of older versions lack: the relay and the edition of each reader."""
+    """Columns that journals of older versions lack: the relay, the edition and the list of
+    each reader."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(recipients)")}
-    for name in ("relay", "edition"):
+    for name in COLUMNS:
         if name not in columns:
             with db:
                 db.execute(f"ALTER TABLE recipients ADD COLUMN {name} TEXT")

@@ -24,9 +24,13 @@ class Summary:
     suppressed: int = 0
     invalid: int = 0
     duplicates: int = 0
+    on_earlier_list: int = 0  # readers on more than one of the lists: counted once
     journaled: dict[str, int] = field(default_factory=dict)  # states from earlier runs
+    skipped: dict[str, int] = field(default_factory=dict)  # readers of these lists the
+    #                                                          journal has done, by state
     to_send: int = 0
     editions: dict[str, int] = field(default_factory=dict)  # readers per edition (language)
+    notes: tuple[str, ...] = ()  # what the editor should know about the lists
 
     def lines(self) -> list[str]:
         lines = [f"issue:       {self.issue} ({self.slug})",
@@ -35,16 +39,22 @@ class Summary:
         if self.test:
             lines.append(f"test to:     {', '.join(self.test)} (not journaled)")
         else:
+            shared = (f", on an earlier list {self.on_earlier_list}"
+                      if self.on_earlier_list else "")
             lines.append(f"recipients:  {self.recipients} (suppressed {self.suppressed}, "
-                         f"invalid {self.invalid}, duplicates {self.duplicates})")
+                         f"invalid {self.invalid}, duplicates {self.duplicates}{shared})")
             if self.journaled:
                 states = ", ".join(f"{k} {v}" for k, v in self.journaled.items())
-                lines.append(f"journal:     {states} (earlier runs; {self.journal})")
+                lines.append(f"journal:     {states} (earlier runs, any list; {self.journal})")
+            if self.skipped:
+                states = ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()))
+                lines.append(f"skipped:     {sum(self.skipped.values())} of these readers, "
+                             f"done by earlier runs or for other lists ({states})")
             lines.append(f"to send now: {self.to_send}")
         if len(self.editions) > 1:
             lines.append(f"editions:    {_per_edition(self.editions)} (readers on the list)")
         lines.append(f"transport:   {'none (dry run)' if self.dry_run else self.transport}")
-        return lines
+        return lines + [f"note:        {note}" for note in self.notes]
 
 
 def state_counts(counts: Mapping[str, int]) -> str:

@@ -7,15 +7,18 @@ from pathlib import Path
 
 from newsletter.config import find_root
 from newsletter.layout import BuildLayout
-from newsletter.send.journal import Journal, journal_path
+from newsletter.mailinglist import workspace_lists
+from newsletter.places import Places
+from newsletter.send.journal import Journal
 from newsletter.send.lock import SendLock
+from newsletter.send.migrate import legacy_list
 from newsletter.send.report import settled
 
 
 @dataclass(frozen=True)
 class JournalStatus:
     path: Path
-    list_name: str
+    list_name: str  # "all lists", "list <id>", or an older journal's list
     counts: dict[str, int]  # by state; ``sending`` only while a run is going on
     failures: list[tuple[str, int | None, str, int]]  # (state, code, sample reply, count)
     running: bool = False
@@ -40,7 +43,7 @@ class JournalStatus:
     def lines(self) -> list[str]:
         total = sum(self.counts.values())
         now = "; a send is running now" if self.running else ""
-        lines = [f"list {self.list_name}: {total} readers reached ({self.path}{now})"]
+        lines = [f"{self.list_name}: {total} readers reached ({self.path}{now})"]
         lines += [f"  {state:<9} {n}" for state, n in self.counts.items() if n]
         if self.editions:
             lines.append("  sent per edition: " + ", ".join(
@@ -53,29 +56,34 @@ class JournalStatus:
         return lines + self.relay_lines()
 
 
-def status(issue_folder: Path, list_path: Path | None = None, *, out: Path | None = None
-           ) -> list[JournalStatus]:
-    """The journal of each list the issue was sent to (or only ``list_path``'s); each says
+def status(issue_folder: Path, list_ref: str | Path | None = None, *,
+           out: Path | None = None) -> list[JournalStatus]:
+    """What the issue's journal says (only of readers sent for ``list_ref``, a list file or
+    id, if given), and the journals of older releases not merged into it yet; each says
     whether the build (in ``out``, the ``build --out`` root) is still what it sent."""
     root = find_root(issue_folder.resolve())
+    places = Places(root)
     slug = issue_folder.resolve().name
     layout = BuildLayout.of(root, out)
     built = layout.read_manifest(slug).content_hash if layout.manifest_path(slug).is_file() \
         else None
-    if list_path is not None:
-        paths = [journal_path(root, slug, list_path)]
-    else:
-        paths = sorted((root / "journal").glob(f"{slug}--*.sqlite"))
+    list_id = workspace_lists(root).resolve(list_ref).id if list_ref is not None else None
+    running = SendLock.held(places.send_lock(slug))
     found = []
-    for path in paths:
+    for path in [places.journal(slug), *places.legacy_journals(slug)]:
         if not path.is_file():
             continue
-        running = SendLock.held(path.with_suffix(".lock"))
+        legacy = legacy_list(path)
+        if list_id is not None and legacy and legacy != list_id:
+            continue
         journal = Journal.read_only(path)
         try:
             sent = journal.meta("content_hash")
-            found.append(JournalStatus(path, path.stem.split("--", 1)[1],
-                                       settled(journal.counts(), running=running),
+            name = (f"list {legacy} (older journal, merged at the next send)" if legacy
+                    else f"list {list_id}" if list_id else "all lists")
+            found.append(JournalStatus(path, name,
+                                       settled(journal.counts(None if legacy else list_id),
+                                               running=running),
                                        journal.failures(), running,
                                        str(layout.root) if built not in (None, sent) else None,
                                        journal.by_relay(), editions=journal.editions()))

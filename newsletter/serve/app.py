@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from newsletter.record import Event, Record, RecordError
+from newsletter.links import ServiceUrls
+from newsletter.record import ALL_LISTS, Event, Record, RecordError
 from newsletter.serve.forms import SubscribeForm, mailed_today, read_form
 from newsletter.serve.mailer import Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
@@ -48,6 +49,7 @@ class Service:
         self.settings = settings
         config = settings.config
         self.tokens = Tokens(settings.secret)
+        self.urls = ServiceUrls(settings.url)
         self.csrf = Csrf(settings.secret)
         self.renderer = Renderer(site=str(config.newsletter.name),
                                  publisher=str(config.newsletter.publisher),
@@ -112,8 +114,11 @@ class Service:
         return self.csrf.valid(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD))
 
     def claim(self, purpose: str, request: Request) -> Claim:
+        """The valid token's claim. A confirmation must be for a list we have; an
+        unsubscribe is always honoured: for a list we do not have (any more: renamed,
+        removed), it stops the address on every list."""
         claim = self.tokens.read(purpose, request.path_params["token"])
-        if not self.settings.known_list(claim.list_name):
+        if purpose != UNSUBSCRIBE and not self.settings.known_list(claim.list_name):
             raise TokenError("this link is for a list we do not have")
         return claim
 
@@ -205,7 +210,7 @@ async def subscribe(request: Request) -> Response:
     if not over:  # over the limit: the same answer, and no mail (no mail-bombing anyone)
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
-        link = f"{settings.url}confirm/{token}"
+        link = service.urls.confirm(token)
         try:
             service.mailer.submit(service.mailer.message(entry.address, link, entry.language))
         except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
@@ -221,7 +226,7 @@ async def confirm(request: Request) -> Response:
         lang = service.lang(request, exc.expired)
         if exc.expired:
             return service.message(request, lang, "expired_title", "expired_body", 410,
-                                   link=f"{service.settings.url}subscribe?lang={lang}")
+                                   link=service.urls.subscribe(lang))
         return service.message(request, lang, "invalid_title", "invalid_body", 404)
     lang = service.lang(request, claim)
     t = service.renderer.texts(lang)
@@ -277,7 +282,11 @@ async def unsubscribe(request: Request) -> Response:
         return service.message(request, lang, "error_title", "csrf_body", 403)
     if source == "footer" and form.get("action") == "language":
         return await _change_language(request, service, claim, form)
-    await service.store(Event(claim.address, "unsubscribed", claim.list_name, source,
-                              language=claim.language, detail={"ip": service.client(request)}))
+    detail = {"ip": service.client(request)}
+    list_name = claim.list_name
+    if not service.settings.known_list(list_name):  # renamed or removed since: every list
+        list_name, detail["link_list"] = ALL_LISTS, claim.list_name
+    await service.store(Event(claim.address, "unsubscribed", list_name, source,
+                              language=claim.language, detail=detail))
     return service.message(request, lang, "unsubscribed_title", "unsubscribed_body", 200,
-                           link=f"{service.settings.url}subscribe?lang={lang}")
+                           link=service.urls.subscribe(lang))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from newsletter.config import Config
 from newsletter.headers import refuse_breaks
+from newsletter.places import Places
 from newsletter.send.outbox import Outbox
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Transport
 from newsletter.send.transport import SmtpTransport, Timeouts
@@ -43,7 +44,7 @@ def transport_for(config: Config, smtp_url: str | None) -> Transport:
     """The transport ``send`` would use: the SMTP URL, else ``outbox/confirmations/``."""
     if smtp_url:
         return SmtpTransport.from_url(smtp_url, timeouts=Timeouts(30.0, 30.0, 30.0))
-    return Outbox(config.root / "outbox" / "confirmations", content_hash="", journaled=False)
+    return Outbox(config.places.service_outbox, content_hash="", journaled=False)
 
 
 class Mailer:
@@ -169,4 +170,4 @@ async def _done() -> None:
 
 
 def outbox_folder(root: Path) -> Path:
-    return root / "outbox" / "confirmations"
+    return Places(root).service_outbox

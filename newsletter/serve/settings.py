@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 
 from newsletter.config import Config, find_root, load_config
 from newsletter.errors import ConfigError
+from newsletter.mailinglist import Lists
+from newsletter.record import ALL_LISTS
 from newsletter.serve.texts import LANGUAGES, TEXTS
-from newsletter.subscribers import SUPPRESSED
 from newsletter.tokens import secret_from_env
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -26,7 +27,8 @@ class Settings:
     secret: bytes
     url: str  # public base URL, with a trailing slash
     hosts: tuple[str, ...]  # Host header values accepted
-    lists: tuple[str, ...]  # offered on the form; the first is the default
+    lists: tuple[str, ...]  # ids of the lists offered on the form; the first is the default
+    known: frozenset[str]  # every list id of the workspace
     consent: Mapping[str, str]  # per language
     consent_version: str
     per_address: int  # confirmation mails per address per 24 hours
@@ -49,13 +51,21 @@ class Settings:
                               "address of this service, e.g. url = \"https://news.example.org/\"")
         host = urlsplit(url).hostname or ""
         section = config.section("service")
-        lists = tuple(section.get("lists") or ()) or _lists_in(config.root / "subscribers")
+        workspace = Lists.of(config.places, config.lists)
+        lists = tuple(section.get("lists") or ()) or tuple(m.id for m in workspace.all)
         if not lists:
-            raise ConfigError("no list to subscribe to: add a list to subscribers/ or set "
-                              "[service] lists")
+            raise ConfigError("no list to subscribe to: add a list to subscribers/, declare "
+                              "one as [lists.<id>], or set [service] lists")
         for name in lists:
-            if not (config.root / "subscribers" / f"{name}.csv").is_file():
-                raise ConfigError(f"[service] lists names {name!r} but subscribers/{name}.csv "
+            found = workspace.get(name)
+            if found is None:
+                default = config.places.list_file(name)
+                raise ConfigError(f"[service] lists names {name!r}, which is no list of the "
+                                  f"workspace: {default.relative_to(config.root)} does not "
+                                  f"exist and no [lists.{name}] declares one (its lists: "
+                                  f"{', '.join(sorted(workspace.ids)) or 'none'})")
+            if not found.file.is_file():
+                raise ConfigError(f"[service] lists names {name!r} but its file {found.shown} "
                                   "does not exist: 'send --list' needs it (for a list of web "
                                   "readers only, a file with the header row 'email,name,"
                                   "language' will do)")
@@ -69,21 +79,12 @@ class Settings:
                 raise ConfigError(f"[service] {name.replace('_', ' ')} must be positive")
         return cls(config=config, secret=secret, url=url,
                    hosts=tuple(dict.fromkeys((host.lower(), *LOOPBACK))), lists=lists,
+                   known=workspace.ids,
                    consent=MappingProxyType(consent),
                    consent_version=str(section.get("consent_version") or "1"),
                    per_address=limits["per_address"], per_client=limits["per_client"],
                    smtp_url=smtp_url if smtp_url is not None else config.smtp_url)
 
     def known_list(self, name: str) -> bool:
-        """Whether a token's list is one of this workspace's (a list file, or "*")."""
-        if name == "*" or name in self.lists:
-            return True
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            return False
-        return (self.root / "subscribers" / f"{name}.csv").is_file()
-
-
-def _lists_in(folder: Path) -> tuple[str, ...]:
-    if not folder.is_dir():
-        return ()
-    return tuple(sorted(p.stem for p in folder.glob("*.csv") if p.name != SUPPRESSED))
+        """Whether a token's list is one of this workspace's (a list id, or "*")."""
+        return name == ALL_LISTS or name in self.lists or name in self.known

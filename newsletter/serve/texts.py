@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from newsletter.tags import fallback
+
 LANGUAGES = ("de", "zh", "en")
 NAMES = {"de": "Deutsch", "zh": "中文", "en": "English"}
 
@@ -163,13 +165,14 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
 def choose(param: str | None, accept_language: str | None, default: str) -> str:
     """The page language: ``lang`` if one of ours, else the best of Accept-Language, else
     ``default`` (the newsletter's language if we have it, else English)."""
-    if param and param.lower()[:2] in LANGUAGES:
-        return param.lower()[:2]
+    found = fallback(param, LANGUAGES)
+    if found is not None:
+        return found
     best: tuple[float, int, str] | None = None
     for index, item in enumerate((accept_language or "").split(",")[:20]):
         tag, _, params = item.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in LANGUAGES:
+        ours = fallback(tag, LANGUAGES)
+        if ours is None:
             continue
         weight = 1.0
         for param_text in params.split(";"):
@@ -180,7 +183,7 @@ def choose(param: str | None, accept_language: str | None, default: str) -> str:
                 except ValueError:
                     weight = 0.0
         if weight > 0 and (best is None or (weight, -index) > (best[0], best[1])):
-            best = (weight, -index, primary)
+            best = (weight, -index, ours)
     if best is not None:
         return best[2]
-    return default if default in LANGUAGES else "en"
+    return fallback(default, LANGUAGES) or "en"
