@@ -14,9 +14,35 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 from dataclasses import dataclass
 
 _MAX_LINE = 4096  # longer than any SMTP reply line (RFC 5321: 512)
+_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """The DATA payload: CRLF line endings, leading dots doubled, the final ``.`` line.
+
+    Composed messages have CRLF line ends already (three counts check that; the regular
+    expression only runs when they disagree), and few lines that start with a dot: those are
+    found with ``find``, which is quicker than ``replace`` on 90 KB.
+    """
+    lf = data.count(b"\n")
+    if not lf == data.count(b"\r") == data.count(b"\r\n"):
+        data = _LINE_ENDINGS.sub(b"\r\n", data)
+    pieces = [b"."] if data.startswith(b".") else []
+    start = 0
+    found = data.find(b"\n.")
+    while found >= 0:
+        pieces.append(data[start:found + 2])  # up to and including the dot: doubled next
+        start = found + 1
+        found = data.find(b"\n.", found + 2)
+    pieces.append(data[start:])
+    if not data.endswith(b"\r\n"):
+        pieces.append(b"\r\n")
+    pieces.append(b".\r\n")
+    return b"".join(pieces)
 
 
 class Lost(ConnectionError):
