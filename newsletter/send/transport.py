@@ -208,6 +208,8 @@ class SmtpChannel:
             await asyncio.sleep(0)  # let a close that has arrived be seen before the dot
             final = session.replies.expect()
             session.write(_DOT)
+            if session.transport.is_closing():  # the write failed at once: nothing was sent
+                raise Lost("connection lost")
         except (Lost, OSError) as exc:
             session.abort()
             return Result(Kind.RETRY, None, _describe(exc), stage, reconnect=True)
