@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import __version__
-from newsletter.errors import NewsletterError
+from newsletter.config import Limits
+from newsletter.errors import NewsletterError, Problem, ValidationError, shown_path
 from newsletter.layout import MANIFEST, BuildLayout, Edition, Manifest, edition_paths
 from newsletter.render import RenderedIssue
 from newsletter.schema import Image
@@ -36,8 +37,21 @@ def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = N
     """Validate and render every issue (every edition) first; then write each build folder."""
     issues = workspace.load_all(folders)
     rendered = [[workspace.render(edition) for edition in issue.editions] for issue in issues]
+    too_large = [problem for editions in rendered for edition in editions
+                 if (problem := _too_large(edition, workspace.config.limits)) is not None]
+    if too_large:
+        raise ValidationError(too_large)
     target = BuildLayout.of(workspace.root, out).root
     return [write(r, target) for r in rendered]
+
+
+def _too_large(rendered: RenderedIssue, limits: Limits) -> Problem | None:
+    """An edition whose message (HTML and text part) would be over ``limits.message``."""
+    issue = rendered.issue
+    size = len(rendered.email_html.encode("utf-8")) + len(rendered.email_text.encode("utf-8"))
+    name = edition_paths(issue.language, default=issue.is_default)["email_html"]
+    why = limits.message_problem(size, f"the message of {name} and its text part")
+    return None if why is None else Problem(shown_path(issue.folder), None, why)
 
 
 def content_hash(editions: Sequence[RenderedIssue]) -> str:

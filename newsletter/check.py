@@ -8,6 +8,8 @@ from pathlib import Path
 
 import lxml.html
 
+from newsletter.config import DEFAULT_LIMITS, Limits
+from newsletter.invisible import find_invisible
 from newsletter.layout import edition_paths
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
@@ -28,7 +30,7 @@ class Finding:
         return f"{self.level}: {self.message}"
 
 
-def check_output(rendered: RenderedIssue) -> list[Finding]:
+def check_output(rendered: RenderedIssue, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
     """Everything wrong or risky in one edition's email and web version."""
     issue = rendered.issue
     paths = edition_paths(issue.language, default=issue.is_default)
@@ -45,6 +47,9 @@ def check_output(rendered: RenderedIssue) -> list[Finding]:
     elif size > WARN_FROM:
         findings.append(Finding("warning", f"{name} is {sent}, close to Gmail's "
                                            f"{GMAIL_CLIP // 1024} KB clipping limit"))
+    message = size + encoded_size(rendered.email_text)[0]
+    if (too_large := limits.message_problem(message, f"the message of {name}")) is not None:
+        findings.append(Finding("error", too_large))
     findings += _check_html(paths["email_html"], rendered.email_html, absolute=True)
     findings += _check_html(paths["web_html"], rendered.web_html, absolute=False)
     findings += [Finding("warning", f"{Path(source).name}: no {issue.language} translation; "
@@ -67,9 +72,28 @@ def _check_source(rendered: RenderedIssue) -> list[Finding]:
             if len(lines) > 1 else ""
         findings.append(Finding("warning", f"{name}:{lines[0].line}: text left from the stub: "
                                            f"{lines[0].text!r}{more}"))
+    findings += _invisible(issue.folder)
     mismatch = month_mismatch(issue.slug, issue.date)
     if mismatch:
         findings.append(Finding("warning", f"issue.toml: {mismatch}"))
+    return findings
+
+
+def _invisible(folder: Path) -> list[Finding]:
+    """Invisible characters in the text (header fields refuse them; here they are legal, but
+    can hide or reorder words): the first line of each file, and how many more."""
+    findings = []
+    for path in sorted(folder.glob("*.md")):
+        found = [(number, hidden) for number, line in enumerate(
+            path.read_text(encoding="utf-8-sig").splitlines(), start=1)
+            if (hidden := find_invisible(line)) is not None]
+        if found:
+            number, (column, name) = found[0]
+            more = f" and on {len(found) - 1} more line{'s' if len(found) > 2 else ''}" \
+                if len(found) > 1 else ""
+            findings.append(Finding("warning", f"{path.name}:{number}: invisible character "
+                                               f"{name} (column {column + 1}){more}: it can "
+                                               "hide or reorder words; delete it unless meant"))
     return findings
 
 

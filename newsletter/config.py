@@ -59,9 +59,15 @@ SCHEMA = (
         Field("consent_version", "str", default="1",
               doc="version of the consent sentence, recorded with every subscription"),
         Field("confirmations_per_address", "int", default=3,
-              doc="confirmation mails to one address per 24 hours"),
+              doc="confirmation mails to one mailbox per 24 hours (+tags, Gmail's dots "
+                  "ignored)"),
+        Field("confirmations_per_domain", "int", default=100,
+              doc="confirmation mails to one domain per hour"),
+        Field("confirmations_per_hour", "int", default=300,
+              doc="confirmation mails in all per hour"),
         Field("requests_per_client", "int", default=20,
-              doc="subscribe requests from one client address per hour"),
+              doc="subscribe requests from one client network (IPv4 address, IPv6 /64) "
+                  "per hour"),
     )),
     Field("smtp", "record", default=None, fields=(
         Field("url", "str", doc="smtp://[user@]host[:port] or smtps://…; empty: local outbox"),
@@ -88,6 +94,20 @@ SCHEMA = (
             Field("weight", "number", default=1, doc="its share of the readers, relative"),
         )),
     )),
+    Field("publish", "record", default=None, fields=(
+        Field("url", "str", doc="where 'newsletter publish' puts site/: sftp://user@host/path, "
+              "rsync://user@host/path (rsync over SSH), git+ssh://user@host/repo.git#branch, "
+              "git+file:///srv/pages.git#branch, s3://bucket/prefix or file:///srv/www/path"),
+        Field("endpoint", "url", doc="s3://: the endpoint of an S3-compatible store "
+              "(default: AWS)"),
+        Field("region", "str", doc="s3://: the bucket's region"),
+        Field("ssh_config", "str", doc="sftp, rsync, git+ssh: an ssh_config file to use instead "
+              "of ~/.ssh/config (keys, port, known hosts for this target)"),
+        Field("timeout", "int", default=30,
+              doc="seconds to wait for the target and for the web server's answer"),
+        Field("verify", "bool", default=True,
+              doc="after uploading, fetch the index and a changed page from [archive] base_url"),
+    )),
     Field("inbox", "record", default=None, fields=(
         Field("imap", "str", doc="imaps://user@host[:port]/FOLDER (or imap:// with STARTTLS)"),
         Field("maildir", "str", doc="a local Maildir to read instead of IMAP"),
@@ -96,6 +116,16 @@ SCHEMA = (
         Field("soft_bounces", "int", default=3,
               doc="soft bounces on this many distinct issues suppress an address"),
         Field("ca_file", "str", doc="PEM file of CAs to trust for IMAP; default: the system's"),
+        Field("authserv_id", "str",
+              doc="the authserv-id of the association's own receiving server: only its "
+                  "Authentication-Results are believed"),
+    )),
+    Field("limits", "record", default=None, fields=(
+        Field("section_kb", "int", default=512, doc="largest section file (.md), in KB"),
+        Field("issue_kb", "int", default=2048,
+              doc="all source files of an issue together (every edition), in KB"),
+        Field("message_kb", "int", default=1024,
+              doc="largest message to one reader (HTML, text and headers), in KB"),
     )),
     Field("dkim", "record", default=None, fields=(
         Field("key_file", "str", required=True), Field("selector", "str", required=True),
@@ -160,6 +190,26 @@ class ListSpec:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Sizes an issue and its messages may not exceed, in bytes (``[limits]``)."""
+
+    section: int = 512 * 1024
+    issue: int = 2048 * 1024
+    message: int = 1024 * 1024
+
+    def message_problem(self, size: int, what: str) -> str | None:
+        """Why ``what`` of ``size`` bytes is too large to send, or None."""
+        if size <= self.message:
+            return None
+        return (f"{what} is {size / 1024:,.0f} KB, over the limit of "
+                f"{self.message / 1024:,.0f} KB for one message ([limits] message_kb in "
+                "newsletter.toml); Gmail clips a message's HTML beyond 102 KB")
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated workspace configuration, plus where the workspace is."""
 
@@ -197,6 +247,14 @@ class Config:
         return str(url) if str(url).endswith("/") else f"{url}/"
 
     @property
+    def limits(self) -> Limits:
+        section = self.section("limits")
+        default = Limits()
+        return Limits(*(int(kb) * 1024 if kb else fallback for kb, fallback in (
+            (section.get("section_kb"), default.section), (section.get("issue_kb"), default.issue),
+            (section.get("message_kb"), default.message))))
+
+    @property
     def smtp_url(self) -> str | None:
         """``NEWSLETTER_SMTP_URL`` overrides the file; None means the local outbox."""
         return os.environ.get("NEWSLETTER_SMTP_URL") or self.section("smtp").get("url") or None
@@ -222,6 +280,10 @@ def load_config(root: Path) -> Config:
     data = dict(source.data) if isinstance(source.data, dict) else source.data
     tables = data.pop("lists", None) if isinstance(data, dict) else None
     values = checker.record(data, SCHEMA)
+    limits = values.get("limits")
+    for key, value in (limits or Record({})):
+        if isinstance(value, int) and value <= 0:
+            checker.add(("limits", key), f"'{key}' must be a positive number of KB")
     lists = _lists(checker, source, tables)
     if checker.problems:
         raise ValidationError(checker.problems)

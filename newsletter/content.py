@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from newsletter.config import DEFAULT_LIMITS, Limits
 from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
@@ -94,12 +95,20 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def load_issue(folder: Path, *, default_language: str, shown: str | None = None) -> Issue:
-    """Read and validate an issue folder; raises ``ValidationError`` with every problem."""
+def load_issue(folder: Path, *, default_language: str, shown: str | None = None,
+               limits: Limits = DEFAULT_LIMITS) -> Issue:
+    """Read and validate an issue folder; raises ``ValidationError`` with every problem.
+
+    ``limits``: files over ``limits.section`` and issues over ``limits.issue`` are refused
+    before they are parsed.
+    """
     shown_dir = shown or str(folder)
     problems: list[Problem] = []
     if not folder.is_dir():
         raise ValidationError([Problem(shown_dir, None, "not an issue folder (no such directory)")])
+    too_large = _too_large(folder, shown_dir, limits)
+    if too_large is not None:
+        raise ValidationError([too_large])
     meta_path = folder / ISSUE_FILE
     if not meta_path.is_file():
         raise ValidationError([Problem(f"{shown_dir}/{ISSUE_FILE}", None,
@@ -135,7 +144,8 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
     sections: list[Section] = []
     images: dict[str, Image] = {}
     for path in files:
-        section = _load_section(path, f"{shown_dir}/{path.name}", folder, problems)
+        section = _load_section(path, f"{shown_dir}/{path.name}", folder, problems,
+                                max_bytes=limits.section)
         if section is None:
             continue
         sections.append(section)
@@ -154,7 +164,8 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
         sections=tuple(sections), images=tuple(images[k] for k in sorted(images)),
         languages=(language,),
     )
-    translations = tuple(_translation(issue, lang, table, translated, shown_dir, problems)
+    translations = tuple(_translation(issue, lang, table, translated, shown_dir, problems,
+                                      limits.section)
                          for lang, table in editions.items())
     declared = {lang.lower() for lang in editions}
     for (_original, lang), path in sorted(translated.items()):
@@ -169,7 +180,7 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None)
 
 def _translation(issue: Issue, lang: str, table: Record,
                  translated: dict[tuple[Path, str], Path], shown_dir: str,
-                 problems: list[Problem]) -> Issue:
+                 problems: list[Problem], max_bytes: int) -> Issue:
     """The ``lang`` edition: each section's translation, else the section itself."""
     sections: list[Section] = []
     missing: list[str] = []
@@ -178,7 +189,8 @@ def _translation(issue: Issue, lang: str, table: Record,
         path = translated.get((issue.folder / Path(original.source).name, lang.lower()))
         section = None
         if path is not None:
-            section = _load_section(path, f"{shown_dir}/{path.name}", issue.folder, problems)
+            section = _load_section(path, f"{shown_dir}/{path.name}", issue.folder, problems,
+                                    max_bytes=max_bytes)
         if section is not None and section.kind != original.kind:
             problems.append(Problem(section.source, kind_line(path), "a translation must be "
                                     f"of the same kind as {Path(original.source).name} "
@@ -197,10 +209,21 @@ def _translation(issue: Issue, lang: str, table: Record,
                    default_language=issue.language, untranslated=tuple(missing))
 
 
-def _load_section(path: Path, shown: str, folder: Path, problems: list[Problem]
-                  ) -> Section | None:
+def _too_large(folder: Path, shown_dir: str, limits: Limits) -> Problem | None:
+    """The issue's text files (sections of every edition, issue.toml) over ``limits.issue``."""
+    total = sum(p.stat().st_size for p in folder.iterdir()
+                if p.suffix in (".md", ".toml") and p.is_file())
+    if total <= limits.issue:
+        return None
+    return Problem(shown_dir, None, f"its section files are {total / 1024:,.0f} KB together, "
+                                    f"over the limit of {limits.issue / 1024:,.0f} KB for an "
+                                    "issue ([limits] issue_kb in newsletter.toml)")
+
+
+def _load_section(path: Path, shown: str, folder: Path, problems: list[Problem], *,
+                  max_bytes: int) -> Section | None:
     try:
-        source = load_front_matter(path, shown)
+        source = load_front_matter(path, shown, max_bytes=max_bytes)
     except SourceError as exc:
         problems.append(exc.problem)
         return None

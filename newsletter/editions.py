@@ -11,9 +11,10 @@ from newsletter.schema import Checker, Field, Record
 from newsletter.source import Located
 
 TRANSLATION_FIELDS = (
-    Field("title", "str", required=True),
-    Field("subject", "str", required=True),
-    Field("preheader", "str", required=True, doc="the line inboxes show after the subject"),
+    Field("title", "str", required=True, header=True),
+    Field("subject", "str", required=True, header=True),
+    Field("preheader", "str", required=True, doc="the line inboxes show after the subject",
+          header=True),
 )
 
 

@@ -87,3 +87,14 @@ class SendError(NewsletterError):
         self.recipient = recipient
         self.code = code
         super().__init__(message, path=path)
+
+
+class PublishError(NewsletterError):
+    """Publishing the archive could not start, or stopped part-way (``exit_code`` 1: what went
+    up is recorded, and running the command again resumes)."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None,
+                 partial: bool = False) -> None:
+        super().__init__(message, path=path)
+        if partial:
+            self.exit_code = 1

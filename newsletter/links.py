@@ -55,12 +55,18 @@ def unsubscribe_base(config: Config) -> str | None:
 
 
 def config_warnings(config: Config) -> list[str]:
-    """What is missing for readers to subscribe and unsubscribe on the web."""
+    """What is missing for readers to subscribe and unsubscribe on the web and by mail."""
+    warnings = []
     if config.smtp_url and config.service_url is None:
-        return ["send uses SMTP but newsletter.toml has no [service] url: readers get no "
-                "one-click unsubscribe (Gmail and Yahoo require it of bulk senders) and the "
-                "archive no subscribe link; see docs/serving.md"]
-    return []
+        warnings.append("send uses SMTP but newsletter.toml has no [service] url: readers get "
+                        "no one-click unsubscribe (Gmail and Yahoo require it of bulk senders) "
+                        "and the archive no subscribe link; see docs/serving.md")
+    inbox = config.section("inbox")
+    if (inbox.get("imap") or inbox.get("maildir")) and not inbox.get("authserv_id"):
+        warnings.append("[inbox] has no authserv_id: 'newsletter inbox' cannot tell a reader's "
+                        "unsubscribe mail from a forged one and only lists them for the "
+                        "editors; see docs/inbox.md")
+    return warnings
 
 
 def unsubscribe_mailbox(config: Config) -> str:

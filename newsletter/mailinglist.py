@@ -77,8 +77,8 @@ class MailingList:
                 ) -> Iterator[Subscriber]:
         """Each reader to mail once, in list order (web readers last); ``ValidationError``
         at a bad row unless ``skip_invalid``."""
-        for _, reader in walk([self], Tally(), extras={self.id: extras} if extras else None,
-                              strict=not skip_invalid):
+        for _, reader, _ in walk([self], Tally(), extras={self.id: extras} if extras else None,
+                                 strict=not skip_invalid):
             yield reader
 
     def check(self) -> ListReport:
@@ -113,9 +113,10 @@ class Tally:
 
 def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
          extras: dict[str, Extras | None] | None = None
-         ) -> Iterator[tuple[MailingList, Subscriber]]:
+         ) -> Iterator[tuple[MailingList, Subscriber, int]]:
     """The union of ``lists``: each reader to mail once (by normalised address, whatever its
-    case), with the first list it is on, counting every row into ``tally`` on the way.
+    case), with the first list it is on and its ``key``, counting every row into ``tally``
+    on the way.
 
     ``strict``: a bad row raises ``ValidationError`` (else it is counted and skipped); a list
     that cannot be read on raises ``SubscriberError`` when ``strict``, else is a problem.
@@ -126,7 +127,7 @@ def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
         given = (extras or {}).get(mailing_list.id)
         rows = scan(mailing_list.file, given if given is not None else mailing_list.extras())
         try:
-            for verdict, row in rows:
+            for verdict, row, k in rows:
                 tally.rows += 1
                 if isinstance(row, Problem):
                     tally.invalid += 1
@@ -134,7 +135,6 @@ def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
                     if strict:
                         raise ValidationError([row])
                     continue
-                k = key(row.email)
                 if verdict == VALID and k in seen:
                     verdict = ON_EARLIER_LIST
                     tally.shared.add(k)
@@ -144,7 +144,7 @@ def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
                 seen.add(k)
                 tally.valid += 1
                 tally.languages[row.language] += 1
-                yield mailing_list, row
+                yield mailing_list, row, k
         except SubscriberError as exc:
             if strict:
                 raise

@@ -23,6 +23,9 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | builds | ``build/<slug>/`` |
 | archive | ``site/`` |
 | city table | ``cities.toml`` |
+| publish records | ``journal/publish/<target>.json`` (what each target holds) |
+| publish lock | ``journal/publish.lock`` |
+| publish working copies | ``journal/publish/<target>.git/`` (git targets) |
 """
 
 from __future__ import annotations
@@ -139,6 +142,23 @@ class Places:
     def cities(self) -> Path:
         """The archive's table of city names (``newsletter.archive.mentions``)."""
         return self.root / "cities.toml"
+
+    @property
+    def publish_records(self) -> Path:
+        """The folder of ``newsletter publish``'s records, one per target."""
+        return self.journals / "publish"
+
+    def publish_record(self, target: str) -> Path:
+        """What ``newsletter publish`` last put on one target (``target``: its key)."""
+        return self.publish_records / f"{target}.json"
+
+    def publish_checkout(self, target: str) -> Path:
+        """The local working copy a git target is published through."""
+        return self.publish_records / f"{target}.git"
+
+    @property
+    def publish_lock(self) -> Path:
+        return self.journals / "publish.lock"
 
     def inside(self, path: Path) -> Path:
         """``path`` (relative to the root, or absolute) as an absolute path."""

@@ -23,15 +23,16 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
 from newsletter.errors import NewsletterError, shown_path
 from newsletter.places import Places
 
+# "mailed": the relay accepted a mail of the service's own to the address (a confirmation).
 EVENTS = ("requested", "confirmed", "unsubscribed", "bounced", "soft_bounce", "complaint",
-          "language")
+          "language", "mailed")
 SOURCES = ("form", "one-click", "footer", "mail", "inbox", "editor")
 STOPS = ("unsubscribed", "bounced", "complaint")  # events that suppress an address
 MAILBOX_STOPS = ("bounced", "complaint")  # about the mailbox: every list, whatever they name
@@ -115,6 +116,12 @@ class Event:
 def now() -> str:
     """The current time as the record writes it: ISO 8601, UTC, milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def since(seconds: float) -> str:
+    """The time ``seconds`` ago as the record writes times (to compare with them)."""
+    then = datetime.now(UTC) - timedelta(seconds=seconds)
+    return then.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Record:
@@ -210,6 +217,12 @@ class Record:
             "detail FROM events WHERE address = ? ORDER BY id", (address.strip().lower(),))
         return [Event(a, e, li, s, t, la, c, MappingProxyType(_detail(d)))
                 for a, e, li, s, t, la, c, d in rows]
+
+    def since(self, event: str, time: str) -> list[tuple[str, str]]:
+        """(address, time) of every ``event`` at or after ``time`` (ISO 8601), oldest first."""
+        rows = self._query("SELECT address, time FROM events WHERE event = ? AND time >= ? "
+                           "ORDER BY id", (event, time))
+        return [(address, at) for address, at in rows]
 
     def count(self, address: str, event: str) -> int:
         """How many ``event`` events ``address`` has."""

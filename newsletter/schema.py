@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newsletter.errors import Problem
+from newsletter.invisible import find_invisible
 from newsletter.language import problem as language_problem
 from newsletter.markup import Rich, plain, render, scheme_ok
 from newsletter.personal import RESERVED
@@ -174,6 +175,10 @@ class Checker:
                            "header, where it could add header lines")
         elif found := control_character(value):
             self.add(keys, f"'{name}' contains a control character ({found}): not allowed")
+        elif spec.header and (hidden := find_invisible(value)):
+            self.add(keys, f"'{name}' contains the invisible character {hidden[1]} at "
+                           f"position {hidden[0] + 1}: not allowed in a mail header, where "
+                           "it can reverse or hide text (delete it; see docs/format.md)")
         if RESERVED in value:
             self.add(keys, f"'{name}' contains '{RESERVED}', which is reserved for personal "
                            "fields")

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from newsletter.errors import Problem
+from newsletter.yamlguard import expansion_problem
 
 KeyPath = tuple[str | int, ...]
 
@@ -45,8 +46,13 @@ class SourceError(Exception):
         super().__init__(str(problem))
 
 
-def read_text(path: Path, shown: str) -> str:
+def read_text(path: Path, shown: str, *, max_bytes: int | None = None) -> str:
+    """The file's text; refused (not read) when it is larger than ``max_bytes``."""
     try:
+        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+            raise SourceError(Problem(shown, None, f"is {size / 1024:,.0f} KB, over the limit "
+                                      f"of {max_bytes / 1024:,.0f} KB for one file "
+                                      "([limits] section_kb in newsletter.toml)"))
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(Problem(shown, None, f"not UTF-8 text ({exc.reason})")) from exc
@@ -68,6 +74,11 @@ def load_toml(path: Path, shown: str) -> Located:
         raise SourceError(
             Problem(shown, int(found.group(1)) if found else None, f"invalid TOML: {message}")
         ) from exc
+    except ValueError as exc:  # tomllib converts numbers with int(): a huge one is refused
+        long_number = re.search(r"\d{4000,}", text)
+        line = text[:long_number.start()].count("\n") + 1 if long_number else None
+        raise SourceError(Problem(shown, line, f"invalid TOML: {str(exc).split(';')[0]}")
+                          ) from exc
     lines: dict[KeyPath, int] = {(): 1}
     table: KeyPath = ()
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -87,9 +98,13 @@ def load_toml(path: Path, shown: str) -> Located:
 _FENCE = "---"
 
 
-def load_front_matter(path: Path, shown: str) -> Located:
-    """Split ``---`` YAML front matter from the Markdown body and parse it with key lines."""
-    text = read_text(path, shown).replace("\r\n", "\n")
+def load_front_matter(path: Path, shown: str, *, max_bytes: int | None = None) -> Located:
+    """Split ``---`` YAML front matter from the Markdown body and parse it with key lines.
+
+    A file over ``max_bytes`` is refused unread; the YAML is refused when it would expand
+    (aliases, nesting) beyond the bounds of ``newsletter.yamlguard``.
+    """
+    text = read_text(path, shown, max_bytes=max_bytes).replace("\r\n", "\n")
     all_lines = text.split("\n")
     if not all_lines or all_lines[0].strip() != _FENCE:
         raise SourceError(
@@ -127,6 +142,11 @@ def _parse_yaml(text: str, shown: str, *, first_line: int) -> tuple[Any, dict[Ke
                                                "is not allowed")) from exc
     lines: dict[KeyPath, int] = {(): first_line - 1 if first_line > 1 else 1}
     try:
+        # Walked as events first (PyYAML's parser keeps its own stack): a bomb is refused
+        # before the recursive composer or our walk below would expand it.
+        refused = expansion_problem(yaml.SafeLoader(text))
+        if refused is not None:
+            raise SourceError(Problem(shown, refused[0] + first_line, refused[1]))
         node = loader.get_single_node()
         if node is None:
             return None, lines
@@ -154,7 +174,7 @@ def _convert(
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _construct(loader, key_node, first_line, shown)
             line = key_node.start_mark.line + first_line
             if not isinstance(key, str):
                 raise SourceError(Problem(shown, line, f"expected a text key, got {key!r}"))
@@ -168,4 +188,21 @@ def _convert(
             _convert(loader, item, (*keys, index), lines, first_line, shown)
             for index, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node, first_line, shown)
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node, first_line: int, shown: str) -> Any:
+    """One scalar's value. A value YAML's rules cannot make (a date 2019-13-45, an integer
+    of thousands of digits, which Python refuses to convert) is a problem at its line."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        line = node.start_mark.line + first_line
+        what = str(exc).split(";")[0]
+        raise SourceError(Problem(shown, line, f"invalid value {_start(node)}: {what}; put "
+                                               "it in quotes if it is meant as text")) from exc
+
+
+def _start(node: yaml.Node) -> str:
+    value = str(node.value)
+    return repr(value if len(value) <= 30 else value[:30] + "…")

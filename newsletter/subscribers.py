@@ -141,9 +141,11 @@ def subscriber_for(address: str, *, name: str = "") -> Subscriber:
 VALID, DUPLICATE, SUPPRESSED_ROW, INVALID = "valid", "duplicate", "suppressed", "invalid"
 
 
-def scan(path: Path, extras: Extras = NONE) -> Iterator[tuple[str, Subscriber | Problem]]:
-    """Every row of the list with its verdict: ``valid``, ``duplicate``, ``suppressed`` or
-    ``invalid`` (then the ``Problem``). The one pass that checking and reading share.
+def scan(path: Path, extras: Extras = NONE
+         ) -> Iterator[tuple[str, Subscriber | Problem, int]]:
+    """Every row of the list with its verdict (``valid``, ``duplicate``, ``suppressed``, or
+    ``invalid`` with the ``Problem``) and the reader's ``key`` (0 for a problem). The one pass
+    that checking and reading share.
 
     A list that cannot be read on raises ``SubscriberError`` where it stops.
     """
@@ -151,14 +153,14 @@ def scan(path: Path, extras: Extras = NONE) -> Iterator[tuple[str, Subscriber | 
     seen: set[int] = set()
     for row in _all_rows(path, extras):
         if isinstance(row, Problem):
-            yield INVALID, row
+            yield INVALID, row, 0
             continue
         k = key(row.email)
         if not row.line and k in seen:
             continue  # a web reader who is on the list anyway: one reader, not a duplicate
         verdict = DUPLICATE if k in seen else SUPPRESSED_ROW if k in blocked else VALID
         seen.add(k)
-        yield verdict, row
+        yield verdict, row, k
 
 
 def read_subscribers(path: Path, extras: Extras = NONE, *,
@@ -169,7 +171,7 @@ def read_subscribers(path: Path, extras: Extras = NONE, *,
     raises ``ValidationError`` when it is reached, unless ``skip_invalid``: so run
     ``check_list`` first (one pass, every problem at once) before mailing anyone.
     """
-    for verdict, row in scan(path, extras):
+    for verdict, row, _ in scan(path, extras):
         if isinstance(row, Problem):
             if skip_invalid:
                 continue
@@ -186,7 +188,7 @@ def check_list(path: Path, extras: Extras = NONE) -> ListReport:
     field_of = {VALID: "valid", DUPLICATE: "duplicates", SUPPRESSED_ROW: "suppressed",
                 INVALID: "invalid"}
     try:
-        for verdict, row in scan(path, extras):
+        for verdict, row, _ in scan(path, extras):
             counts["rows"] += 1
             counts[field_of[verdict]] += 1
             if isinstance(row, Problem):

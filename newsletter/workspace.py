@@ -39,7 +39,7 @@ class Workspace:
 
     def load(self, folder: Path) -> Issue:
         return load_issue(folder, default_language=self.config.newsletter.language,
-                          shown=shown_path(folder))
+                          shown=shown_path(folder), limits=self.config.limits)
 
     def load_all(self, folders: Sequence[Path]) -> list[Issue]:
         """Load every issue, reporting the problems of all of them together."""

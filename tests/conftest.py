@@ -27,6 +27,15 @@ def _link_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSLETTER_SECRET", TEST_SECRET)
 
 
+@pytest.fixture(autouse=True)
+def _no_publish_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The send tests mail an archive that is never put online: they skip the check that the
+    issue's page and images are published (``--no-publish-check``), as a script that
+    publishes by other means would. Tests marked ``publish_check`` keep it."""
+    if request.node.get_closest_marker("publish_check") is None:
+        monkeypatch.setenv("NEWSLETTER_NO_PUBLISH_CHECK", "1")
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh copy of the built-in example workspace, as the current directory."""

@@ -16,6 +16,7 @@ from newsletter.send.journal import Journal
 CORPUS = Path(__file__).resolve().parent / "data" / "inbox"
 SCAFFOLD = Path(__file__).resolve().parent.parent / "newsletter" / "scaffold"
 READERS = ("anna.mueller@example.org", "li.wei@example.org", "john.smith@example.org")
+MX = "mx.example.org"  # the association's receiving server: its Authentication-Results count
 _unique = itertools.count(1)
 
 
@@ -29,6 +30,9 @@ def sent_template(cache: Path) -> Path:
                      ["send", "issues/example", "--list", "subscribers/sample.csv", "--yes"]):
             subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=root, check=True,
                            capture_output=True)
+        # The last table of the file: tests add [inbox] keys by appending lines.
+        with (root / "newsletter.toml").open("a", encoding="utf-8") as config:
+            config.write(f'\n[inbox]\nauthserv_id = "{MX}"\n')
     return root
 
 
@@ -63,6 +67,7 @@ def corpus(name: str, rcpt: str = READERS[0], mid: str = "<none@example.org>") -
     data = (CORPUS / name).read_bytes()
     for key, value in ((b"{{RCPT}}", rcpt), (b"{{MID}}", mid),
                        (b"{{LOCAL}}", rcpt.partition("@")[0]),
+                       (b"{{DOMAIN}}", rcpt.partition("@")[2]),
                        (b"{{UNIQUE}}", f"u{next(_unique)}")):
         data = data.replace(key, value.encode())
     return data

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # (and its own subpackage). cli -> preview/archive/send/compose -> render -> content/subscribers
 # -> config -> errors.
 RANKS = {
-    "errors": 0, "places": 0, "tags": 0,
+    "errors": 0, "places": 0, "tags": 0, "yamlguard": 0.5, "invisible": 0.5,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
     "record": 1, "tokens": 1, "layout": 1, "columns": 1, "transfer": 1, "email_slim": 1,
     "language": 2,
@@ -28,6 +28,7 @@ RANKS = {
     "build": 8, "check": 8, "scaffold": 8,
     "compose": 9,
     "send": 10, "preview": 10, "archive": 10,
+    "publish": 10.5,  # reads what archive wrote into site/ and what build wrote
     "inbox": 11,
     "cli": 12,
 }

@@ -277,13 +277,13 @@ def test_configuration_errors_exit_2(sent: Path, invoke: Callable[..., Result],
     assert in_url.exit_code == 2
     assert "secret" not in in_url.output
     toml = sent / "newsletter.toml"
-    toml.write_text(toml.read_text() + "\n[inbox]\nsoft_bounces = 0\nmaildir = 'inbox'\n")
+    toml.write_text(toml.read_text() + "\nsoft_bounces = 0\nmaildir = 'inbox'\n")
     assert invoke("inbox").exit_code == 2
 
 
 def test_inbox_settings_are_used(sent: Path, invoke: Callable[..., Result]) -> None:
     toml = sent / "newsletter.toml"
-    toml.write_text(toml.read_text() + "\n[inbox]\nmaildir = 'inbox'\nsoft_bounces = 1\n")
+    toml.write_text(toml.read_text() + "\nmaildir = 'inbox'\nsoft_bounces = 1\n")
     ids = message_ids(sent)
     deliver(sent / "inbox", corpus("postfix-mailbox-full.eml", LI, ids[LI]))
     result = invoke("inbox")

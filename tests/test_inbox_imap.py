@@ -183,7 +183,7 @@ def sent(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
     shutil.copytree(sent_template(tmp_path_factory.getbasetemp()), root)
     shutil.copy(dovecot.ca_file, root / "imap-ca.pem")
     toml = root / "newsletter.toml"
-    toml.write_text(toml.read_text() + "\n[inbox]\nca_file = \"imap-ca.pem\"\n")
+    toml.write_text(toml.read_text() + "ca_file = \"imap-ca.pem\"\n")  # into [inbox]
     monkeypatch.chdir(root)
     monkeypatch.setenv("NEWSLETTER_IMAP_PASSWORD", PASSWORD)
     return root
@@ -373,3 +373,57 @@ def test_many_messages_in_several_batches(dovecot: Dovecot, mailbox: IMAPClient,
     assert Record.open(sent).suppressed() == {LI}
     assert folder_uids(mailbox, "INBOX") == 0
     assert folder_uids(mailbox, "Processed") == 121
+
+
+def _with_results(message: bytes, *headers: str) -> bytes:
+    """``message`` with Authentication-Results headers on top, as receiving servers add them
+    (the first given ends up topmost: added last, by the last server)."""
+    return b"".join(f"Authentication-Results: {h}\n".encode() for h in headers) + message
+
+
+def test_forged_unsubscribes_and_bounces_without_message_id_are_listed_not_acted_on(
+        dovecot: Dovecot, mailbox: IMAPClient, sent: Path,
+        invoke: Callable[..., Result]) -> None:
+    """Only the trusted server's (mx.example.org) results count, and only a pass acts."""
+    plain = corpus("unsubscribe-mail.eml", JOHN).split(b"\n", 4)[4]  # its own A-R removed
+    assert plain.startswith(b"From:")
+    forged_fail = _with_results(plain, "mx.example.org; spf=fail smtp.mailfrom=john.smith@"
+                                "example.org; dkim=none; dmarc=fail header.from=example.org")
+    untrusted = _with_results(corpus("unsubscribe-mail.eml", LI).split(b"\n", 4)[4],
+                              "mx.attacker.example; spf=pass smtp.mailfrom=li.wei@example.org;"
+                              " dmarc=pass header.from=example.org")
+    # The sender wrote a "pass" under our server's name; our server added its own on top.
+    smuggled = _with_results(corpus("unsubscribe-mail.eml", ANNA).split(b"\n", 4)[4],
+                             "mx.example.org; dmarc=fail header.from=example.org",
+                             "mx.example.org; dmarc=pass header.from=example.org")
+    bounce = corpus("postfix-user-unknown.eml", LI, "").replace(b"Message-ID: \n", b"")
+    assert b"Message-ID" not in bounce
+    unverified_bounce = bounce
+    verified_bounce = _with_results(corpus("postfix-user-unknown.eml", ANNA, "").replace(
+        b"Message-ID: \n", b""), "mx.example.org (Postfix); spf=pass "
+        "smtp.helo=mail.example.org; dkim=none")
+    genuine = corpus("unsubscribe-mail.eml", JOHN)  # trusted server: spf, dkim, dmarc pass
+    for message in (forged_fail, untrusted, smuggled, unverified_bounce):
+        mailbox.append("INBOX", message.replace(b"\n", b"\r\n"))
+    result = invoke("inbox", "--imap", dovecot.url())
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert Record.open(sent).suppressed() == set()
+    assert "not authenticated, not acted on: for the editors to check (4):" in out
+    assert (f"{JOHN}: unsubscribe mail: the sender is not authenticated (spf=fail dkim=none "
+            "dmarc=fail by mx.example.org); if it is genuine, suppress the address by hand"
+            in out)
+    assert f"{LI}: unsubscribe mail: the sender is not authenticated (no Authentication-" \
+           "Results of mx.example.org)" in out
+    assert f"{ANNA}: unsubscribe mail: the sender is not authenticated (dmarc=fail by " \
+           "mx.example.org)" in out
+    assert f"{LI}: hard bounce [example, list sample]: names no Message-ID of ours and its " \
+           "sender is not authenticated" in out
+    assert folder_uids(mailbox, "Processed") == 4  # handled: the editors have the report
+
+    for message in (genuine, verified_bounce):
+        mailbox.append("INBOX", message.replace(b"\n", b"\r\n"))
+    acted = invoke("inbox", "--imap", dovecot.url())
+    assert acted.exit_code == 0, acted.output
+    assert "newly suppressed (2)" in acted.output
+    assert Record.open(sent).suppressed() == {JOHN, ANNA}

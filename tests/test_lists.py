@@ -7,7 +7,10 @@ a process of its own) for the one-click POST, journals written by the previous r
 
 from __future__ import annotations
 
+import os
+import pty
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +81,19 @@ def one_click(service: Service, url: str) -> None:
 
 def line(output: str, start: str) -> str:
     return next(x for x in output.splitlines() if x.startswith(start))
+
+
+def on_a_terminal(args: list[str], *, answer: str) -> str:
+    """Run the CLI with a pseudo-terminal as its standard input (so it asks), answer the
+    prompt, and return everything it wrote."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "newsletter", *args], stdin=terminal,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    os.close(terminal)
+    os.write(controller, f"{answer}\n".encode())
+    output, _ = process.communicate(timeout=60)
+    os.close(controller)
+    return output.decode("utf-8", "replace")
 
 
 # -- the record, per list -----------------------------------------------------------------
@@ -234,6 +250,13 @@ def test_the_resume_summary_counts_what_it_sends(built: Path, invoke: Invoke,
     members.write_text(members.read_text(encoding="utf-8") + "new@example.org,New,en\n",
                        encoding="utf-8")
     smtp_server.handler.messages.clear()
+    # The prompt, on a real terminal, asks about the same number; "n" sends nothing.
+    prompt = on_a_terminal(["send", ISSUE, "--list", "subscribers/members.csv", "--smtp",
+                            smtp_server.url], answer="n")
+    assert "to send now: 1" in prompt
+    assert "Send 1 message(s) now? [y/N]" in prompt
+    assert "nothing was sent" in prompt
+    assert not smtp_server.handler.messages
     again = send(invoke, "subscribers/members.csv", smtp=smtp_server)
     assert again.exit_code == 0, again.output
     assert line(again.output, "to send now:") == "to send now: 1"

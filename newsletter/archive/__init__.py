@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsletter.archive.cache import Cache, environment_key, issue_key
+from newsletter.archive.cache import Cache, environment_key, issue_key, save_origin
 from newsletter.archive.directory import directory_pages, save_keys
 from newsletter.archive.directory import words as directory_words
 from newsletter.archive.feeds import atom_entry, atom_feed, sitemap
@@ -146,6 +146,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
         Cache.store_fragment(writer.out, slug, str(fragments[slug]))
     Cache(records, [*SITE_FILES, *(page.path for page in directory)]).save(writer.out)
     save_keys(writer.out, directory)
+    save_origin(writer.out, workspace.root)
     # Last: the search index reads the pages as written; its failure leaves them in place.
     search = update_index(writer.out, [e["permalink"] + PAGE for e in entries])
     return ArchiveReport(out, len(records), sorted(pages), writer.written, writer.removed,

@@ -19,6 +19,7 @@ from newsletter.places import Places
 
 CACHE_FILE = ".archive-cache.json"
 FRAGMENTS = ".archive-cache"  # one serialised feed entry per issue: <slug>.atom
+ORIGIN = ".archive-origin.json"  # the workspace the site was built from (`newsletter publish`)
 FORMAT = 4  # raise when the cached entries change shape
 # The modules that shape an issue page (the render pipeline and the archive itself): a new
 # release that changes any of them re-renders every issue.
@@ -26,7 +27,7 @@ RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "kin
                   "language", "layout", "markup", "palette", "personal", "render", "schema",
                   "source", "workspace", "archive/__init__", "archive/cache", "archive/feeds",
                   "archive/pages", "archive/search", "archive/mentions", "archive/directory",
-                  "places", "tags", "links", "tokens", "build")
+                  "places", "tags", "links", "tokens", "build", "invisible", "yamlguard")
 LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
 
 
@@ -118,6 +119,11 @@ def _replace(path: Path, text: str) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_bytes(data)
     os.replace(temp, path)
+
+
+def save_origin(out: Path, root: Path) -> None:
+    """Note in the site which workspace built it: publish refuses another workspace's site."""
+    _replace(out / ORIGIN, json.dumps({"workspace": str(root.resolve())}, ensure_ascii=False))
 
 
 def issue_key(environment: str, fingerprint: str) -> str:

@@ -118,7 +118,8 @@ def check(issues: tuple[Path, ...], dns: bool) -> None:
     errors = 0
     for issue in workspace.load_all(issues):
         findings = [f for edition in issue.editions
-                    for f in check_output(workspace.render(edition))]
+                    for f in check_output(workspace.render(edition),
+                                                 workspace.config.limits)]
         for finding in findings:
             click.echo(f"{issue.slug}: {finding}", err=True)
         errors += sum(1 for f in findings if f.level == "error")
@@ -143,7 +144,7 @@ def main() -> None:
 
 
 # The commands of the later stages live in their own modules; importing registers them.
-from newsletter.cli import archive, inbox, preview, send, subscribers  # noqa: E402
+from newsletter.cli import archive, inbox, preview, publish, send, subscribers  # noqa: E402
 
 cli.add_command(preview.preview)
 cli.add_command(inbox.inbox)
@@ -151,6 +152,7 @@ cli.add_command(subscribers.subscribers)
 for command in send.COMMANDS:
     cli.add_command(command)
 cli.add_command(archive.archive)
+cli.add_command(publish.publish)
 
 from newsletter.cli import serve  # noqa: E402
 

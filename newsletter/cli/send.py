@@ -44,13 +44,18 @@ OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path),
 @click.option("--allow-changed", is_flag=True,
               help="Continue although the issue was rebuilt with other content.")
 @click.option("--skip-invalid", is_flag=True, help="Skip invalid rows instead of refusing.")
+@click.option("--no-publish-check", "--no-image-check", "no_publish_check", is_flag=True,
+              envvar="NEWSLETTER_NO_PUBLISH_CHECK", show_envvar=True,
+              help="Send although the issue's archive page and images are not online where "
+              "the email points (checked before a send over SMTP).")
 @click.option("--insecure", is_flag=True, hidden=True,
               help="For tests only: no certificate checks, AUTH without TLS.")
 @OUT
 def send(issue: Path, lists: tuple[str, ...], smtp: tuple[str, ...], test: tuple[str, ...],
          language: str | None, dry_run: bool, yes: bool, rate: float | None,
          connections: int | None, resend_unknown: bool, allow_changed: bool,
-         skip_invalid: bool, insecure: bool, out: Path | None) -> None:
+         skip_invalid: bool, no_publish_check: bool, insecure: bool, out: Path | None
+         ) -> None:
     """Send ISSUE (its build in build/<slug>/) to every reader of a list; resumable."""
     from newsletter.send.campaign import SendOptions, prepare
 
@@ -61,6 +66,8 @@ def send(issue: Path, lists: tuple[str, ...], smtp: tuple[str, ...], test: tuple
         lists, smtp=smtp, test=test, dry_run=dry_run, rate=rate, connections=connections,
         resend_unknown=resend_unknown, allow_changed=allow_changed, skip_invalid=skip_invalid,
         insecure=insecure, out=out, language=language))
+    if not (dry_run or no_publish_check or campaign.outbox):  # mail that leaves the machine
+        _check_published(campaign, out, warn=bool(test))
     sys.exit(_run(campaign, yes=yes))
 
 
@@ -81,6 +88,22 @@ def status(issue: Path, list_ref: str | None, out: Path | None) -> None:
 
 
 COMMANDS: list[click.Command] = [send, status]
+
+
+def _check_published(campaign: Campaign, out: Path | None, *, warn: bool) -> None:
+    """Refuse (``--test``: warn) when the issue's page or images are not online."""
+    from newsletter.errors import SendError
+    from newsletter.publish.preflight import HINT, check_published
+
+    found = check_published(campaign.config, campaign.slug, out=out)
+    if not found.missing:
+        return
+    how = "over HTTP" if found.how == "http" else "by the local publish record"
+    lines = [f"the issue is not online where its email points ({len(found.missing)} of "
+             f"{found.checked} checked {how}):", *found.lines(), HINT]
+    if not warn:
+        raise SendError("\n".join(lines))
+    click.secho("WARNING: " + "\n".join(lines), err=True, fg="yellow")
 
 
 def _run(campaign: Campaign, *, yes: bool) -> int:

@@ -19,6 +19,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parseaddr
 
 from newsletter.inbox import nonstandard
+from newsletter.inbox.auth import authenticate
 from newsletter.inbox.reports import NotAReportError, delivery_status, feedback, text
 from newsletter.inbox.verdict import (
     AUTO_REPLY,
@@ -43,10 +44,13 @@ _RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"
 class Classifier:
     """Classifies raw messages for one workspace (its unsubscribe addresses)."""
 
-    def __init__(self, unsubscribe: Collection[str], *, dedicated: bool) -> None:
-        """``unsubscribe``: the mailto: addresses; ``dedicated``: nobody else writes there."""
+    def __init__(self, unsubscribe: Collection[str], *, dedicated: bool,
+                 authserv_ids: Collection[str] = ()) -> None:
+        """``unsubscribe``: the mailto: addresses; ``dedicated``: nobody else writes there;
+        ``authserv_ids``: the receiving servers whose Authentication-Results are believed."""
         self.unsubscribe = frozenset(a.lower() for a in unsubscribe if a)
         self.dedicated = dedicated
+        self.authserv_ids = tuple(authserv_ids)
 
     def classify(self, data: bytes) -> Verdict:
         """The verdict on one raw message. Only reports and bounces are parsed beyond their
@@ -61,7 +65,11 @@ class Classifier:
         head = Verdict(REPLY, key, sender=_sender(headers), subject=text(headers.get("Subject")),
                        date=text(headers.get("Date"), 80))
         try:
-            return self._classify(headers, data, head)
+            verdict = self._classify(headers, data, head)
+            if verdict.kind in (BOUNCE, UNSUBSCRIBE):
+                auth = authenticate(headers, self.authserv_ids)
+                verdict = replace(verdict, authenticated=auth.passed, authentication=auth.why)
+            return verdict
         except NotAReportError as exc:
             return replace(head, kind=UNPARSEABLE, reason=str(exc))
         except Exception as exc:  # a library choking on hostile input is a report, not a crash

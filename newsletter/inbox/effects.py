@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from newsletter.inbox.sent import Sent, SentIndex
+from newsletter.inbox.sent import Sent, SentIndex, normal_id
 from newsletter.inbox.verdict import BOUNCE, COMPLAINT, UNSUBSCRIBE, Failure, Verdict
 from newsletter.record import ALL_LISTS, Event, Record
 
@@ -25,7 +25,7 @@ class Note:
 
     outcome: str  # hard_bounce, soft_bounce, delay, notice, complaint, unsubscribe, feedback
     address: str
-    action: str  # suppressed | counted | already | ignored
+    action: str  # suppressed | counted | already | ignored | unverified (for the editors)
     why: str  # one line: status and diagnostic, or the reason nothing was done
     sent: Sent | None = None
 
@@ -87,6 +87,12 @@ class Effects:
                       else f"the returned message {verdict.original_message_id} is not ours")
             notes.append(Note(outcome, failure.address, "ignored", reason))
             return
+        if not (self._ours(verdict.original_message_id) or verdict.authenticated):
+            # Matched by the address alone: anyone could have written it. An editor decides.
+            notes.append(Note(outcome, target, "unverified", "names no Message-ID of ours and "
+                              f"its sender is not authenticated ({verdict.authentication})",
+                              sent))
+            return
         detail = {"status": failure.status, "diagnostic": failure.diagnostic,
                   "date": verdict.date, "issue": sent.issue, "list": sent.list_name,
                   "message_id": sent.message_id, "inbox_message": verdict.key}
@@ -133,6 +139,11 @@ class Effects:
         if address not in self.suppressed and address not in self.readers():
             notes.append(Note("unsubscribe", address, "ignored", "not on any list"))
             return
+        if not verdict.authenticated:  # a forged From: must not unsubscribe anyone
+            notes.append(Note("unsubscribe", address, "unverified", "the sender is not "
+                              f"authenticated ({verdict.authentication}); if it is genuine, "
+                              "suppress the address by hand"))
+            return
         detail = {"subject": verdict.subject, "date": verdict.date,
                   "inbox_message": verdict.key}
         self._suppress(address, "unsubscribed", "mail", detail, verdict, events, notes, None,
@@ -160,6 +171,10 @@ class Effects:
         if sent is None:
             return ""
         return sent.address if sent.address in named else ""
+
+    def _ours(self, message_id: str) -> bool:
+        """Whether ``message_id`` is one a journal recorded: only we and its reader know it."""
+        return bool(message_id) and normal_id(message_id) in self.sent.by_id
 
     def _history(self, address: str) -> list[Event]:
         return self.record.history(address) + self._pending.get(address, [])

@@ -25,6 +25,7 @@ class InboxReport:
     suppressed: list[Note] = field(default_factory=list)
     counted: list[Note] = field(default_factory=list)
     ignored: list[Note] = field(default_factory=list)
+    unverified: list[Note] = field(default_factory=list)  # forged? for the editors to judge
     replies: list[Verdict] = field(default_factory=list)
     unparseable: list[tuple[str, str]] = field(default_factory=list)  # (message, reason)
     already: int = 0  # addresses named again: suppressed before, or this message seen before
@@ -42,8 +43,8 @@ class InboxReport:
             if note.action == "already":
                 self.already += 1
             else:
-                {"suppressed": self.suppressed, "counted": self.counted}.get(
-                    note.action, self.ignored).append(note)
+                {"suppressed": self.suppressed, "counted": self.counted,
+                 "unverified": self.unverified}.get(note.action, self.ignored).append(note)
 
     @property
     def messages(self) -> int:
@@ -63,6 +64,8 @@ class InboxReport:
                 f"{_OUTCOMES[k]}s {self.outcomes[k]}" for k in _OUTCOMES if self.outcomes[k]))
         out += _section(f"newly {would}suppressed", self.suppressed)
         out += _section(f"soft bounces {would}counted", self.counted, most=_MOST)
+        out += _section("not authenticated, not acted on: for the editors to check",
+                        self.unverified)
         out += _section("not acted on", self.ignored, most=_MOST)
         if self.already:
             out.append(f"already suppressed or handled before: {self.already} address(es)")

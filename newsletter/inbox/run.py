@@ -93,7 +93,9 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
     own = {str(config.newsletter.get("reply_to") or "").lower(),
            parseaddr(config.newsletter.sender)[1].lower()}
     dedicated = bool(config.section("unsubscribe").get("mailto")) and mailto not in own
-    classifier = Classifier([mailto], dedicated=dedicated)
+    trusted = config.section("inbox").get("authserv_id")
+    classifier = Classifier([mailto], dedicated=dedicated,
+                            authserv_ids=(str(trusted),) if trusted else ())
     effects = Effects(record, SentIndex(config.places),
                       _readers_of(Lists.of(config.places, config.lists)), soft_limit=soft_limit)
     report = InboxReport(source.description, dry_run=dry_run)

@@ -53,3 +53,6 @@ class Verdict:
     original_message_id: str = ""  # the bounced or reported message's Message-ID
     complained: tuple[str, ...] = ()  # COMPLAINT: addresses the report names
     feedback_type: str = ""  # COMPLAINT: abuse, fraud, not-spam, …
+    # BOUNCE, UNSUBSCRIBE: whether the trusted receiving server authenticated the sender
+    authenticated: bool = False
+    authentication: str = ""  # its results, for the report ("spf=fail dmarc=fail by mx…")

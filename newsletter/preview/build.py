@@ -91,7 +91,7 @@ def _view(workspace: Workspace, issue: Issue, reader: Subscriber | None,
         preheader=issue.preheader,
         email_html=personal.fill(rendered.email_html, values, escape_html=True),
         email_text=personal.fill(rendered.email_text, values, escape_html=False),
-        findings=tuple(check_output(_as_sent(rendered, workspace))),
+        findings=tuple(check_output(_as_sent(rendered, workspace), workspace.config.limits)),
         language=issue.language,
         languages=issue.languages,
     )

@@ -38,8 +38,9 @@ from newsletter.send.outcome import Kind, Result, Transport, final_state
 from newsletter.send.pool import Job, Policy, Pool, PoolError
 from newsletter.send.relays import Relay, describe, probe, relays_from
 from newsletter.send.report import SendReport, Summary, settled
+from newsletter.send.size import check_message_sizes
 from newsletter.send.transport import Timeouts
-from newsletter.subscribers import Subscriber, key, subscriber_for
+from newsletter.subscribers import Subscriber, subscriber_for
 
 Progress = Callable[[int], None]
 ListRef = Path | str | MailingList  # a list file, a list id, or the list itself
@@ -114,6 +115,7 @@ class Campaign:
                                  language=options.language,
                                  list_name=lists[0].id if len(lists) == 1 else ALL_LISTS,
                                  local=not (options.smtp or config.smtp_url))
+        check_message_sizes(self.editions, config.limits, str(issue_folder))
         self.composer = self.editions.default
         self.policy = self._policy()
         self.relays = self._relays()
@@ -191,10 +193,10 @@ class Campaign:
         """The journal states in which a reader is sent (again) by this run."""
         return (*SENDABLE, "unknown") if self.options.resend_unknown else SENDABLE
 
-    def list_for(self, mailing_list: MailingList, subscriber: Subscriber) -> str:
-        """The list a reader's unsubscribe link names: ``*`` when the reader is on several
-        of the lists this message is sent for (it came on behalf of all of them)."""
-        return ALL_LISTS if key(subscriber.email) in self._shared else mailing_list.id
+    def list_for(self, mailing_list: MailingList, reader_key: int) -> str:
+        """The list a reader's unsubscribe link names: ``*`` when the reader (``key``) is on
+        several of the lists this message is sent for (it came on behalf of all of them)."""
+        return ALL_LISTS if reader_key in self._shared else mailing_list.id
 
     def _summarise(self, issue_folder: Path) -> Summary:
         summary = Summary(issue=str(issue_folder), slug=self.slug,
@@ -211,8 +213,8 @@ class Campaign:
         # One pass decides and counts: each reader of the union is either sent now or
         # skipped for the state the journal holds, exactly as ``_jobs`` will decide.
         tally, skipped, to_send = Tally(), dict[str, int](), 0
-        for _, reader in walk(self.lists, tally, strict=False):
-            state = states.get(key(reader.email))
+        for _, _, reader_key in walk(self.lists, tally, strict=False):
+            state = states.get(reader_key)
             if state is None or state in self.sendable:
                 to_send += 1
             else:
@@ -301,8 +303,8 @@ class Campaign:
         return report
 
     def _dry_run(self, report: SendReport, progress: Progress | None) -> None:
-        for mailing_list, subscriber in self._readers():
-            message = self.editions.compose(subscriber, self.list_for(mailing_list, subscriber))
+        for mailing_list, subscriber, reader_key in self._readers():
+            message = self.editions.compose(subscriber, self.list_for(mailing_list, reader_key))
             report.composed += 1
             report.editions[message.language] += 1
             report.bytes += len(message.data)
@@ -339,14 +341,14 @@ class Campaign:
         finally:
             reader.close()
 
-    def _readers(self) -> Iterator[tuple[MailingList, Subscriber]]:
+    def _readers(self) -> Iterator[tuple[MailingList, Subscriber, int]]:
         """The union of the lists, read again now (the record as it is now)."""
         return walk(self.lists, Tally(), strict=not self.options.skip_invalid)
 
     def _jobs(self, journal: Journal, report: SendReport) -> Iterator[Job]:
         sendable = self.sendable
         fresh = not any(journal.counts().values())  # a first run: no reader to look up
-        for mailing_list, subscriber in self._readers():
+        for mailing_list, subscriber, reader_key in self._readers():
             address = subscriber.email.lower()
             state = None if fresh else journal.state(address)
             if state is None:
@@ -354,7 +356,7 @@ class Campaign:
             elif state not in sendable:
                 report.skipped[state] = report.skipped.get(state, 0) + 1
                 continue
-            message = self.editions.compose(subscriber, self.list_for(mailing_list, subscriber))
+            message = self.editions.compose(subscriber, self.list_for(mailing_list, reader_key))
             yield Job(address, message, resumed=state or "pending")
 
     async def _deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from newsletter.errors import ConfigError, SendError
 from newsletter.send.outcome import Channel, ConnectFailed, Kind, Result, Transport
 from newsletter.send.report import RelayStats
+from newsletter.send.size import refused_for_size
 from newsletter.send.transport import (
     PASSWORD_ENV,
     TIMED_OUT,
@@ -71,8 +72,8 @@ class Fault(enum.Enum):
 def relay_fault(result: Result) -> Fault | None:
     """What ``result`` says about the relay that gave it; None: it concerns the reader only."""
     code, reply = result.code, result.reply
-    if code in _AUTH_CODES:
-        return Fault.OUT
+    if code in _AUTH_CODES or refused_for_size(result):
+        return Fault.OUT  # the issue is too large for this relay: so for every reader
     if code is not None and code >= 500 and (
             result.stage == "connect" or _throttled(reply)
             or (result.stage in ("MAIL", "RCPT") and _RELAY_DENIED.search(reply))

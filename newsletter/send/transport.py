@@ -29,6 +29,7 @@ from newsletter.errors import ConfigError, SendError
 from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
 from newsletter.send.pipeline import Lost, Reply, Session
 from newsletter.send.pipeline import dot_stuff as dot_stuff  # where tests and callers find it
+from newsletter.send.size import over_relay_size
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 _DOT = b".\r\n"
@@ -170,6 +171,11 @@ class SmtpChannel:
 
     async def send(self, message: Message, before_data: BeforeData) -> Result:
         session = self._session
+        smtp = self._smtp
+        too_large = over_relay_size(len(message.data), smtp.esmtp_extensions.get("size"),
+                                    f"{smtp.hostname}:{smtp.port}")
+        if too_large is not None:  # RFC 1870: known before MAIL, so nothing is begun
+            return too_large
         stage = "MAIL"
         timeout = self._timeouts.command
         try:

@@ -21,15 +21,16 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from newsletter.links import ServiceUrls
-from newsletter.record import ALL_LISTS, Event, Record, RecordError
-from newsletter.serve.forms import SubscribeForm, mailed_today, read_form
-from newsletter.serve.mailer import Mailer, transport_for
+from newsletter.record import ALL_LISTS, Event, Record, RecordError, since
+from newsletter.serve.forms import SubscribeForm, read_form, spent
+from newsletter.serve.gate import Gate
+from newsletter.serve.limits import DAY
+from newsletter.serve.mailer import Confirmation, Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
     Csrf,
-    RateLimit,
     SecurityHeaders,
     security_headers,
 )
@@ -39,7 +40,6 @@ from newsletter.serve.writer import Writer
 from newsletter.tokens import CONFIRM, UNSUBSCRIBE, Claim, TokenError, Tokens
 
 log = logging.getLogger("newsletter.serve")
-_DAY = 24 * 3600.0
 
 
 class Service:
@@ -54,9 +54,9 @@ class Service:
         self.renderer = Renderer(site=str(config.newsletter.name),
                                  publisher=str(config.newsletter.publisher),
                                  colour=str(config.brand.get("colour") or "#1f5f8b"))
-        self.per_client = RateLimit(settings.per_client, 3600.0)
-        self.per_address = RateLimit(settings.per_address, _DAY)
-        self.mailer = Mailer(config, transport_for(config, settings.smtp_url))
+        self.mailer = Mailer(config, transport_for(config, settings.smtp_url),
+                             accepted=self.mailed, admit=lambda mail: self.gate.admit(mail))
+        self.gate = Gate(settings, self.mailer, self.history)
         self.default_lang = str(config.newsletter.get("language") or "en")
         self.writer: Writer | None = None
         self.reader: Record | None = None
@@ -66,6 +66,10 @@ class Service:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self.writer = Writer(Record.open(self.settings.root))
         self.reader = Record.open(self.settings.root)
+        try:
+            self.gate.recall(self.reader.since("mailed", since(DAY)))
+        except RecordError as exc:  # the service still starts: requests get 503 meanwhile
+            log.warning("the day's mails not counted from the record: %s", exc)
         self.mailer.start()
         log.info("confirmation mails go through %s", self.mailer.description)
         try:
@@ -128,6 +132,15 @@ class Service:
 
     def client(self, request: Request) -> str:
         return request.client.host if request.client else "unknown"
+
+    async def mailed(self, mail: Confirmation) -> None:
+        """The relay accepted ``mail``: only now is it in the record as mailed."""
+        await self.store(Event(mail.recipient, "mailed", mail.list_name or ALL_LISTS, "form",
+                               detail={"purpose": mail.purpose, "message_id": mail.message_id}))
+
+    def history(self, address: str) -> list[Event]:
+        assert self.reader is not None  # noqa: S101 (set by lifespan)
+        return self.reader.history(address)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -194,27 +207,27 @@ async def subscribe(request: Request) -> Response:
     if entry.errors:
         return service.page(request, _with(blank, values=entry.values, errors=entry.errors),
                             400)
-    if not service.per_client.allow(service.client(request)):
+    if not service.gate.client_allowed(service.client(request)):
+        # Keyed by the client alone: says nothing about the address.
         return service.message(request, lang, "error_title", "busy_body", 429)
     answer = service.message(request, entry.language, "sent_title", "sent_body", 200)
-    assert service.reader is not None  # noqa: S101 (set by lifespan)
-    # In memory (immediate, also for requests in flight) and in the record (across restarts).
-    over = (not service.per_address.allow(entry.address)
-            or mailed_today(service.reader.history(entry.address)) >= settings.per_address
-            or not service.mailer.has_room())
+    decision = service.gate.decide(entry.address)
     await service.store(Event(entry.address, "requested", entry.list_name, "form",
                               language=entry.language, consent_version=settings.consent_version,
                               detail={"name": entry.name, "ip": service.client(request),
                                       "consent": settings.consent[entry.language],
-                                      "mailed": "no" if over else "yes"}))
-    if not over:  # over the limit: the same answer, and no mail (no mail-bombing anyone)
+                                      "mailed": decision.detail}))
+    if decision.over is None:  # over a limit: the same answer, and no mail (no mail-bombing)
         token = service.tokens.make(CONFIRM, entry.list_name, entry.address,
                                     language=entry.language)
         link = service.urls.confirm(token)
         try:
-            service.mailer.submit(service.mailer.message(entry.address, link, entry.language))
+            mail = service.mailer.message(entry.address, link, entry.language,
+                                          list_name=entry.list_name)
         except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
             log.warning("confirmation mail not built: %s", exc)
+            return answer
+        service.gate.hand_over(decision, mail)
     return answer
 
 
@@ -229,6 +242,11 @@ async def confirm(request: Request) -> Response:
                                    link=service.urls.subscribe(lang))
         return service.message(request, lang, "invalid_title", "invalid_body", 404)
     lang = service.lang(request, claim)
+    if spent(claim, service.history(claim.address)):
+        # A link from before the reader's latest unsubscribe: replaying it must not
+        # subscribe them again. Shown like an expired link: they may ask for a new one.
+        return service.message(request, lang, "expired_title", "expired_body", 410,
+                               link=service.urls.subscribe(lang))
     t = service.renderer.texts(lang)
     if request.method != "POST":  # GET and HEAD only show; never change anything
         return service.page(request, Page(lang, t["confirm_title"], (t["confirm_body"],),

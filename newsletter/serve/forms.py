@@ -5,16 +5,18 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from newsletter.record import Event
+from newsletter.invisible import find_invisible
+from newsletter.record import STOPS, Event, since
 from newsletter.serve.settings import Settings
 from newsletter.serve.texts import LANGUAGES
 from newsletter.subscribers import normalise
+from newsletter.tokens import CONFIRM_TTL, Claim
 
 MAX_NAME = 100
 _ONE_CLICK = b"List-Unsubscribe=One-Click"
@@ -66,8 +68,10 @@ def _text(value: object) -> str:
 
 
 def _controls(value: str) -> bool:
-    """Any line break or other control character, of any Unicode kind."""
-    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value)
+    """Any line break or other control character, of any Unicode kind, or an invisible
+    format character (a bidi override would reverse the name in the To: header)."""
+    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value) \
+        or find_invisible(value) is not None
 
 
 async def read_form(request: Request) -> Mapping[str, Any]:
@@ -89,8 +93,26 @@ async def read_form(request: Request) -> Mapping[str, Any]:
 
 
 def mailed_today(history: list[Event]) -> int:
-    """Confirmation mails sent to the address of ``history`` in the last 24 hours."""
-    since = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="milliseconds")
-    since = since.replace("+00:00", "Z")
-    return sum(1 for e in history
-               if e.event == "requested" and e.detail.get("mailed") == "yes" and e.time >= since)
+    """Confirmation mails the relay accepted for the address of ``history`` in the last 24
+    hours (``mailed`` events; before those existed, requests marked ``mailed: yes``)."""
+    day_ago = since(24 * 3600)
+    return sum(1 for e in history if e.time >= day_ago and (
+        (e.event == "mailed" and e.detail.get("purpose", "confirm") == "confirm")
+        or (e.event == "requested" and e.detail.get("mailed") == "yes")))
+
+
+def spent(claim: Claim, history: list[Event]) -> bool:
+    """Whether the confirmation link of ``claim`` was issued before the address's latest
+    unsubscribe (or bounce, or complaint): then it is used up, however valid its signature.
+
+    The token knows when it was issued to the second (its expiry less the link's lifetime);
+    a stop within that same second does not spend it (the reader's own new request).
+    """
+    if not claim.expires:
+        return False
+    issued = claim.expires - CONFIRM_TTL
+    stops = [e.time for e in history if e.event in STOPS]
+    if not stops:
+        return False
+    latest = datetime.fromisoformat(max(stops).replace("Z", "+00:00")).timestamp()
+    return issued + 1 <= latest

@@ -1,4 +1,4 @@
-"""Cross-cutting protections: CSRF tokens, rate limits, and the security headers.
+"""Cross-cutting protections: CSRF tokens and the security headers (rate limits: limits.py).
 
 CSRF: a random cookie (``SameSite=Strict``, ``HttpOnly``) and, in every form, an HMAC of it
 under a key derived from the secret. A forged cross-site POST carries no cookie (SameSite)
@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,44 +38,6 @@ class Csrf:
         if not cookie or not isinstance(submitted, str) or len(cookie) > 64:
             return False
         return hmac.compare_digest(self.field_for(cookie), submitted)
-
-
-class RateLimit:
-    """At most ``limit`` events per key within ``window`` seconds (a sliding window).
-
-    Held in memory, so it resets when the service restarts; the per-address limit on
-    confirmation mails is also checked against the durable record.
-    """
-
-    def __init__(self, limit: int, window: float, *, max_keys: int = 100_000) -> None:
-        self.limit = limit
-        self.window = window
-        self._max_keys = max_keys
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, *, now: float | None = None) -> bool:
-        """Count one event for ``key``; False (and not counted) when over the limit."""
-        now = time.monotonic() if now is None else now
-        hits = self._hits.get(key)
-        if hits is None:
-            if len(self._hits) >= self._max_keys:
-                self._prune(now)
-            hits = self._hits[key] = deque()
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        return True
-
-    def _prune(self, now: float) -> None:
-        """Forget keys with no recent event; if all are recent, forget the oldest half."""
-        stale = [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]
-        for key in stale:
-            del self._hits[key]
-        if len(self._hits) >= self._max_keys:
-            for key in list(self._hits)[: self._max_keys // 2]:
-                del self._hits[key]
 
 
 def security_headers(style_hash: str) -> list[tuple[bytes, bytes]]:

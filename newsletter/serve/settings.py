@@ -12,6 +12,7 @@ from newsletter.config import Config, find_root, load_config
 from newsletter.errors import ConfigError
 from newsletter.mailinglist import Lists
 from newsletter.record import ALL_LISTS
+from newsletter.serve.limits import DAY, HOUR, FormLimits, Limit
 from newsletter.serve.texts import LANGUAGES, TEXTS
 from newsletter.tokens import secret_from_env
 
@@ -31,10 +32,19 @@ class Settings:
     known: frozenset[str]  # every list id of the workspace
     consent: Mapping[str, str]  # per language
     consent_version: str
-    per_address: int  # confirmation mails per address per 24 hours
-    per_client: int  # subscribe requests per client address per hour
+    per_address: int  # confirmation mails per mailbox per 24 hours
+    per_client: int  # subscribe requests per client network per hour
     smtp_url: str | None
     max_body: int = MAX_BODY
+    per_domain: int = 100  # confirmation mails per target domain per hour
+    per_hour: int = 300  # confirmation mails in all per hour
+
+    @property
+    def limits(self) -> FormLimits:
+        return FormLimits(client=Limit("client network", self.per_client, HOUR),
+                          mailbox=Limit("mailbox", self.per_address, DAY),
+                          domain=Limit("domain", self.per_domain, HOUR),
+                          all=Limit("hour", self.per_hour, HOUR))
 
     @property
     def root(self) -> Path:
@@ -73,7 +83,9 @@ class Settings:
         consent = {lang: (consent_section.get(lang) if consent_section is not None else None)
                    or TEXTS[lang]["consent_default"] for lang in LANGUAGES}
         limits = {"per_address": section.get("confirmations_per_address") or 3,
-                  "per_client": section.get("requests_per_client") or 20}
+                  "per_client": section.get("requests_per_client") or 20,
+                  "per_domain": section.get("confirmations_per_domain") or 100,
+                  "per_hour": section.get("confirmations_per_hour") or 300}
         for name, value in limits.items():
             if value <= 0:
                 raise ConfigError(f"[service] {name.replace('_', ' ')} must be positive")
@@ -83,6 +95,7 @@ class Settings:
                    consent=MappingProxyType(consent),
                    consent_version=str(section.get("consent_version") or "1"),
                    per_address=limits["per_address"], per_client=limits["per_client"],
+                   per_domain=limits["per_domain"], per_hour=limits["per_hour"],
                    smtp_url=smtp_url if smtp_url is not None else config.smtp_url)
 
     def known_list(self, name: str) -> bool:
