@@ -1,5 +1,7 @@
 """Write a rendered issue to ``build/<slug>/``: email.html, email.txt, web.html, manifest.json,
-and each further edition's files in ``build/<slug>/<lang>/`` (see layout.py).
+each further edition's files in ``build/<slug>/<lang>/`` (see layout.py), and the published
+images (``images/…``: scaled, upright, without metadata; see pictures.py), which
+``manifest.json`` lists under ``image_files`` with their URLs and sizes.
 
 Everything is rendered before anything is written, and each issue folder is swapped in whole,
 so a failed build never leaves half an issue behind. Same input, byte-identical output.
@@ -11,16 +13,19 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter import __version__
 from newsletter.config import Limits
+from newsletter.digests import FileDigests
 from newsletter.errors import NewsletterError, Problem, ValidationError, shown_path
+from newsletter.images import ImageCache
 from newsletter.layout import MANIFEST, BuildLayout, Edition, Manifest, edition_paths
+from newsletter.pictures import Published, publish_all
+from newsletter.places import Places
 from newsletter.render import RenderedIssue
-from newsletter.schema import Image
 from newsletter.workspace import Workspace
 
 
@@ -34,15 +39,36 @@ class BuildResult:
 
 def build(workspace: Workspace, folders: Sequence[Path], *, out: Path | None = None
           ) -> list[BuildResult]:
-    """Validate and render every issue (every edition) first; then write each build folder."""
+    """Validate and render every issue (every edition) and publish its images first; then
+    write each build folder."""
     issues = workspace.load_all(folders)
     rendered = [[workspace.render(edition) for edition in issue.editions] for issue in issues]
     too_large = [problem for editions in rendered for edition in editions
                  if (problem := _too_large(edition, workspace.config.limits)) is not None]
     if too_large:
         raise ValidationError(too_large)
+    cache = image_cache(workspace)
+    images = publish_all(rendered, workspace.config.archive_url, cache)
     target = BuildLayout.of(workspace.root, out).root
-    return [write(r, target) for r in rendered]
+    results = [write(r, target, images=i, file_digest=cache.digests.digest)
+               for r, i in zip(rendered, images, strict=True)]
+    cache.digests.save()
+    return results
+
+
+def image_cache(workspace: Workspace) -> ImageCache:
+    """The workspace's cache of processed images and of its files' digests."""
+    places = Places(workspace.root)
+    return ImageCache(places.image_cache, FileDigests(places.file_digests))
+
+
+def publish_images(workspace: Workspace, issues: Sequence[Sequence[RenderedIssue]]
+                   ) -> list[tuple[Published, ...]]:
+    """Each issue's images, processed or from the workspace's cache; every problem at once."""
+    cache = image_cache(workspace)
+    found = publish_all(issues, workspace.config.archive_url, cache)
+    cache.digests.save()
+    return found
 
 
 def _too_large(rendered: RenderedIssue, limits: Limits) -> Problem | None:
@@ -64,7 +90,8 @@ def content_hash(editions: Sequence[RenderedIssue]) -> str:
     return digest.hexdigest()
 
 
-def manifest(editions: Sequence[RenderedIssue]) -> Manifest:
+def manifest(editions: Sequence[RenderedIssue], images: Sequence[Published] = (),
+             file_digest: Callable[[Path], bytes] | None = None) -> Manifest:
     """What the later stages (send, archive) need to know without re-rendering."""
     first = editions[0]
     issue = first.issue
@@ -72,13 +99,14 @@ def manifest(editions: Sequence[RenderedIssue]) -> Manifest:
         generator=f"newsletter {__version__}", slug=issue.slug, title=issue.title,
         date=issue.date.isoformat(), subject=issue.subject, preheader=issue.preheader,
         language=issue.language, permalink=issue.permalink,
-        content_hash=content_hash(editions), source_hash=issue.fingerprint(),
+        content_hash=content_hash(editions), source_hash=issue.fingerprint(file_digest),
         sizes={name: len(text.encode("utf-8")) for name, text in _texts(editions).items()},
         placeholders=first.placeholders, defaults=dict(sorted(first.defaults.items())),
         sections=tuple({"anchor": s.anchor, "kind": s.kind, "title": s.title}
                        for s in issue.sections),
-        images=tuple(str(image.local) for image in _images(editions)),
-        editions=tuple(_edition(rendered) for rendered in editions))
+        images=tuple(image.file.path for image in images),
+        editions=tuple(_edition(rendered) for rendered in editions),
+        image_files=tuple(image.file for image in images))
 
 
 def _edition(rendered: RenderedIssue) -> Edition:
@@ -91,9 +119,11 @@ def _edition(rendered: RenderedIssue) -> Edition:
                    defaults=dict(sorted(rendered.defaults.items())))
 
 
-def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path) -> BuildResult:
-    """Write one issue (all its editions) into ``out/<slug>/``, replacing the previous build
-    in one step."""
+def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path, *,
+          images: Sequence[Published] = (),
+          file_digest: Callable[[Path], bytes] | None = None) -> BuildResult:
+    """Write one issue (all its editions) and its published ``images`` into ``out/<slug>/``,
+    replacing the previous build in one step."""
     if isinstance(editions, RenderedIssue):
         editions = [editions]
     issue = editions[0].issue
@@ -105,15 +135,15 @@ def write(editions: RenderedIssue | Sequence[RenderedIssue], out: Path) -> Build
         raise NewsletterError(f"cannot write the build: {exc.strerror or exc}",
                               path=out) from exc
     try:
-        data = manifest(editions)
+        data = manifest(editions, images, file_digest)
         for name, text in _texts(editions).items():
             (staging / name).parent.mkdir(exist_ok=True)
             (staging / name).write_text(text, encoding="utf-8", newline="")
         (staging / MANIFEST).write_text(data.to_json(), encoding="utf-8")
-        for image in _images(editions):
-            target = staging / str(image.local)
+        for image in images:
+            target = staging / image.file.path
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(issue.folder / str(image.local), target)
+            target.write_bytes(image.data)
         for folder in (staging, *(p for p in staging.rglob("*") if p.is_dir())):
             os.chmod(folder, 0o755)  # noqa: S103  (mkdtemp makes 0700; web servers must read)
         _swap(staging, final)
@@ -133,16 +163,6 @@ def _texts(editions: Sequence[RenderedIssue]) -> dict[str, str]:
                       paths["email_text"]: rendered.email_text,
                       paths["web_html"]: rendered.web_html})
     return texts
-
-
-def _images(editions: Sequence[RenderedIssue]) -> list[Image]:
-    """The local images of every edition, once each (editions share the images folder)."""
-    found: dict[str, Image] = {}
-    for rendered in editions:
-        for image in rendered.issue.images:
-            if image.local is not None:  # a remote image: nothing to copy
-                found.setdefault(image.local, image)
-    return [found[k] for k in sorted(found)]
 
 
 def _swap(new: Path, final: Path) -> None:

@@ -1,18 +1,22 @@
 """Checks of the rendered output: size against Gmail's clipping, alt texts, links, scripts,
-and sections an edition lacks a translation of."""
+sections an edition lacks a translation of, and the images as they will be published."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import lxml.html
 
 from newsletter.config import DEFAULT_LIMITS, Limits
+from newsletter.errors import ValidationError
+from newsletter.images import ImageCache
 from newsletter.invisible import find_invisible
 from newsletter.layout import edition_paths
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
+from newsletter.pictures import budget_warnings, publish_all, summary
 from newsletter.render import RenderedIssue
 from newsletter.stub import Leftover, leftovers, month_mismatch
 from newsletter.transfer import encoded_size
@@ -23,7 +27,7 @@ WARN_FROM = 90 * 1024
 
 @dataclass(frozen=True)
 class Finding:
-    level: str  # "error" or "warning"
+    level: str  # "error", "warning" or "info"
     message: str
 
     def __str__(self) -> str:
@@ -57,6 +61,21 @@ def check_output(rendered: RenderedIssue, limits: Limits = DEFAULT_LIMITS) -> li
                                     " text") for source in issue.untranslated]
     # The source files are the same for every edition: checked once, with the default.
     return (_check_source(rendered) if issue.is_default else []) + findings
+
+
+def check_images(editions: Sequence[RenderedIssue], archive_url: str, cache: ImageCache
+                 ) -> list[Finding]:
+    """An image that cannot be published (error), one over its budget (warning), and the
+    weight of them all (info). Processing fills the build's cache: the build after is quick."""
+    try:
+        (published,) = publish_all([editions], archive_url, cache)
+    except ValidationError as exc:
+        return [Finding("error", str(problem)) for problem in exc.problems]
+    files = [image.file for image in published]
+    findings = [Finding("warning", message) for message in budget_warnings(files)]
+    if files:
+        findings.append(Finding("info", f"images: {summary(files)}"))
+    return findings
 
 
 def _check_source(rendered: RenderedIssue) -> list[Finding]:

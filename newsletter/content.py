@@ -6,6 +6,7 @@ import datetime as dt
 import difflib
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from newsletter.config import DEFAULT_LIMITS, Limits
 from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
 from newsletter.errors import Problem, ValidationError
 from newsletter.kinds import KINDS
-from newsletter.markup import Rich
+from newsletter.markup import Rich, is_local
 from newsletter.schema import Checker, Field, Image, Record
 from newsletter.source import SourceError, load_front_matter, load_toml
 
@@ -81,17 +82,23 @@ class Issue:
         """Path of this edition in the archive: ``2019/10/foshan/`` or ``2019/10/foshan/zh/``."""
         return self.base_permalink + ("" if self.is_default else f"{self.language}/")
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, file_digest: Callable[[Path], bytes] | None = None) -> str:
         """Hash of the issue's source files, images included."""
-        return folder_fingerprint(self.folder)
+        return folder_fingerprint(self.folder, file_digest)
 
 
-def folder_fingerprint(folder: Path) -> str:
-    """Hash of every file in an issue folder (names and bytes), without parsing anything."""
+def folder_fingerprint(folder: Path, file_digest: Callable[[Path], bytes] | None = None
+                       ) -> str:
+    """Hash of every file in an issue folder (names and bytes), without parsing anything.
+
+    ``file_digest`` gives a file's SHA-256 (default: read and hash it); a build passes one
+    that remembers the digests of unchanged files (``newsletter.digests``).
+    """
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
+        digest.update(file_digest(path) if file_digest is not None else
+                      hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
@@ -149,7 +156,7 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None,
         if section is None:
             continue
         sections.append(section)
-        for image in _images(section.data):
+        for image in _images((section.data, section.body)):
             if image.local:
                 images.setdefault(image.local, image)
     _check_anchors(sections, problems)
@@ -200,7 +207,7 @@ def _translation(issue: Issue, lang: str, table: Record,
             sections.append(original)
             continue
         sections.append(replace(section, anchor=original.anchor))
-        for image in _images(section.data):
+        for image in _images((section.data, section.body)):
             if image.local:
                 images.setdefault(image.local, image)
     return replace(issue, title=table.title, subject=table.subject, preheader=table.preheader,
@@ -256,8 +263,11 @@ def _local_image(folder: Path, src: str) -> str | None:
 
 
 def _images(value: object) -> list[Image]:
+    """The images of a section's fields and Markdown text (``![alt](images/x.jpg)``)."""
     if isinstance(value, Image):
         return [value]
+    if isinstance(value, Rich):
+        return [Image(src, alt, local=src) for src, alt in value.images if is_local(src)]
     if isinstance(value, Record):
         return [img for _, v in value for img in _images(v)]
     if isinstance(value, tuple):

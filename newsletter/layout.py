@@ -79,6 +79,30 @@ class Edition:
 
 
 @dataclass(frozen=True)
+class ImageFile:
+    """One published image of a built issue: where it is, what the email calls it, its size."""
+
+    path: str  # relative to the issue's build folder and to its archive folder: images/x.jpg
+    source: str  # as the issue names it: images/x.heic
+    url: str  # where the email loads it from: the archive URL of the issue + path
+    bytes: int  # of the published file, what a reader downloads
+    width: int
+    height: int
+    source_bytes: int  # of the file as supplied
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "source": self.source, "url": self.url,
+                "bytes": self.bytes, "width": self.width, "height": self.height,
+                "source_bytes": self.source_bytes}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImageFile:
+        return cls(path=_str(data, "path"), source=_str(data, "source"), url=_str(data, "url"),
+                   bytes=int(data["bytes"]), width=int(data["width"]),
+                   height=int(data["height"]), source_bytes=int(data["source_bytes"]))
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The typed ``manifest.json`` of one built issue; the top-level fields are the default
     edition's, ``content_hash`` covers every edition."""
@@ -99,6 +123,8 @@ class Manifest:
     sections: tuple[Mapping[str, Any], ...] = field(hash=False)
     images: tuple[str, ...]
     editions: tuple[Edition, ...]  # the default edition first; always >= 1
+    # The published images with their URLs and sizes (``images`` holds their paths only).
+    image_files: tuple[ImageFile, ...] = ()
 
     @property
     def default_edition(self) -> Edition:
@@ -135,6 +161,7 @@ class Manifest:
             "defaults": dict(sorted(self.defaults.items())),
             "sections": [dict(s) for s in self.sections], "images": list(self.images),
             "editions": [e.to_dict() for e in self.editions],
+            "image_files": [i.to_dict() for i in self.image_files],
         }
         return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
@@ -162,7 +189,8 @@ class Manifest:
                 placeholders=tuple(str(p) for p in data["placeholders"]),
                 defaults={str(k): str(v) for k, v in data["defaults"].items()},
                 sections=tuple(dict(s) for s in data["sections"]),
-                images=tuple(str(i) for i in data["images"]), editions=editions)
+                images=tuple(str(i) for i in data["images"]), editions=editions,
+                image_files=tuple(ImageFile.from_dict(i) for i in data.get("image_files", ())))
         except NewsletterError:
             raise
         except KeyError as exc:

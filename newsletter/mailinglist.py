@@ -34,6 +34,7 @@ from newsletter.subscribers import (
     suppressed_keys,
     unreadable,
 )
+from newsletter.tabular import LIST_SUFFIXES
 
 ON_EARLIER_LIST = "on_earlier_list"  # the verdict of a reader met on an earlier list of a send
 
@@ -173,8 +174,9 @@ class Lists:
         found: dict[str, tuple[Path, ListSpec | None]] = {
             spec.id: (declared[spec.id], spec) for spec in specs}
         if places.lists.is_dir():
-            for path in sorted(places.lists.glob("*.csv")):
-                if path.name == SUPPRESSED or path.resolve() in files:
+            for path in sorted(places.lists.iterdir()):
+                if path.suffix.lower() not in LIST_SUFFIXES or path.name.startswith(".") \
+                        or path.name == SUPPRESSED or path.resolve() in files:
                     continue
                 if path.stem in found:
                     raise ConfigError(

@@ -11,12 +11,14 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
 
-from newsletter import columns
+from newsletter import blocks, columns
 
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
 _TAGS = {"p", "a", "strong", "em", "ul", "ol", "li", "br", "blockquote", "h2", "h3", "h4",
-         "code", "pre", "hr", "sub", "sup"}
-_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+         "code", "pre", "hr", "sub", "sup", "img", "table", "thead", "tbody", "tr", "th", "td"}
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "img": {"src", "alt"},
+               "th": {"align"}, "td": {"align"}}
+_CLASSES = {"p": {blocks.CLASS}}
 WRAP = 76
 
 
@@ -26,6 +28,7 @@ class Rich:
 
     html: Markup
     text: str
+    images: tuple[tuple[str, str], ...] = ()  # inline images as (src, alt), in order
 
     def __bool__(self) -> bool:
         return bool(self.text.strip())
@@ -40,14 +43,14 @@ class LinkProblem:
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # html=False: raw HTML in Markdown is shown as text, not passed through.
-    return MarkdownIt("commonmark", {"html": False, "xhtmlOut": False}).disable("image")
+    return blocks.extend(MarkdownIt("commonmark", {"html": False, "xhtmlOut": False}))
 
 
 def sanitise(html: str) -> Markup:
     """Allow-list sanitising; markdown-it already escapes, this is the second wall."""
     return Markup(  # noqa: S704  (the output of the allow-list sanitiser)
         nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=set(ALLOWED_SCHEMES),
-                  link_rel=None)
+                  link_rel=None, allowed_classes=_CLASSES)
     )
 
 
@@ -64,8 +67,11 @@ def render(source: str, *, inline: bool = False) -> tuple[Rich, list[LinkProblem
     env: dict[str, object] = {}
     tokens = md.parseInline(source, env) if inline else md.parse(source, env)
     problems = _check_links(tokens, source)
-    html = md.renderer.render(tokens, md.options, env)
-    return Rich(sanitise(html), to_text(tokens)), problems
+    html = blocks.aligned(md.renderer.render(tokens, md.options, env))
+    images = tuple((str(child.attrs.get("src", "")), child.content)
+                   for token in tokens for child in token.children or () if child.type == "image")
+    safe = Markup(blocks.styled(str(sanitise(html))))  # noqa: S704  (sanitised; styles ours)
+    return Rich(safe, to_text(tokens), images), problems
 
 
 def _check_links(tokens: list[Token], source: str) -> list[LinkProblem]:
@@ -77,8 +83,7 @@ def _check_links(tokens: list[Token], source: str) -> list[LinkProblem]:
             block_line = token.map[0]
         for child in token.children or ():
             if child.type == "image":
-                problems.append(LinkProblem(block_line, "images in Markdown text are not "
-                                            "supported; use the section's image field"))
+                problems += _check_image(child, block_line, lines)
             if child.type != "link_open":
                 continue
             href = str(child.attrs.get("href", ""))
@@ -90,6 +95,24 @@ def _check_links(tokens: list[Token], source: str) -> list[LinkProblem]:
     return problems
 
 
+def _check_image(image: Token, block_line: int, lines: list[str]) -> list[LinkProblem]:
+    src = str(image.attrs.get("src", ""))
+    offset = next((i for i in range(block_line, len(lines)) if src in lines[i]), block_line)
+    problems = []
+    if not image.content.strip():
+        problems.append(LinkProblem(offset, f"image '{src}' has no alt text: write what it "
+                                            "shows between the brackets, ![like this](...)"))
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", src) and not src.startswith("https://"):
+        problems.append(LinkProblem(offset, f"image '{src}' must be a file in the issue folder "
+                                            "(images/...) or an https:// URL"))
+    return problems
+
+
+def is_local(src: str) -> bool:
+    """True for an image in the issue folder (``images/x.jpg``), not one on the web."""
+    return not re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", src)
+
+
 def to_text(tokens: list[Token]) -> str:
     """Plain text for the text/plain part: paragraphs wrapped, lists, quotes, links as URLs."""
     out: list[str] = []
@@ -97,9 +120,27 @@ def to_text(tokens: list[Token]) -> str:
     counters: list[int | None] = []
     item_prefix: str | None = None
     heading: int | None = None
+    table: list[list[str]] | None = None
+    aligns: list[str] = []
     for token in tokens:
         kind = token.type
-        if kind == "bullet_list_open":
+        if table is not None:
+            if kind == "tr_open":
+                table.append([])
+            elif kind == "th_open":
+                aligns.append(str(token.attrs.get("style", "")).removeprefix("text-align:"))
+            elif kind == "inline":
+                table[-1].append(_inline_text(token.children or []))
+            elif kind == "table_close":
+                lead = "".join(prefixes)
+                out.extend(lead + line for line in blocks.table_text(table, WRAP - len(lead),
+                                                                     aligns))
+                _blank(out)
+                table = None
+            continue
+        if kind == "table_open":
+            table, aligns = [], []
+        elif kind == "bullet_list_open":
             counters.append(None)
         elif kind == "ordered_list_open":
             counters.append(int(token.attrs.get("start", 1) or 1))
@@ -157,6 +198,8 @@ def _inline_text(children: list[Token]) -> str:
             parts.append(child.content)
         elif child.type == "softbreak":
             parts.append(" ")
+        elif child.type == "image":
+            parts.append(f"[{child.content}]")
         elif child.type == "hardbreak":
             parts.append("\n")
         elif child.type == "link_open":

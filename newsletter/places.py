@@ -22,6 +22,8 @@ fact such as "the subscription record is ``subscribers/record.sqlite``" is writt
 | service mail | ``outbox/confirmations/`` |
 | builds | ``build/<slug>/`` |
 | archive | ``site/`` |
+| processed images (a cache) | ``.cache/images/`` |
+| digests of unchanged files (a cache) | ``.cache/digests.json`` |
 | city table | ``cities.toml`` |
 | publish records | ``journal/publish/<target>.json`` (what each target holds) |
 | publish lock | ``journal/publish.lock`` |
@@ -137,6 +139,16 @@ class Places:
     @property
     def site(self) -> Path:
         return self.root / "site"
+
+    @property
+    def image_cache(self) -> Path:
+        """Images as built (scaled, stripped), by content hash: safe to delete at any time."""
+        return self.root / ".cache" / "images"
+
+    @property
+    def file_digests(self) -> Path:
+        """SHA-256 of the workspace's files by size and time stamp: safe to delete."""
+        return self.root / ".cache" / "digests.json"
 
     @property
     def cities(self) -> Path:

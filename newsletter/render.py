@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,9 +22,10 @@ from newsletter.config import Config
 from newsletter.content import Issue
 from newsletter.email_html import inline_css, mjml_to_html
 from newsletter.errors import TemplateError, shown_path
+from newsletter.images import natural_width, published_name
 from newsletter.labels import labels
 from newsletter.language import autonym, is_cjk, primary
-from newsletter.markup import wrap
+from newsletter.markup import is_local, wrap
 from newsletter.palette import DARK, on_dark
 from newsletter.places import Places
 from newsletter.schema import Image
@@ -33,6 +35,8 @@ HTML_LAYOUT = "base.mjml.j2"
 TEXT_LAYOUT = "text/email.txt.j2"
 WEB_INDEX = "../../../index.html"  # from an issue page (yyyy/mm/name/) to the archive index
 _BYTECODE_CACHE = jinja2.FileSystemBytecodeCache()
+CONTENT_WIDTH = 552  # the email's column less its padding: what a full-width image is shown at
+_INLINE_IMAGE = re.compile(r'<img src="([^"]*)" alt="([^"]*)"(?: title="[^"]*")?>')
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,9 @@ def render_issue(issue: Issue, config: Config, templates: Templates, *,
     """Render the email (HTML and text) and the web version of one issue."""
     recorder = _Personal(placeholders=True)
     email = _context(issue, config, "email", recorder, asset_base)
-    html = inline_css(mjml_to_html(templates.render(HTML_LAYOUT, text=False, **email),
-                                   what=f"issue {issue.slug}"))
+    mjml = _inline_images(templates.render(HTML_LAYOUT, text=False, **email), issue,
+                          email["image_url"])
+    html = inline_css(mjml_to_html(mjml, what=f"issue {issue.slug}"))
     text = templates.render(TEXT_LAYOUT, text=True, **email)
     web = _html_for_web(render_mjml(issue, config, templates, mode="web"), issue)
     defaults = {**recorder.defaults, "web_url": email["issue_url"]}
@@ -132,7 +137,28 @@ def render_mjml(issue: Issue, config: Config, templates: Templates, *, mode: str
     """The MJML source of the email (``mode="email"``) or web version, before compiling."""
     placeholders = _Personal(placeholders=mode == "email")
     context = _context(issue, config, mode, placeholders, asset_base)
-    return templates.render(HTML_LAYOUT, text=False, **context)
+    return _inline_images(templates.render(HTML_LAYOUT, text=False, **context), issue,
+                          context["image_url"])
+
+
+def _inline_images(mjml: str, issue: Issue, image_url: Any) -> str:
+    """Markdown's ``![alt](images/x.jpg)`` at its published URL, sized for every client.
+
+    Such an ``<img>`` can only come from the sanitised Markdown (the templates use
+    ``<mj-image>``, and raw HTML in Markdown is shown as text).
+    """
+    def replace(match: re.Match[str]) -> str:
+        src, alt = unescape(match.group(1)), match.group(2)
+        natural = natural_width(issue.folder / src) if is_local(src) else None
+        image = Image(src, unescape(alt), local=src if is_local(src) else None)
+        url = Markup.escape(image_url(image))
+        if natural is None:
+            return (f'<img src="{url}" alt="{alt}" style="display:block;max-width:100%;'
+                    'height:auto;border:0">')
+        width = min(natural, CONTENT_WIDTH)
+        return (f'<img src="{url}" alt="{alt}" width="{width}" style="display:block;'
+                f'width:100%;max-width:{width}px;height:auto;border:0">')
+    return _INLINE_IMAGE.sub(replace, mjml)
 
 
 def _context(issue: Issue, config: Config, mode: str, recorder: _Personal,
@@ -182,7 +208,7 @@ def _html_for_web(mjml: str, issue: Issue) -> str:
 
 def _image_url(base: str) -> Any:
     def image_url(image: Image) -> str:
-        return image.src if image.local is None else base + image.local
+        return image.src if image.local is None else base + published_name(image.local)
     return image_url
 
 

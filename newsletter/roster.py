@@ -4,15 +4,23 @@ address's history (the answer to a data-subject request, DSGVO Art. 15)."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from newsletter.config import find_root
-from newsletter.errors import ConfigError, SubscriberError
+from newsletter.errors import ConfigError, Problem, SubscriberError
 from newsletter.mailinglist import MailingList, workspace_lists
 from newsletter.places import Places
 from newsletter.record import Event, Record
-from newsletter.subscribers import Extras, ListReport, check_list, suppressed_keys
+from newsletter.subscribers import (
+    Extras,
+    ListReport,
+    check_list,
+    read_subscribers,
+    suppressed_keys,
+)
+from newsletter.tabular import open_table
 
 SOURCE = "source"  # the extra column of an export: "list" or "web"
 
@@ -69,7 +77,8 @@ def history_lines(root: Path, address: str) -> list[str]:
 
 def list_lines(root: Path, address: str) -> list[str]:
     """Every row for ``address`` in the lists of the workspace (suppressed.csv too), as
-    ``path:line: column=value ...``: with the history, all we hold on a person."""
+    ``path:line: column=value ...``: with the history, all we hold on a person. Lists are
+    read as ``send`` reads them (any encoding and separator, workbooks)."""
     wanted = address.strip().lower()
     found: list[str] = []
     places = Places(root)
@@ -79,14 +88,17 @@ def list_lines(root: Path, address: str) -> list[str]:
         if not path.is_file():
             continue
         try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.DictReader(handle)
-                for row in reader:
-                    if str(row.get("email") or "").strip().lower() == wanted:
+            with open_table(path, shown) as table:
+                for item in table.rows():
+                    if isinstance(item, Problem):
+                        continue
+                    line, cells = item
+                    row = dict(zip(table.columns, cells, strict=False))
+                    if row.get("email", "").strip().lower() == wanted:
                         values = "  ".join(f"{k}={v!r}" for k, v in row.items() if k and v)
-                        found.append(f"{shown}:{reader.line_num}: {values}")
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            found.append(f"{shown}: not readable ({exc})")
+                        found.append(f"{shown}:{line}: {values}")
+        except SubscriberError as exc:
+            found.append(f"{shown}: not readable ({exc.message})")
     return found
 
 
@@ -102,13 +114,17 @@ def _line(event: Event) -> str:
 
 def _header(list_path: Path) -> list[str]:
     """The list's columns, with ``name`` and ``language`` added for web readers if missing."""
-    columns: list[str] = []
-    try:
-        with list_path.open(encoding="utf-8-sig", newline="") as handle:
-            for row in csv.reader(handle):
-                if any(cell.strip() for cell in row):
-                    columns = [cell.strip().lower() for cell in row]
-                    break
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise SubscriberError(f"cannot read subscriber list: {exc}", path=list_path) from exc
+    with open_table(list_path) as table:
+        columns = list(table.columns)
     return [*columns, *(c for c in ("email", "name", "language") if c not in columns)]
+
+
+def lists_holding(root: Path, address: str, list_refs: Sequence[str] = ()) -> list[str]:
+    """The ids of ``list_refs`` (files or ids), or else of every list of the workspace whose
+    file holds ``address`` (any case)."""
+    lists = workspace_lists(root)
+    if list_refs:
+        return [lists.resolve(ref).id for ref in list_refs]
+    wanted = address.strip().lower()
+    return [m.id for m in lists.all if m.file.is_file() and any(
+        s.email.lower() == wanted for s in read_subscribers(m.file, skip_invalid=True))]

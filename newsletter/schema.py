@@ -16,7 +16,7 @@ from typing import Any
 from newsletter.errors import Problem
 from newsletter.invisible import find_invisible
 from newsletter.language import problem as language_problem
-from newsletter.markup import Rich, plain, render, scheme_ok
+from newsletter.markup import Rich, is_local, plain, render, scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.source import KeyPath, Located
 
@@ -215,6 +215,15 @@ class Checker:
         for p in link_problems:
             self.problems.append(Problem(self.source.path, first_line + p.line_offset,
                                          p.message))
+        for src, _alt in rich.images:
+            if not is_local(src):
+                continue
+            error = self.local_file(src) if self.local_file else \
+                f"image '{src}': images from files belong in an issue's sections"
+            if error:
+                lines = value.split("\n")
+                offset = next((i for i, line in enumerate(lines) if src in line), 0)
+                self.problems.append(Problem(self.source.path, first_line + offset, error))
         return rich
 
     def link(self, value: Any, keys: KeyPath) -> Link | None:

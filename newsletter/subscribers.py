@@ -1,6 +1,7 @@
 """Subscriber list files, read as a stream, validated row by row.
 
-A list is UTF-8 CSV with a header row; ``email`` is required, every other column (``name``,
+A list is a CSV file (any usual encoding and separator), ``.xlsx`` or ``.ods`` with a header
+row, read by ``newsletter.tabular``; ``email`` is required, every other column (``name``,
 ``salutation``, ``language``, ``organisation``, ``city``, anything else) is a merge field.
 What the workspace adds to a list's rows (addresses stopped by ``suppressed.csv`` or the
 subscription record, the list's confirmed web readers, readers' language choices) comes in
@@ -13,7 +14,6 @@ a million readers); the suppression list is held the same way.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from collections import Counter
@@ -22,12 +22,12 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import BinaryIO
 
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import Problem, SubscriberError, ValidationError
 from newsletter.schema import line_break
+from newsletter.tabular import open_table
 
 SUPPRESSED = "suppressed.csv"
 MAX_FIELD = 200  # characters: values go into headers and into lines limited to 998 octets
@@ -272,44 +272,20 @@ def _unsafe(value: str) -> str | None:
 
 
 def _rows(path: Path, *, strict: bool = True) -> Iterator[Subscriber | Problem]:
-    """Every non-blank data row as a ``Subscriber`` or as the ``Problem`` that rules it out."""
+    """Every non-blank data row as a ``Subscriber`` or as the ``Problem`` that rules it out.
+
+    The file is read by ``newsletter.tabular``: CSV in any of the usual encodings and
+    separators, ``.xlsx``, ``.ods``; German, English and Chinese column names.
+    """
     shown = str(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise SubscriberError(f"cannot read subscriber list: {exc.strerror}", path=shown) from exc
-    with handle:
-        reader = csv.reader(_lines(handle, shown), strict=True)
-        line = 1
-        try:
-            header = next(reader, None)
-            while header is not None and not any(cell.strip() for cell in header):
-                line = reader.line_num + 1
-                header = next(reader, None)
-            if header is None:
-                raise SubscriberError("empty file: expected a header row such as "
-                                      "'email,name,salutation,language'", path=shown, line=1)
-            columns = _columns(header, shown, line)
-            line = reader.line_num + 1
-            for cells in reader:
-                start, line = line, reader.line_num + 1
-                if not any(cell.strip() for cell in cells):
-                    continue
-                yield _row(cells, columns, shown, start, strict=strict)
-        except csv.Error as exc:
-            raise SubscriberError(f"not valid CSV: {exc}", path=shown,
-                                  line=reader.line_num) from exc
-
-
-def _lines(handle: BinaryIO, shown: str) -> Iterator[str]:
-    """Decoded lines (BOM dropped), so that a bad byte is reported at its own line."""
-    for number, raw in enumerate(handle, start=1):
-        try:
-            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            raise SubscriberError("not UTF-8 text: save the list as 'CSV UTF-8'", path=shown,
-                                  line=number) from exc
-        yield text
+    with open_table(path, shown) as table:
+        columns = _columns(list(table.columns), shown, table.header_line)
+        for item in table.rows():
+            if isinstance(item, Problem):
+                yield item
+                continue
+            line, cells = item
+            yield _row(cells, columns, shown, line, strict=strict)
 
 
 def _columns(header: list[str], shown: str, line: int) -> tuple[str, ...]:

@@ -34,6 +34,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
     shutil.copytree(REPO / "newsletter/scaffold/issues/example", root / "issues/example")
+    # Markdown beyond CommonMark, so that axe sees it too: a table, an attribution, an image.
+    (root / "issues/example/08-figures.md").write_text(
+        "---\nkind: article\ntitle: Figures\n---\n| City | Members |\n|:--|--:|\n"
+        "| Newtown | 12 |\n| 新城 | 8 |\n\n> We grow together.\n> — The mayor of Newtown\n\n"
+        "![The delegation in front of the town hall](images/visit.png)\n", encoding="utf-8")
     issues = sorted(f"issues/{p.name}" for p in (root / "issues").iterdir())
     for args in (["build", *issues], ["archive"]):
         subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=root, check=True,

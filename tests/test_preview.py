@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import os
 import re
 import signal
@@ -246,6 +247,20 @@ def test_issue_files_are_served_and_nothing_outside(workspace: Path) -> None:
         assert body == (workspace / ISSUE / "images" / "visit.png").read_bytes()
         assert get("/issue/%2e%2e/%2e%2e/newsletter.toml")[0] == 404
         assert get("/issue/../../newsletter.toml")[0] == 404
+
+
+def test_a_heic_photo_is_previewed_as_the_jpeg_the_build_makes(workspace: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from PIL import Image
+
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (1600, 1200), (0, 128, 0))).save(out, format="HEIF")
+    (workspace / ISSUE / "images" / "IMG_1.HEIC").write_bytes(out.getvalue())
+    with running(ISSUE) as preview:
+        status, body = get(preview, "/issue/images/IMG_1.jpg")
+        assert status == 200
+        assert Image.open(io.BytesIO(body)).size == (1104, 828)
+        assert get(preview, "/issue/images/IMG_2.jpg")[0] == 404
 
 
 def test_ctrl_c_stops_cleanly(workspace: Path) -> None:

@@ -109,9 +109,10 @@ def test_bad_rows_are_reported_at_their_line(tmp_path: Path, row: str, why: str)
 @pytest.mark.parametrize(("content", "why"), [
     (b"", "1: empty file: expected a header row"),
     (b"\n\n", "1: empty file"),
-    (b"name,city\nx,y\n", "1: the header row has no 'email' column (found: 'name', 'city')"),
+    (b"name,city\nx,y\n", "1: the header row has no e-mail column (found: 'name', 'city')"),
     (b"email,name,email\n", "1: column 'email' appears twice"),
-    (b"email,name\na@example.org,ok\nb@example.org,M\xfcller\n", "3: not UTF-8 text"),
+    (b"email,name\na@example.org,ok\nb@example.org,M\xfcller,\x81\n",
+     " neither UTF-8 nor Windows-1252 text"),
     (b'email,name\na@example.org,"open quote\n', "2: not valid CSV: unexpected end of data"),
 ])
 def test_unreadable_lists(tmp_path: Path, content: bytes, why: str) -> None:

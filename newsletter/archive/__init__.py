@@ -21,7 +21,7 @@ from newsletter.archive.mentions import load_city_table, mentions
 from newsletter.archive.pages import STYLESHEET, TO_ROOT, Site, index_page, issue_page
 from newsletter.archive.search import SCRIPT, search_box, searchable_issue_page
 from newsletter.archive.writer import Writer
-from newsletter.build import manifest
+from newsletter.build import manifest, publish_images
 from newsletter.config import Config
 from newsletter.content import Issue, folder_fingerprint
 from newsletter.errors import ConfigError, NewsletterError, shown_path
@@ -29,6 +29,7 @@ from newsletter.labels import labels
 from newsletter.language import autonym
 from newsletter.layout import Edition, Manifest
 from newsletter.links import ServiceUrls
+from newsletter.pictures import Published
 from newsletter.places import Places
 from newsletter.render import BUILTIN_TEMPLATES, Templates
 from newsletter.tags import fallback, pick
@@ -84,17 +85,18 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
     reused = {slug: record for slug, record in reused.items() if fragments[slug] is not None}
     # Phase 1: validate every changed issue (all problems at once), render, compose pages.
     changed = workspace.load_all([f for slug, f in folders.items() if slug not in reused])
-    pages: dict[str, tuple[Issue, list[tuple[str, str]], list[str]]] = {}
+    pages: dict[str, tuple[Issue, list[tuple[str, str]], tuple[Published, ...]]] = {}
     records = dict(reused)
-    for issue in changed:
+    rendered = [[workspace.render(e) for e in issue.editions] for issue in changed]
+    # The images as the build publishes them (scaled, without GPS and other metadata), never
+    # the originals; every unreadable image of every issue reported before anything is written.
+    published = publish_images(workspace, rendered)
+    for issue, renders, images in zip(changed, rendered, published, strict=True):
         # Every edition is a page (2019/10/foshan/, 2019/10/foshan/zh/) and a feed entry.
-        rendered = [workspace.render(e) for e in issue.editions]
-        data = manifest(rendered)  # the typed build manifest, as `build` writes it
-        editions = [(e, issue_page(r, site)) for e, r in zip(issue.editions, rendered,
-                                                             strict=True)]
-        images = sorted({str(i.local) for e in issue.editions for i in e.images if i.local})
+        data = manifest(renders, images)  # the typed build manifest, as `build` writes it
+        editions = [(r.issue, issue_page(r, site)) for r in renders]
         files = [e.permalink + PAGE for e in issue.editions] + [
-            issue.base_permalink + i for i in images]
+            issue.base_permalink + i.file.path for i in images]
         found = mentions(issue)
         entry = _entry(data) | {"members": [m["city"] for m in found if m["kind"] == "member"]}
         records[issue.slug] = {"key": keys[issue.slug], "files": files, "entry": entry,
@@ -132,7 +134,7 @@ def build_archive(workspace: Workspace, *, out: Path | None = None,
         for permalink, html in edition_pages:
             writer.write(permalink + PAGE, html.encode("utf-8"))
         for image in images:
-            writer.write(issue.base_permalink + image, (issue.folder / image).read_bytes())
+            writer.write(issue.base_permalink + image.file.path, image.data)
     for name, content in zip(SITE_FILES, (index.encode("utf-8"), assets[0], feed, sitemap_xml,
                                           assets[1], assets[2]), strict=True):
         writer.write(name, content)

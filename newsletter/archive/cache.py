@@ -25,10 +25,13 @@ FORMAT = 4  # raise when the cached entries change shape
 # release that changes any of them re-renders every issue.
 RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "kinds", "labels",
                   "language", "layout", "markup", "palette", "personal", "render", "schema",
-                  "source", "workspace", "archive/__init__", "archive/cache", "archive/feeds",
+                  "source", "workspace", "invisible", "yamlguard", "archive/__init__",
+                  "archive/cache", "archive/feeds",
                   "archive/pages", "archive/search", "archive/mentions", "archive/directory",
-                  "places", "tags", "links", "tokens", "build", "invisible", "yamlguard")
-LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml")
+                  "build", "pictures", "places", "digests", "blocks", "images/__init__",
+                  "images/names", "images/process", "tags", "links", "tokens")
+LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml", "pillow",
+             "pillow-heif")
 
 
 @dataclass

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from newsletter.content import Issue
 from newsletter.errors import RenderError
+from newsletter.images import published_name
 from newsletter.personal import RESERVED
 from newsletter.render import RenderedIssue, Templates
 
@@ -68,7 +69,7 @@ def issue_page(rendered: RenderedIssue, site: Site) -> IssuePage:
             '<link rel="icon" href="data:,">', *_alternates(issue, site)]
     if issue.images:
         image = issue.images[0]
-        rest.append(_og("image", url + quote_path(str(image.local))))
+        rest.append(_og("image", url + quote_path(published_name(str(image.local)))))
     head = _HEAD.search(html)
     end = _HEAD_END.search(html)
     if head is None or end is None:

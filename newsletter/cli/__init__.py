@@ -110,20 +110,24 @@ def build(issues: tuple[Path, ...], out: Path | None) -> None:
 @click.option("--dns", "dns", is_flag=True,
               help="Also look up SPF, DKIM and DMARC of the sender's domain.")
 def check(issues: tuple[Path, ...], dns: bool) -> None:
-    """Validate each ISSUE and check its output (size, alt texts, links, scripts)."""
-    from newsletter.check import check_output
+    """Validate each ISSUE and check its output (size, alt texts, links, scripts, images)."""
+    from newsletter.build import image_cache
+    from newsletter.check import check_images, check_output
     from newsletter.workspace import Workspace
 
     workspace = Workspace.find(issues[0])
+    cache = image_cache(workspace)
     errors = 0
     for issue in workspace.load_all(issues):
-        findings = [f for edition in issue.editions
-                    for f in check_output(workspace.render(edition),
-                                                 workspace.config.limits)]
+        rendered = [workspace.render(edition) for edition in issue.editions]
+        findings = [f for edition in rendered
+                    for f in check_output(edition, workspace.config.limits)]
+        findings += check_images(rendered, workspace.config.archive_url, cache)
         for finding in findings:
-            click.echo(f"{issue.slug}: {finding}", err=True)
+            click.echo(f"{issue.slug}: {finding}", err=finding.level != "info")
+        cache.digests.save()
         errors += sum(1 for f in findings if f.level == "error")
-        if not findings:
+        if not [f for f in findings if f.level != "info"]:
             click.echo(f"{issue.slug}: ok")
     from newsletter.links import config_warnings
 

@@ -14,9 +14,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from newsletter.errors import NewsletterError
+from newsletter.images import ImageCache, ImageProblem
 from newsletter.preview import page
 from newsletter.preview.build import ASSET_BASE, Live
 
+PREVIEW_WIDTH = 1104  # a HEIC photo converted for the preview: as wide as the build makes it
 KEEPALIVE = 15.0  # seconds between comments on an idle event stream (proxies, dead peers)
 _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
@@ -135,7 +137,8 @@ class Handler(BaseHTTPRequestHandler):
         try:  # a NUL byte or an overlong name is a path that does not exist, not an error
             path = (base / relative).resolve()
             found = "\0" not in relative and path.is_relative_to(base) and path.is_file()
-            body = path.read_bytes() if found else b""
+            body = path.read_bytes() if found else _converted(base, path)
+            found = found or bool(body)
         except (OSError, ValueError):
             found = False
         if not found:
@@ -204,3 +207,19 @@ def _bind_error(exc: OSError, host: str, port: int) -> NewsletterError:
     if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
         return NewsletterError(f"cannot listen on {host}: not an address of this machine")
     return NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def _converted(base: Path, wanted: Path) -> bytes:
+    """A HEIC photo asked for by its published name (``x.jpg``), as the build makes it: the
+    browser cannot show HEIC itself. Empty when there is none."""
+    if not wanted.is_relative_to(base) or wanted.suffix != ".jpg":
+        return b""
+    for suffix in (".heic", ".HEIC", ".heif", ".HEIF"):
+        source = wanted.with_suffix(suffix)
+        if source.is_file():
+            try:
+                return ImageCache(None).get(source, local=source.name, max_width=PREVIEW_WIDTH
+                                            ).data
+            except ImageProblem:
+                return b""
+    return b""
