@@ -143,6 +143,12 @@ SCHEMA = (
         Field("key_file", "str", required=True), Field("selector", "str", required=True),
         Field("domain", "str", doc="default: the sender's domain"),
     )),
+    Field("dns", "record", default=None, fields=(
+        Field("server", "str", doc="host:port of the DNS server that check --dns and send's "
+              "preflight ask; default: the system's resolver"),
+        Field("dkim_selector", "str", doc="the selector your relay signs with, when it signs "
+              "(without [dkim]): its key is looked up"),
+    )),
 )
 
 # One table per list, ``[lists.<id>]`` (docs/configuration.md, docs/subscribers.md).

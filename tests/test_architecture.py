@@ -14,7 +14,8 @@ RANKS = {
     "errors": 0, "places": 0, "tags": 0, "yamlguard": 0.5, "invisible": 0.5,
     "database": 0.5,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
-    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "digests": 1,
+    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "digests": 1, "transfer": 1,
+    "email_slim": 1,
     "language": 2,
     "links": 5, "roster": 6, "office": 6,
     # Office files (CSV as Excel saves it, xlsx, ods) and photos into one clean form.
@@ -25,6 +26,7 @@ RANKS = {
     "kinds": 4, "config": 4, "editions": 4,
     "mailinglist": 5.5,
     "content": 5, "subscribers": 5, "email_html": 5, "headers": 5, "dkim_sign": 5,
+    "dns_check": 5,
     "render": 6,
     "workspace": 7,
     "build": 8, "check": 8, "scaffold": 8,

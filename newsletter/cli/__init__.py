@@ -107,7 +107,9 @@ def build(issues: tuple[Path, ...], out: Path | None) -> None:
 
 @cli.command()
 @click.argument("issues", nargs=-1, required=True, type=ISSUE)
-def check(issues: tuple[Path, ...]) -> None:
+@click.option("--dns", "dns", is_flag=True,
+              help="Also look up SPF, DKIM and DMARC of the sender's domain.")
+def check(issues: tuple[Path, ...], dns: bool) -> None:
     """Validate each ISSUE and check its output (size, alt texts, links, scripts, images)."""
     from newsletter.build import image_cache
     from newsletter.check import check_images, check_output
@@ -131,6 +133,12 @@ def check(issues: tuple[Path, ...]) -> None:
 
     for warning in config_warnings(workspace.config):
         click.echo(f"warning: {warning}", err=True)
+    if dns:
+        from newsletter.dns_check import check_dns
+
+        for dns_finding in check_dns(workspace.config):
+            click.echo(str(dns_finding), err=dns_finding.level != "ok")
+            errors += dns_finding.level == "error"
     if errors:
         raise click.exceptions.Exit(2)
 

@@ -36,7 +36,7 @@ from newsletter.send.journal import SENDABLE, Journal
 from newsletter.send.lock import SendLock
 from newsletter.send.migrate import merge_legacy, strongest
 from newsletter.send.outbox import Outbox
-from newsletter.send.outcome import Kind, Result, Transport
+from newsletter.send.outcome import Kind, Result, Transport, final_state
 from newsletter.send.pool import Job, Policy, Pool, PoolError
 from newsletter.send.relays import Relay, describe, probe, relays_from
 from newsletter.send.report import SendReport, Summary, settled
@@ -421,7 +421,7 @@ class _Counter:
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
         if final:
-            self.report.tally[_STATE[result.kind]] += 1
+            self.report.tally[final_state(result.kind)] += 1
             if result.kind is Kind.SENT:
                 self.report.editions[language(job)] += 1
             self._noted(job, result)
@@ -434,10 +434,6 @@ class _Counter:
         self.report.note(job.address, result, keep=self.failures_kept)
         if self.progress:
             self.progress(1)
-
-
-_STATE = {Kind.SENT: "sent", Kind.FAILED: "failed", Kind.RETRY: "deferred",
-          Kind.UNKNOWN: "unknown"}
 
 
 class _JournalRecorder(_Counter):
@@ -462,7 +458,7 @@ class _JournalRecorder(_Counter):
         return self.journal.durable()
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
-        state = _STATE[result.kind]
+        state = final_state(result.kind)
         self.journal.set(job.address, state, code=result.code, reply=result.describe()[:500],
                          relay=job.relay,
                          then=partial(self._durable, job.address, state, final=final))

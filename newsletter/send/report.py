@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from newsletter.send.outcome import Kind, Result
+from newsletter.send.outcome import Kind, Result, final_state
 
 
 @dataclass(frozen=True)
@@ -196,8 +196,7 @@ class RelayStats:
     out: str | None = None  # why it was dropped for the rest of the run
 
     def count(self, kind: Kind) -> None:
-        name = {Kind.SENT: "sent", Kind.FAILED: "failed", Kind.RETRY: "deferred",
-                Kind.UNKNOWN: "unknown"}[kind]
+        name = final_state(kind)
         setattr(self, name, getattr(self, name) + 1)
 
     def line(self, elapsed: float) -> str:

@@ -33,6 +33,7 @@ from newsletter.send.transport import SmtpTransport, Timeouts
 from newsletter.serve.texts import TEXTS
 
 log = logging.getLogger("newsletter.serve")
+_SEVEN_BIT = SMTP.clone(cte_type="7bit")
 QUEUE_LIMIT = 1000  # mails waiting at most; more are dropped (and logged)
 
 
@@ -112,7 +113,9 @@ class Mailer:
                 ) -> Confirmation:
         """The confirmation mail for ``address`` (validated, free of line breaks)."""
         texts = TEXTS[lang]
-        message = EmailMessage(policy=SMTP)
+        # 7-bit as every message send composes (quoted-printable or base64, whichever the
+        # text needs less of), so that a DKIM signature survives relays without 8BITMIME.
+        message = EmailMessage(policy=_SEVEN_BIT)
         message["From"] = self.sender
         message["To"] = address
         message["Subject"] = texts["mail_subject"].format(name=self.name)
