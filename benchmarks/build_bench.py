@@ -162,7 +162,7 @@ def main() -> None:
     print(_row("`newsletter build` (whole pipeline)", ours))
     print(_row("`mjml issue.mjml -o out.html` (mjml 5)", theirs))
     ratio = statistics.median(ours) / statistics.median(theirs)
-    print(f"\nratio ours/theirs (medians): {ratio:.2f}  (target: at most 0.50)")
+    print(f"\nratio ours/theirs (medians): {ratio:.2f}  (target: at most 0.60)")
     print("\n| stage, in process | time |\n| --- | --- |")
     for name, seconds in stages(issue_dir).items():
         print(f"| {name} | {seconds * 1000:.1f} ms |")

@@ -23,9 +23,10 @@ from newsletter.pictures import budget_warnings, publish_all, summary
 from newsletter.render import RenderedIssue
 from newsletter.stub import Leftover, leftovers, month_mismatch
 from newsletter.tags import primary
+from newsletter.transfer import encoded_size
 from newsletter.workspace import Workspace
 
-GMAIL_CLIP = 102 * 1024  # Gmail clips a message's HTML beyond about 102 KB
+GMAIL_CLIP = 102 * 1024  # Gmail clips a message's HTML beyond about 102 KB (as sent)
 WARN_FROM = 90 * 1024
 
 
@@ -92,15 +93,19 @@ def check_output(rendered: RenderedIssue, limits: Limits = DEFAULT_LIMITS) -> li
     issue = rendered.issue
     paths = edition_paths(issue.language, default=issue.is_default)
     findings: list[Finding] = []
-    size = len(rendered.email_html.encode("utf-8"))
-    name = paths["email_html"]
+    # What Gmail counts is the HTML part as it travels: encoded (about 9 octets for each
+    # Chinese character in quoted-printable), not the file on disk.
+    size, encoding = encoded_size(rendered.email_html)
+    name = f"{paths['email_html']} ({issue.language} edition)"
+    sent = f"{size / 1024:.1f} KB as sent ({encoding})"
     if size > GMAIL_CLIP:
-        findings.append(Finding("error", f"{name} is {size / 1024:.1f} KB: Gmail clips "
-                                         f"messages over {GMAIL_CLIP // 1024} KB"))
+        findings.append(Finding("error", f"{name} is {sent}: Gmail clips messages over "
+                                         f"{GMAIL_CLIP // 1024} KB, hiding the footer with "
+                                         "the unsubscribe link"))
     elif size > WARN_FROM:
-        findings.append(Finding("warning", f"{name} is {size / 1024:.1f} KB, close to "
-                                           f"Gmail's {GMAIL_CLIP // 1024} KB clipping limit"))
-    message = size + len(rendered.email_text.encode("utf-8"))
+        findings.append(Finding("warning", f"{name} is {sent}, close to Gmail's "
+                                           f"{GMAIL_CLIP // 1024} KB clipping limit"))
+    message = size + encoded_size(rendered.email_text)[0]
     if (too_large := limits.message_problem(message, f"the message of {name}")) is not None:
         findings.append(Finding("error", too_large))
     findings += _check_html(paths["email_html"], rendered.email_html, absolute=True)

@@ -1,18 +1,21 @@
 """Per-recipient messages from a built issue, without re-rendering.
 
 ``Composer.__init__`` does all the MIME work once per issue: headers that are the same for
-every reader are folded and encoded, and both parts (text and HTML) are quoted-printable
-encoded around the personal placeholders, which are cut out as separate slots. Per reader,
-``compose`` only encodes the few personal values and joins bytes.
+every reader are folded and encoded, and each part (text and HTML) is encoded, in
+quoted-printable or base64, whichever is smaller for it (``newsletter.transfer``; a Chinese
+text part is half the size in base64). Quoted-printable parts are encoded around the
+personal placeholders, which are cut out as separate slots; per reader, ``compose`` only
+encodes the few personal values and joins bytes. A base64 part's lines before its first
+placeholder are encoded once; from there on it is encoded per reader (in C).
 
-Quoted-printable keeps the message 7-bit (DKIM signatures survive relays without 8BITMIME)
-and every line within 76 octets, far below SMTP's 998. A slot always starts and ends with a
-soft line break (``=`` CRLF), which decoders remove, so a value can never join a long line.
+Both keep the message 7-bit (DKIM signatures survive relays without 8BITMIME) and every
+line within 76 octets, far below SMTP's 998. A quoted-printable slot always starts and ends
+with a soft line break (``=`` CRLF), which decoders remove, so a value can never join a long
+line.
 """
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import re
 import time
@@ -23,7 +26,7 @@ from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any
 
-from newsletter import personal
+from newsletter import personal, transfer
 from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.headers import address_header, fold, refuse_breaks
@@ -32,6 +35,7 @@ from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
 from newsletter.schema import line_break
 from newsletter.subscribers import Subscriber, normalise
+from newsletter.transfer import quoted_printable as _qp
 
 _SOFT = b"=\r\n"
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
@@ -217,16 +221,35 @@ class Composer:
         return self._date[1].encode()
 
 
-# The body: static quoted-printable bytes and slots, as ("t" | "h", field) for text or HTML.
-_Part = bytes | tuple[bool, str]
+# A slot: (HTML-escaped?, field name), filled per reader.
+_Slot = tuple[bool, str]
+
+
+@dataclass(frozen=True)
+class _Base64:
+    """A base64 part: its lines before the first slot encoded once, the rest per reader."""
+
+    head: bytes
+    rest: tuple[bytes | _Slot, ...]  # raw UTF-8 (CRLF line ends) and slots
+
+
+# The body: static encoded bytes, quoted-printable slots and base64 parts.
+_Part = bytes | _Slot | _Base64
 
 
 def _prepare_body(boundary: str, text: str, html_text: str) -> tuple[_Part, ...]:
     parts: list[_Part] = []
     for subtype, content in (("plain", text), ("html", html_text)):
+        content = content.replace("\r\n", "\n").replace("\r", "\n")
+        if not content.endswith("\n"):
+            content += "\n"
+        encoding = transfer.choose(content)  # by the size of the part, placeholders and all
         parts.append(f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
-                     "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode())
-        parts.extend(_encode_part(content, escape=subtype == "html"))
+                     f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode())
+        if encoding == transfer.BASE64:
+            parts.append(_base64_part(content, escape=subtype == "html"))
+        else:
+            parts.extend(_encode_part(content, escape=subtype == "html"))
         parts.append(b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())
     merged: list[_Part] = []
@@ -238,10 +261,20 @@ def _prepare_body(boundary: str, text: str, html_text: str) -> tuple[_Part, ...]
     return tuple(merged)
 
 
+def _base64_part(content: str, *, escape: bool) -> _Base64:
+    pieces = personal.split(content.replace("\n", "\r\n"))
+    first = pieces[0].encode("utf-8")
+    if len(pieces) == 1:
+        return _Base64(transfer.base64_lines(first), ())
+    # Whole lines up to the first slot never change; from there every reader's lines differ.
+    cut = len(first) // transfer.RAW_LINE * transfer.RAW_LINE
+    rest: list[bytes | _Slot] = [first[cut:]]
+    for index, piece in enumerate(pieces[1:], start=1):
+        rest.append((escape, piece) if index % 2 else piece.encode("utf-8"))
+    return _Base64(transfer.base64_lines(first[:cut]), tuple(rest))
+
+
 def _encode_part(content: str, *, escape: bool) -> list[_Part]:
-    content = content.replace("\r\n", "\n").replace("\r", "\n")
-    if not content.endswith("\n"):
-        content += "\n"
     out: list[_Part] = []
     for index, piece in enumerate(personal.split(content)):
         if index % 2:  # a placeholder: a slot between two soft line breaks
@@ -254,46 +287,19 @@ def _encode_part(content: str, *, escape: bool) -> list[_Part]:
     return out
 
 
-def _qp(text: str) -> bytes:
-    """Quoted-printable, CRLF; the last line keeps room for a soft break's ``=`` (76 octets)."""
-    encoded = binascii.b2a_qp(text.encode("utf-8"), quotetabs=False, istext=True)
-    last = len(encoded) - encoded.rfind(b"\n") - 1
-    if last > 75:
-        cut = len(encoded) - last + 73
-        while b"=" in encoded[cut - 2:cut]:  # never inside an =XX escape
-            cut -= 1
-        encoded = encoded[:cut] + b"=\n" + encoded[cut:]
-    return _dot_safe(encoded).replace(b"\n", b"\r\n")
-
-
-def _dot_safe(encoded: bytes) -> bytes:
-    """No line starts with a dot: ``.`` becomes ``=2E`` (RFC 2045 allows encoding any octet).
-
-    Then SMTP needs no dot-stuffing (RFC 5321 §4.5.2) and the sender can hand the message
-    over as it is, without scanning 90 KB per reader. Lines stay within 75 octets.
-    """
-    if not encoded.startswith(b".") and b"\n." not in encoded:
-        return encoded
-    lines: list[bytes] = []
-    for line in encoded.split(b"\n"):
-        while line.startswith(b"."):
-            line = b"=2E" + line[1:]
-            if len(line) > 75:
-                cut = 73
-                while b"=" in line[cut - 2:cut]:  # never inside an =XX escape
-                    cut -= 1
-                lines.append(line[:cut] + b"=")
-                line = line[cut:]
-        lines.append(line)
-    return b"\n".join(lines)
-
-
 def _fill(body: tuple[_Part, ...], values: Mapping[str, str]) -> bytes:
-    cache: dict[tuple[bool, str], bytes] = {}
+    cache: dict[_Slot, bytes] = {}
     pieces: list[bytes] = []
     for part in body:
         if isinstance(part, bytes):
             pieces.append(part)
+            continue
+        if isinstance(part, _Base64):
+            pieces.append(part.head)
+            pieces.append(transfer.base64_lines(b"".join(
+                piece if isinstance(piece, bytes) else personal.value(
+                    piece[1], values, escape_html=piece[0]).encode("utf-8")
+                for piece in part.rest)))
             continue
         encoded = cache.get(part)
         if encoded is None:

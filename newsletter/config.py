@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
+from newsletter.database import check_url
 from newsletter.errors import ConfigError, ValidationError, shown_path
 from newsletter.language import problem as language_problem
 from newsletter.places import CONFIG_FILE, Places
 from newsletter.schema import Checker, Field, Record
 from newsletter.source import Located, SourceError, load_toml
 from newsletter.tags import fallback
+
+DATABASE_URL_ENV = "NEWSLETTER_DATABASE_URL"
 
 SCHEMA = (
     Field("newsletter", "record", required=True, fields=(
@@ -143,9 +147,23 @@ SCHEMA = (
         Field("message_kb", "int", default=1024,
               doc="largest message to one reader (HTML, text and headers), in KB"),
     )),
+    Field("database", "record", default=None, fields=(
+        Field("url", "str", doc="postgresql://user@host[:port]/database: the subscription "
+              "record and the send journals in PostgreSQL instead of SQLite files; the password "
+              "from PGPASSWORD or ~/.pgpass, never here. NEWSLETTER_DATABASE_URL overrides it"),
+        Field("lease", "number", default=30,
+              doc="seconds a sender holds the readers it claimed without a sign of life; "
+                  "after that (killed, frozen, cut off) other senders take them"),
+    )),
     Field("dkim", "record", default=None, fields=(
         Field("key_file", "str", required=True), Field("selector", "str", required=True),
         Field("domain", "str", doc="default: the sender's domain"),
+    )),
+    Field("dns", "record", default=None, fields=(
+        Field("server", "str", doc="host:port of the DNS server that check --dns and send's "
+              "preflight ask; default: the system's resolver"),
+        Field("dkim_selector", "str", doc="the selector your relay signs with, when it signs "
+              "(without [dkim]): its key is looked up"),
     )),
 )
 
@@ -288,6 +306,38 @@ class Config:
     def smtp_url(self) -> str | None:
         """``NEWSLETTER_SMTP_URL`` overrides the file; None means the local outbox."""
         return os.environ.get("NEWSLETTER_SMTP_URL") or self.section("smtp").get("url") or None
+
+
+    @property
+    def database_url(self) -> str | None:
+        """``NEWSLETTER_DATABASE_URL``, else ``[database] url``; None: SQLite files (default).
+
+        A password belongs in ``PGPASSWORD`` or ``~/.pgpass``: newsletter.toml is shared (and
+        often kept in git), so a URL there with a password in it is refused.
+        """
+        url = os.environ.get(DATABASE_URL_ENV)
+        if url:
+            return check_url(url, where=DATABASE_URL_ENV)
+        url = self.section("database").get("url")
+        if not url:
+            return None
+        check_url(str(url))
+        if urlsplit(str(url)).password is not None:
+            raise ConfigError("[database] url in newsletter.toml holds a password: remove it "
+                              "and set PGPASSWORD (or ~/.pgpass) in the environment instead",
+                              path=shown_path(Places(self.root).config))
+        return str(url)
+
+
+def database_url_near(folder: Path) -> str | None:
+    """The database URL of the workspace at or above ``folder`` (None outside a workspace)."""
+    if os.environ.get(DATABASE_URL_ENV):
+        return check_url(os.environ[DATABASE_URL_ENV], where=DATABASE_URL_ENV)
+    try:
+        root = find_root(folder)
+    except ConfigError:
+        return None
+    return load_config(root).database_url
 
 
 def find_root(start: Path) -> Path:

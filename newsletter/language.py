@@ -1,8 +1,12 @@
-"""Language tags (BCP 47): validated with ``langcodes``, not a hand-made list."""
+"""Language tags (BCP 47): validated with ``langcodes``, not a hand-made list.
+
+``langcodes`` loads its data tables on import (about 0.1 s, a third of a build): it is
+imported only for a tag that is not one of the languages ``labels.py`` has texts for.
+"""
 
 from __future__ import annotations
 
-import langcodes
+from typing import Any
 
 from newsletter.labels import LABELS
 from newsletter.tags import primary
@@ -14,8 +18,17 @@ __all__ = ["autonym", "is_cjk", "primary", "problem"]
 _CJK = frozenset({"zh", "ja", "ko", "yue", "wuu", "hak", "nan", "gan", "hsn", "cmn"})
 
 
+def _langcodes() -> Any:
+    import langcodes
+
+    return langcodes
+
+
 def problem(tag: str) -> str | None:
     """Why ``tag`` is not a valid BCP 47 language tag (with a suggestion), or None."""
+    if tag in LABELS:  # a bare primary subtag we have texts for (de, en, zh): valid
+        return None
+    langcodes = _langcodes()
     if tag and "_" not in tag and tag.strip() == tag and langcodes.tag_is_valid(tag):
         return None
     hint = ""
@@ -41,7 +54,7 @@ def autonym(tag: str) -> str:
     if primary(tag) in LABELS and tag.lower() == primary(tag):
         return LABELS[primary(tag)]["language_name"]
     try:
-        name = str(langcodes.Language.get(tag).autonym())
+        name = str(_langcodes().Language.get(tag).autonym())
     except (LookupError, ValueError):
         return tag
     return name[:1].upper() + name[1:]

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsletter.config import ListSpec
+from newsletter.config import ListSpec, database_url_near
 from newsletter.errors import ConfigError, Problem, SubscriberError, ValidationError
 from newsletter.places import Places
 from newsletter.record import ALL_LISTS, Record
@@ -37,6 +37,11 @@ from newsletter.subscribers import (
 from newsletter.tabular import LIST_SUFFIXES
 
 ON_EARLIER_LIST = "on_earlier_list"  # the verdict of a reader met on an earlier list of a send
+
+
+def open_record(places: Places) -> Record:
+    """The workspace's record: in PostgreSQL with a database URL, else its SQLite file."""
+    return Record.open(places.root, database_url_near(places.root))
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class MailingList:
         ``RecordError`` if the record cannot be read: nobody is mailed without it.
         """
         blocked = set(suppressed_keys(self.places.suppressed))
-        with Record.open(self.places.root) as record:
+        with open_record(self.places) as record:
             blocked.update(key(a) for a in record.suppressed(self.id, self.known))
             web = tuple(record.subscribers(self.id, self.known))
             choices = record.languages()
@@ -196,7 +201,7 @@ class Lists:
     def orphans(self) -> list[str]:
         """Ids that readers confirmed on in the record but that no list has (a list renamed
         without keeping its id): their web readers are mailed by no list."""
-        with Record.open(self.places.root) as record:
+        with open_record(self.places) as record:
             named = record.confirmed_lists()
         return sorted(named - self.ids - {ALL_LISTS})
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.config import database_url_near
 from newsletter.errors import Problem, SubscriberError, ValidationError
 from newsletter.record import ALL_LISTS, Event, Record
 from newsletter.subscribers import check_list, normalise
@@ -80,10 +81,11 @@ def _write_row(handle: io.TextIOBase, cells: list[str], line: int) -> int:
     return line + text.count("\n")
 
 
-def unsubscribe(record_path: Path, address: str, *, reason: str = "") -> Event:
-    """Stop ``address`` on every list, as the reader asked by phone or letter."""
+def unsubscribe(root: Path, address: str, *, reason: str = "") -> Event:
+    """Stop ``address`` on every list, as the reader asked by phone or letter (in the record
+    of the workspace at ``root``: its file, or PostgreSQL with a database URL)."""
     email = _address(address)
-    with Record(record_path) as record:
+    with Record.open(root, database_url_near(root)) as record:
         if email in record.suppressed():
             raise SubscriberError(f"{email} is unsubscribed already; nothing recorded")
         event = Event(email, "unsubscribed", ALL_LISTS, EDITOR,
@@ -92,7 +94,7 @@ def unsubscribe(record_path: Path, address: str, *, reason: str = "") -> Event:
     return event
 
 
-def resubscribe(record_path: Path, address: str, *, reason: str,
+def resubscribe(root: Path, address: str, *, reason: str,
                 lists: Sequence[str]) -> list[Event]:
     """Lift an unsubscribe (the reader asked to come back) on ``lists``, the ids of the lists
     whose files hold the reader: a confirmation lifts only its own list's stops, and makes
@@ -104,7 +106,7 @@ def resubscribe(record_path: Path, address: str, *, reason: str,
     if not reason.strip():
         raise SubscriberError("say why with --reason (a letter, a call): the record is the "
                               "proof of the reader's consent")
-    with Record(record_path) as record:
+    with Record.open(root, database_url_near(root)) as record:
         if email not in record.suppressed():
             raise SubscriberError(f"{email} is not unsubscribed; nothing recorded")
         events = [Event(email, "confirmed", list_id, EDITOR, detail={"reason": reason})

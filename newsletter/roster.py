@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from newsletter.config import find_root
+from newsletter.config import database_url_near, find_root
 from newsletter.errors import ConfigError, Problem, SubscriberError
 from newsletter.mailinglist import MailingList, workspace_lists
 from newsletter.places import Places
@@ -71,7 +71,7 @@ def export_list(mailing_list: MailingList, out: TextIO) -> int:
 
 def history_lines(root: Path, address: str) -> list[str]:
     """Every recorded event of ``address``, oldest first, one line each."""
-    with Record.open(root) as record:
+    with Record.open(root, database_url_near(root)) as record:
         return [_line(event) for event in record.history(address)]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,6 +17,7 @@ from newsletter.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
 SCAFFOLD = REPO / "newsletter" / "scaffold"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # pg_support, serve_helpers
 CHROMIUM = Path(os.environ.get("NEWSLETTER_CHROMIUM", "/usr/bin/chromium"))
 
 
@@ -142,3 +145,27 @@ def official_mjml() -> Path:
 def doiuse_email() -> Path:
     """doiuse-email: which mail clients lack which HTML and CSS features."""
     return node_package("doiuse-email")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One real PostgreSQL server for the session (Debian's binaries, see pg_support.py).
+
+    Missing binaries: a failure in CI, a skip elsewhere.
+    """
+    from pg_support import binaries, postgres_server
+
+    found = binaries()
+    if found is None:
+        message = "PostgreSQL not found in /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with postgres_server(found) as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres: Any) -> str:
+    """A fresh, empty database on the session's server: its URL."""
+    return str(postgres.fresh())

@@ -75,21 +75,27 @@ class Service:
         self.process.wait()
 
 
-def start_service(root: Path, *, smtp_url: str = "", port: int) -> Service:
-    """Start ``newsletter serve`` in ``root`` and wait until it answers."""
+def start_service(root: Path, *, smtp_url: str = "", port: int, workers: int = 1,
+                  database_url: str | None = None) -> Service:
+    """Start ``newsletter serve`` in ``root`` and wait until it answers (every worker)."""
     env = dict(os.environ, NEWSLETTER_SMTP_URL=smtp_url)
+    if database_url:
+        env["NEWSLETTER_DATABASE_URL"] = database_url
     log = root / f"serve-{port}.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "newsletter", "serve", "--port", str(port),
-             "--no-access-log"], cwd=root, env=env, stdout=handle, stderr=subprocess.STDOUT)
+             "--no-access-log", "--workers", str(workers)], cwd=root, env=env, stdout=handle,
+            stderr=subprocess.STDOUT)
     service = Service(process, port, root, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"serve exited: {log.read_text(encoding='utf-8')}")
         try:
-            if httpx.get(f"{service.base}/health", timeout=1).status_code == 200:
+            started = log.read_text(encoding="utf-8").count("Application startup complete")
+            if httpx.get(f"{service.base}/health", timeout=1).status_code == 200 and \
+                    started >= workers:
                 return service
         except httpx.TransportError:
             pass
@@ -113,10 +119,16 @@ def tokens() -> Tokens:
     return Tokens(secret_from_env())
 
 
-def events(root: Path) -> list[tuple[str, str, str, str]]:
+def events(root: Path, database_url: str | None = None) -> list[tuple[str, str, str, str]]:
     """Every row of the record but the service's own ``mailed`` ones (a mail was accepted,
     written as the relay answers, so at no fixed point of a test): (address, event, list,
-    source)."""
+    source). From PostgreSQL when ``database_url`` is given."""
+    if database_url:
+        import psycopg
+
+        with psycopg.connect(database_url) as pg:
+            return pg.execute("SELECT address, event, list_name, source FROM events "
+                              "WHERE event != 'mailed' ORDER BY id").fetchall()
     path = root / "subscribers" / "record.sqlite"
     if not path.exists():
         return []

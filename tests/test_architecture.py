@@ -12,19 +12,22 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # -> config -> errors.
 RANKS = {
     "errors": 0, "places": 0, "tags": 0, "yamlguard": 0.5, "invisible": 0.5,
+    "database": 0.5,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
-    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "digests": 1,
+    "record": 1, "tokens": 1, "layout": 1, "columns": 1, "digests": 1, "transfer": 1,
+    "email_slim": 1,
     "language": 2,
     "links": 5, "roster": 6, "office": 6,
     # Office files (CSV as Excel saves it, xlsx, ods) and photos into one clean form.
     "tabular": 2, "images": 2, "pictures": 7, "blocks": 1.5,
-    "serve": 10.5,  # uses send's transport for confirmation mails
+    "serve": 10.5, "dbadmin": 11,  # uses send's transport for confirmation mails
     "markup": 2,
     "schema": 3,
     "kinds": 4, "config": 4, "editions": 4,
     "identity": 4.5, "drift": 5,
     "mailinglist": 5.5,
     "content": 5, "subscribers": 5, "email_html": 5, "headers": 5, "dkim_sign": 5,
+    "dns_check": 5,
     "render": 6,
     "workspace": 7,
     "build": 8, "check": 8, "scaffold": 8,

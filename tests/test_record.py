@@ -1,4 +1,8 @@
-"""The subscription record: durable, append-only, safe for several writers at once."""
+"""The subscription record: durable, append-only, safe for several writers at once.
+
+Every guarantee is tested against both back ends (``backend``: SQLite, PostgreSQL); what
+only one of them can suffer (a damaged file, a wrong password) is tested for that one.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +21,28 @@ from click.testing import Result
 
 from newsletter.record import Event, Record, RecordError
 
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest) -> str | None:
+    """None for the SQLite file, or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _rows(root: Path, url: str | None) -> list[tuple[str, ...]]:
+    with Record.open(root, url) as record:
+        return record.rows()
+
 
 def _event(address: str, event: str, list_name: str = "sample", **extra: str) -> Event:
     return Event(address, event, list_name, extra.pop("source", "form"), **extra)
 
 
-def test_append_and_history_round_trip(tmp_path: Path) -> None:
-    record = Record.open(tmp_path)
+def test_append_and_history_round_trip(tmp_path: Path, url: str | None) -> None:
+    record = Record.open(tmp_path, url)
     record.append(Event("Anna@Example.ORG", "requested", "sample", "form", language="zh",
                         consent_version="2", detail={"ip": "127.0.0.1", "name": "Anna"}))
     record.append(_event("anna@example.org", "confirmed", language="zh"))
@@ -38,18 +57,18 @@ def test_append_and_history_round_trip(tmp_path: Path) -> None:
     assert record.count("anna@example.org", "confirmed") == 1
     assert record.count("anna@example.org", "bounced") == 0
     record.close()
-    assert (tmp_path / "subscribers" / "record.sqlite").is_file()
+    assert (tmp_path / "subscribers" / "record.sqlite").is_file() == (url is None)
 
 
-def test_reading_a_missing_record_creates_nothing(tmp_path: Path) -> None:
-    record = Record.open(tmp_path)
+def test_reading_a_missing_record_creates_nothing(tmp_path: Path, url: str | None) -> None:
+    record = Record.open(tmp_path, url)
     assert record.suppressed() == set()
     assert list(record.subscribers("sample")) == []
     assert record.history("a@b.de") == []
     assert not (tmp_path / "subscribers").exists()
 
 
-def test_events_cannot_be_changed_or_deleted(tmp_path: Path) -> None:
+def test_events_cannot_be_changed_or_deleted_in_sqlite(tmp_path: Path) -> None:
     with Record.open(tmp_path) as record:
         record.append(_event("a@example.org", "confirmed"))
     db = sqlite3.connect(tmp_path / "subscribers" / "record.sqlite")
@@ -61,16 +80,17 @@ def test_events_cannot_be_changed_or_deleted(tmp_path: Path) -> None:
     assert [e.event for e in Record.open(tmp_path).history("a@example.org")] == ["confirmed"]
 
 
-def test_bad_events_are_refused(tmp_path: Path) -> None:
-    record = Record.open(tmp_path)
+def test_bad_events_are_refused(tmp_path: Path, url: str | None) -> None:
+    record = Record.open(tmp_path, url)
     with pytest.raises(ValueError, match="unknown event"):
         record.append(_event("a@example.org", "deleted"))
     with pytest.raises(ValueError, match="bad address"):
         record.append(_event("a@example.org\r\nBcc: x@y.z", "confirmed"))
+    assert record.total() == 0
 
 
-def test_suppression_and_subscribers(tmp_path: Path) -> None:
-    record = Record.open(tmp_path)
+def test_suppression_and_subscribers(tmp_path: Path, url: str | None) -> None:
+    record = Record.open(tmp_path, url)
     record.append_many([
         _event("a@example.org", "requested"),
         _event("a@example.org", "confirmed", language="de", detail={"name": "Anna"}),
@@ -113,7 +133,7 @@ _WRITER = textwrap.dedent("""
     from pathlib import Path
     from newsletter.record import Event, Record
     root, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    record = Record.open(root)
+    record = Record.open(root, sys.argv[4] if len(sys.argv) > 4 else None)
     for i in range(count):
         record.append(Event(f"{tag}-{i}@example.org", "unsubscribed", "sample", "one-click",
                             detail={"n": str(i)}))
@@ -121,17 +141,21 @@ _WRITER = textwrap.dedent("""
 """)
 
 
-def test_concurrent_writers_from_several_processes(tmp_path: Path) -> None:
-    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), f"w{n}", "60"],
-                                stdout=subprocess.DEVNULL) for n in range(4)]
+def _args(url: str | None) -> list[str]:
+    return [url] if url else []
+
+
+def test_concurrent_writers_from_several_processes(tmp_path: Path, url: str | None) -> None:
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), f"w{n}", "60",
+                                 *_args(url)], stdout=subprocess.DEVNULL) for n in range(4)]
     assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
-    suppressed = Record.open(tmp_path).suppressed()
+    suppressed = Record.open(tmp_path, url).suppressed()
     assert suppressed == {f"w{n}-{i}@example.org" for n in range(4) for i in range(60)}
 
 
-def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
-    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), "k", "100000"],
-                              stdout=subprocess.PIPE, text=True)
+def test_kill_9_loses_no_acknowledged_event(tmp_path: Path, url: str | None) -> None:
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), "k", "100000",
+                               *_args(url)], stdout=subprocess.PIPE, text=True)
     assert writer.stdout is not None
     acknowledged = -1
     deadline = time.monotonic() + 30
@@ -139,10 +163,11 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
         acknowledged = int(writer.stdout.readline())
     writer.send_signal(signal.SIGKILL)
     writer.wait()
-    db = sqlite3.connect(tmp_path / "subscribers" / "record.sqlite")
-    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    rows = db.execute("SELECT address, detail FROM events ORDER BY id").fetchall()
-    db.close()
+    if url is None:
+        db = sqlite3.connect(tmp_path / "subscribers" / "record.sqlite")
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        db.close()
+    rows = [(row[1], row[7]) for row in _rows(tmp_path, url)]
     assert len(rows) >= acknowledged + 1
     for i, (address, detail) in enumerate(rows):  # no torn or reordered record
         assert address == f"k-{i}@example.org"
@@ -179,9 +204,12 @@ def test_disk_full_is_a_record_error_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_check_and_send_honour_the_record(workspace: Path, invoke: Callable[..., Result],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          url: str | None) -> None:
     monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
-    with Record.open(workspace) as record:
+    if url:
+        monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
+    with Record.open(workspace, url) as record:
         record.append_many([
             _event("web.reader@example.net", "confirmed", language="zh",
                    detail={"name": "Web Reader"}),
@@ -199,3 +227,4 @@ def test_check_and_send_honour_the_record(workspace: Path, invoke: Callable[...,
     got = sorted(str(m["To"]).rpartition("<")[2].rstrip(">").lower() for m in box)
     assert got == ["anna.mueller@example.org", "john.smith@example.org",
                    "web.reader@example.net"]
+    assert (workspace / "subscribers" / "record.sqlite").exists() == (url is None)

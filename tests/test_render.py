@@ -107,7 +107,7 @@ def test_inlining_without_validation_changes_nothing() -> None:
     issue = workspace.load(Path("issues/example"))
     html = mjml_to_html(render_mjml(issue, workspace.config, workspace.templates,
                                     mode="email"), what="test")
-    ours = inline_css(html)
+    ours = inline_css(html, slim=False)
     patched = merge_style.csstext_to_pairs
     try:
         merge_style.csstext_to_pairs = patched.__wrapped_original__  # type: ignore[attr-defined]

@@ -27,9 +27,9 @@ from newsletter.send.report import SendReport
 FAST = Policy(attempts=3, backoff=0.01, pause_after=20)
 
 
-@pytest.fixture
-def faulty() -> Iterator[Server]:
-    server = start_server(Recorder())
+@pytest.fixture(params=["lock-step", "pipelined"])
+def faulty(request: pytest.FixtureRequest) -> Iterator[Server]:
+    server = start_server(Recorder(pipelining=request.param == "pipelined"))
     yield server
     server.controller.stop()
 

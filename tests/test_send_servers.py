@@ -61,8 +61,9 @@ class Faults:
 class Recorder:
     """An aiosmtpd handler that records what it accepted, with optional faults."""
 
-    def __init__(self, faults: Faults | None = None) -> None:
+    def __init__(self, faults: Faults | None = None, *, pipelining: bool = False) -> None:
         self.faults = faults or Faults()
+        self.pipelining = pipelining  # advertise PIPELINING (RFC 2920) in the EHLO reply
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.connections = 0
         self.lock = threading.Lock()
@@ -120,7 +121,31 @@ class Recorder:
 
 
 class FaultSMTP(SMTP):
-    """aiosmtpd's server, able to fail MAIL for a recipient and drop on DATA."""
+    """aiosmtpd's server, able to fail MAIL for a recipient and drop on DATA.
+
+    It reads commands line by line from its stream, so pipelined commands work; with
+    ``Recorder(pipelining=True)`` it also says so in its EHLO reply.
+    """
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        handler: Recorder = self.event_handler
+        if not handler.pipelining:
+            await super().smtp_EHLO(hostname)
+            return
+        pushed: list[str] = []
+        push = self.push
+
+        async def collect(line: str) -> None:
+            pushed.append(line)
+
+        self.push = collect  # type: ignore[method-assign]
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self.push = push  # type: ignore[method-assign]
+        for line in [*pushed[:-1], "250-PIPELINING", pushed[-1]] if len(pushed) > 1 and \
+                pushed[0].startswith("250-") else pushed:
+            await push(line)
 
     async def smtp_MAIL(self, arg: str) -> None:
         handler: Recorder = self.event_handler

@@ -32,10 +32,18 @@ def smtp() -> Iterator[Server]:
     server.controller.stop()
 
 
+@pytest.mark.parametrize(("workers", "backend"), [(1, "sqlite"), (4, "sqlite"),
+                                                  (4, "postgresql")])
 def test_500_concurrent_mixed_requests_record_every_event_exactly_once(
-        workspace: Path, smtp: Server) -> None:
-    service_config(workspace, requests_per_client=1000)
-    service = start_service(workspace, smtp_url=smtp.url, port=free_port())
+        workspace: Path, smtp: Server, workers: int, backend: str,
+        request: pytest.FixtureRequest) -> None:
+    """Also with 4 uvicorn workers sharing the record: a SQLite file, or PostgreSQL."""
+    url = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else None
+    # Each of the workers counts its share of every limit: room for all 100 mails in each.
+    service_config(workspace, requests_per_client=1000 * workers,
+                   confirmations_per_domain=100 * workers, confirmations_per_hour=300 * workers)
+    service = start_service(workspace, smtp_url=smtp.url, port=free_port(), workers=workers,
+                            database_url=url)
     try:
         with service.client() as client:
             cookie, field = form(client, "/subscribe")
@@ -86,7 +94,11 @@ def test_500_concurrent_mixed_requests_record_every_event_exactly_once(
             time.sleep(0.1)
     finally:
         service.stop()
-    rows = events(workspace)
+    rows = events(workspace, url)
+    assert (workspace / "subscribers" / "record.sqlite").exists() == (url is None)
+    if workers > 1:  # every worker started; the one CSRF cookie above was good for all
+        log = service.log.read_text(encoding="utf-8")
+        assert log.count("Application startup complete") == workers, log
     counted = Counter((address, event) for address, event, _, _ in rows)
     expected = Counter({(f"oc{i}@example.org", "unsubscribed") for i in range(150)}
                        | {(f"ft{i}@example.org", "unsubscribed") for i in range(100)}
@@ -155,3 +167,46 @@ def test_kill_9_or_sigterm_under_load_loses_no_acknowledged_event(
         assert when.endswith("Z")
         assert json.loads(detail)["ip"]
     assert max(stored.values()) == 1
+
+
+def test_each_worker_keeps_its_share_of_the_form_limits(workspace: Path) -> None:
+    from dataclasses import replace
+
+    from newsletter.serve.settings import Settings
+
+    service_config(workspace, requests_per_client=20, confirmations_per_domain=10)
+    settings = Settings.load(workspace)
+    alone, shared = settings.limits, replace(settings, workers=4).limits
+    assert (alone.client.count, shared.client.count) == (20, 5)
+    assert (alone.domain.count, shared.domain.count) == (10, 2)
+    assert (alone.mailbox.count, shared.mailbox.count) == (3, 1)  # never below one
+
+
+def test_four_workers_on_postgresql_share_the_limits_exactly(
+        workspace: Path, smtp: Server, pg_url: str) -> None:
+    """The per-client limit is counted in the database: 4 workers allow it once, not 4 times
+    (nor a quarter of it to a client whose requests reach one worker)."""
+    service_config(workspace, requests_per_client=6)
+    service = start_service(workspace, smtp_url=smtp.url, port=free_port(), workers=4,
+                            database_url=pg_url)
+    try:
+        with service.client() as client:
+            cookie, field = form(client, "/subscribe")
+
+        async def run() -> list[int]:
+            limits = httpx.Limits(max_connections=20, max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=service.base, limits=limits,
+                                         timeout=60) as http:
+                async def one(i: int) -> int:
+                    answer = await http.post(
+                        "/subscribe", headers={**PROXIED, "Cookie": f"nl_csrf={cookie}"},
+                        data={"csrf": field, "email": f"lim{i}@example.org", "language": "en",
+                              "list": "sample", "consent": "1"})
+                    return answer.status_code
+
+                return await asyncio.gather(*(one(i) for i in range(20)))
+
+        statuses = asyncio.run(run())
+    finally:
+        service.stop()
+    assert Counter(statuses) == {200: 6, 429: 14}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import mailbox
 import sys
 import time
@@ -113,6 +115,18 @@ def test_the_mail_queue_is_bounded_and_mails_go_to_the_outbox(
                                 "reader2@example.org"]
     assert messages["reader0@example.org"]["Auto-Submitted"] == "auto-generated"
     assert "confirm/y" in messages["reader0@example.org"].get_payload(decode=True).decode()
+
+
+@pytest.mark.parametrize(("lang", "encoding"), [("de", "quoted-printable"), ("zh", "base64")])
+def test_confirmation_mails_are_seven_bit(workspace: Path, lang: str, encoding: str) -> None:
+    """As send's messages: a DKIM signature survives relays without 8BITMIME."""
+    mailer = Mailer(load_config(workspace), Outbox(workspace / "o", content_hash="",
+                                                   journaled=False))
+    data = mailer.message("anna@example.org", "https://news.example.org/confirm/x", lang).data
+    assert data.isascii()
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    assert parsed["Content-Transfer-Encoding"] == encoding
+    assert "confirm/x" in parsed.get_payload(decode=True).decode()
 
 
 def test_a_sender_with_a_line_break_stops_the_service_at_start(

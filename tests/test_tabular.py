@@ -278,7 +278,6 @@ def test_import_writes_nothing_when_a_row_is_bad(workspace: Path,
 def test_unsubscribe_and_resubscribe_by_hand(workspace: Path,
                                              invoke: Callable[..., Result]) -> None:
     from newsletter.mailinglist import workspace_lists
-    from newsletter.places import Places
     from newsletter.record import Record
 
     def readers() -> list[str]:
@@ -297,7 +296,7 @@ def test_unsubscribe_and_resubscribe_by_hand(workspace: Path,
     back = invoke("subscribers", "resubscribe", address, "--reason", "letter of 3 May")
     assert back.exit_code == 0, back.output
     assert address in readers()
-    with Record(Places(workspace).record) as record:
+    with Record.open(workspace) as record:
         events = [(e.event, e.source, e.list_name, dict(e.detail))
                   for e in record.history(address)]
         web = list(record.subscribers("sample"))

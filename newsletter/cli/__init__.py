@@ -117,7 +117,9 @@ def build(issues: tuple[Path, ...], out: Path | None) -> None:
 
 @cli.command()
 @click.argument("issues", nargs=-1, required=True, type=ISSUE)
-def check(issues: tuple[Path, ...]) -> None:
+@click.option("--dns", "dns", is_flag=True,
+              help="Also look up SPF, DKIM and DMARC of the sender's domain.")
+def check(issues: tuple[Path, ...], dns: bool) -> None:
     """Validate each ISSUE and check its output (size, alt texts, links, scripts, images)."""
     from newsletter.build import image_cache
     from newsletter.check import check_images, check_issue
@@ -140,6 +142,12 @@ def check(issues: tuple[Path, ...]) -> None:
 
     for warning in config_warnings(workspace.config):
         click.echo(f"warning: {warning}", err=True)
+    if dns:
+        from newsletter.dns_check import check_dns
+
+        for dns_finding in check_dns(workspace.config):
+            click.echo(str(dns_finding), err=dns_finding.level != "ok")
+            errors += dns_finding.level == "error"
     if errors:
         raise click.exceptions.Exit(2)
 
@@ -175,6 +183,7 @@ for command in send.COMMANDS:
 cli.add_command(archive.archive)
 cli.add_command(publish.publish)
 
-from newsletter.cli import serve  # noqa: E402
+from newsletter.cli import db, serve  # noqa: E402
 
 cli.add_command(serve.serve)
+cli.add_command(db.db)

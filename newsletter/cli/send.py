@@ -156,6 +156,11 @@ def _run(campaign: Campaign, *, yes: bool) -> int:
         click.secho("WARNING: --insecure: TLS certificates are NOT checked and the password may "
                     "travel unencrypted. For tests only.", err=True, fg="red", bold=True)
     click.echo("\n".join(summary.lines()))
+    if not campaign.outbox and not summary.dry_run:  # once, before the first reader
+        from newsletter.dns_check import preflight
+
+        for finding in preflight(campaign.config):
+            click.secho(str(finding), err=True, fg="yellow")
     if not summary.dry_run and not yes:
         if not sys.stdin.isatty():
             click.echo("error: no terminal to confirm on: pass --yes to send; nothing was sent",

@@ -105,9 +105,8 @@ def unsubscribe(address: str, reason: str) -> None:
     """Stop ADDRESS on every list (the reader phoned or wrote); recorded with source editor."""
     from newsletter.config import find_root
     from newsletter.office import unsubscribe as record_unsubscribe
-    from newsletter.places import Places
 
-    event = record_unsubscribe(Places(find_root(Path.cwd())).record, address, reason=reason)
+    event = record_unsubscribe(find_root(Path.cwd()), address, reason=reason)
     click.echo(f"{event.address}: unsubscribed from every list (source editor)")
 
 
@@ -121,11 +120,10 @@ def resubscribe(address: str, reason: str, list_refs: tuple[str, ...]) -> None:
     """Lift ADDRESS's unsubscribe, at the reader's request; recorded with source editor."""
     from newsletter.config import find_root
     from newsletter.office import resubscribe as record_resubscribe
-    from newsletter.places import Places
     from newsletter.roster import lists_holding
 
     root = find_root(Path.cwd())
     ids = lists_holding(root, address, list_refs)
-    events = record_resubscribe(Places(root).record, address, reason=reason, lists=ids)
+    events = record_resubscribe(root, address, reason=reason, lists=ids)
     click.echo(f"{events[0].address}: mailed again from {', '.join(e.list_name for e in events)}"
                " (source editor)")

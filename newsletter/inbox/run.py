@@ -57,7 +57,7 @@ def run_inbox(options: InboxOptions, *, start: Path | None = None,
         raise ConfigError("inbox.soft_bounces must be 1 or more")
     with SendLock(config.places.inbox_lock, what="'newsletter inbox'"):
         source = open_source(config, options)
-        record = Record.open(config.root)
+        record = Record.open(config.root, config.database_url)
         try:
             return _process(config, source, record, soft_limit, options.dry_run, progress)
         finally:
@@ -96,7 +96,7 @@ def _process(config: Config, source: Source, record: Record, soft_limit: int,
     trusted = config.section("inbox").get("authserv_id")
     classifier = Classifier([mailto], dedicated=dedicated,
                             authserv_ids=(str(trusted),) if trusted else ())
-    effects = Effects(record, SentIndex(config.places),
+    effects = Effects(record, SentIndex(config.places, config.database_url),
                       _readers_of(Lists.of(config.places, config.lists)), soft_limit=soft_limit)
     report = InboxReport(source.description, dry_run=dry_run)
     batch: list[tuple[Incoming, Verdict, Decision]] = []

@@ -31,10 +31,16 @@ class Sent:
 class SentIndex:
     """Message-ID and address lookups over every send journal of a workspace."""
 
-    def __init__(self, places: Places) -> None:
+    def __init__(self, places: Places, database_url: str | None = None) -> None:
         self.by_id: dict[str, Sent] = {}
         self.by_address: dict[str, Sent] = {}  # the latest journal that mailed the address
         self._domains: set[str] | None = None
+        if database_url:  # the journals are in PostgreSQL: every issue in one query
+            from newsletter.send.pgschema import every_message
+
+            for slug, address, message_id, list_id in every_message(database_url):
+                self._add(Sent(address.lower(), slug, list_id or "", message_id))
+            return
         paths = sorted(places.journal_files(), key=lambda p: (p.stat().st_mtime, p))
         for path in paths:
             slug, older = places.journal_slug(path), legacy_list(path)
@@ -43,15 +49,17 @@ class SentIndex:
                 try:
                     slug = journal.meta("slug") or slug
                     for address, message_id, list_id in journal.messages():
-                        sent = Sent(str(address).lower(), slug, str(list_id or older),
-                                    str(message_id))
-                        self.by_id[normal_id(sent.message_id)] = sent
-                        self.by_address[sent.address] = sent
+                        self._add(Sent(str(address).lower(), slug, str(list_id or older),
+                                       str(message_id)))
                 finally:
                     journal.close()
             except (sqlite3.Error, NewsletterError) as exc:
                 raise NewsletterError(f"cannot read the send journal: {exc}",
                                       path=shown_path(path)) from exc
+
+    def _add(self, sent: Sent) -> None:
+        self.by_id[normal_id(sent.message_id)] = sent
+        self.by_address[sent.address] = sent
 
     def find(self, message_id: str, *addresses: str) -> Sent | None:
         """By Message-ID first; else the latest send to one of ``addresses``.

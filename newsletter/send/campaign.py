@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from newsletter import database
 from newsletter.compose import Built
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
@@ -34,13 +36,16 @@ from newsletter.send.journal import SENDABLE, Journal
 from newsletter.send.lock import SendLock
 from newsletter.send.migrate import merge_legacy, strongest
 from newsletter.send.outbox import Outbox
-from newsletter.send.outcome import Kind, Result, Transport
+from newsletter.send.outcome import Kind, Result, Transport, final_state
 from newsletter.send.pool import Job, Policy, Pool, PoolError
 from newsletter.send.relays import Relay, describe, probe, relays_from
 from newsletter.send.report import SendReport, Summary, settled
 from newsletter.send.size import check_message_sizes
 from newsletter.send.transport import Timeouts
 from newsletter.subscribers import Subscriber, subscriber_for
+
+if TYPE_CHECKING:  # imported when a database URL is used: it loads psycopg and libpq
+    from newsletter.send.pgjournal import PostgresJournal
 
 Progress = Callable[[int], None]
 ListRef = Path | str | MailingList  # a list file, a list id, or the list itself
@@ -199,12 +204,14 @@ class Campaign:
         return ALL_LISTS if reader_key in self._shared else mailing_list.id
 
     def _summarise(self, issue_folder: Path) -> Summary:
+        where = str(self.journal_path) if not self.config.database_url else (
+            f"{database.shown_url(self.config.database_url)} (shared by every sender)")
         summary = Summary(issue=str(issue_folder), slug=self.slug,
                           subject=self.built.edition.subject,
                           list_path=", ".join(f"{m.shown} (list {m.id})" for m in self.lists),
                           transport=describe(self.relays), outbox=self.outbox,
                           test=tuple(r.email for r in self.test_readers),
-                          dry_run=self.options.dry_run, journal=str(self.journal_path))
+                          dry_run=self.options.dry_run, journal=where)
         if self.options.test:
             return replace(summary, recipients=len(self.test_readers),
                            to_send=len(self.test_readers),
@@ -238,6 +245,13 @@ class Campaign:
     def _journaled(self) -> tuple[dict[str, int], dict[int, str]]:
         """The journal's counts by state (earlier runs, any list) and each reader's state,
         read-only: the issue's journal and those of older releases not merged yet."""
+        url = self.config.database_url
+        if url:  # the issue's journal in PostgreSQL, shared by every sender
+            from newsletter.send.senders import journaled
+
+            shared, seen = journaled(url, self.slug, self.content_hash,
+                                     allow_changed=self.options.allow_changed)
+            return {k: v for k, v in settled(shared).items() if v}, strongest(seen)
         counts: dict[str, int] = {}
         states: dict[int, str] = {}
         legacy = self.places.legacy_journals(self.slug)
@@ -288,7 +302,7 @@ class Campaign:
         report = SendReport(slug=self.slug, dry_run=self.options.dry_run,
                             test=bool(self.options.test), transport=describe(self.relays),
                             journal=None if self.options.test or self.options.dry_run
-                            else str(self.journal_path))
+                            else self.summary.journal)
         started = time.perf_counter()
         try:
             if self.options.dry_run:
@@ -315,6 +329,12 @@ class Campaign:
                 break
 
     async def _send(self, report: SendReport, progress: Progress | None) -> None:
+        url = self.config.database_url
+        if url:  # several senders may share the issue: no lock file, claims instead
+            from newsletter.send.senders import send_shared
+
+            await send_shared(self, report, progress, url)
+            return
         with SendLock(self.places.send_lock(self.slug), what="'newsletter send' of this issue"):
             merge_legacy(self.places, self.slug)
             journal = Journal.open(self.journal_path, content_hash=self.content_hash,
@@ -401,7 +421,7 @@ class _Counter:
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
         if final:
-            self.report.tally[_STATE[result.kind]] += 1
+            self.report.tally[final_state(result.kind)] += 1
             if result.kind is Kind.SENT:
                 self.report.editions[language(job)] += 1
             self._noted(job, result)
@@ -416,10 +436,6 @@ class _Counter:
             self.progress(1)
 
 
-_STATE = {Kind.SENT: "sent", Kind.FAILED: "failed", Kind.RETRY: "deferred",
-          Kind.UNKNOWN: "unknown"}
-
-
 class _JournalRecorder(_Counter):
     """Writes every step to the journal: ``sending`` durable before DATA, the rest batched.
 
@@ -427,7 +443,7 @@ class _JournalRecorder(_Counter):
     report and ``newsletter status`` agree whatever stops the run, a journal error included.
     """
 
-    def __init__(self, journal: Journal, content_hash: str, report: SendReport,
+    def __init__(self, journal: Journal | PostgresJournal, content_hash: str, report: SendReport,
                  progress: Progress | None) -> None:
         super().__init__(report, progress)
         self.journal = journal
@@ -442,7 +458,7 @@ class _JournalRecorder(_Counter):
         return self.journal.durable()
 
     def finished(self, job: Job, result: Result, *, final: bool) -> None:
-        state = _STATE[result.kind]
+        state = final_state(result.kind)
         self.journal.set(job.address, state, code=result.code, reply=result.describe()[:500],
                          relay=job.relay,
                          then=partial(self._durable, job.address, state, final=final))

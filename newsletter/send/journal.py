@@ -36,6 +36,9 @@ from newsletter.errors import SendError, shown_path
 
 STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 SENDABLE = ("pending", "deferred")
+# A reader's row as ``dump`` and ``load`` move it between journals (and back ends).
+ROW = ("address", "state", "attempts", "code", "reply", "content_hash", "message_id", "updated",
+       "relay", "edition", "list_id")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,18 +73,101 @@ Op = tuple[str, tuple[object, ...]]
 Done = Callable[[], None]
 
 
-class Journal:
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self.path = path
-        self._db = db
+class GroupCommit:
+    """Queued writes, committed by one writer thread in as few transactions as keep up.
+
+    The store's part is ``_write`` (one transaction of the queued operations) and the errors
+    it raises (``ERRORS``); the rest, and the rule that the first write error ends all
+    writing, is the same for every back end of the journal.
+    """
+
+    ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def __init__(self, where: str) -> None:
+        self.where = where  # the file or database, as messages show it
         self._queued: list[Op] = []
         self._done: list[Done] = []  # called once what is queued now is durable
         self._waiters: list[asyncio.Future[None]] = []
         self._writer: asyncio.Task[None] | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal")
-        self._reader: sqlite3.Connection | None = None
         self.broken: SendError | None = None  # the first write error: nothing is written after
         self.on_error: Callable[[SendError], None] | None = None
+
+    def _write(self, queued: list[Op]) -> None:
+        raise NotImplementedError
+
+    def durable(self) -> asyncio.Future[None]:
+        """A future done when every update queued so far is on disk (``SendError`` if not).
+
+        Group commit: one writer thread commits (and fsyncs) while the event loop goes on;
+        whatever is queued meanwhile goes into the next transaction, with all its waiters.
+        """
+        waiter = asyncio.get_running_loop().create_future()
+        if self.broken is not None:
+            waiter.set_exception(self.broken)
+            waiter.exception()  # retrieved: a worker that is cancelled may never await it
+            return waiter
+        self._waiters.append(waiter)
+        self.commit_soon()
+        return waiter
+
+    async def commit(self) -> None:
+        await self.durable()
+
+    def commit_soon(self) -> None:
+        if self.broken is None and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while (self._queued or self._waiters) and self.broken is None:
+            queued, self._queued = self._queued, []
+            done, self._done = self._done, []
+            waiters, self._waiters = self._waiters, []
+            try:
+                await loop.run_in_executor(self._thread, self._write, queued)
+            except self.ERRORS as exc:
+                # Nothing of this batch is durable and nothing after it may be written: a
+                # later batch could record a reader whose earlier row is missing. Stop here.
+                error = self._fail(exc)
+                for waiter in (*waiters, *self._waiters):
+                    if not waiter.done():
+                        waiter.set_exception(error)
+                        waiter.exception()
+                self._queued, self._done, self._waiters = [], [], []
+                if self.on_error is not None:
+                    self.on_error(error)
+                return
+            for callback in done:
+                callback()
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _fail(self, exc: Exception) -> SendError:
+        if self.broken is None:
+            self.broken = SendError(f"cannot write the journal: {exc}", path=self.where)
+        return self.broken
+
+    def flush(self) -> None:
+        """Write what is queued now, synchronously (no writer may be running)."""
+        queued, self._queued = self._queued, []
+        done, self._done = self._done, []
+        if queued and self.broken is None:
+            try:
+                self._write(queued)
+            except self.ERRORS as exc:
+                raise self._fail(exc) from exc
+            for callback in done:
+                callback()
+
+
+class Journal(GroupCommit):
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        super().__init__(shown_path(path))
+        self.path = path
+        self._db = db
+        self._reader: sqlite3.Connection | None = None
 
     @classmethod
     def open(cls, path: Path, *, content_hash: str, slug: str, allow_changed: bool = False
@@ -207,76 +293,11 @@ class Journal:
         except sqlite3.OperationalError:  # a journal from before editions, opened read-only
             return {}
 
-    def durable(self) -> asyncio.Future[None]:
-        """A future done when every update queued so far is on disk (``SendError`` if not).
-
-        Group commit: one writer thread commits (and fsyncs) while the event loop goes on;
-        whatever is queued meanwhile goes into the next transaction, with all its waiters.
-        """
-        waiter = asyncio.get_running_loop().create_future()
-        if self.broken is not None:
-            waiter.set_exception(self.broken)
-            waiter.exception()  # retrieved: a worker that is cancelled may never await it
-            return waiter
-        self._waiters.append(waiter)
-        self.commit_soon()
-        return waiter
-
-    async def commit(self) -> None:
-        await self.durable()
-
-    def commit_soon(self) -> None:
-        if self.broken is None and (self._writer is None or self._writer.done()):
-            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
-
-    async def _write_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while (self._queued or self._waiters) and self.broken is None:
-            queued, self._queued = self._queued, []
-            done, self._done = self._done, []
-            waiters, self._waiters = self._waiters, []
-            try:
-                await loop.run_in_executor(self._thread, self._write, queued)
-            except sqlite3.Error as exc:
-                # Nothing of this batch is durable and nothing after it may be written: a
-                # later batch could record a reader whose earlier row is missing. Stop here.
-                error = self._fail(exc)
-                for waiter in (*waiters, *self._waiters):
-                    if not waiter.done():
-                        waiter.set_exception(error)
-                        waiter.exception()
-                self._queued, self._done, self._waiters = [], [], []
-                if self.on_error is not None:
-                    self.on_error(error)
-                return
-            for callback in done:
-                callback()
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-
-    def _fail(self, exc: sqlite3.Error) -> SendError:
-        if self.broken is None:
-            self.broken = SendError(f"cannot write the journal: {exc}", path=shown_path(self.path))
-        return self.broken
-
     def _write(self, queued: list[Op]) -> None:
         """One transaction, in queue order (runs of the same statement as one executemany)."""
         with self._db:
             for sql, group in itertools.groupby(queued, key=lambda op: op[0]):
                 self._db.executemany(sql, [params for _, params in group])
-
-    def flush(self) -> None:
-        """Write what is queued now, synchronously (no writer may be running)."""
-        queued, self._queued = self._queued, []
-        done, self._done = self._done, []
-        if queued and self.broken is None:
-            try:
-                self._write(queued)
-            except sqlite3.Error as exc:
-                raise self._fail(exc) from exc
-            for callback in done:
-                callback()
 
     def counts(self, list_id: str | None = None) -> dict[str, int]:
         """Readers by state (of those sent for ``list_id`` only, if given)."""
@@ -330,6 +351,24 @@ class Journal:
             yield from self._db.execute(
                 f"SELECT address, message_id, {list_id} FROM recipients "  # noqa: S608 (ours)
                 "WHERE message_id IS NOT NULL")
+
+    def dump(self) -> list[tuple[object, ...]]:
+        """Every reader's row (``ROW``'s columns), for ``newsletter db import``."""
+        with self._reading():
+            return list(self._db.execute(
+                "SELECT address, state, attempts, code, reply, content_hash, message_id, "
+                "updated, relay, edition, list_id FROM recipients ORDER BY address"))
+
+    def load(self, rows: list[tuple[object, ...]]) -> None:
+        """Rows of another journal (``ROW``'s columns); a reader already here is kept."""
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO recipients (address, state, attempts, code, reply, "
+                    "content_hash, message_id, updated, relay, edition, list_id) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
 
     def states(self) -> Iterator[tuple[str, str]]:
         """(address, state) of every reader not ``pending``."""

@@ -15,6 +15,25 @@ class Kind(enum.Enum):
     UNKNOWN = "unknown"  # the connection died after the final dot: maybe delivered
 
 
+class State(enum.StrEnum):
+    """A reader's final state in the journal and the report, as ``newsletter status`` shows it."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    DEFERRED = "deferred"  # still refused after every try of this run: the next run retries
+    UNKNOWN = "unknown"
+
+
+# The one mapping from what a last attempt came to, to the state it leaves the reader in.
+_FINAL = {Kind.SENT: State.SENT, Kind.FAILED: State.FAILED, Kind.RETRY: State.DEFERRED,
+          Kind.UNKNOWN: State.UNKNOWN}
+
+
+def final_state(kind: Kind) -> State:
+    """The state a reader is left in when ``kind`` was the outcome of their last attempt."""
+    return _FINAL[kind]
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     kind: Kind

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from newsletter.send.outcome import Kind, Result
+from newsletter.send.outcome import Kind, Result, final_state
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class SendReport:
     elapsed: float = 0.0
     relays: list[RelayStats] = field(default_factory=list)  # a pool of several relays: each one
     editions: Counter[str] = field(default_factory=Counter)  # sent (dry run: composed) per edition
+    shared: list[str] = field(default_factory=list)  # several senders: a line for each
 
     @property
     def sent(self) -> int:
@@ -170,7 +171,12 @@ class SendReport:
         if self.journal:
             lines.append(f"journal: {self.journal}")
         if self.journal_counts is not None:
-            lines.append(f"journal now: {state_counts(self.journal_counts)}")
+            lines.append(f"journal now: {state_counts(self.journal_counts)}"
+                         + (" (all senders)" if self.shared else ""))
+        if self.shared:
+            lines.append(f"senders of this issue ({len(self.shared)}; the counts above "
+                         "'journal now' are this run's share):")
+            lines += self.shared
         return lines
 
 
@@ -190,8 +196,7 @@ class RelayStats:
     out: str | None = None  # why it was dropped for the rest of the run
 
     def count(self, kind: Kind) -> None:
-        name = {Kind.SENT: "sent", Kind.FAILED: "failed", Kind.RETRY: "deferred",
-                Kind.UNKNOWN: "unknown"}[kind]
+        name = final_state(kind)
         setattr(self, name, getattr(self, name) + 1)
 
     def line(self, elapsed: float) -> str:

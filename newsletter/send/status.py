@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsletter.config import find_root
+from newsletter.config import find_root, load_config
+from newsletter.database import shown_url
 from newsletter.layout import BuildLayout
 from newsletter.mailinglist import workspace_lists
 from newsletter.places import Places
@@ -17,7 +18,7 @@ from newsletter.send.report import settled
 
 @dataclass(frozen=True)
 class JournalStatus:
-    path: Path
+    path: Path | str  # the file, or the database (shown without a password)
     list_name: str  # "all lists", "list <id>", or an older journal's list
     counts: dict[str, int]  # by state; ``sending`` only while a run is going on
     failures: list[tuple[str, int | None, str, int]]  # (state, code, sample reply, count)
@@ -39,6 +40,7 @@ class JournalStatus:
             lines.append(f"  relay {name}: " + ", ".join(parts))
         return lines
     editions: dict[str, int] = field(default_factory=dict)  # readers sent each edition
+    senders: list[str] = field(default_factory=list)  # PostgreSQL: a line per sender
 
     def lines(self) -> list[str]:
         total = sum(self.counts.values())
@@ -53,7 +55,11 @@ class JournalStatus:
                          "readers above were sent (rebuilt since)")
         for state, code, reply, n in self.failures:
             lines.append(f"  {state} {code or '-'}: {n}  e.g. {reply}")
-        return lines + self.relay_lines()
+        lines += self.relay_lines()
+        if self.senders:
+            lines.append(f"  senders: {len(self.senders)}")
+            lines += ["  " + line for line in self.senders]
+        return lines
 
 
 def status(issue_folder: Path, list_ref: str | Path | None = None, *,
@@ -69,6 +75,10 @@ def status(issue_folder: Path, list_ref: str | Path | None = None, *,
         else None
     list_id = workspace_lists(root).resolve(list_ref).id if list_ref is not None else None
     running = SendLock.held(places.send_lock(slug))
+    url = load_config(root).database_url
+    if url:
+        shared = _shared_status(url, slug, list_id, built, layout.root)
+        return [shared] if shared is not None else []
     found = []
     for path in [places.journal(slug), *places.legacy_journals(slug)]:
         if not path.is_file():
@@ -90,3 +100,26 @@ def status(issue_folder: Path, list_ref: str | Path | None = None, *,
         finally:
             journal.close()
     return found
+
+
+def _shared_status(url: str, slug: str, list_id: str | None, built: str | None, out: Path
+                   ) -> JournalStatus | None:
+    """The issue's journal in PostgreSQL: every list, every sender."""
+    from newsletter.send.pgjournal import PostgresJournal
+    from newsletter.send.senders import Shared
+
+    journal = PostgresJournal.read_only(url, slug)
+    try:
+        sent = journal.meta("content_hash")
+        if sent is None:
+            return None  # not sent yet
+        senders = journal.senders()
+        running = any(s.state == "running" for s in senders)
+        return JournalStatus(shown_url(url), f"list {list_id}" if list_id else "all lists",
+                             settled(journal.counts(list_id), running=running),
+                             journal.failures(),
+                             running, str(out) if built not in (None, sent) else None,
+                             journal.by_relay(), editions=journal.editions(),
+                             senders=Shared(senders).lines())
+    finally:
+        journal.close()

@@ -1,10 +1,14 @@
-"""SMTP over aiosmtplib: the URL, connecting (TLS, STARTTLS, AUTH) and one message at a time.
+"""SMTP: the URL, connecting with aiosmtplib (TLS, STARTTLS, EHLO, AUTH), then messages
+over ``pipeline.Session`` (MAIL, RCPT and DATA in one write where the server offers
+PIPELINING; one command at a time where it does not).
 
 The DATA phase is driven by hand so that we know exactly whether the final dot may have
 reached the server: ``DATA``, then the body, drained until the kernel holds all of it, and
 only then the line with the final dot, on its own. A connection lost before that write is
 safe to retry (the server cannot have taken the message); after it, the message may have been
-delivered and is reported ``unknown``.
+delivered and is reported ``unknown``, unless the connection is reset (ECONNRESET) before
+any byte of the reply: the server closed it with our bytes unread, so it did not take the
+message, and it is retried. A clean close (EOF) or a timeout after the dot stays ``unknown``.
 
 Timeouts follow RFC 5321 §4.5.3.2: 5 minutes for the greeting and each command, 10 minutes
 for the reply to the final dot (``Timeouts``; ``[smtp]`` in newsletter.toml changes them).
@@ -15,23 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import ssl
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from aiosmtplib.protocol import SMTPProtocol
 
 from newsletter.errors import ConfigError, SendError
 from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
+from newsletter.send.pipeline import Lost, Reply, Session
+from newsletter.send.pipeline import dot_stuff as dot_stuff  # where tests and callers find it
 from newsletter.send.size import over_relay_size
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
-# What leaves a connection unusable: lost, timed out, or a reply that is not SMTP (a
-# malformed or endless line: aiosmtplib raises SMTPResponseException for those).
-_LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
-         aiosmtplib.SMTPResponseException, OSError, TimeoutError)
 _DOT = b".\r\n"
 TIMED_OUT = "timed out"  # how a timeout's Result.reply begins: the relay pool cools it down
 
@@ -43,7 +43,6 @@ class Timeouts:
     connect: float = 300.0
     command: float = 300.0
     data: float = 600.0
-_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -83,30 +82,6 @@ def parse_smtp_url(url: str) -> SmtpUrl:
     default = 465 if parts.scheme == "smtps" else 587 if parts.username else 25
     user = unquote(parts.username) if parts.username else None
     return SmtpUrl(parts.scheme, parts.hostname, port or default, user)
-
-
-def dot_stuff(data: bytes) -> bytes:
-    """The DATA payload: CRLF line endings, leading dots doubled, the final ``.`` line.
-
-    Composed messages have CRLF line ends already (three counts check that; the regular
-    expression only runs when they disagree), and few lines that start with a dot: those are
-    found with ``find``, which is quicker than ``replace`` on 90 KB.
-    """
-    lf = data.count(b"\n")
-    if not lf == data.count(b"\r") == data.count(b"\r\n"):
-        data = _LINE_ENDINGS.sub(b"\r\n", data)
-    pieces = [b"."] if data.startswith(b".") else []
-    start = 0
-    found = data.find(b"\n.")
-    while found >= 0:
-        pieces.append(data[start:found + 2])  # up to and including the dot: doubled next
-        start = found + 1
-        found = data.find(b"\n.", found + 2)
-    pieces.append(data[start:])
-    if not data.endswith(b"\r\n"):
-        pieces.append(b"\r\n")
-    pieces.append(b".\r\n")
-    return b"".join(pieces)
 
 
 class SmtpTransport:
@@ -166,22 +141,36 @@ class SmtpTransport:
             except aiosmtplib.SMTPException as exc:
                 smtp.close()
                 raise SendError(f"cannot log in to {url.host}: {exc}") from None
+        if smtp.is_ehlo_or_helo_needed:  # implicit TLS without a login: no EHLO yet
+            try:
+                try:
+                    await smtp.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await smtp.helo()
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                smtp.close()
+                raise ConnectFailed(f"{url.host}:{url.port} refused EHLO and HELO: "
+                                    f"{_root(exc)}") from None
         return SmtpChannel(smtp, self._timeouts)
 
 
 class SmtpChannel:
-    """One SMTP connection; ``send`` returns a ``Result`` and never raises for the server."""
+    """One SMTP connection; ``send`` returns a ``Result`` and never raises for the server.
+
+    With PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one write and the journal's
+    group commit overlaps their round trip; without it, one command at a time.
+    """
 
     def __init__(self, smtp: aiosmtplib.SMTP, timeouts: Timeouts) -> None:
         self._smtp = smtp
         self._timeouts = timeouts
         transport = smtp.transport
-        if isinstance(transport, asyncio.WriteTransport):
-            # Pause writing as soon as anything is buffered: then draining waits until the
-            # kernel has every byte of the body, before the final dot is written.
-            transport.set_write_buffer_limits(high=0)
+        if not isinstance(transport, asyncio.WriteTransport):  # lost while logging in
+            raise ConnectFailed("the connection was lost while it was set up")
+        self._session = Session(transport, pipelining=smtp.supports_extension("pipelining"))
 
     async def send(self, message: Message, before_data: BeforeData) -> Result:
+        session = self._session
         smtp = self._smtp
         too_large = over_relay_size(len(message.data), smtp.esmtp_extensions.get("size"),
                                     f"{smtp.hostname}:{smtp.port}")
@@ -190,94 +179,103 @@ class SmtpChannel:
         stage = "MAIL"
         timeout = self._timeouts.command
         try:
-            reply = await smtp.execute_command(
-                b"MAIL", b"FROM:<" + message.envelope_from.encode("ascii") + b">",
-                timeout=timeout)
-            if reply.code != 250:
-                return await self._refused(reply, stage)
-            stage = "RCPT"
-            reply = await smtp.execute_command(
-                b"RCPT", b"TO:<" + message.recipient.encode("ascii") + b">", timeout=timeout)
-            if reply.code not in (250, 251):
-                return await self._refused(reply, stage)
-            await before_data
+            mail = session.command(b"MAIL FROM:<" + message.envelope_from.encode("ascii") + b">")
+            if not session.pipelining:
+                reply = await session.reply(mail, timeout)
+                if reply.code != 250:
+                    return await self._refused(reply, stage)
+            rcpt = session.command(b"RCPT TO:<" + message.recipient.encode("ascii") + b">")
+            if not session.pipelining:
+                stage = "RCPT"
+                reply = await session.reply(rcpt, timeout)
+                if reply.code not in (250, 251):
+                    return await self._refused(reply, stage)
+                await before_data
+            data = session.command(b"DATA")
+            if session.pipelining:  # the replies in order, each to its own command
+                replies = [await session.reply(waiter, timeout) for waiter in (mail, rcpt)]
+                stage = "DATA"
+                reply = await session.reply(data, timeout)
+                refused = next(((r, s) for r, s, ok in zip(
+                    replies, ("MAIL", "RCPT"), ((250,), (250, 251)), strict=True)
+                    if r.code not in ok), None)
+                if refused is not None:
+                    return await self._refused(refused[0], refused[1], open_data=reply)
+                await before_data
             stage = "DATA"
-            reply = await smtp.execute_command(b"DATA", timeout=timeout)
+            if not session.pipelining:
+                reply = await session.reply(data, timeout)
             if reply.code != 354:
                 return await self._refused(reply, stage)
             stage = "message body"
-            protocol = await self._write_body(
-                message.data if getattr(message, "dot_safe", False)
-                else dot_stuff(message.data)[:-len(_DOT)])
-            protocol.write(_DOT)
-            if not protocol.is_connected:  # the write failed at once: nothing was sent
-                raise aiosmtplib.SMTPServerDisconnected("connection lost")
-        except _LOST as exc:
-            smtp.close()
+            session.write(message.data if getattr(message, "dot_safe", False)
+                          else dot_stuff(message.data)[:-len(_DOT)])
+            await session.drain(timeout)
+            await asyncio.sleep(0)  # let a close that has arrived be seen before the dot
+            final = session.replies.expect()
+            session.write(_DOT)
+            if session.transport.is_closing():  # the write failed at once: nothing was sent
+                raise Lost("connection lost")
+        except (Lost, OSError) as exc:
+            session.abort()
             return Result(Kind.RETRY, None, _describe(exc), stage, reconnect=True)
         stage = "end of data"
         try:
-            reply = await protocol.read_response(timeout=self._timeouts.data)
-        except _LOST as exc:
+            reply = await session.reply(final, self._timeouts.data)
+        except Lost as exc:
+            session.abort()
+            if exc.reset and not session.replies.heard:
+                # A reset, not a close: the server's kernel still held bytes of ours that
+                # the server never read (a socket closed with unread data sends RST), so
+                # it cannot have taken the message, and said nothing about it.
+                return Result(Kind.RETRY, None, f"{_describe(exc)}: reset before any reply "
+                              "to the final dot", stage, reconnect=True)
             # The final dot may have arrived: the server may have taken the message.
-            smtp.close()
             return Result(Kind.UNKNOWN, None, _describe(exc), stage, reconnect=True)
         result = classify(reply.code, reply.message, stage)
         if result.kind is Kind.SENT and reply.code != 250:
             return Result(Kind.RETRY, reply.code, reply.message, stage, reconnect=True)
         if result.reconnect:
-            smtp.close()
+            session.abort()
         return result
 
-    async def _write_body(self, body: bytes) -> SMTPProtocol:
-        """Write the body and wait until the kernel has all of it (before the final dot).
-
-        aiosmtplib keeps no public drain; its protocol is asyncio's flow-control mixin, whose
-        ``_drain_helper`` is what ``StreamWriter.drain`` awaits. A reply that arrives early
-        (a server refusing the body half-way) must be kept for ``read_response``: the
-        protocol drops data while no reply is pending.
-        """
-        protocol = self._smtp.protocol
-        if protocol is None or not protocol.is_connected:
-            raise aiosmtplib.SMTPServerDisconnected("connection lost")
-        protocol._response_pending = True
-        protocol.write(body)
-        transport = protocol.transport
-        if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size():
-            await asyncio.wait_for(protocol._drain_helper(), self._timeouts.command)
-        await asyncio.sleep(0)  # let a close that has arrived be seen before the dot
-        if not protocol.is_connected:
-            raise aiosmtplib.SMTPServerDisconnected("connection lost during the message body")
-        return protocol
-
-    async def _refused(self, reply: aiosmtplib.SMTPResponse, stage: str) -> Result:
+    async def _refused(self, reply: Reply, stage: str, *, open_data: Reply | None = None
+                       ) -> Result:
         result = classify(reply.code, reply.message, stage)
         if result.kind is Kind.SENT:  # a success code where none belongs: out of step
             result = Result(Kind.RETRY, reply.code, reply.message, stage, reconnect=True)
-        if result.reconnect or not self._smtp.is_connected:
-            self._smtp.close()
+        session = self._session
+        if result.reconnect or not session.is_connected:
+            session.abort()
             return Result(result.kind, result.code, result.reply, stage, reconnect=True)
         try:
-            await self._smtp.rset()
-        except (aiosmtplib.SMTPException, OSError):
-            self._smtp.close()
+            if open_data is not None and open_data.code == 354:
+                # A server that opened DATA although no recipient was taken: end it empty.
+                await session.reply(session.command(b"."), self._timeouts.data)
+            await session.reply(session.command(b"RSET"), self._timeouts.command)
+        except (Lost, OSError):
+            session.abort()
             return Result(result.kind, result.code, result.reply, stage, reconnect=True)
         return result
 
     async def close(self) -> None:
-        if self._smtp.is_connected:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await self._smtp.quit(timeout=5)
+        session = self._session
+        if session.is_connected:
+            with contextlib.suppress(Lost, OSError):
+                await session.reply(session.command(b"QUIT"), 5)
+        session.close()
         self._smtp.close()
 
     def abort(self) -> None:
-        transport = self._smtp.transport
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.abort()
+        self._session.abort()
         self._smtp.close()
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, Lost) and exc.timeout:
+        return f"{TIMED_OUT} ({exc})"
+    if isinstance(exc, Lost) and str(exc).startswith("not an SMTP reply"):
+        return str(exc)
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return f"{TIMED_OUT} ({exc})"
     if isinstance(exc, aiosmtplib.SMTPResponseException):

@@ -6,20 +6,30 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import os
 import socket
 import sys
+from typing import Any
 
 from newsletter.errors import ConfigError
+from newsletter.serve import worker
 from newsletter.serve.app import create_app
 from newsletter.serve.settings import Settings
+from newsletter.serve.worker import WORKER_ENV
 
 __all__ = ["Settings", "create_app", "run"]
 
 
 def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8030,
-        proxies: str = "127.0.0.1", access_log: bool = True) -> None:
+        proxies: str = "127.0.0.1", access_log: bool = True, workers: int = 1) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM: requests in flight are finished).
+
+    ``workers`` > 1: that many processes (uvicorn's supervisor) share the listening socket;
+    each builds its app from the workspace again (``newsletter.serve.worker``). They share
+    the record (a SQLite file on one host, PostgreSQL across hosts) and the secret (tokens
+    and CSRF fields are derived from it), and each keeps its share of the rate limits.
 
     ``proxies``: the addresses whose ``X-Forwarded-For``/``-Proto`` are believed (the
     reverse proxy in front; uvicorn's ``forwarded_allow_ips``), so that rate limits count the
@@ -27,6 +37,8 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8030,
     """
     import uvicorn
 
+    if not 1 <= workers <= 64:
+        raise ConfigError(f"--workers {workers}: give 1 to 64 processes")
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} is not a TCP port")
     address = host.strip("[]")
@@ -55,10 +67,20 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8030,
     logging.getLogger("newsletter.serve").info(
         "serving %s on http://%s:%d/ (Ctrl-C to stop)", settings.url, shown,
         listener.getsockname()[1])
-    config = uvicorn.Config(create_app(settings), proxy_headers=True,
-                            forwarded_allow_ips=proxies, server_header=False,
-                            access_log=access_log, timeout_keep_alive=5,
-                            timeout_graceful_shutdown=10,
-                            h11_max_incomplete_event_size=16 * 1024, log_level="info")
+    options: dict[str, Any] = {
+        "proxy_headers": True, "forwarded_allow_ips": proxies, "server_header": False,
+        "access_log": access_log, "timeout_keep_alive": 5, "timeout_graceful_shutdown": 10,
+        "h11_max_incomplete_event_size": 16 * 1024, "log_level": "info"}
     with listener:
-        uvicorn.Server(config).run(sockets=[listener])
+        if workers == 1:
+            uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run(
+                sockets=[listener])
+            return
+        from uvicorn.supervisors import Multiprocess
+
+        # The workers are new processes (spawned): they find the workspace and their share
+        # of the limits here, and load the rest themselves.
+        os.environ[WORKER_ENV] = json.dumps({"root": str(settings.root), "workers": workers})
+        config = uvicorn.Config(f"{worker.__name__}:create", factory=True, workers=workers,
+                                **options)
+        Multiprocess(config, sockets=[listener]).run()

@@ -26,7 +26,7 @@ from newsletter.record import ALL_LISTS, Event, Record, RecordError, since
 from newsletter.serve.forms import SubscribeForm, read_form, spent
 from newsletter.serve.gate import Gate
 from newsletter.serve.letters import welcome
-from newsletter.serve.limits import DAY
+from newsletter.serve.limits import DAY, LimitStore
 from newsletter.serve.mailer import Confirmation, Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
@@ -62,7 +62,7 @@ class Service:
                                  config=config)
         self.mailer = Mailer(config, transport_for(config, settings.smtp_url),
                              accepted=self.mailed, admit=lambda mail: self.gate.admit(mail))
-        self.gate = Gate(settings, self.mailer, self.history)
+        self.gate = Gate(settings, self.mailer, self.history, _limit_store(settings))
         self.default_lang = str(config.newsletter.get("language") or "en")
         self.writer: Writer | None = None
         self.reader: Record | None = None
@@ -70,8 +70,8 @@ class Service:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        self.writer = Writer(Record.open(self.settings.root))
-        self.reader = Record.open(self.settings.root)
+        self.writer = Writer(Record.open(self.settings.root, self.settings.database_url))
+        self.reader = Record.open(self.settings.root, self.settings.database_url)
         try:
             self.gate.recall(self.reader.since("mailed", since(DAY)))
         except RecordError as exc:  # the service still starts: requests get 503 meanwhile
@@ -85,6 +85,9 @@ class Service:
         finally:
             await self.mailer.drain(timeout=10.0)
             self.writer.close()
+            closing = getattr(self.gate.store, "close", None)
+            if closing is not None:  # a database connection
+                closing()
             self.reader.close()
 
     # -- helpers ------------------------------------------------------------------------------
@@ -149,6 +152,16 @@ class Service:
     def history(self, address: str) -> list[Event]:
         assert self.reader is not None  # noqa: S101 (set by lifespan)
         return self.reader.history(address)
+
+
+def _limit_store(settings: Settings) -> LimitStore | None:
+    """Where the form's counts live: in PostgreSQL when the record is (shared by every
+    worker and host), else in this process (the default store)."""
+    if not settings.database_url:
+        return None
+    from newsletter.serve.pglimits import PostgresLimits
+
+    return PostgresLimits(settings.database_url)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -267,8 +280,7 @@ async def confirm(request: Request) -> Response:
     form = await read_form(request)
     if not service.csrf_ok(request, form):
         return service.message(request, lang, "error_title", "csrf_body", 403)
-    assert service.reader is not None  # noqa: S101 (set by lifespan)
-    history = service.reader.history(claim.address)
+    history = service.history(claim.address)
     requests = [e for e in history if e.event == "requested"]
     last = requests[-1] if requests else None
     await service.store(Event(

@@ -76,7 +76,10 @@ class Gate:
 
     def recall(self, mailed: Iterable[tuple[str, str]]) -> None:
         """Count again the mails of the last day the record has (``(address, ISO time)``,
-        oldest first): a restart must not reset the limits a mail bomb ran into."""
+        oldest first): a restart must not reset the limits a mail bomb ran into. A store
+        whose counts outlive a restart (``durable``: PostgreSQL) has them already."""
+        if getattr(self.store, "durable", False):
+            return
         wall, mono = time.time(), time.monotonic()
         for address, at in mailed:
             ago = wall - datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()

@@ -35,6 +35,7 @@ from newsletter.serve.letters import legal_footer
 from newsletter.serve.texts import TEXTS
 
 log = logging.getLogger("newsletter.serve")
+_SEVEN_BIT = SMTP.clone(cte_type="7bit")
 QUEUE_LIMIT = 1000  # mails waiting at most; more are dropped (and logged)
 
 
@@ -125,7 +126,9 @@ class Mailer:
                list_name: str = "", purpose: str = CONFIRM_MAIL) -> Confirmation:
         """A service mail (a confirmation; a welcome: ``purpose="welcome"``) to ``address``,
         signed if DKIM is set."""
-        message = EmailMessage(policy=SMTP)
+        # 7-bit as every message send composes (quoted-printable or base64, whichever the
+        # text needs less of), so that a DKIM signature survives relays without 8BITMIME.
+        message = EmailMessage(policy=_SEVEN_BIT)
         name = identity(self.config, lang).sender_name
         message["From"] = formataddr((name, self.envelope_from)) if name else self.sender
         message["To"] = address

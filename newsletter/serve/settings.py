@@ -37,6 +37,8 @@ class Settings:
     per_address: int  # confirmation mails per mailbox per 24 hours
     per_client: int  # subscribe requests per client network per hour
     smtp_url: str | None
+    database_url: str | None = None  # None: the record is subscribers/record.sqlite
+    workers: int = 1  # processes serving together: each keeps 1/workers of the rate limits
     max_body: int = MAX_BODY
     per_domain: int = 100  # confirmation mails per target domain per hour
     per_hour: int = 300  # confirmation mails in all per hour
@@ -45,10 +47,19 @@ class Settings:
 
     @property
     def limits(self) -> FormLimits:
-        return FormLimits(client=Limit("client network", self.per_client, HOUR),
-                          mailbox=Limit("mailbox", self.per_address, DAY),
-                          domain=Limit("domain", self.per_domain, HOUR),
-                          all=Limit("hour", self.per_hour, HOUR))
+        """The form's limits as one process counts them. Without a database the counts are
+        in memory: with ``workers`` processes each keeps its share, so that all together
+        allow no more than configured (a client whose requests all reach one worker gets
+        less). In PostgreSQL the counts are shared: each process has the whole limits."""
+        workers = 1 if self.database_url else self.workers
+
+        def share(count: int) -> int:
+            return max(1, count // workers)
+
+        return FormLimits(client=Limit("client network", share(self.per_client), HOUR),
+                          mailbox=Limit("mailbox", share(self.per_address), DAY),
+                          domain=Limit("domain", share(self.per_domain), HOUR),
+                          all=Limit("hour", share(self.per_hour), HOUR))
 
     @property
     def root(self) -> Path:
@@ -104,7 +115,7 @@ class Settings:
                    per_domain=limits["per_domain"], per_hour=limits["per_hour"],
                    smtp_url=smtp_url if smtp_url is not None else config.smtp_url,
                    privacy_version=str(config.section("legal").get("privacy_version") or ""),
-                   welcome_lists=_welcome_lists(config))
+                   welcome_lists=_welcome_lists(config), database_url=config.database_url)
 
     def choices(self, language: str) -> tuple[tuple[str, ListText, str], ...]:
         """What the form shows of each offered list for a page in ``language``: its id, its

@@ -1,0 +1,200 @@
+"""``newsletter db``: create and migrate the PostgreSQL schema, move data in and out of it.
+
+``upgrade`` brings every component's tables to this program's version (the record and the
+journals also do it themselves on first use). ``import`` copies a workspace's SQLite record
+and send journals into PostgreSQL and ``export`` copies them back: both are idempotent (an
+event already in the target, same time, address, kind and details, is not copied again; a
+reader already in the target's journal of the issue keeps its row there, so a second run
+copies nothing) and verified (after the copy, every event and every reader of the source is
+read back from the target, or the command fails). Neither deletes anything. A journal row
+``sending`` (a run died with the message in flight) arrives as ``unknown``, as the next run
+would have made it. Each issue's journal is copied holding its send lock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from newsletter import database
+from newsletter.config import Config
+from newsletter.database import DatabaseError
+from newsletter.errors import SendError, shown_path
+from newsletter.places import Places
+from newsletter.record import Record, RecordError, Row
+from newsletter.record import postgres as record_schema
+from newsletter.send import pgschema as journal_schema
+from newsletter.send.journal import Journal
+from newsletter.send.lock import SendLock
+from newsletter.send.migrate import merge_legacy
+from newsletter.send.pgjournal import PostgresJournal
+from newsletter.send.pgschema import issues
+from newsletter.serve import pglimits as limits_schema
+
+SCHEMAS = (record_schema, journal_schema, limits_schema)  # each: COMPONENT, MIGRATIONS
+
+
+@dataclass(frozen=True)
+class Step:
+    """One component's schema: its version before and after ``upgrade``."""
+
+    component: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What a copy did: events in the source, copied, already there, in the target after."""
+
+    what: str
+    source: str
+    target: str
+    in_source: int
+    copied: int
+    already: int
+    in_target: int
+
+
+def url_of(config: Config) -> str:
+    """The configured database URL; ``DatabaseError`` when there is none."""
+    url = config.database_url
+    if not url:
+        raise DatabaseError("no database configured: set [database] url in newsletter.toml "
+                            "or NEWSLETTER_DATABASE_URL (without one, the record and journals "
+                            "are SQLite files that need no setting up)")
+    return url
+
+
+def upgrade(config: Config) -> list[Step]:
+    """Create or migrate the tables of every component."""
+    url = url_of(config)
+    db = database.connect(url)
+    try:
+        return [Step(schema.COMPONENT, *database.upgrade(db, schema.COMPONENT,
+                                                         schema.MIGRATIONS))
+                for schema in SCHEMAS]
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        raise DatabaseError(f"cannot upgrade {database.shown_url(url)}: "
+                            f"{database.message(exc, url)}") from exc
+    finally:
+        db.close()
+
+
+def versions(config: Config) -> list[tuple[str, int, int]]:
+    """(component, version in the database, version this program knows)."""
+    url = url_of(config)
+    db = database.connect(url)
+    try:
+        return [(schema.COMPONENT, database.version(db, schema.COMPONENT),
+                 len(schema.MIGRATIONS)) for schema in SCHEMAS]
+    finally:
+        db.close()
+
+
+def import_record(config: Config) -> Copied:
+    """The workspace's SQLite record into PostgreSQL."""
+    url = url_of(config)
+    path = Places(config.root).record
+    if not path.is_file():
+        raise RecordError("no subscription record to import", path=str(path))
+    with Record.open(config.root) as source, Record.open(config.root, url) as target:
+        return copy_events(source, target)
+
+
+def export_record(config: Config) -> Copied:
+    """The PostgreSQL record into the workspace's SQLite file (created if need be)."""
+    url = url_of(config)
+    with Record.open(config.root, url) as source, Record.open(config.root) as target:
+        return copy_events(source, target)
+
+
+def copy_events(source: Record, target: Record) -> Copied:
+    """Every event of ``source`` not yet in ``target``, in order, in one transaction."""
+    rows = source.rows()
+    there = Counter(target.rows())
+    missing: list[Row] = []
+    for row in rows:
+        if there[row] > 0:
+            there[row] -= 1
+        else:
+            missing.append(row)
+    target.store_rows(missing)
+    _verify(rows, target)
+    return Copied("record", source.where, target.where, len(rows), len(missing),
+                  len(rows) - len(missing), target.total())
+
+
+def _verify(rows: Sequence[Row], target: Record) -> None:
+    lacking = Counter(rows) - Counter(target.rows())
+    if lacking:
+        raise RecordError(f"verification failed: {sum(lacking.values())} events of the source "
+                          "are not in the target after the copy", path=target.where)
+
+
+def import_journals(config: Config) -> list[Copied]:
+    """Every issue's SQLite journal into PostgreSQL (older per-list ones merged first)."""
+    url = url_of(config)
+    places = Places(config.root)
+    copied = []
+    for slug in sorted({places.journal_slug(p) for p in places.journal_files()}):
+        with SendLock(places.send_lock(slug), what="'newsletter send' of this issue"):
+            merge_legacy(places, slug)
+            source = Journal.read_only(places.journal(slug))
+            try:
+                rows = [_settled(row) for row in source.dump()]
+                content_hash, started = source.meta("content_hash"), source.meta("started")
+            finally:
+                source.close()
+            target = PostgresJournal.read_only(url, slug)
+            try:
+                before = len(target.dump())
+                target.load(rows, content_hash=content_hash or "", started=started or "")
+                copied.append(_verified(f"journal {slug}", rows, shown_path(source.path),
+                                        target.where, target.dump(), before))
+            finally:
+                target.close()
+    return copied
+
+
+def export_journals(config: Config) -> list[Copied]:
+    """Every issue's PostgreSQL journal into ``journal/<slug>.sqlite`` of the workspace."""
+    url = url_of(config)
+    places = Places(config.root)
+    copied = []
+    for slug, content_hash, _ in issues(url):
+        source = PostgresJournal.read_only(url, slug)
+        try:
+            rows = [_settled(row) for row in source.dump()]
+        finally:
+            source.close()
+        with SendLock(places.send_lock(slug), what="'newsletter send' of this issue"):
+            target = Journal.open(places.journal(slug), content_hash=content_hash, slug=slug)
+            try:
+                before = len(target.dump())
+                target.load(rows)
+                copied.append(_verified(f"journal {slug}", rows, source.where,
+                                        shown_path(target.path), target.dump(), before))
+            finally:
+                target.close()
+    return copied
+
+
+def _settled(row: tuple[object, ...]) -> tuple[object, ...]:
+    """A row as it moves: one left ``sending`` (its run died) is ``unknown``."""
+    if row[1] == "sending":
+        return (row[0], "unknown", *row[2:4], "in flight when its run stopped", *row[5:])
+    return row
+
+
+def _verified(what: str, rows: list[tuple[object, ...]], source: str, target: str,
+              after: list[tuple[object, ...]], before: int) -> Copied:
+    missing = {row[0] for row in rows} - {row[0] for row in after}
+    if missing:
+        raise SendError(f"verification failed: {len(missing)} readers of {source} are not in "
+                        "the target after the copy", path=target)
+    return Copied(what, source, target, len(rows), len(after) - before,
+                  len(rows) - (len(after) - before), len(after))
