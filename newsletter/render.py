@@ -126,7 +126,8 @@ def render_issue(issue: Issue, config: Config, templates: Templates, *,
     email = _context(issue, config, "email", recorder, asset_base)
     mjml = _inline_images(templates.render(HTML_LAYOUT, text=False, **email), issue,
                           email["image_url"])
-    html = section_languages(inline_css(mjml_to_html(mjml, what=f"issue {issue.slug}")))
+    # lang before inlining: the inliner drops the classes that name it.
+    html = inline_css(section_languages(mjml_to_html(mjml, what=f"issue {issue.slug}")))
     text = templates.render(TEXT_LAYOUT, text=True, **email)
     web = _html_for_web(render_mjml(issue, config, templates, mode="web"), issue)
     defaults = {**recorder.defaults, "web_url": email["issue_url"]}

@@ -59,11 +59,11 @@ def test_every_edition_marks_the_language_of_every_section(koeln: Path) -> None:
             == "de", name
         translated = "通往中国的新桥梁" if edition == "zh" else "Neuer Brückenschlag nach China"
         assert section_language(tree, translated) == edition, name
-    zh = pages(koeln)["zh/email.html"]
-    notes = zh.xpath("//*[contains(@class, 'nl-untranslated')]")
-    assert [n.text_content() for n in notes] == ["本节仅有德文版。"]
-    assert notes[0].xpath("ancestor-or-self::*[@lang][1]/@lang") == ["zh"]
-    assert not pages(koeln)["email.html"].xpath("//*[contains(@class, 'nl-untranslated')]")
+    for name in ("zh/email.html", "zh/web.html"):
+        notes = pages(koeln)[name].xpath("//p[contains(., '仅有')]")
+        assert [n.text_content() for n in notes] == ["本节仅有德文版。"], name
+        assert notes[0].xpath("ancestor-or-self::*[@lang][1]/@lang") == ["zh"]
+    assert "仅有" not in pages(koeln)["email.html"].text_content()
 
 
 def test_a_section_for_one_edition_only_is_left_out_of_the_others(koeln: Path) -> None:
