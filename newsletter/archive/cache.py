@@ -29,7 +29,7 @@ RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "ide
                   "archive/cache", "archive/feeds", "archive/pages", "archive/search",
                   "archive/mentions", "archive/directory", "build", "pictures", "places",
                   "digests", "blocks", "images/__init__", "images/names", "images/process",
-                  "tags", "links", "tokens", "drift")
+                  "tags", "links", "tokens", "drift", "email_slim", "database")
 LIBRARIES = ("mjml-python", "premailer", "nh3", "jinja2", "markdown-it-py", "lxml", "pillow",
              "pillow-heif")
 
