@@ -18,12 +18,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from newsletter.errors import PublishError
+from newsletter.publish.remote import WritesEach
 from newsletter.publish.site import LocalFile
 from newsletter.publish.ssh import Ssh, complaint
 from newsletter.publish.target import Target
 
 
-class GitRemote:
+class GitRemote(WritesEach):
     verified = True  # compared with the branch as fetched: git's hashes vouch for its bytes
     whole_batches = True
 
@@ -110,10 +111,6 @@ class GitRemote:
             if data is None or hashlib.sha256(data).hexdigest() != local.sha256:
                 found.add(relative)
         return found
-
-    def upload(self, files: Sequence[tuple[str, LocalFile]]) -> None:
-        for relative, local in files:
-            self.write(relative, local.path.read_bytes())
 
     def write(self, relative: str, data: bytes) -> None:
         path = self._path(relative)

@@ -47,6 +47,17 @@ class Remote(Protocol):
     def close(self) -> None: ...
 
 
+class WritesEach:
+    """A target that takes a batch one file at a time: ``upload`` is ``write`` for each."""
+
+    def write(self, relative: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def upload(self, files: Sequence[tuple[str, LocalFile]]) -> None:
+        for relative, local in files:
+            self.write(relative, local.path.read_bytes())
+
+
 def believed_differing(files: Mapping[str, LocalFile], believed: Mapping[str, str]
                        ) -> set[str]:
     """The files whose hash is not what the record says the target holds."""
@@ -63,7 +74,7 @@ def disk_problem(exc: OSError, where: str) -> PublishError:
                         "resume", partial=True)
 
 
-class FolderRemote:
+class FolderRemote(WritesEach):
     """``file:///path``: a folder on this machine or a mounted share."""
 
     verified = True
@@ -102,10 +113,6 @@ class FolderRemote:
             if len(data) != local.size or hashlib.sha256(data).hexdigest() != local.sha256:
                 found.add(relative)
         return found
-
-    def upload(self, files: Sequence[tuple[str, LocalFile]]) -> None:
-        for relative, local in files:
-            self.write(relative, local.path.read_bytes())
 
     def write(self, relative: str, data: bytes) -> None:
         target = self._path(relative)

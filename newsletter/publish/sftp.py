@@ -22,14 +22,14 @@ from typing import Any
 import paramiko
 
 from newsletter.errors import PublishError
-from newsletter.publish.remote import UPLOADING, believed_differing
+from newsletter.publish.remote import UPLOADING, WritesEach, believed_differing
 from newsletter.publish.site import LocalFile
 from newsletter.publish.target import Target
 
 PASSWORD = "NEWSLETTER_PUBLISH_PASSWORD"  # noqa: S105  (the variable's name, not a password)
 
 
-class SftpRemote:
+class SftpRemote(WritesEach):
     verified = False
     whole_batches = False
 
@@ -110,10 +110,6 @@ class SftpRemote:
             except (OSError, paramiko.SSHException) as exc:
                 raise self._lost(exc, "comparing") from exc
         return found
-
-    def upload(self, files: Sequence[tuple[str, LocalFile]]) -> None:
-        for relative, local in files:
-            self.write(relative, local.path.read_bytes())
 
     def write(self, relative: str, data: bytes) -> None:
         path = self._path(relative)
