@@ -110,11 +110,11 @@ def mailbox(address: str) -> str:
     ``+tag`` is dropped for every domain (a tag never names another person's mailbox at the
     providers that support it, and elsewhere dropping it only counts more strictly).
     """
-    local, _, domain = address.strip().lower().rpartition("@")
-    local = local.split("+", 1)[0]
+    local = address.strip().lower().rpartition("@")[0].split("+", 1)[0]
+    domain = domain_of(address)
     if domain in DOTS_IGNORED:
         local = local.replace(".", "")
-    return f"{local}@{_SAME_MAILBOX.get(domain, domain)}"
+    return f"{local}@{domain}"
 
 
 def domain_of(address: str) -> str:
