@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from newsletter.errors import ConfigError, SendError
-from newsletter.send.journal import SENDABLE
 from newsletter.send.pgjournal import PostgresJournal, Sender
 from newsletter.send.pgschema import LEASE
 from newsletter.send.pool import Job
@@ -93,7 +92,7 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         journal.flush()
         heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
         recorder = _JournalRecorder(journal, campaign.content_hash, report, progress)
-        sendable = (*SENDABLE, "unknown") if campaign.options.resend_unknown else SENDABLE
+        sendable = campaign.sendable
         batch = CLAIM_PER_CONNECTION * sum(relay.connections for relay in campaign.relays)
         try:
             while not campaign.stopping and report.error is None:
