@@ -309,7 +309,7 @@ class Campaign:
                 self._dry_run(report, progress)
             elif self.options.test:
                 jobs = (Job(r.email.lower(), self.editions.compose(r)) for r in self.test_readers)
-                await self._deliver(jobs, _Counter(report, progress))
+                await self.deliver(jobs, _Counter(report, progress))
             else:
                 await self._send(report, progress)
         finally:
@@ -317,7 +317,7 @@ class Campaign:
         return report
 
     def _dry_run(self, report: SendReport, progress: Progress | None) -> None:
-        for mailing_list, subscriber, reader_key in self._readers():
+        for mailing_list, subscriber, reader_key in self.readers():
             message = self.editions.compose(subscriber, self.list_for(mailing_list, reader_key))
             report.composed += 1
             report.editions[message.language] += 1
@@ -344,9 +344,9 @@ class Campaign:
                 report.recovered_unknown = journal.recover(
                     outbox.delivered if outbox is not None else None)
                 journal.on_error = lambda error: self.abort(str(error))
-                recorder = _JournalRecorder(journal, self.content_hash, report, progress)
+                recorder = JournalRecorder(journal, self.content_hash, report, progress)
                 try:
-                    await self._deliver(self._jobs(journal, report), recorder)
+                    await self.deliver(self._jobs(journal, report), recorder)
                 finally:
                     # What the pool left queued (results, abandoned readers) becomes durable.
                     with contextlib.suppress(SendError):
@@ -361,14 +361,14 @@ class Campaign:
         finally:
             reader.close()
 
-    def _readers(self) -> Iterator[tuple[MailingList, Subscriber, int]]:
+    def readers(self) -> Iterator[tuple[MailingList, Subscriber, int]]:
         """The union of the lists, read again now (the record as it is now)."""
         return walk(self.lists, Tally(), strict=not self.options.skip_invalid)
 
     def _jobs(self, journal: Journal, report: SendReport) -> Iterator[Job]:
         sendable = self.sendable
         fresh = not any(journal.counts().values())  # a first run: no reader to look up
-        for mailing_list, subscriber, reader_key in self._readers():
+        for mailing_list, subscriber, reader_key in self.readers():
             address = subscriber.email.lower()
             state = None if fresh else journal.state(address)
             if state is None:
@@ -379,7 +379,7 @@ class Campaign:
             message = self.editions.compose(subscriber, self.list_for(mailing_list, reader_key))
             yield Job(address, message, resumed=state or "pending")
 
-    async def _deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
+    async def deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
         self._opening = asyncio.ensure_future(probe(self.relays, cooldown=self.policy.backoff))
         try:
             await self._opening
@@ -436,7 +436,7 @@ class _Counter:
             self.progress(1)
 
 
-class _JournalRecorder(_Counter):
+class JournalRecorder(_Counter):
     """Writes every step to the journal: ``sending`` durable before DATA, the rest batched.
 
     The report counts a reader's state only once the journal holds it durably, so the

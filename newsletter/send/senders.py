@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from newsletter.errors import ConfigError, SendError
-from newsletter.send.journal import SENDABLE
 from newsletter.send.pgjournal import PostgresJournal, Sender
 from newsletter.send.pgschema import LEASE
 from newsletter.send.pool import Job
@@ -72,7 +71,7 @@ def journaled(url: str, slug: str, content_hash: str, *, allow_changed: bool
 async def send_shared(campaign: Campaign, report: SendReport, progress: Progress | None,
                       url: str) -> None:
     """One sender's run: join, add the list's readers, claim and send until none is left."""
-    from newsletter.send.campaign import _JournalRecorder
+    from newsletter.send.campaign import JournalRecorder
 
     lease = float(campaign.config.section("database").get("lease") or LEASE)
     if lease <= 0:
@@ -85,15 +84,15 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         report.recovered_unknown = journal.recover()
         journal.on_error = lambda error: campaign.abort(str(error))
         readers: dict[str, tuple[MailingList, Subscriber, int]] = {}
-        for mailing_list, subscriber, reader_key in campaign._readers():
+        for mailing_list, subscriber, reader_key in campaign.readers():
             address = subscriber.email.lower()
             if address not in readers:  # the union of the lists: each reader once
                 readers[address] = (mailing_list, subscriber, reader_key)
                 journal.add(address, mailing_list.id)
         journal.flush()
         heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
-        recorder = _JournalRecorder(journal, campaign.content_hash, report, progress)
-        sendable = (*SENDABLE, "unknown") if campaign.options.resend_unknown else SENDABLE
+        recorder = JournalRecorder(journal, campaign.content_hash, report, progress)
+        sendable = campaign.sendable
         batch = CLAIM_PER_CONNECTION * sum(relay.connections for relay in campaign.relays)
         try:
             while not campaign.stopping and report.error is None:
@@ -105,7 +104,7 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
                     # lease runs out and the readers can be claimed (a killed sender's).
                     await asyncio.sleep(min(1.0, lease / 4))
                     continue
-                await campaign._deliver(
+                await campaign.deliver(
                     _claimed(campaign, journal, readers, first, sendable, batch), recorder)
         finally:
             heartbeat.cancel()
