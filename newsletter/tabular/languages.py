@@ -15,6 +15,7 @@ from functools import lru_cache
 import langcodes
 
 from newsletter.tabular.headers import key
+from newsletter.tags import script
 
 NAMES: dict[str, tuple[str, ...]] = {
     "de": ("Deutsch", "German", "Deutsche", "Allemand", "德语", "德文", "德語"),
@@ -26,7 +27,6 @@ NAMES: dict[str, tuple[str, ...]] = {
                 "Chinese (Traditional)", "Chinesisch (traditionell)",
                 "traditionelles Chinesisch"),
 }
-_TRADITIONAL = {"tw", "hk", "mo", "hant"}
 _BY_KEY = {key(name): tag for tag, names in NAMES.items() for name in names}
 
 
@@ -53,10 +53,8 @@ def language(value: str) -> tuple[str, str | None]:
 
 
 def _fold(tag: str) -> str:
-    parts = tag.split("-")
-    if parts[0].lower() != "zh":
-        return tag
-    return "zh-Hant" if any(p.lower() in _TRADITIONAL for p in parts[1:]) else "zh"
+    """Chinese to the edition of its script (``tags.script``); other tags as they are."""
+    return {"hant": "zh-Hant", "hans": "zh"}.get(script(tag), tag)
 
 
 def _why(text: str) -> str:
