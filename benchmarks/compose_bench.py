@@ -33,7 +33,7 @@ from pathlib import Path
 
 from newsletter import personal
 from newsletter.build import build
-from newsletter.compose import Built, Composer, personal_values
+from newsletter.delivery.compose import Built, Composer, personal_values
 from newsletter.send.editions import Editions
 from newsletter.subscribers import Subscriber, read_subscribers
 from newsletter.workspace import Workspace

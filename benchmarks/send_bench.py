@@ -84,7 +84,8 @@ def workspace(folder: Path) -> Path:
 
 def message_size(root: Path) -> int:
     """Octets of one composed message of the sample issue (default edition), as sent."""
-    code = ("import sys; from pathlib import Path; from newsletter.compose import Built, Composer;"
+    code = ("import sys; from pathlib import Path; "
+            "from newsletter.delivery.compose import Built, Composer;"
             "from newsletter.config import load_config; from newsletter.subscribers import "
             "Subscriber; root = Path(sys.argv[1]); built = Built.read(root / 'build' / "
             f"{Path(ISSUE).name!r}); reader = Subscriber('reader1@example1.org', 'Reader 1', "

@@ -26,12 +26,12 @@ RANKS = {
     "kinds": 4, "config": 4, "editions": 4,
     "identity": 4.5, "drift": 5,
     "mailinglist": 5.5,
-    "content": 5, "subscribers": 5, "email_html": 5, "headers": 5, "dkim_sign": 5,
+    "content": 5, "subscribers": 5, "email_html": 5,
     "dns_check": 5,
     "render": 6,
     "workspace": 7,
     "build": 8, "check": 8, "scaffold": 8,
-    "compose": 9,
+    "delivery": 9,  # message builder, headers, DKIM, SMTP, outbox: shared by send and serve
     "send": 10, "preview": 10, "archive": 10,
     "publish": 10.5,  # reads what archive wrote into site/ and what build wrote
     "inbox": 11,
@@ -89,7 +89,7 @@ def test_only_the_cli_imports_click() -> None:
 def test_sending_knows_nothing_of_templates() -> None:
     offenders = [f"{path.relative_to(PACKAGE)}: {sorted(imports_of(path) & RENDERING)}"
                  for path, top in modules().items()
-                 if top in ("send", "compose", "subscribers", "dkim_sign", "headers")
+                 if top in ("send", "delivery", "subscribers")
                  and imports_of(path) & RENDERING]
     assert not offenders
 

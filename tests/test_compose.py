@@ -16,7 +16,7 @@ import pytest
 
 from newsletter import personal
 from newsletter.build import build
-from newsletter.compose import Built, Composer, OutgoingMessage, personal_values
+from newsletter.delivery.compose import Built, Composer, OutgoingMessage, personal_values
 from newsletter.errors import ConfigError, NewsletterError, SubscriberError, ValidationError
 from newsletter.subscribers import Subscriber, read_subscribers, subscriber_for
 from newsletter.tokens import SECRET_ENV, UNSUBSCRIBE, Tokens, secret_from_env

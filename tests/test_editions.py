@@ -24,7 +24,7 @@ from test_send_servers import Server, start_server
 
 from newsletter import personal
 from newsletter.columns import LIMIT, width
-from newsletter.compose import salutation_mark
+from newsletter.delivery.compose import salutation_mark
 
 Invoke = Callable[..., Result]
 FOSHAN = "issues/2019-10-foshan"
@@ -599,7 +599,7 @@ def test_any_languages_make_editions(workspace: Path, invoke: Invoke) -> None:
     assert "Abmelden: " in de or "Abmelden:\n" in de
     # "Liebe Mitglieder," already ends in a comma: the default salutation gets no second one.
     assert manifest["editions"][2]["defaults"]["salutation"] == "Liebe Mitglieder,"
-    from newsletter.compose import personal_values
+    from newsletter.delivery.compose import personal_values
     from newsletter.workspace import Workspace
 
     values = personal_values(None, defaults=manifest["editions"][2]["defaults"],

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from newsletter.send.outcome import Kind
-from newsletter.send.transport import SmtpTransport, Timeouts, parse_smtp_url
+from newsletter.delivery.outcome import Kind
+from newsletter.delivery.transport import SmtpTransport, Timeouts, parse_smtp_url
 
 BIG = 16 * 1024 * 1024  # more than loopback's socket buffers hold: the write must wait
 
@@ -107,8 +107,8 @@ def test_quoted_printable_never_starts_a_line_with_a_dot() -> None:
     import binascii
     import random
 
-    from newsletter.compose import _qp
-    from newsletter.send.transport import dot_stuff
+    from newsletter.delivery.compose import _qp
+    from newsletter.delivery.transport import dot_stuff
 
     rng = random.Random(8)  # noqa: S311 (test data)
     alphabet = "ab. .\n.ü=\t"

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from test_send_pool import Note
 
+from newsletter.delivery.outcome import Channel
 from newsletter.send.dispatch import Dispatcher
-from newsletter.send.outcome import Channel
 from newsletter.send.pool import Job
 from newsletter.send.relays import Relay
 

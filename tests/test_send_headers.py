@@ -24,7 +24,7 @@ from test_send_servers import (
     write_list,
 )
 
-from newsletter.headers import fold
+from newsletter.delivery.headers import fold
 
 SUBJECTS = ["Grüße aus Köln", "ISA简报 2019年10月", "Ça va? Oui — «très» bien",
             "Ünïcödé " * 12, "=?utf-8?q?not_an_encoded_word?=", "Tab\there"]
@@ -154,7 +154,7 @@ def test_control_characters_in_sections_are_refused_with_their_line(
 @pytest.mark.parametrize("name", ["Jürgen Müller", "张伟", "ISA e.V.", "Eve =?utf-8?b?QWRtaW4=?=",
                                   "Ctrl\x01char", "A" * 90])
 def test_display_names_come_through_exactly(name: str) -> None:
-    from newsletter.headers import address_header
+    from newsletter.delivery.headers import address_header
 
     raw = address_header("To", name, "reader@example.org")
     assert raw.isascii()
@@ -164,7 +164,7 @@ def test_display_names_come_through_exactly(name: str) -> None:
 
 def test_reply_to_and_list_id_with_international_domains(workspace: Path,
                                                          invoke: Callable[..., Any]) -> None:
-    from newsletter.compose import Built, Composer
+    from newsletter.delivery.compose import Built, Composer
     from newsletter.subscribers import subscriber_for
     from newsletter.workspace import Workspace
 

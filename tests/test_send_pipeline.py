@@ -25,9 +25,9 @@ from test_send_servers import (
     write_list,
 )
 
+from newsletter.delivery.pipeline import Lost, Replies
 from newsletter.send.campaign import SendOptions, prepare
 from newsletter.send.journal import Journal
-from newsletter.send.pipeline import Lost, Replies
 from newsletter.send.pool import Policy
 
 SINK = "/usr/sbin/smtp-sink"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from newsletter.send.outcome import BeforeData, Kind, Message, Result
+from newsletter.delivery.outcome import BeforeData, Kind, Message, Result
 from newsletter.send.pool import Job, Policy, Pool, PoolError
 
 

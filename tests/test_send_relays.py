@@ -30,10 +30,10 @@ from test_send_servers import (
     write_list,
 )
 
+from newsletter.delivery.outcome import Kind, Result
 from newsletter.errors import ConfigError, SendError
 from newsletter.send.campaign import SendOptions, prepare
 from newsletter.send.journal import Journal
-from newsletter.send.outcome import Kind, Result
 from newsletter.send.pool import Policy
 from newsletter.send.relays import Fault, relay_fault
 from newsletter.send.report import SendReport

@@ -26,13 +26,13 @@ from test_send_servers import (
     write_list,
 )
 
+from newsletter.delivery.outcome import BeforeData, Message, Result
+from newsletter.delivery.transport import SmtpChannel, SmtpTransport, Timeouts
 from newsletter.send.campaign import Campaign, SendOptions, prepare
 from newsletter.send.journal import Journal
-from newsletter.send.outcome import BeforeData, Message, Result
 from newsletter.send.pool import Policy
 from newsletter.send.report import SendReport
 from newsletter.send.status import status
-from newsletter.send.transport import SmtpChannel, SmtpTransport, Timeouts
 
 LIST = Path("subscribers/stops.csv")
 

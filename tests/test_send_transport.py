@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from newsletter.delivery.transport import dot_stuff, parse_smtp_url
 from newsletter.errors import ConfigError
-from newsletter.send.transport import dot_stuff, parse_smtp_url
 
 
 def reference_stuff(data: bytes) -> bytes:

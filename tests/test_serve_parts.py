@@ -16,9 +16,9 @@ import pytest
 from click.testing import Result
 
 from newsletter.config import load_config
+from newsletter.delivery.outbox import Outbox
+from newsletter.delivery.transport import SmtpTransport
 from newsletter.errors import NewsletterError
-from newsletter.send.outbox import Outbox
-from newsletter.send.transport import SmtpTransport
 from newsletter.serve.limits import Limit, MemoryLimits, network
 from newsletter.serve.limits import mailbox as mailbox_of
 from newsletter.serve.mailer import Confirmation, Mailer

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.build import build
-from newsletter.compose import Built, Composer
+from newsletter.delivery.compose import Built, Composer
 from newsletter.subscribers import read_subscribers
 from newsletter.workspace import Workspace
 

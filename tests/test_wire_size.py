@@ -17,7 +17,7 @@ from lxml import etree
 from newsletter import email_slim, personal, transfer
 from newsletter.build import build
 from newsletter.check import GMAIL_CLIP, check_output
-from newsletter.compose import Built, Composer, _base64_part, _fill, personal_values
+from newsletter.delivery.compose import Built, Composer, _base64_part, _fill, personal_values
 from newsletter.subscribers import Subscriber
 from newsletter.workspace import Workspace
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from newsletter import personal
 from newsletter.check import Finding, check_output
-from newsletter.compose import personal_values
 from newsletter.content import Issue
+from newsletter.delivery.compose import personal_values
 from newsletter.errors import NewsletterError
 from newsletter.layout import match
 from newsletter.preview.words import ui_language, words

@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter import database
-from newsletter.compose import Built
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
+from newsletter.delivery.compose import Built
+from newsletter.delivery.outbox import Outbox
+from newsletter.delivery.outcome import Kind, Result, Transport, final_state
+from newsletter.delivery.size import check_message_sizes
+from newsletter.delivery.transport import Timeouts
 from newsletter.errors import (
     ConfigError,
     NewsletterError,
@@ -35,13 +39,9 @@ from newsletter.send.editions import Editions, language
 from newsletter.send.journal import SENDABLE, Journal
 from newsletter.send.lock import SendLock
 from newsletter.send.migrate import merge_legacy, strongest
-from newsletter.send.outbox import Outbox
-from newsletter.send.outcome import Kind, Result, Transport, final_state
 from newsletter.send.pool import Job, Policy, Pool, PoolError
 from newsletter.send.relays import Relay, describe, probe, relays_from
 from newsletter.send.report import SendReport, Summary, settled
-from newsletter.send.size import check_message_sizes
-from newsletter.send.transport import Timeouts
 from newsletter.subscribers import Subscriber, subscriber_for
 
 if TYPE_CHECKING:  # imported when a database URL is used: it loads psycopg and libpq
@@ -120,7 +120,7 @@ class Campaign:
                                  language=options.language,
                                  list_name=lists[0].id if len(lists) == 1 else ALL_LISTS,
                                  local=not (options.smtp or config.smtp_url))
-        check_message_sizes(self.editions, config.limits, str(issue_folder))
+        check_message_sizes(self.editions.composers, config.limits, str(issue_folder))
         self.composer = self.editions.default
         self.policy = self._policy()
         self.relays = self._relays()

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from newsletter.compose import Built, Composer, OutgoingMessage
 from newsletter.config import Config
+from newsletter.delivery.compose import Built, Composer, OutgoingMessage
 from newsletter.errors import SendError
 from newsletter.send.pool import Job
 from newsletter.subscribers import Subscriber

@@ -25,9 +25,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from newsletter.delivery.outcome import Channel, ConnectFailed, Kind, Message, Result, Transport
 from newsletter.errors import NewsletterError, SendError
 from newsletter.send.dispatch import Dispatcher
-from newsletter.send.outcome import Channel, ConnectFailed, Kind, Message, Result, Transport
 from newsletter.send.relays import Fault, Relay, relay_fault
 
 

@@ -23,17 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from newsletter.errors import ConfigError, SendError
-from newsletter.send.outcome import Channel, ConnectFailed, Kind, Result, Transport
-from newsletter.send.report import RelayStats
-from newsletter.send.size import refused_for_size
-from newsletter.send.transport import (
+from newsletter.delivery.outcome import Channel, ConnectFailed, Kind, Result, Transport
+from newsletter.delivery.size import refused_for_size
+from newsletter.delivery.transport import (
     PASSWORD_ENV,
     TIMED_OUT,
     SmtpTransport,
     Timeouts,
     parse_smtp_url,
 )
+from newsletter.errors import ConfigError, SendError
+from newsletter.send.report import RelayStats
 
 if TYPE_CHECKING:
     from newsletter.config import Config

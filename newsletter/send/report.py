@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from newsletter.send.outcome import Kind, Result, final_state
+from newsletter.delivery.outcome import Kind, Result, final_state
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 from newsletter.config import Config
-from newsletter.headers import refuse_breaks
+from newsletter.delivery.headers import refuse_breaks
+from newsletter.delivery.outbox import Outbox
+from newsletter.delivery.outcome import Channel, ConnectFailed, Kind, Transport
+from newsletter.delivery.transport import SmtpTransport, Timeouts
 from newsletter.identity import identity
 from newsletter.places import Places
-from newsletter.send.outbox import Outbox
-from newsletter.send.outcome import Channel, ConnectFailed, Kind, Transport
-from newsletter.send.transport import SmtpTransport, Timeouts
 from newsletter.serve.letters import legal_footer
 from newsletter.serve.texts import TEXTS
 
@@ -41,7 +41,7 @@ QUEUE_LIMIT = 1000  # mails waiting at most; more are dropped (and logged)
 
 @dataclass(frozen=True)
 class Confirmation:
-    """A finished confirmation mail for the transport (``send.outcome.Message``)."""
+    """A finished confirmation mail for the transport (``delivery.outcome.Message``)."""
 
     recipient: str
     envelope_from: str
@@ -95,7 +95,7 @@ class Mailer:
         self.transport = transport
         self._signer: Callable[[bytes], bytes] | None = None
         if config.values.get("dkim") is not None:
-            from newsletter.dkim_sign import signer
+            from newsletter.delivery.dkim import signer
 
             self._signer = signer(config, default_domain=self.domain)
         self._accepted = accepted

@@ -28,8 +28,8 @@ from typing import Any
 
 from newsletter import personal, transfer
 from newsletter.config import Config
+from newsletter.delivery.headers import address_header, fold, refuse_breaks
 from newsletter.errors import ConfigError, NewsletterError, SubscriberError
-from newsletter.headers import address_header, fold, refuse_breaks
 from newsletter.identity import identity
 from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
@@ -311,7 +311,7 @@ def _fill(body: tuple[_Part, ...], values: Mapping[str, str]) -> bytes:
 def _signer(config: Config, domain: str) -> Any:
     if config.values.get("dkim") is None:
         return None
-    from newsletter.dkim_sign import signer
+    from newsletter.delivery.dkim import signer
 
     return signer(config, default_domain=domain)
 

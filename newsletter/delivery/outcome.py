@@ -60,7 +60,7 @@ def classify(code: int, reply: str, stage: str) -> Result:
 
 
 class Message(Protocol):
-    """A finished message for one reader (``newsletter.compose.OutgoingMessage``).
+    """A finished message for one reader (``newsletter.delivery.compose.OutgoingMessage``).
 
     One with a true ``dot_safe`` attribute (CRLF line ends only, no line starting with a dot)
     is sent as it is; any other is dot-stuffed first.

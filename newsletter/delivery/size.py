@@ -10,23 +10,25 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from newsletter.delivery.outcome import Kind, Result
 from newsletter.errors import SendError
-from newsletter.send.outcome import Kind, Result
 
 if TYPE_CHECKING:  # the transport imports this module: no composer at import time
+    from collections.abc import Mapping
+
     from newsletter.config import Limits
-    from newsletter.send.editions import Editions
+    from newsletter.delivery.compose import Composer
 
 OVER_SIZE = "SIZE"  # the stage of a Result refused before MAIL for the relay's SIZE
 _PROBE_READER = "size-check@example.org"
 
 
-def check_message_sizes(editions: Editions, limits: Limits, issue: str) -> None:
+def check_message_sizes(composers: Mapping[str, Composer], limits: Limits, issue: str) -> None:
     """``SendError`` if one edition's message (composed for a sample reader) is over
     ``limits.message``; nothing has been sent then."""
     from newsletter.subscribers import subscriber_for
 
-    for language, composer in editions.composers.items():
+    for language, composer in composers.items():
         message = composer.compose(subscriber_for(_PROBE_READER))
         why = limits.message_problem(len(message.data), f"the {language} message")
         if why is not None:

@@ -25,11 +25,11 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from newsletter.delivery.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
+from newsletter.delivery.pipeline import Lost, Reply, Session
+from newsletter.delivery.pipeline import dot_stuff as dot_stuff  # where tests and callers find it
+from newsletter.delivery.size import over_relay_size
 from newsletter.errors import ConfigError, SendError
-from newsletter.send.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
-from newsletter.send.pipeline import Lost, Reply, Session
-from newsletter.send.pipeline import dot_stuff as dot_stuff  # where tests and callers find it
-from newsletter.send.size import over_relay_size
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 _DOT = b".\r\n"

@@ -14,7 +14,7 @@ import socket
 import time
 from pathlib import Path
 
-from newsletter.send.outcome import BeforeData, Kind, Message, Result
+from newsletter.delivery.outcome import BeforeData, Kind, Message, Result
 
 
 def message_name(content_hash: str, address: str) -> str:
