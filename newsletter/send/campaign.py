@@ -11,9 +11,8 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field, replace
-from functools import partial
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +21,7 @@ from newsletter.config import Config, find_root, load_config
 from newsletter.content import folder_fingerprint
 from newsletter.delivery.compose import Built
 from newsletter.delivery.outbox import Outbox
-from newsletter.delivery.outcome import Kind, Result, Transport, final_state
+from newsletter.delivery.outcome import Transport
 from newsletter.delivery.size import check_message_sizes
 from newsletter.delivery.transport import Timeouts
 from newsletter.errors import (
@@ -35,8 +34,9 @@ from newsletter.errors import (
 from newsletter.layout import BuildLayout
 from newsletter.mailinglist import Lists, MailingList, Tally, walk
 from newsletter.record import ALL_LISTS
-from newsletter.send.editions import Editions, language
+from newsletter.send.editions import Editions
 from newsletter.send.journal import SENDABLE, Journal
+from newsletter.send.ledger import JournalLedger, Ledger
 from newsletter.send.lock import SendLock
 from newsletter.send.migrate import merge_legacy, strongest
 from newsletter.send.pool import Job, Policy, Pool, PoolError
@@ -45,7 +45,7 @@ from newsletter.send.report import SendReport, Summary, settled
 from newsletter.subscribers import Subscriber, subscriber_for
 
 if TYPE_CHECKING:  # imported when a database URL is used: it loads psycopg and libpq
-    from newsletter.send.pgjournal import PostgresJournal
+    pass
 
 Progress = Callable[[int], None]
 ListRef = Path | str | MailingList  # a list file, a list id, or the list itself
@@ -309,7 +309,7 @@ class Campaign:
                 self._dry_run(report, progress)
             elif self.options.test:
                 jobs = (Job(r.email.lower(), self.editions.compose(r)) for r in self.test_readers)
-                await self.deliver(jobs, _Counter(report, progress))
+                await self.deliver(jobs, Ledger(report, progress))
             else:
                 await self._send(report, progress)
         finally:
@@ -344,7 +344,7 @@ class Campaign:
                 report.recovered_unknown = journal.recover(
                     outbox.delivered if outbox is not None else None)
                 journal.on_error = lambda error: self.abort(str(error))
-                recorder = JournalRecorder(journal, self.content_hash, report, progress)
+                recorder = JournalLedger(journal, self.content_hash, report, progress)
                 try:
                     await self.deliver(self._jobs(journal, report), recorder)
                 finally:
@@ -379,7 +379,7 @@ class Campaign:
             message = self.editions.compose(subscriber, self.list_for(mailing_list, reader_key))
             yield Job(address, message, resumed=state or "pending")
 
-    async def deliver(self, jobs: Iterator[Job], recorder: _Counter) -> None:
+    async def deliver(self, jobs: Iterator[Job], recorder: Ledger) -> None:
         self._opening = asyncio.ensure_future(probe(self.relays, cooldown=self.policy.backoff))
         try:
             await self._opening
@@ -404,85 +404,3 @@ class Campaign:
             recorder.report.error = str(exc)
         finally:
             recorder.report.stopped = pool.stopped
-
-
-@dataclass
-class _Counter:
-    """Counts results into the report (``--test``: no journal)."""
-
-    report: SendReport
-    progress: Progress | None = None
-    failures_kept: int = field(default=50)
-
-    def sending(self, job: Job) -> Awaitable[None]:
-        done = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-    def finished(self, job: Job, result: Result, *, final: bool) -> None:
-        if final:
-            self.report.tally[final_state(result.kind)] += 1
-            if result.kind is Kind.SENT:
-                self.report.editions[language(job)] += 1
-            self._noted(job, result)
-
-    def abandoned(self, job: Job) -> None:
-        if job.past_data:
-            self.report.tally["unknown"] += 1
-
-    def _noted(self, job: Job, result: Result) -> None:
-        self.report.note(job.address, result, keep=self.failures_kept)
-        if self.progress:
-            self.progress(1)
-
-
-class JournalRecorder(_Counter):
-    """Writes every step to the journal: ``sending`` durable before DATA, the rest batched.
-
-    The report counts a reader's state only once the journal holds it durably, so the
-    report and ``newsletter status`` agree whatever stops the run, a journal error included.
-    """
-
-    def __init__(self, journal: Journal | PostgresJournal, content_hash: str, report: SendReport,
-                 progress: Progress | None) -> None:
-        super().__init__(report, progress)
-        self.journal = journal
-        self.content_hash = content_hash
-        self._counted: dict[str, str] = {}  # reader -> its durable state, until it is final
-
-    def sending(self, job: Job) -> Awaitable[None]:
-        self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
-                         message_id=job.message.message_id,
-                         then=partial(self._durable, job.address, "sending", final=False))
-        self.journal.set_edition(job.address, language(job))  # after: the row exists by then
-        return self.journal.durable()
-
-    def finished(self, job: Job, result: Result, *, final: bool) -> None:
-        state = final_state(result.kind)
-        self.journal.set(job.address, state, code=result.code, reply=result.describe()[:500],
-                         relay=job.relay,
-                         then=partial(self._durable, job.address, state, final=final))
-        self.journal.commit_soon()
-        if final:
-            if result.kind is Kind.SENT:
-                self.report.editions[language(job)] += 1
-            self._noted(job, result)
-
-    def abandoned(self, job: Job) -> None:
-        if job.past_data:  # DATA may have begun: maybe delivered
-            state, reply = "unknown", "the run stopped while this message was in flight"
-        else:  # not sent: back to what it was
-            state = "deferred" if job.attempt else job.resumed
-            reply = "the run stopped before this message was sent"
-        self.journal.set(job.address, state, reply=reply,
-                         then=partial(self._durable, job.address, state, final=True,
-                                      counted=job.past_data or job.attempt > 0))
-
-    def _durable(self, address: str, state: str, *, final: bool, counted: bool = True) -> None:
-        before = self._counted.pop(address, None)
-        if before is not None:
-            self.report.tally[before] -= 1
-        if counted:
-            self.report.tally[state] += 1
-        if not final:
-            self._counted[address] = state

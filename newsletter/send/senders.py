@@ -71,7 +71,7 @@ def journaled(url: str, slug: str, content_hash: str, *, allow_changed: bool
 async def send_shared(campaign: Campaign, report: SendReport, progress: Progress | None,
                       url: str) -> None:
     """One sender's run: join, add the list's readers, claim and send until none is left."""
-    from newsletter.send.campaign import JournalRecorder
+    from newsletter.send.ledger import JournalLedger
 
     lease = float(campaign.config.section("database").get("lease") or LEASE)
     if lease <= 0:
@@ -91,7 +91,7 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
                 journal.add(address, mailing_list.id)
         journal.flush()
         heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
-        recorder = JournalRecorder(journal, campaign.content_hash, report, progress)
+        recorder = JournalLedger(journal, campaign.content_hash, report, progress)
         sendable = campaign.sendable
         batch = CLAIM_PER_CONNECTION * sum(relay.connections for relay in campaign.relays)
         try:
