@@ -16,7 +16,7 @@ from test_send_pool import Note
 
 from newsletter.delivery.outcome import Channel
 from newsletter.send.dispatch import Dispatcher
-from newsletter.send.pool import Job
+from newsletter.send.jobs import Attempt, Job
 from newsletter.send.relays import Relay
 
 
@@ -27,8 +27,8 @@ class Nowhere:
         raise AssertionError("not opened in this test")
 
 
-def job(address: str) -> Job:
-    return Job(address, Note(address))
+def job(address: str) -> Attempt:
+    return Attempt(Job(address, Note(address)))
 
 
 async def test_a_lost_cancellation_still_ends_a_waiting_dispatch() -> None:

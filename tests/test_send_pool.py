@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from newsletter.delivery.outcome import BeforeData, Kind, Message, Result
-from newsletter.send.pool import Job, Policy, Pool, PoolError
+from newsletter.send.jobs import Attempt, Job
+from newsletter.send.pool import Policy, Pool, PoolError
+from newsletter.send.relays import Relay
 
 
 @dataclass(frozen=True)
@@ -33,16 +35,16 @@ class Memory:
     results: list[tuple[str, Kind]] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
 
-    def sending(self, job: Job) -> Awaitable[None]:
+    def sending(self, attempt: Attempt) -> Awaitable[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
-    def finished(self, job: Job, result: Result, *, final: bool) -> None:
-        self.results.append((job.address, result.kind))
+    def finished(self, attempt: Attempt, result: Result, *, final: bool) -> None:
+        self.results.append((attempt.address, result.kind))
 
-    def abandoned(self, job: Job) -> None:
-        self.left.append(job.address)
+    def abandoned(self, attempt: Attempt) -> None:
+        self.left.append(attempt.address)
 
 
 class Channels:
@@ -84,7 +86,8 @@ class Channel:
 
 async def test_a_lost_cancellation_does_not_hang_the_run() -> None:
     recorder = Memory()
-    pool = Pool(Channels(), recorder, Policy(connections=2, outage=60))
+    pool = Pool([Relay("memory", Channels(), connections=2)], recorder,
+                Policy(connections=2, outage=60))
     jobs = [Job(f"r{i}@example.org", Note(f"r{i}@example.org")) for i in range(6)]
     with pytest.raises(PoolError, match="RuntimeError: boom"):
         await asyncio.wait_for(pool.run(jobs), 5)

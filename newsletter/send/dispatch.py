@@ -10,17 +10,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from newsletter.send.jobs import Attempt
 from newsletter.send.relays import PATIENCE, Relay, choose, other_relay_up
-
-if TYPE_CHECKING:
-    from newsletter.send.pool import Job
 
 
 class Dispatcher:
     def __init__(self, relays: list[Relay], *, cooldown: Callable[[int], float],
-                 requeue: Callable[[Job], None], stopping: asyncio.Event) -> None:
+                 requeue: Callable[[Attempt], None], stopping: asyncio.Event) -> None:
         """``cooldown(n)``: seconds a relay is down after its n-th fault in a row (from 0);
         ``requeue(job)``: dispatch ``job`` again, from a task of the pool."""
         self.relays = relays
@@ -31,7 +28,7 @@ class Dispatcher:
         self._stopping = stopping
         self._changed = asyncio.Event()  # room in a relay's queue, or a relay changed state
 
-    async def put(self, job: Job) -> bool:
+    async def put(self, job: Attempt) -> bool:
         """Queue ``job`` at a relay (``choose``), waiting while each is busy or cooling down;
         False if the run stopped first."""
         while not self._stopping.is_set():
@@ -56,7 +53,7 @@ class Dispatcher:
         relay.took = time.monotonic()
         self._changed.set()
 
-    def elsewhere(self, job: Job) -> bool:
+    def elsewhere(self, job: Attempt) -> bool:
         """Whether a relay ``job`` has not failed on is up: its retry need not wait."""
         return other_relay_up(self.relays, job, time.monotonic())
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 
 from newsletter.config import Config
 from newsletter.delivery.compose import Built, Composer, OutgoingMessage
+from newsletter.delivery.outcome import Message
 from newsletter.errors import SendError
-from newsletter.send.pool import Job
 from newsletter.subscribers import Subscriber
 from newsletter.tags import fallback
 
@@ -78,6 +78,6 @@ class Editions:
         return counts
 
 
-def language(job: Job) -> str:
-    """The edition of a job's message (an ``OutgoingMessage``; other messages have none)."""
-    return str(getattr(job.message, "language", ""))
+def language(message: Message) -> str:
+    """The edition of a message (an ``OutgoingMessage``; other messages have none)."""
+    return str(getattr(message, "language", ""))

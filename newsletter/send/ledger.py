@@ -3,7 +3,7 @@
 ``Ledger`` counts results into the report (``--test``: no journal); ``JournalLedger`` also
 writes every step to the journal (``sending`` durable before DATA, the rest batched) and counts
 a reader's state only once the journal holds it durably. The pool tells it what happens to each
-job (``pool.Recorder``).
+job (``jobs.Recorder``, with the pool's ``Attempt``: read here, never changed).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from newsletter.delivery.outcome import Kind, Result, final_state
 from newsletter.send.editions import language
+from newsletter.send.jobs import Attempt
 from newsletter.send.journal import Journal
-from newsletter.send.pool import Job
 from newsletter.send.report import SendReport
 
 if TYPE_CHECKING:  # imported when a database URL is used: it loads psycopg and libpq
@@ -34,24 +34,25 @@ class Ledger:
     progress: Progress | None = None
     failures_kept: int = field(default=50)
 
-    def sending(self, job: Job) -> Awaitable[None]:
+    def sending(self, attempt: Attempt) -> Awaitable[None]:
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
-    def finished(self, job: Job, result: Result, *, final: bool) -> None:
+    def finished(self, attempt: Attempt, result: Result, *, final: bool) -> None:
         if final:
             self.report.tally[final_state(result.kind)] += 1
             if result.kind is Kind.SENT:
-                self.report.editions[language(job)] += 1
-            self._noted(job, result)
+                self.report.editions[language(attempt.job.message)] += 1
+            self._noted(attempt, result)
 
-    def abandoned(self, job: Job) -> None:
-        if job.past_data:
+    def abandoned(self, attempt: Attempt) -> None:
+        if attempt.past_data:
             self.report.tally["unknown"] += 1
 
-    def _noted(self, job: Job, result: Result) -> None:
-        self.report.note(job.address, result, keep=self.failures_kept)
+    def _noted(self, attempt: Attempt, result: Result) -> None:
+        if result.kind is not Kind.SENT:  # a sent message is counted, not noted
+            self.report.note(attempt.address, result, keep=self.failures_kept)
         if self.progress:
             self.progress(1)
 
@@ -70,33 +71,35 @@ class JournalLedger(Ledger):
         self.content_hash = content_hash
         self._counted: dict[str, str] = {}  # reader -> its durable state, until it is final
 
-    def sending(self, job: Job) -> Awaitable[None]:
+    def sending(self, attempt: Attempt) -> Awaitable[None]:
+        job = attempt.job
+        message = job.message
         self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
-                         message_id=job.message.message_id,
+                         message_id=message.message_id, edition=language(message),
                          then=partial(self._durable, job.address, "sending", final=False))
-        self.journal.set_edition(job.address, language(job))  # after: the row exists by then
         return self.journal.durable()
 
-    def finished(self, job: Job, result: Result, *, final: bool) -> None:
+    def finished(self, attempt: Attempt, result: Result, *, final: bool) -> None:
         state = final_state(result.kind)
-        self.journal.set(job.address, state, code=result.code, reply=result.describe()[:500],
-                         relay=job.relay,
-                         then=partial(self._durable, job.address, state, final=final))
-        self.journal.commit_soon()
+        address = attempt.address
+        self.journal.set(address, state, code=result.code, reply=result.describe()[:500],
+                         relay=attempt.relay,
+                         then=partial(self._durable, address, state, final=final))
+        self.journal.commit_later()  # rides along with the next ``sending``'s commit
         if final:
             if result.kind is Kind.SENT:
-                self.report.editions[language(job)] += 1
-            self._noted(job, result)
+                self.report.editions[language(attempt.job.message)] += 1
+            self._noted(attempt, result)
 
-    def abandoned(self, job: Job) -> None:
-        if job.past_data:  # DATA may have begun: maybe delivered
+    def abandoned(self, attempt: Attempt) -> None:
+        if attempt.past_data:  # DATA may have begun: maybe delivered
             state, reply = "unknown", "the run stopped while this message was in flight"
         else:  # not sent: back to what it was
-            state = "deferred" if job.attempt else job.resumed
+            state = "deferred" if attempt.tries else attempt.job.resumed
             reply = "the run stopped before this message was sent"
-        self.journal.set(job.address, state, reply=reply,
-                         then=partial(self._durable, job.address, state, final=True,
-                                      counted=job.past_data or job.attempt > 0))
+        self.journal.set(attempt.address, state, reply=reply,
+                         then=partial(self._durable, attempt.address, state, final=True,
+                                      counted=attempt.past_data or attempt.tries > 0))
 
     def _durable(self, address: str, state: str, *, final: bool, counted: bool = True) -> None:
         before = self._counted.pop(address, None)

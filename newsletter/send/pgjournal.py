@@ -276,13 +276,15 @@ class PostgresJournal(GroupCommit):
     def set(self, address: str, state: str, *, code: int | None = None,
             reply: str | None = None, attempt: bool = False, content_hash: str | None = None,
             message_id: str | None = None, relay: str | None = None,
-            then: Callable[[], None] | None = None) -> None:
+            edition: str | None = None, then: Callable[[], None] | None = None) -> None:
         if self.broken is not None:
             return
         self._queued.append((pgschema.SET, (self.slug, address, state, code, reply, time.time(),
                                     int(attempt), content_hash, message_id, self.sender)))
         if relay is not None:
             self._queued.append((pgschema.RELAY, (relay, self.slug, address)))
+        if edition is not None:
+            self._queued.append((pgschema.EDITION, (edition, self.slug, address)))
         if then is not None:
             self._done.append(then)
 

@@ -33,12 +33,12 @@ from newsletter.delivery.transport import (
     parse_smtp_url,
 )
 from newsletter.errors import ConfigError, SendError
+from newsletter.send.jobs import Attempt
 from newsletter.send.report import RelayStats
 
 if TYPE_CHECKING:
     from newsletter.config import Config
     from newsletter.schema import Record
-    from newsletter.send.pool import Job
 
 # The replies by which a relay refuses the sender rather than the reader (Postfix, Exim,
 # Sendmail, Exchange, SES and Mailgun wordings): the reader may be fine on another relay.
@@ -104,7 +104,7 @@ class Relay:
     opened: Channel | None = None  # a connection the start-up check opened, for one worker
     down_until: float = 0.0  # monotonic time when a cool-down ends
     faults_in_row: int = 0
-    queue: asyncio.Queue[Job | None] = field(init=False)
+    queue: asyncio.Queue[Attempt | None] = field(init=False)
     stats: RelayStats = field(init=False)
     current: float = 0.0  # smooth weighted round robin (as nginx's upstreams)
     took: float = 0.0  # when one of its workers last took a reader from its queue
@@ -121,7 +121,7 @@ class Relay:
         return not self.out and now >= self.down_until
 
 
-def choose(relays: list[Relay], job: Job, now: float) -> Relay | None:
+def choose(relays: list[Relay], job: Attempt, now: float) -> Relay | None:
     """The relay for ``job``, or None: wait (``Pool`` retries on any change).
 
     Among the relays that are up (those ``job`` has not failed on first), ``job`` is given
@@ -150,7 +150,7 @@ def choose(relays: list[Relay], job: Job, now: float) -> Relay | None:
     return max(room, key=lambda r: r.current) if room else None
 
 
-def other_relay_up(relays: list[Relay], job: Job, now: float) -> bool:
+def other_relay_up(relays: list[Relay], job: Attempt, now: float) -> bool:
     """Whether a relay ``job`` has not failed on is up: its retry need not wait."""
     return any(r.up(now) and r.name not in job.tried for r in relays)
 
