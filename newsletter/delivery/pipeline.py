@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 _MAX_LINE = 4096  # longer than any SMTP reply line (RFC 5321: 512)
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
+_SPACE, _HYPHEN = ord(" "), ord("-")
+_MARKS = (_SPACE, _HYPHEN, ord("\r"))  # after the code: last line, more to come, bare code
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -88,16 +90,19 @@ class Replies(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.heard = True
-        self._buffer += data
-        while (end := self._buffer.find(b"\n")) >= 0:
-            line = bytes(self._buffer[:end]).rstrip(b"\r").decode("utf-8", "replace")
-            del self._buffer[:end + 1]
-            code = line[:3]
-            if not code.isdigit() or (len(line) > 3 and line[3] not in " -"):
-                self._fail(Lost(f"not an SMTP reply: {line[:80]!r}"))
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        while (end := buffer.find(b"\n", start)) >= 0:
+            line = buffer[start:end]
+            start = end + 1
+            code, mark = line[:3], line[3] if len(line) > 3 else _SPACE
+            if not code.isdigit() or mark not in _MARKS:
+                text = bytes(line).rstrip(b"\r").decode("utf-8", "replace")
+                self._fail(Lost(f"not an SMTP reply: {text[:80]!r}"))
                 return
-            self._lines.append(line[4:])
-            if len(line) <= 3 or line[3] == " ":
+            self._lines.append(bytes(line[4:]).rstrip(b"\r").decode("utf-8", "replace"))
+            if mark != _HYPHEN:
                 reply = Reply(int(code), "\n".join(self._lines))
                 self._lines = []
                 if self._waiting:
@@ -106,7 +111,9 @@ class Replies(asyncio.Protocol):
                         waiter.set_result(reply)
                 else:
                     self._early.append(reply)
-        if len(self._buffer) > _MAX_LINE:
+        if start:
+            del buffer[:start]
+        if len(buffer) > _MAX_LINE:
             self._fail(Lost("not an SMTP reply: a line without end"))
 
     def eof_received(self) -> bool:
@@ -181,8 +188,17 @@ class Session:
         self.write(line + b"\r\n")
         return waiter
 
+    def commands(self, *lines: bytes) -> list[asyncio.Future[Reply]]:
+        """Write several command lines in one write (RFC 2920: one segment, not one each);
+        a future for each reply, in order."""
+        waiters = [self.replies.expect() for _ in lines]
+        self.write(b"\r\n".join(lines) + b"\r\n")
+        return waiters
+
     async def reply(self, waiter: asyncio.Future[Reply], timeout: float) -> Reply:
         """Await a reply within ``timeout`` seconds (``Lost(timeout=True)`` after that)."""
+        if waiter.done():  # it came with an earlier one (pipelined): no wait, no timer
+            return waiter.result()
         self._arm(timeout)
         try:
             return await waiter

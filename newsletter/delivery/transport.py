@@ -179,28 +179,31 @@ class SmtpChannel:
         stage = "MAIL"
         timeout = self._timeouts.command
         try:
-            mail = session.command(b"MAIL FROM:<" + message.envelope_from.encode("ascii") + b">")
-            if not session.pipelining:
+            mail_line = b"MAIL FROM:<" + message.envelope_from.encode("ascii") + b">"
+            rcpt_line = b"RCPT TO:<" + message.recipient.encode("ascii") + b">"
+            if session.pipelining:  # MAIL, RCPT and DATA in one write
+                mail, rcpt, data = session.commands(mail_line, rcpt_line, b"DATA")
+            else:
+                mail = session.command(mail_line)
                 reply = await session.reply(mail, timeout)
                 if reply.code != 250:
                     return await self._refused(reply, stage)
-            rcpt = session.command(b"RCPT TO:<" + message.recipient.encode("ascii") + b">")
-            if not session.pipelining:
+                rcpt = session.command(rcpt_line)
                 stage = "RCPT"
                 reply = await session.reply(rcpt, timeout)
                 if reply.code not in (250, 251):
                     return await self._refused(reply, stage)
                 await before_data
-            data = session.command(b"DATA")
+                data = session.command(b"DATA")
             if session.pipelining:  # the replies in order, each to its own command
-                replies = [await session.reply(waiter, timeout) for waiter in (mail, rcpt)]
+                mail_reply = await session.reply(mail, timeout)
+                rcpt_reply = await session.reply(rcpt, timeout)
                 stage = "DATA"
                 reply = await session.reply(data, timeout)
-                refused = next(((r, s) for r, s, ok in zip(
-                    replies, ("MAIL", "RCPT"), ((250,), (250, 251)), strict=True)
-                    if r.code not in ok), None)
-                if refused is not None:
-                    return await self._refused(refused[0], refused[1], open_data=reply)
+                if mail_reply.code != 250:
+                    return await self._refused(mail_reply, "MAIL", open_data=reply)
+                if rcpt_reply.code not in (250, 251):
+                    return await self._refused(rcpt_reply, "RCPT", open_data=reply)
                 await before_data
             stage = "DATA"
             if not session.pipelining:

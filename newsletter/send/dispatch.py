@@ -7,7 +7,6 @@ the pool (down for a cool-down, or out for the run) with their queued readers se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -26,7 +25,8 @@ class Dispatcher:
         self._cooldown = cooldown
         self._requeue = requeue
         self._stopping = stopping
-        self._changed = asyncio.Event()  # room in a relay's queue, or a relay changed state
+        # Room in a relay's queue, or a relay changed state: what a waiting reader waits for.
+        self._waiting: list[asyncio.Future[None]] = []
 
     async def put(self, job: Attempt) -> bool:
         """Queue ``job`` at a relay (``choose``), waiting while each is busy or cooling down;
@@ -37,21 +37,42 @@ class Dispatcher:
             if relay is not None:
                 relay.queue.put_nowait(job)
                 return True
-            self._changed.clear()
             cooling = [r.down_until - now for r in self.relays if not r.out and r.down_until > now]
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min([*cooling, PATIENCE]))
+            await self._changed(min([*cooling, PATIENCE]))
             task = asyncio.current_task()
             if task is not None and task.cancelling():
-                # Python 3.11's wait_for loses a cancellation that arrives as the event is
-                # set (fixed in 3.12): going on would keep the task group waiting forever.
+                # A cancellation that arrived as the wait ended: going on would keep the task
+                # group waiting forever.
                 raise asyncio.CancelledError
         return False
 
+    async def _changed(self, timeout: float) -> None:
+        """Until a relay's queue has room or a relay changes state, at most ``timeout`` s.
+
+        A bare future and a timer: cheaper than ``wait_for`` on an event, which wraps the
+        wait in a task of its own (this runs once for every few readers)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiting.append(waiter)
+        timer = loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if waiter in self._waiting:  # timed out or cancelled: no longer waiting
+                self._waiting.remove(waiter)
+
+    def _notify(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            _wake(waiter)
+
     def took(self, relay: Relay) -> None:
-        """A worker of ``relay`` took a reader: there is room in its queue."""
+        """A worker of ``relay`` took a reader: there is room in its queue. The waiting
+        readers are told once it is half empty, so that the feeder fills it in one go."""
         relay.took = time.monotonic()
-        self._changed.set()
+        if self._waiting and relay.queue.qsize() <= relay.connections:
+            self._notify()
 
     def elsewhere(self, job: Attempt) -> bool:
         """Whether a relay ``job`` has not failed on is up: its retry need not wait."""
@@ -104,4 +125,9 @@ class Dispatcher:
                 self._requeue(job)
         for _ in range(ends):
             relay.queue.put_nowait(None)
-        self._changed.set()
+        self._notify()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
