@@ -107,8 +107,8 @@ def test_quoted_printable_never_starts_a_line_with_a_dot() -> None:
     import binascii
     import random
 
-    from newsletter.delivery.compose import _qp
     from newsletter.delivery.transport import dot_stuff
+    from newsletter.transfer import quoted_printable as _qp
 
     rng = random.Random(8)  # noqa: S311 (test data)
     alphabet = "ab. .\n.ü=\t"

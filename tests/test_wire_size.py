@@ -17,7 +17,8 @@ from lxml import etree
 from newsletter import email_slim, personal, transfer
 from newsletter.build import build
 from newsletter.check import GMAIL_CLIP, check_output
-from newsletter.delivery.compose import Built, Composer, _base64_part, _fill, personal_values
+from newsletter.delivery.body import Part, _base64_part, fill
+from newsletter.delivery.compose import Built, Composer, personal_values
 from newsletter.subscribers import Subscriber
 from newsletter.workspace import Workspace
 
@@ -83,6 +84,12 @@ def test_every_edition_of_the_sample_stays_under_the_clip(isa_module_copy: Path,
             assert unsealed(sent.replace("\r\n", "\n")).rstrip("\n") == unsealed(
                 personal.fill(source, values, escape_html=escape)).rstrip("\n")
         assert "Anna &lt;李&gt;" in html
+
+
+def _fill(body: tuple[Part, ...], values: dict[str, str]) -> bytes:
+    pieces: list[bytes] = []
+    fill(body, values, pieces)
+    return b"".join(pieces)
 
 
 @pytest.mark.parametrize("text", [

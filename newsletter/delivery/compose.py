@@ -1,17 +1,12 @@
 """Per-recipient messages from a built issue, without re-rendering.
 
 ``Composer.__init__`` does all the MIME work once per issue: headers that are the same for
-every reader are folded and encoded, and each part (text and HTML) is encoded, in
-quoted-printable or base64, whichever is smaller for it (``newsletter.transfer``; a Chinese
-text part is half the size in base64). Quoted-printable parts are encoded around the
-personal placeholders, which are cut out as separate slots; per reader, ``compose`` only
-encodes the few personal values and joins bytes. A base64 part's lines before its first
-placeholder are encoded once; from there on it is encoded per reader (in C).
+every reader are folded and encoded, and the body is encoded around the personal
+placeholders (``body``: each part in quoted-printable or base64, whichever is smaller for
+it); per reader, ``compose`` only encodes the few personal values and joins bytes, once.
 
-Both keep the message 7-bit (DKIM signatures survive relays without 8BITMIME) and every
-line within 76 octets, far below SMTP's 998. A quoted-printable slot always starts and ends
-with a soft line break (``=`` CRLF), which decoders remove, so a value can never join a long
-line.
+The message stays 7-bit (DKIM signatures survive relays without 8BITMIME) and every line
+within 76 octets, far below SMTP's 998.
 """
 
 from __future__ import annotations
@@ -26,8 +21,8 @@ from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any
 
-from newsletter import personal, transfer
 from newsletter.config import Config
+from newsletter.delivery import body
 from newsletter.delivery.headers import address_header, fold, refuse_breaks
 from newsletter.errors import ConfigError, NewsletterError, SubscriberError
 from newsletter.identity import identity
@@ -35,9 +30,7 @@ from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
 from newsletter.schema import line_break
 from newsletter.subscribers import Subscriber, normalise
-from newsletter.transfer import quoted_printable as _qp
 
-_SOFT = b"=\r\n"
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 
 
@@ -176,7 +169,7 @@ class Composer:
         boundary = f"=_nl_{self.content_hash[:24]}"
         self._tail_head = (f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
                            f' boundary="{boundary}"\r\n').encode()
-        self._body = _prepare_body(boundary, built.text, built.html)
+        self._body = body.prepare(boundary, built.text, built.html)
         self._signer = _signer(config, self.domain)
         self._date = (0, "")
 
@@ -191,12 +184,12 @@ class Composer:
         if line_break(subscriber.name + email):  # lists refuse these; hand-made readers too
             raise SubscriberError(f"line break in the name or address of {email!r}")
         message_id = self.message_id(email)
-        head = [self._head, address_header("To", subscriber.name, email),
-                b"Date: ", self._now(), b"\r\nMessage-ID: ", message_id.encode(), b"\r\n",
-                self._middle, self._list_unsubscribe(values["unsubscribe_url"]),
-                self._tail_head]
-        body = _fill(self._body, values)
-        data = b"".join(head) + b"\r\n" + body
+        pieces = [self._head, address_header("To", subscriber.name, email),
+                  b"Date: ", self._now(), b"\r\nMessage-ID: ", message_id.encode(), b"\r\n",
+                  self._middle, self._list_unsubscribe(values["unsubscribe_url"]),
+                  self._tail_head, b"\r\n"]
+        body.fill(self._body, values, pieces)
+        data = b"".join(pieces)  # one copy of the whole message
         if self._signer is not None:
             data = self._signer(data) + data
         return OutgoingMessage(email, self.envelope_from, message_id, data,
@@ -219,93 +212,6 @@ class Composer:
         if self._date[0] != now:
             self._date = (now, formatdate(now, localtime=True))
         return self._date[1].encode()
-
-
-# A slot: (HTML-escaped?, field name), filled per reader.
-_Slot = tuple[bool, str]
-
-
-@dataclass(frozen=True)
-class _Base64:
-    """A base64 part: its lines before the first slot encoded once, the rest per reader."""
-
-    head: bytes
-    rest: tuple[bytes | _Slot, ...]  # raw UTF-8 (CRLF line ends) and slots
-
-
-# The body: static encoded bytes, quoted-printable slots and base64 parts.
-_Part = bytes | _Slot | _Base64
-
-
-def _prepare_body(boundary: str, text: str, html_text: str) -> tuple[_Part, ...]:
-    parts: list[_Part] = []
-    for subtype, content in (("plain", text), ("html", html_text)):
-        content = content.replace("\r\n", "\n").replace("\r", "\n")
-        if not content.endswith("\n"):
-            content += "\n"
-        encoding = transfer.choose(content)  # by the size of the part, placeholders and all
-        parts.append(f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
-                     f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode())
-        if encoding == transfer.BASE64:
-            parts.append(_base64_part(content, escape=subtype == "html"))
-        else:
-            parts.extend(_encode_part(content, escape=subtype == "html"))
-        parts.append(b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    merged: list[_Part] = []
-    for part in parts:  # join neighbouring static bytes: fewer pieces to join per reader
-        if isinstance(part, bytes) and merged and isinstance(merged[-1], bytes):
-            merged[-1] = merged[-1] + part
-        else:
-            merged.append(part)
-    return tuple(merged)
-
-
-def _base64_part(content: str, *, escape: bool) -> _Base64:
-    pieces = personal.split(content.replace("\n", "\r\n"))
-    first = pieces[0].encode("utf-8")
-    if len(pieces) == 1:
-        return _Base64(transfer.base64_lines(first), ())
-    # Whole lines up to the first slot never change; from there every reader's lines differ.
-    cut = len(first) // transfer.RAW_LINE * transfer.RAW_LINE
-    rest: list[bytes | _Slot] = [first[cut:]]
-    for index, piece in enumerate(pieces[1:], start=1):
-        rest.append((escape, piece) if index % 2 else piece.encode("utf-8"))
-    return _Base64(transfer.base64_lines(first[:cut]), tuple(rest))
-
-
-def _encode_part(content: str, *, escape: bool) -> list[_Part]:
-    out: list[_Part] = []
-    for index, piece in enumerate(personal.split(content)):
-        if index % 2:  # a placeholder: a slot between two soft line breaks
-            last = out[-1] if out else b"\n"
-            if isinstance(last, bytes) and not last.endswith(b"\n"):
-                out.append(_SOFT)
-            out.extend(((escape, piece), _SOFT))
-        elif piece:
-            out.append(_qp(piece))
-    return out
-
-
-def _fill(body: tuple[_Part, ...], values: Mapping[str, str]) -> bytes:
-    cache: dict[_Slot, bytes] = {}
-    pieces: list[bytes] = []
-    for part in body:
-        if isinstance(part, bytes):
-            pieces.append(part)
-            continue
-        if isinstance(part, _Base64):
-            pieces.append(part.head)
-            pieces.append(transfer.base64_lines(b"".join(
-                piece if isinstance(piece, bytes) else personal.value(
-                    piece[1], values, escape_html=piece[0]).encode("utf-8")
-                for piece in part.rest)))
-            continue
-        encoded = cache.get(part)
-        if encoded is None:
-            encoded = cache[part] = _qp(personal.value(part[1], values, escape_html=part[0]))
-        pieces.append(encoded)
-    return b"".join(pieces)
 
 
 def _signer(config: Config, domain: str) -> Any:
