@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -77,6 +77,9 @@ class Message(Protocol):
 
 
 BeforeData = Awaitable[None]  # done when the journal holds ``sending`` durably
+# Asked as a message's final dot goes out: the next message for the same connection and its
+# ``BeforeData`` (None: none), so that its commands can share the dot's write.
+Following = Callable[[], tuple["Message", BeforeData] | None]
 
 
 class Channel(Protocol):

@@ -136,6 +136,7 @@ class Replies(asyncio.Protocol):
             waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(self.lost)
+                waiter.exception()  # retrieved: a pipelined command's may never be awaited
 
     def pause_writing(self) -> None:
         self._paused = True

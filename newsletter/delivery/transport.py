@@ -25,7 +25,15 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from newsletter.delivery.outcome import BeforeData, ConnectFailed, Kind, Message, Result, classify
+from newsletter.delivery.outcome import (
+    BeforeData,
+    ConnectFailed,
+    Following,
+    Kind,
+    Message,
+    Result,
+    classify,
+)
 from newsletter.delivery.pipeline import Lost, Reply, Session
 from newsletter.delivery.pipeline import dot_stuff as dot_stuff  # where tests and callers find it
 from newsletter.delivery.size import over_relay_size
@@ -168,22 +176,34 @@ class SmtpChannel:
         if not isinstance(transport, asyncio.WriteTransport):  # lost while logging in
             raise ConnectFailed("the connection was lost while it was set up")
         self._session = Session(transport, pipelining=smtp.supports_extension("pipelining"))
+        # The next message, its MAIL, RCPT and DATA written with the last one's final dot.
+        self._opened: tuple[Message, asyncio.Future[Reply], asyncio.Future[Reply],
+                            asyncio.Future[Reply]] | None = None
 
     async def send(self, message: Message, before_data: BeforeData) -> Result:
+        return await self.send_then(message, before_data, None)
+
+    async def send_then(self, message: Message, before_data: BeforeData,
+                        following: Following | None) -> Result:
+        """``send``; with PIPELINING, ``following()`` is asked for the next message as the
+        final dot goes out, and its MAIL, RCPT and DATA go in the same write (its own
+        ``send`` then reads their replies)."""
         session = self._session
-        smtp = self._smtp
-        too_large = over_relay_size(len(message.data), smtp.esmtp_extensions.get("size"),
-                                    f"{smtp.hostname}:{smtp.port}")
-        if too_large is not None:  # RFC 1870: known before MAIL, so nothing is begun
-            return too_large
+        opened, self._opened = self._opened, None
+        if opened is not None and opened[0] is not message:  # never: the server is in DATA
+            session.abort()
+            return Result(Kind.RETRY, None, "connection out of step", "MAIL", reconnect=True)
+        if opened is None and (too_large := self._too_large(message)) is not None:
+            return too_large  # RFC 1870: known before MAIL, so nothing is begun
         stage = "MAIL"
         timeout = self._timeouts.command
         try:
-            mail_line = b"MAIL FROM:<" + message.envelope_from.encode("ascii") + b">"
-            rcpt_line = b"RCPT TO:<" + message.recipient.encode("ascii") + b">"
-            if session.pipelining:  # MAIL, RCPT and DATA in one write
-                mail, rcpt, data = session.commands(mail_line, rcpt_line, b"DATA")
+            if opened is not None:  # went out with the last message's final dot
+                _, mail, rcpt, data = opened
+            elif session.pipelining:  # MAIL, RCPT and DATA in one write
+                mail, rcpt, data = session.commands(*_envelope(message), b"DATA")
             else:
+                mail_line, rcpt_line = _envelope(message)
                 mail = session.command(mail_line)
                 reply = await session.reply(mail, timeout)
                 if reply.code != 250:
@@ -216,7 +236,7 @@ class SmtpChannel:
             await session.drain(timeout)
             await asyncio.sleep(0)  # let a close that has arrived be seen before the dot
             final = session.replies.expect()
-            session.write(_DOT)
+            session.write(self._dot(following))
             if session.transport.is_closing():  # the write failed at once: nothing was sent
                 raise Lost("connection lost")
         except (Lost, OSError) as exc:
@@ -242,6 +262,23 @@ class SmtpChannel:
             session.abort()
         return result
 
+    def _too_large(self, message: Message) -> Result | None:
+        smtp = self._smtp
+        return over_relay_size(len(message.data), smtp.esmtp_extensions.get("size"),
+                               f"{smtp.hostname}:{smtp.port}")
+
+    def _dot(self, following: Following | None) -> bytes:
+        """The final dot, and the next message's MAIL, RCPT and DATA if there is one."""
+        if following is None or not self._session.pipelining:
+            return _DOT
+        found = following()
+        if found is None or self._too_large(found[0]) is not None:
+            return _DOT
+        lines = (*_envelope(found[0]), b"DATA")
+        replies = self._session.replies
+        self._opened = (found[0], replies.expect(), replies.expect(), replies.expect())
+        return _DOT + b"\r\n".join(lines) + b"\r\n"
+
     async def _refused(self, reply: Reply, stage: str, *, open_data: Reply | None = None
                        ) -> Result:
         result = classify(reply.code, reply.message, stage)
@@ -263,6 +300,9 @@ class SmtpChannel:
 
     async def close(self) -> None:
         session = self._session
+        if self._opened is not None:  # the server waits for a message: no QUIT into it
+            self.abort()
+            return
         if session.is_connected:
             with contextlib.suppress(Lost, OSError):
                 await session.reply(session.command(b"QUIT"), 5)
@@ -272,6 +312,11 @@ class SmtpChannel:
     def abort(self) -> None:
         self._session.abort()
         self._smtp.close()
+
+
+def _envelope(message: Message) -> tuple[bytes, bytes]:
+    return (b"MAIL FROM:<" + message.envelope_from.encode("ascii") + b">",
+            b"RCPT TO:<" + message.recipient.encode("ascii") + b">")
 
 
 def _describe(exc: BaseException) -> str:
