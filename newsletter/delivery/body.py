@@ -68,7 +68,7 @@ class Base64Part:
 Part = bytes | Slot | Base64Part
 
 
-def prepare(boundary: str, text: str, html_text: str) -> tuple[Part, ...]:
+def prepare(boundary: str, text: str, html_text: str) -> Body:
     """The multipart/alternative body of the text and HTML parts, with slots for the values."""
     parts: list[Part] = []
     for subtype, content in (("plain", text), ("html", html_text)):
@@ -90,7 +90,7 @@ def prepare(boundary: str, text: str, html_text: str) -> tuple[Part, ...]:
             merged[-1] = merged[-1] + part
         else:
             merged.append(part)
-    return tuple(merged)
+    return Body(tuple(merged))
 
 
 def _base64_part(content: str, *, escape: bool) -> Base64Part:
@@ -119,6 +119,31 @@ def _encode_part(content: str, *, escape: bool) -> list[Part]:
     return out
 
 
+class Body:
+    """The prepared parts, and where the quoted-printable slots are among them."""
+
+    def __init__(self, parts: tuple[Part, ...]) -> None:
+        self.parts = parts
+        self._plain = not any(isinstance(part, Base64Part) for part in parts)
+        self._static = [part if isinstance(part, bytes) else b"" for part in parts]
+        self._slots = [(at, part) for at, part in enumerate(parts) if isinstance(part, tuple)]
+
+    def fill(self, values: Mapping[str, str], pieces: list[bytes]) -> None:
+        """Append the body for a reader with ``values`` to ``pieces``."""
+        if not self._plain:
+            fill(self.parts, values, pieces)
+            return
+        filled = self._static.copy()  # the constant parts in place, the slots set below
+        cache: dict[Slot, bytes] = {}
+        for at, slot in self._slots:
+            encoded = cache.get(slot)
+            if encoded is None:
+                encoded = cache[slot] = _qp_value(personal.value(slot[1], values,
+                                                                 escape_html=slot[0]))
+            filled[at] = encoded
+        pieces += filled
+
+
 def fill(body: tuple[Part, ...], values: Mapping[str, str], pieces: list[bytes]) -> None:
     """Append the body for a reader with ``values`` to ``pieces`` (joined once, by the caller)."""
     cache: dict[Slot, bytes] = {}
@@ -130,6 +155,15 @@ def fill(body: tuple[Part, ...], values: Mapping[str, str], pieces: list[bytes])
         else:
             encoded = cache.get(part)
             if encoded is None:
-                encoded = cache[part] = _qp(personal.value(part[1], values,
-                                                           escape_html=part[0]))
+                encoded = cache[part] = _qp_value(personal.value(part[1], values,
+                                                                 escape_html=part[0]))
             pieces.append(encoded)
+
+
+def _qp_value(text: str) -> bytes:
+    """``text`` in quoted-printable, as a slot holds it: most values (a name, an address)
+    are short printable ASCII without ``=``, which the encoding leaves as they are."""
+    if (len(text) <= 73 and text.isascii() and text.isprintable() and "=" not in text
+            and text[:1] not in (".", " ") and text[-1:] != " "):
+        return text.encode("ascii")
+    return _qp(text)

@@ -188,7 +188,7 @@ class Composer:
                   b"Date: ", self._now(), b"\r\nMessage-ID: ", message_id.encode(), b"\r\n",
                   self._middle, self._list_unsubscribe(values["unsubscribe_url"]),
                   self._tail_head, b"\r\n"]
-        body.fill(self._body, values, pieces)
+        self._body.fill(values, pieces)
         data = b"".join(pieces)  # one copy of the whole message
         if self._signer is not None:
             data = self._signer(data) + data
