@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_send_pool import Memory, Note
 
-from newsletter.delivery.outcome import Kind
+from newsletter.delivery.outcome import Kind, Result
 from newsletter.delivery.transport import SmtpTransport, Timeouts, parse_smtp_url
-from newsletter.send.jobs import Job
+from newsletter.send.jobs import Attempt, Job
 from newsletter.send.pool import Policy, Pool
 from newsletter.send.relays import Relay
 
@@ -110,3 +111,39 @@ async def test_a_refusal_at_the_dot_stays_with_its_reader() -> None:
                                       "r3@example.org": Kind.SENT}
     assert wire.accepted == ["r1@example.org", "r3@example.org"]
     assert wire.early == addresses[:-1]
+
+
+@dataclass
+class Open(Memory):
+    """Counts the readers between ``sending`` and their result, as the journal would hold
+    them in ``sending``: what a kill can leave ``unknown``."""
+
+    sending_now: set[str] = field(default_factory=set)
+    most: int = 0
+
+    def sending(self, attempt: Attempt) -> Awaitable[None]:
+        self.sending_now.add(attempt.address)
+        self.most = max(self.most, len(self.sending_now))
+        return super().sending(attempt)
+
+    def finished(self, attempt: Attempt, result: Result, *, final: bool) -> None:
+        self.sending_now.discard(attempt.address)
+        super().finished(attempt, result, final=final)
+
+
+async def test_a_connection_has_one_reader_in_sending_at_a_time() -> None:
+    wire = Wire()
+    server = await asyncio.start_server(wire.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = SmtpTransport(parse_smtp_url(f"smtp://127.0.0.1:{port}"),
+                              timeouts=Timeouts(5, 5, 5))
+    recorder = Open()
+    addresses = [f"r{i}@example.org" for i in range(4)]
+    pool = Pool([Relay("wire", transport, connections=1)], recorder, Policy(connections=1))
+    try:
+        await asyncio.wait_for(pool.run([Job(a, Note(a)) for a in addresses]), 20)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert wire.early == addresses[:-1]  # pipelined behind each dot ...
+    assert recorder.most == 1  # ... and still one reader at a time between sending and result

@@ -155,11 +155,11 @@ class SmtpChannel:
         if following is None or not self._session.pipelining:
             return _DOT
         found = following()
-        if found is None or self._too_large(found[0]) is not None:
+        if found is None or self._too_large(found) is not None:
             return _DOT
-        lines = (*_envelope(found[0]), b"DATA")
+        lines = (*_envelope(found), b"DATA")
         replies = self._session.replies
-        self._opened = (found[0], replies.expect(), replies.expect(), replies.expect())
+        self._opened = (found, replies.expect(), replies.expect(), replies.expect())
         return _DOT + b"\r\n".join(lines) + b"\r\n"
 
     async def _refused(self, reply: Reply, stage: str, *, open_data: Reply | None = None

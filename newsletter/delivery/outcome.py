@@ -77,9 +77,9 @@ class Message(Protocol):
 
 
 BeforeData = Awaitable[None]  # done when the journal holds ``sending`` durably
-# Asked as a message's final dot goes out: the next message for the same connection and its
-# ``BeforeData`` (None: none), so that its commands can share the dot's write.
-Following = Callable[[], tuple["Message", BeforeData] | None]
+# Asked as a message's final dot goes out: the next message for the same connection (None:
+# none), so that its MAIL, RCPT and DATA can share the dot's write.
+Following = Callable[[], "Message | None"]
 
 
 class Channel(Protocol):

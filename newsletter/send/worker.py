@@ -6,7 +6,9 @@ readers back, the worker takes the next reader from the queue as the final dot o
 message goes out, so that the dot and the next MAIL, RCPT and DATA share one write (one round
 trip less per message). That reader is in flight from then on: it is sent on this
 connection (or, if the connection ends, on a new one), never dropped, and reported
-``abandoned`` if the run ends first.
+``abandoned`` if the run ends first. Its ``sending`` is recorded only once the message before
+it has its result, so that a connection never has more than one reader in ``sending`` (what a
+kill can leave ``unknown``); it is durable before the body, as always.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class Worker:
         self.channel = channel
         self.count = 0  # messages on the open channel
         self._rate = pool.relay_rate[relay]
-        self._held: tuple[Attempt, BeforeData] | None = None  # taken as the last dot went out
+        self._held: Attempt | None = None  # taken as the last message's final dot went out
         self._ending = False  # a stop's sentinel was taken with it
 
     async def run(self) -> None:
@@ -39,9 +41,8 @@ class Worker:
         try:
             while True:
                 if self._held is not None:
-                    attempt, before = self._held
-                    self._held = None
-                    result = await self._resend(attempt, before)
+                    attempt, self._held = self._held, None
+                    result = await self._resend(attempt)
                 else:
                     taken = None if self._ending else await relay.queue.get()
                     if taken is None:
@@ -84,15 +85,16 @@ class Worker:
         pool.in_flight.add(attempt)
         return await self._send(attempt, attempt.before_data(pool.recorder.sending(attempt)))
 
-    async def _resend(self, attempt: Attempt, before: BeforeData) -> Result | None:
-        """The reader taken as the last dot went out: already in flight, ``sending`` begun."""
+    async def _resend(self, attempt: Attempt) -> Result | None:
+        """The reader taken as the last dot went out (in flight; its MAIL, RCPT and DATA
+        may be on the wire already): its ``sending`` now, after the last one's result."""
         if self.channel is None:  # that connection ended: a new one, unless the run stops
             if self.pool.stopping.is_set():
                 self.pool.left()  # stays in flight: ``run`` reports it abandoned
                 return None
-            if not await self._open(attempt, attempted=True):
+            if not await self._open(attempt, attempted=False):
                 return None
-        return await self._send(attempt, before)
+        return await self._send(attempt, attempt.before_data(self.pool.recorder.sending(attempt)))
 
     async def _open(self, attempt: Attempt, *, attempted: bool) -> bool:
         if self.channel is not None:
@@ -127,7 +129,7 @@ class Worker:
             await channel.close()
         return result
 
-    def _next(self) -> tuple[Message, BeforeData] | None:
+    def _next(self) -> Message | None:
         """The next reader, taken now to go out with the final dot (None: none waiting, or a
         limit, the connection's message count or a stop holds it back)."""
         pool, queue = self.pool, self.relay.queue
@@ -142,9 +144,8 @@ class Worker:
             return None
         attempt.past_data = False
         pool.in_flight.add(attempt)
-        before = attempt.before_data(pool.recorder.sending(attempt))
-        self._held = (attempt, before)
-        return attempt.job.message, before
+        self._held = attempt
+        return attempt.job.message
 
 
 def check_cancelled() -> None:
