@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
-from newsletter.delivery.outcome import Kind, Result, final_state
+from newsletter.delivery.outcome import Kind, Result, State, final_state
 from newsletter.send.editions import language
 from newsletter.send.jobs import Attempt
 from newsletter.send.journal import Journal
@@ -48,7 +48,7 @@ class Ledger:
 
     def abandoned(self, attempt: Attempt) -> None:
         if attempt.past_data:
-            self.report.tally["unknown"] += 1
+            self.report.tally[State.UNKNOWN] += 1
 
     def _noted(self, attempt: Attempt, result: Result) -> None:
         if result.kind is not Kind.SENT:  # a sent message is counted, not noted
@@ -92,10 +92,11 @@ class JournalLedger(Ledger):
             self._noted(attempt, result)
 
     def abandoned(self, attempt: Attempt) -> None:
+        state: str
         if attempt.past_data:  # DATA may have begun: maybe delivered
-            state, reply = "unknown", "the run stopped while this message was in flight"
+            state, reply = State.UNKNOWN, "the run stopped while this message was in flight"
         else:  # not sent: back to what it was
-            state = "deferred" if attempt.tries else attempt.job.resumed
+            state = State.DEFERRED if attempt.tries else attempt.job.resumed
             reply = "the run stopped before this message was sent"
         self.journal.set(attempt.address, state, reply=reply,
                          then=partial(self._durable, attempt.address, state, final=True,
