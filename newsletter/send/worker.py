@@ -15,15 +15,33 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from newsletter.delivery.outcome import BeforeData, Channel, ConnectFailed, Kind, Message, Result
 from newsletter.errors import SendError
-from newsletter.send.jobs import Attempt
+from newsletter.send.jobs import Attempt, Recorder
+from newsletter.send.policy import Domains, Policy, RateLimiter
 from newsletter.send.relays import Relay
 
-if TYPE_CHECKING:
-    from newsletter.send.pool import Pool
+
+class Pool(Protocol):
+    """What a worker reads and tells of its pool (``pool.Pool``)."""
+
+    recorder: Recorder
+    policy: Policy
+    rate: RateLimiter | None
+    relay_rate: dict[Relay, RateLimiter | None]
+    domains: Domains | None
+    stopping: asyncio.Event
+    in_flight: set[Attempt]
+    aborted: bool
+
+    def took(self, relay: Relay) -> None: ...
+    def conclude(self, relay: Relay, attempt: Attempt, result: Result) -> None: ...
+    def relay_failed(self, relay: Relay, attempt: Attempt, result: Result, *,
+                     attempted: bool = False, out: bool = False) -> None: ...
+    def left(self, count: int = 1) -> None: ...
+    def requeue(self, attempt: Attempt) -> None: ...
 
 
 class Worker:
