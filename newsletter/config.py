@@ -125,6 +125,8 @@ SCHEMA = (
               "of ~/.ssh/config (keys, port, known hosts for this target)"),
         Field("timeout", "int", default=30,
               doc="seconds to wait for the target and for the web server's answer"),
+        Field("git_timeout", "int", default=600,
+              doc="git targets: seconds a fetch or a push may take in all"),
         Field("verify", "bool", default=True,
               doc="after uploading, fetch the index and a changed page from [archive] base_url"),
     )),

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from newsletter.atomic import write_atomic
 from newsletter.errors import PublishError
 from newsletter.publish.site import LocalFile
 from newsletter.publish.target import Target
@@ -118,18 +117,7 @@ class FolderRemote(WritesEach):
         target = self._path(relative)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=UPLOADING,
-                                            dir=target.parent)
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.chmod(temp, 0o644)
-                os.replace(temp, target)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            write_atomic(target, data, suffix=UPLOADING)
         except OSError as exc:
             raise disk_problem(exc, f"{self.url}: {relative}") from exc
 
