@@ -1,0 +1,215 @@
+"""``newsletter publish`` when the target misbehaves: a git remote that never answers, a
+publish killed between its commit and its push, an SSH server that takes the connection and
+says nothing, a folder target whose disk fills up. Real git, real ssh, a real tmpfs (or a
+file-size limit where mounting is not allowed)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+sys.path.insert(0, str(Path(__file__).parent))
+from publish_support import archived_workspace, copy_workspace, set_config, small_disk, tree
+
+from newsletter.cli import cli
+from newsletter.places import Places
+from newsletter.publish.record import MANIFEST
+from newsletter.publish.target import parse_target
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return archived_workspace(tmp_path_factory.mktemp("pub") / "ws")
+
+
+@pytest.fixture
+def ws(archived: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = copy_workspace(archived, tmp_path / "ws")
+    monkeypatch.chdir(root)
+    return root
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["publish", *args, "--no-verify"], catch_exceptions=False)
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def bare(ws: Path, tmp_path: Path) -> Path:
+    """A bare repository with the site published once to its branch ``pages``."""
+    path = tmp_path / "pages.git"
+    git("init", "-q", "--bare", str(path))
+    assert run(f"git+file://{path}#pages").exit_code == 0
+    return path
+
+
+def hang_on_receive(bare: Path, marker: Path) -> None:
+    """The remote takes the push and never answers: its pre-receive hook notes its pid and
+    sleeps (what a stuck server-side hook, a lock or a dead disk looks like to git)."""
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\necho $$ > {marker}.tmp\nmv {marker}.tmp {marker}\n"
+                    "exec sleep 600\n")
+    hook.chmod(0o755)
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie waiting to be reaped has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_a_push_that_gets_no_answer_ends_within_git_timeout(ws: Path, bare: Path,
+                                                            tmp_path: Path) -> None:
+    set_config(ws, "[publish]\ngit_timeout = 2\n")
+    marker = tmp_path / "hook.pid"
+    hang_on_receive(bare, marker)
+    (ws / "site" / "style.css").write_text("body{color:red}")
+    url = f"git+file://{bare}#pages"
+    started = time.monotonic()
+    stalled = run(url)
+    elapsed = time.monotonic() - started
+    assert stalled.exit_code == 1, stalled.output
+    assert stalled.output.strip().splitlines() == [
+        f"error: {url}: pushing got no answer within 2 s ([publish] git_timeout); the branch "
+        "there holds a whole site, the old one or the new one: run 'newsletter publish' again"]
+    assert 2 <= elapsed < 10
+    assert gone(int(marker.read_text()))  # the hook went with the push: nothing left behind
+    assert len(git("-C", str(bare), "log", "--format=%s", "pages").splitlines()) == 1
+
+    (bare / "hooks" / "pre-receive").unlink()
+    again = run(url)
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("resuming an interrupted publish")
+    assert git("-C", str(bare), "show", "pages:style.css") == "body{color:red}"
+
+
+def test_a_publish_killed_between_commit_and_push_is_pushed_by_the_next_run(
+        ws: Path, bare: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "hook.pid"
+    hang_on_receive(bare, marker)
+    (ws / "site" / "style.css").write_text("body{color:blue}")
+    url = f"git+file://{bare}#pages"
+    process = subprocess.Popen([sys.executable, "-m", "newsletter", "publish", url,
+                                "--no-verify"], cwd=ws, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():  # the push has reached the remote: the commit is made
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGKILL)  # publish, its git, the hook: kill -9
+    finally:
+        process.wait()
+    checkout = Places(ws).publish_checkout(parse_target(url).key)
+    assert git("-C", str(checkout), "log", "-1", "--format=%s") == \
+        "newsletter publish: 1 uploaded, 0 removed\n"  # committed, never pushed
+    assert git("-C", str(bare), "show", "pages:style.css") != "body{color:blue}"
+
+    (bare / "hooks" / "pre-receive").unlink()
+    again = run(url)
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("resuming an interrupted publish")
+    assert "uploaded 1 file," in again.output
+    assert git("-C", str(bare), "show", "pages:style.css") == "body{color:blue}"
+    assert git("-C", str(bare), "log", "--format=%s", "pages").splitlines()[0] == \
+        "newsletter publish: 1 uploaded, 0 removed"
+
+
+def test_a_lock_left_by_a_killed_git_does_not_stop_the_next_publish(ws: Path, bare: Path
+                                                                     ) -> None:
+    url = f"git+file://{bare}#pages"
+    checkout = Places(ws).publish_checkout(parse_target(url).key)
+    (checkout / ".git" / "index.lock").write_text("")  # git add was killed
+    (ws / "site" / "style.css").write_text("body{}")
+    again = run(url)
+    assert again.exit_code == 0, again.output
+    assert git("-C", str(bare), "show", "pages:style.css") == "body{}"
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never says a word."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        held: list[socket.socket] = []
+        listener.settimeout(0.05)
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    with contextlib.suppress(TimeoutError):
+                        held.append(listener.accept()[0])
+
+        import threading
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield int(listener.getsockname()[1])
+        finally:
+            for connection in held:
+                connection.close()
+
+
+@pytest.mark.parametrize("scheme", ["git+ssh", "rsync", "sftp"])
+def test_an_ssh_server_that_never_answers_is_one_line_within_the_timeout(
+        ws: Path, tmp_path: Path, scheme: str) -> None:
+    set_config(ws, "[publish]\ntimeout = 1\n")
+    with silent_server() as port:
+        url = f"{scheme}://nobody@127.0.0.1:{port}/srv/site" + \
+            ("#pages" if scheme.startswith("git") else "")
+        started = time.monotonic()
+        result = run(url)
+        elapsed = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "timed out" in lines[0] or "no answer" in lines[0], lines[0]
+    assert "again" in lines[0]
+    assert elapsed < 10
+
+
+def test_a_full_disk_keeps_the_previous_site_whole(ws: Path, tmp_path: Path) -> None:
+    """Every file on the target is, after the failure, the old one or the new one, whole;
+    no temporary file is left; the next run (with room) completes."""
+    with small_disk(tmp_path / "small", "1m") as target:
+        url = f"file://{target}"
+        assert run(url).exit_code == 0
+        before = tree(target)
+        manifest = (target / MANIFEST).read_bytes()
+        site = ws / "site"
+        for relative in before:  # every page changes, and one photo does not fit
+            if relative.endswith(".html"):
+                (site / relative).write_text((site / relative).read_text() + "<!-- 2 -->")
+        (site / "2026" / "photo.png").write_bytes(os.urandom(1536 * 1024))
+        full = run(url)
+        assert full.exit_code == 1, full.output
+        lines = full.output.strip().splitlines()
+        assert len(lines) == 1 and "disk is full" in lines[0], lines
+        assert "not uploaded: " in lines[0]
+        after = tree(target)
+        new = tree(site)
+        assert set(after) == set(before)  # the photo never arrived
+        assert all(after[r] in (before[r], new[r]) for r in after)
+        assert after["index.html"] == before["index.html"]  # the old front page
+        assert (target / MANIFEST).read_bytes() == manifest
+        assert not [p for p in target.rglob(".*") if p.name != MANIFEST]
+        subprocess.run(["mount", "-o", "remount,size=8m", str(target)], check=True)
+        resumed = run(url)
+        assert resumed.exit_code == 0, resumed.output
+        assert tree(target) == new
