@@ -166,6 +166,8 @@ SCHEMA = (
               "preflight ask; default: the system's resolver"),
         Field("dkim_selector", "str", doc="the selector your relay signs with, when it signs "
               "(without [dkim]): its key is looked up"),
+        Field("timeout", "number", default=4,
+              doc="seconds all the look-ups of one check may take together"),
     )),
 )
 
