@@ -111,7 +111,8 @@ def test_a_publish_killed_between_commit_and_push_is_pushed_by_the_next_run(
     try:
         deadline = time.monotonic() + 30
         while not marker.exists():  # the push has reached the remote: the commit is made
-            assert process.poll() is None and time.monotonic() < deadline
+            assert process.poll() is None
+            assert time.monotonic() < deadline
             time.sleep(0.02)
         os.killpg(process.pid, signal.SIGKILL)  # publish, its git, the hook: kill -9
     finally:
@@ -184,32 +185,70 @@ def test_an_ssh_server_that_never_answers_is_one_line_within_the_timeout(
     assert elapsed < 10
 
 
+def change_every_page_and_add_a_big_photo(site: Path) -> None:
+    for path in site.rglob("*.html"):
+        if not any(part.startswith(".") for part in path.relative_to(site).parts):
+            path.write_text(path.read_text() + "<!-- 2 -->")
+    (site / "2026" / "photo.png").write_bytes(os.urandom(1536 * 1024))
+
+
+def assert_old_or_new_whole(target: Path, before: dict[str, bytes], manifest: bytes,
+                            site: Path) -> None:
+    """Every file on the target is the old one or the new one, whole; the photo that did not
+    fit never arrived, the front page and the manifest are the old ones, no temporary file."""
+    after = tree(target)
+    new = tree(site)
+    assert set(after) == set(before)
+    assert all(after[r] in (before[r], new[r]) for r in after)
+    assert after["index.html"] == before["index.html"]
+    assert (target / MANIFEST).read_bytes() == manifest
+    assert not [p for p in target.rglob(".*") if p.name != MANIFEST]
+
+
 def test_a_full_disk_keeps_the_previous_site_whole(ws: Path, tmp_path: Path) -> None:
-    """Every file on the target is, after the failure, the old one or the new one, whole;
-    no temporary file is left; the next run (with room) completes."""
     with small_disk(tmp_path / "small", "1m") as target:
         url = f"file://{target}"
         assert run(url).exit_code == 0
-        before = tree(target)
-        manifest = (target / MANIFEST).read_bytes()
-        site = ws / "site"
-        for relative in before:  # every page changes, and one photo does not fit
-            if relative.endswith(".html"):
-                (site / relative).write_text((site / relative).read_text() + "<!-- 2 -->")
-        (site / "2026" / "photo.png").write_bytes(os.urandom(1536 * 1024))
+        before, manifest = tree(target), (target / MANIFEST).read_bytes()
+        change_every_page_and_add_a_big_photo(ws / "site")
         full = run(url)
         assert full.exit_code == 1, full.output
         lines = full.output.strip().splitlines()
-        assert len(lines) == 1 and "disk is full" in lines[0], lines
+        assert len(lines) == 1, lines
+        assert "disk is full" in lines[0]
         assert "not uploaded: " in lines[0]
-        after = tree(target)
-        new = tree(site)
-        assert set(after) == set(before)  # the photo never arrived
-        assert all(after[r] in (before[r], new[r]) for r in after)
-        assert after["index.html"] == before["index.html"]  # the old front page
-        assert (target / MANIFEST).read_bytes() == manifest
-        assert not [p for p in target.rglob(".*") if p.name != MANIFEST]
+        assert_old_or_new_whole(target, before, manifest, ws / "site")
         subprocess.run(["mount", "-o", "remount,size=8m", str(target)], check=True)
         resumed = run(url)
         assert resumed.exit_code == 0, resumed.output
-        assert tree(target) == new
+        assert tree(target) == tree(ws / "site")
+
+
+def _limit_file_size() -> None:
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
+
+
+def test_a_file_too_large_for_the_target_keeps_the_previous_site_whole(ws: Path,
+                                                                       tmp_path: Path) -> None:
+    """The same without root: a file-size limit refuses the photo midway through its write."""
+    target = tmp_path / "www"
+    target.mkdir()
+    url = f"file://{target}"
+    assert run(url).exit_code == 0
+    before, manifest = tree(target), (target / MANIFEST).read_bytes()
+    change_every_page_and_add_a_big_photo(ws / "site")
+    limited = subprocess.run([sys.executable, "-m", "newsletter", "publish", url,
+                              "--no-verify"], cwd=ws, capture_output=True, text=True,
+                             preexec_fn=_limit_file_size, check=False)
+    assert limited.returncode == 1, limited.stderr
+    lines = limited.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "2026/photo.png: the target refused a file this large (File too large" in lines[0]
+    assert "not uploaded: " in lines[0]
+    assert_old_or_new_whole(target, before, manifest, ws / "site")
+    resumed = run(url)
+    assert resumed.exit_code == 0, resumed.output
+    assert tree(target) == tree(ws / "site")

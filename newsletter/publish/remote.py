@@ -69,6 +69,11 @@ def disk_problem(exc: OSError, where: str) -> PublishError:
         return PublishError(f"{where}: the target's disk is full ({exc.strerror}); the site "
                             "there is still whole (old front page); free space and run "
                             "'newsletter publish' again", partial=True)
+    if exc.errno == errno.EFBIG:
+        return PublishError(f"{where}: the target refused a file this large ({exc.strerror}: "
+                            "a file-size limit or quota); the site there is still whole (old "
+                            "front page); raise the limit and run 'newsletter publish' again",
+                            partial=True)
     return PublishError(f"{where}: {exc.strerror or exc}; run 'newsletter publish' again to "
                         "resume", partial=True)
 
