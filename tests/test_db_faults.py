@@ -149,3 +149,35 @@ def test_two_upgrades_at_once_one_upgrades_the_other_waits(
     versions = postgres.sql("SELECT component, version FROM newsletter_schema ORDER BY 1",
                             database=name)
     assert [c for c, _ in versions] == sorted(["record", "journal", "limits"])
+
+
+def test_a_journal_new_to_the_workspace_arrives_whole(
+        pg_url: str, workspace: Path, invoke: Callable[..., Result],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written beside its place and renamed in; what a killed export left there is cleared."""
+    from newsletter.send.journal import Journal
+    from newsletter.send.pgjournal import PostgresJournal
+
+    rows: list[tuple[object, ...]] = [
+        (f"r{i}@example.org", "sent", 1, 250, "2.0.0 ok", "h1", f"<m{i}@x>",
+         1767607200.0, "relay", "de", "sample") for i in range(3)]
+    journal = PostgresJournal.read_only(pg_url, "example")
+    try:
+        journal.load(rows, content_hash="h1", started="2026-01-05T09:59:00Z")
+    finally:
+        journal.close()
+    folder = workspace / "journal"
+    folder.mkdir()
+    for leftover in (".example.sqlite.partial", ".example.sqlite.partial-wal"):
+        (folder / leftover).write_bytes(b"what a killed export left")
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", pg_url)
+    result = invoke("db", "export")
+    assert result.exit_code == 0, result.output
+    assert "journal example: 3 readers in" in result.output
+    assert "3 copied, 0 already there; journal/example.sqlite now holds 3" in result.output
+    assert sorted(p.name for p in folder.iterdir() if p.suffix != ".lock") == ["example.sqlite"]
+    exported = Journal.read_only(folder / "example.sqlite")
+    try:
+        assert [row[0] for row in exported.dump()] == [row[0] for row in rows]
+    finally:
+        exported.close()

@@ -147,8 +147,8 @@ def _publish(remote: Remote, target: Target, files: dict[str, LocalFile],
         # Something went up already: what did is recorded, and the next run resumes.
         again = "" if exc.exit_code == 1 else ("; what went up is recorded: run 'newsletter "
                                                "publish' again to resume")
-        raise PublishError(f"{exc.message}{again}; {_progress(report.uploaded, done)}",
-                           partial=True) from exc
+        progress_made = f"; {_progress(report.uploaded, done)}" if report.uploaded else ""
+        raise PublishError(f"{exc.message}{again}{progress_made}", partial=True) from exc
     return report
 
 
