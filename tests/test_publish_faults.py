@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,8 +145,8 @@ def test_a_lock_left_by_a_killed_git_does_not_stop_the_next_publish(ws: Path, ba
 
 
 @contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """A port that accepts connections and never says a word."""
+def silent_server(greeting: bytes = b"") -> Iterator[int]:
+    """A port that accepts connections and, after ``greeting``, never says a word."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
         held: list[socket.socket] = []
         listener.settimeout(0.05)
@@ -155,8 +156,7 @@ def silent_server() -> Iterator[int]:
                 while True:
                     with contextlib.suppress(TimeoutError):
                         held.append(listener.accept()[0])
-
-        import threading
+                        held[-1].sendall(greeting)
 
         thread = threading.Thread(target=accept, daemon=True)
         thread.start()
@@ -167,11 +167,13 @@ def silent_server() -> Iterator[int]:
                 connection.close()
 
 
+@pytest.mark.parametrize("greeting", [b"", b"SSH-2.0-OpenSSH_9.2\r\n"],
+                         ids=["silent", "greets-then-silent"])
 @pytest.mark.parametrize("scheme", ["git+ssh", "rsync", "sftp"])
 def test_an_ssh_server_that_never_answers_is_one_line_within_the_timeout(
-        ws: Path, tmp_path: Path, scheme: str) -> None:
+        ws: Path, tmp_path: Path, scheme: str, greeting: bytes) -> None:
     set_config(ws, "[publish]\ntimeout = 1\n")
-    with silent_server() as port:
+    with silent_server(greeting) as port:
         url = f"{scheme}://nobody@127.0.0.1:{port}/srv/site" + \
             ("#pages" if scheme.startswith("git") else "")
         started = time.monotonic()

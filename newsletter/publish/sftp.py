@@ -74,10 +74,10 @@ class SftpRemote(WritesEach):
                                "the host before publishing") from exc
         except paramiko.SSHException as exc:
             transport = self.client.get_transport()
-            if transport is None or not transport.remote_version:  # not even its greeting
+            if transport is None or transport.host_key is None:  # no key exchange done
                 raise PublishError(f"{target.url}: no answer from the SSH server within "
-                                   f"{timeout:g} s (timed out); run 'newsletter publish' "
-                                   "again", partial=True) from exc
+                                   f"{timeout:g} s (timed out, or it does not speak SSH); "
+                                   "run 'newsletter publish' again", partial=True) from exc
             if "not found in known_hosts" in str(exc):
                 raise PublishError(f"{target.url}: the server's host key is not known: check "
                                    f"it and accept it once with 'ssh {target.ssh_host}'") from exc
