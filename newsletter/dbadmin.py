@@ -11,7 +11,7 @@ read back from the target, or the command fails). Neither deletes anything. A jo
 would have made it. Each issue's journal is copied holding its send lock.
 
 Nothing is half-written: the record is copied in one transaction, each journal in one (a
-journal new to the workspace is written beside its place and renamed into it once complete),
+SQLite file new to the workspace is written beside its place and renamed in once complete),
 and every event is checked before any is written: a damaged one stops the copy with its
 number and what is wrong, the target unchanged. A copy killed midway leaves the target as it
 was (or, with several journals, some of them copied whole): running it again finishes it.
@@ -19,11 +19,12 @@ was (or, with several journals, some of them copied whole): running it again fin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,20 +120,26 @@ def import_record(config: Config) -> Copied:
 
 def export_record(config: Config) -> Copied:
     """The PostgreSQL record into the workspace's SQLite file (created if need be)."""
+    from newsletter.record.sqlite import SqliteRecord
+
     url = url_of(config)
-    with Record.open(config.root, url) as source, Record.open(config.root) as target:
-        return copy_events(source, target)
+    final = Places(config.root).record
+    with Record.open(config.root, url) as source, _whole(final) as path, \
+            SqliteRecord(path) as target:
+        return copy_events(source, target, shown=shown_path(final))
 
 
-def copy_events(source: Record, target: Record) -> Copied:
+def copy_events(source: Record, target: Record, *, shown: str = "") -> Copied:
     """Every event of ``source`` not yet in ``target``, in order, in one transaction
-    (``RecordError`` naming the first damaged event of ``source``: then nothing is written)."""
+    (``RecordError`` naming the first damaged event of ``source``: then nothing is written).
+    ``shown``: the target as messages name it (default: where it is)."""
     rows = source.rows()
+    shown = shown or target.where
     for number, row in enumerate(rows, 1):
         problem = damage(row)
         if problem:
             raise RecordError(f"event {number} (oldest first) is damaged: {problem}; nothing "
-                              f"was copied to {target.where}", path=source.where)
+                              f"was copied to {shown}", path=source.where)
     there = Counter(target.rows())
     missing: list[Row] = []
     for row in rows:
@@ -142,7 +149,7 @@ def copy_events(source: Record, target: Record) -> Copied:
             missing.append(row)
     target.store_rows(missing)
     _verify(rows, target)
-    return Copied("record", source.where, target.where, len(rows), len(missing),
+    return Copied("record", source.where, shown, len(rows), len(missing),
                   len(rows) - len(missing), target.total())
 
 
@@ -213,46 +220,48 @@ def export_journals(config: Config) -> list[Copied]:
             rows = [_settled(row) for row in source.dump()]
         finally:
             source.close()
-        with SendLock(places.send_lock(slug), what="'newsletter send' of this issue"):
-            final = places.journal(slug)
-            fresh = not final.exists()
-            # A new journal is made beside its place (not named *.sqlite: no command takes
-            # it for a journal) and renamed into it whole.
-            path = final.with_name(f".{final.name}.partial") if fresh else final
-            if fresh:
-                _remove_database(path)  # what an export killed before left
+        final = places.journal(slug)
+        with SendLock(places.send_lock(slug), what="'newsletter send' of this issue"), \
+                _whole(final) as path:
             target = Journal.open(path, content_hash=content_hash, slug=slug)
             try:
                 before = len(target.dump())
                 target.load(rows)
                 copied.append(_verified(f"journal {slug}", rows, source.where,
                                         shown_path(final), target.dump(), before))
-            except BaseException:
+            finally:
                 target.close()
-                if fresh:
-                    _remove_database(path)
-                raise
-            target.close()
-            if fresh:
-                _settle(path)
-                os.replace(path, final)
-                sync_folder(final.parent)
     return copied
+
+
+@contextlib.contextmanager
+def _whole(final: Path) -> Iterator[Path]:
+    """Where to write the SQLite file ``final``: itself when it exists (a transaction keeps
+    it whole), else a file beside it (not named ``*.sqlite``: no command takes it for a
+    journal) renamed into place once complete and closed; removed on any error."""
+    if final.exists():
+        yield final
+        return
+    path = final.with_name(f".{final.name}.partial")
+    _remove_database(path)  # what an export killed before left
+    try:
+        yield path
+    except BaseException:
+        _remove_database(path)
+        raise
+    if path.exists():  # (nothing to copy: no file)
+        db = sqlite3.connect(path)  # the write-ahead log folded in: the file holds it all
+        try:
+            db.execute("PRAGMA journal_mode=DELETE")  # (the next open turns WAL on again)
+        finally:
+            db.close()
+        os.replace(path, final)
+        sync_folder(final.parent)
 
 
 def _remove_database(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-def _settle(path: Path) -> None:
-    """Fold a closed SQLite file's write-ahead log into it: the file alone then holds
-    everything, and can be renamed (the next open turns WAL mode on again)."""
-    db = sqlite3.connect(path)
-    try:
-        db.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        db.close()
 
 
 def _settled(row: tuple[object, ...]) -> tuple[object, ...]:
