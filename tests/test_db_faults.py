@@ -79,7 +79,25 @@ def test_a_damaged_event_stops_the_export_and_no_file_is_made(
     assert result.output.strip().splitlines()[-1] == (
         f"error: {pg_url}: event 6 (oldest first) is damaged: the details '{{broken' are not "
         "a JSON object; nothing was copied to subscribers/record.sqlite")
-    assert not (workspace / "subscribers" / "record.sqlite").exists()
+    assert sorted(p.name for p in (workspace / "subscribers").iterdir()) == ["sample.csv"]
+
+
+def test_a_record_new_to_the_workspace_arrives_whole(
+        pg_url: str, workspace: Path, invoke: Callable[..., Result],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with Record.open(workspace, pg_url) as record:
+        record.append_many(_events(30))
+    folder = workspace / "subscribers"
+    (folder / ".record.sqlite.partial").write_bytes(b"what a killed export left")
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", pg_url)
+    result = invoke("db", "export")
+    assert result.exit_code == 0, result.output
+    assert "30 copied, 0 already there; subscribers/record.sqlite now holds 30 (verified)" \
+        in result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["record.sqlite", "sample.csv"]
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL")
+    with Record.open(workspace) as record:
+        assert record.total() == 30
 
 
 def test_an_import_killed_midway_leaves_the_database_unchanged_and_runs_again(
