@@ -23,16 +23,23 @@ TEMPORARY = ".tmp"  # the default ending of a file on its way
 
 
 @contextlib.contextmanager
-def replacing(path: Path, *, mode: int = 0o644, suffix: str = TEMPORARY) -> Iterator[IO[bytes]]:
+def replacing(path: Path, *, mode: int | None = None, suffix: str = TEMPORARY
+              ) -> Iterator[IO[bytes]]:
     """A binary file to write that replaces ``path`` whole when the ``with`` block ends
     without an error. The temporary file is named ``.<name>.<random><suffix>`` beside
-    ``path``; ``mode`` is the new file's permissions."""
+    ``path``; ``mode`` is the new file's permissions (default: those of the file it replaces,
+    else ``0o644``)."""
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
+        if mode is None:
+            try:
+                mode = path.stat().st_mode & 0o7777  # a private file stays private
+            except FileNotFoundError:
+                mode = 0o644
         os.chmod(name, mode)
         os.replace(name, path)
     except BaseException:
@@ -42,7 +49,7 @@ def replacing(path: Path, *, mode: int = 0o644, suffix: str = TEMPORARY) -> Iter
 
 
 @contextlib.contextmanager
-def replacing_text(path: Path, *, mode: int = 0o644, suffix: str = TEMPORARY
+def replacing_text(path: Path, *, mode: int | None = None, suffix: str = TEMPORARY
                    ) -> Iterator[TextIO]:
     """``replacing`` for text: UTF-8, line ends kept as written."""
     with replacing(path, mode=mode, suffix=suffix) as raw:
@@ -52,7 +59,7 @@ def replacing_text(path: Path, *, mode: int = 0o644, suffix: str = TEMPORARY
         text.detach()  # the binary file stays open for ``replacing`` to flush and rename
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o644, suffix: str = TEMPORARY
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None, suffix: str = TEMPORARY
                  ) -> None:
     """Replace ``path`` with ``data`` in one step (see ``replacing``)."""
     with replacing(path, mode=mode, suffix=suffix) as out:

@@ -18,10 +18,14 @@ def test_a_file_is_replaced_whole(tmp_path: Path) -> None:
     write_atomic(path, b"new", mode=0o640)
     assert path.read_bytes() == b"new"
     assert path.stat().st_mode & 0o777 == 0o640
+    path.chmod(0o600)
     with replacing_text(path) as out:
         out.write("zwei\r\nLinien 中文\n")
     assert path.read_bytes() == "zwei\r\nLinien 中文\n".encode()
-    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    assert path.stat().st_mode & 0o777 == 0o600  # a private file stays private
+    write_atomic(tmp_path / "new", b"")
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "out.txt"]
 
 
 def test_an_error_while_writing_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path

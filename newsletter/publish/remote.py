@@ -122,7 +122,7 @@ class FolderRemote(WritesEach):
         target = self._path(relative)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, data, suffix=UPLOADING)
+            write_atomic(target, data, mode=0o644, suffix=UPLOADING)  # the web server reads it
         except OSError as exc:
             raise disk_problem(exc, f"{self.url}: {relative}") from exc
 
