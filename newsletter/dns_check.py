@@ -92,7 +92,8 @@ class _Lookup:
 
         settings = config.section("dns")
         server = settings.get("server")
-        self.limit = float(settings.get("timeout") or 4)
+        chosen = settings.get("timeout")
+        self.limit = 4.0 if chosen is None else float(chosen)
         if self.limit <= 0:
             from newsletter.errors import ConfigError
 

@@ -254,3 +254,13 @@ def test_a_file_too_large_for_the_target_keeps_the_previous_site_whole(ws: Path,
     resumed = run(url)
     assert resumed.exit_code == 0, resumed.output
     assert tree(target) == tree(ws / "site")
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_git_timeout_that_is_not_positive_is_one_line(ws: Path, bare: Path, value: str
+                                                        ) -> None:
+    set_config(ws, f"[publish]\ngit_timeout = {value}\n")
+    result = run(f"git+file://{bare}#pages")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"error: [publish] git_timeout must be positive, not {value}"]

@@ -259,7 +259,8 @@ def open_remote(target: Target, config: Config, site: Path, *, timeout: float) -
     if target.scheme in ("git+ssh", "git+file"):
         from newsletter.publish.git import GitRemote
 
-        git_timeout = float(settings.get("git_timeout") or 600)
+        chosen = settings.get("git_timeout")
+        git_timeout = 600.0 if chosen is None else float(chosen)
         if git_timeout <= 0:
             raise ConfigError(f"[publish] git_timeout must be positive, not {git_timeout:g}")
         return GitRemote(target, Places(config.root).publish_checkout(target.key),
