@@ -9,11 +9,12 @@ the next run starts again from what the remote then holds.
 
 Every git command runs in a process group of its own with a time limit (``[publish]
 git_timeout``): a remote that takes the connection and never answers ends the publish with
-one line, and the whole group (git, ssh, a hook) is killed. A publish killed between its
-commit and its push leaves that commit unpushed in the working copy; the next run resets the
-copy to the branch as the remote has it, finds the same files missing there, and commits and
-pushes them again. Lock files a killed git left in the working copy are removed first (the
-workspace's publish lock says no other publish is using it).
+one line, and the whole group (git, ssh, a hook) is killed. (A publish itself killed with
+``kill -9`` leaves its git to end as git ends, the push landing or not.) A publish killed
+between its commit and its push leaves that commit unpushed in the working copy; the next
+run resets the copy to the branch as the remote has it, finds the same files missing there,
+and commits and pushes them again. Lock files a killed git left in the working copy are
+removed first (the workspace's publish lock says no other publish is using it).
 """
 
 from __future__ import annotations
