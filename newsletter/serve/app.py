@@ -85,9 +85,7 @@ class Service:
         finally:
             await self.mailer.drain(timeout=10.0)
             self.writer.close()
-            closing = getattr(self.gate.store, "close", None)
-            if closing is not None:  # a database connection
-                closing()
+            self.gate.store.close()
             self.reader.close()
 
     # -- helpers ------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class Gate:
         """Count again the mails of the last day the record has (``(address, ISO time)``,
         oldest first): a restart must not reset the limits a mail bomb ran into. A store
         whose counts outlive a restart (``durable``: PostgreSQL) has them already."""
-        if getattr(self.store, "durable", False):
+        if self.store.durable:
             return
         wall, mono = time.time(), time.monotonic()
         for address, at in mailed:

@@ -110,7 +110,7 @@ class Mailer:
 
     @property
     def description(self) -> str:
-        return str(getattr(self.transport, "description", type(self.transport).__name__))
+        return self.transport.description
 
     def message(self, address: str, link: str, lang: str, *, list_name: str = ""
                 ) -> Confirmation:
