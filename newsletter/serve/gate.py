@@ -16,8 +16,9 @@ from datetime import datetime
 
 from newsletter.record import Event
 from newsletter.serve.forms import mailed_today
+from newsletter.serve.letters import Confirmation
 from newsletter.serve.limits import Limit, LimitStore, MemoryLimits, network
-from newsletter.serve.mailer import Confirmation, Mailer
+from newsletter.serve.mailer import Mailer
 from newsletter.serve.settings import Settings
 
 log = logging.getLogger("newsletter.serve")
