@@ -29,6 +29,7 @@ from newsletter import personal, transfer
 from newsletter.config import Config
 from newsletter.delivery.headers import address_header, fold, refuse_breaks
 from newsletter.delivery.letter import Letterhead, canonical, list_unsubscribe, part_head
+from newsletter.delivery.letter import OutgoingMessage as OutgoingMessage  # send's import
 from newsletter.errors import NewsletterError, SubscriberError
 from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
@@ -69,18 +70,6 @@ class Built:
         """Every edition of a build folder, the default edition first."""
         manifest = BuildLayout(folder.parent).read_manifest(folder.name)
         return [cls.read(folder, edition.language) for edition in manifest.editions]
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One finished message for one reader: what the sender hands to SMTP."""
-
-    recipient: str
-    envelope_from: str
-    message_id: str
-    data: bytes  # RFC 5322 wire bytes, CRLF line ends, 7-bit
-    dot_safe: bool = True  # CRLF only, and no line starts with "." (see ``_qp``)
-    language: str = ""  # the edition's language tag
 
 
 def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str],

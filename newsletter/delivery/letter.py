@@ -30,14 +30,16 @@ MIME_VERSION = b"MIME-Version: 1.0\r\n"
 
 
 @dataclass(frozen=True)
-class Letter:
-    """One finished message for one recipient (``delivery.outcome.Message``)."""
+class OutgoingMessage:
+    """One finished message for one recipient: what the sender hands to SMTP
+    (``delivery.outcome.Message``)."""
 
     recipient: str
     envelope_from: str
     message_id: str
     data: bytes  # RFC 5322 wire bytes, CRLF line ends, 7-bit
-    dot_safe: bool = True  # CRLF only, and no line starts with "."
+    dot_safe: bool = True  # CRLF only, and no line starts with "." (``newsletter.transfer``)
+    language: str = ""  # the message's language tag
 
 
 class Letterhead:
@@ -88,7 +90,7 @@ class Letterhead:
 
     def letter(self, recipient: str, subject: str, body: str, language: str, *,
                unsubscribe: str | None = None,
-               headers: Sequence[tuple[str, str]] = ()) -> Letter:
+               headers: Sequence[tuple[str, str]] = ()) -> OutgoingMessage:
         """A plain-text message in ``language`` to ``recipient``, signed if DKIM is set.
 
         ``unsubscribe``: the recipient's link off a list the message is about; it then
@@ -105,7 +107,8 @@ class Letterhead:
         head.append(fold("Content-Language", language))
         encoding, encoded = encode(body)
         head += [MIME_VERSION, part_head("plain", encoding), b"\r\n", encoded]
-        return Letter(recipient, self.envelope_from, message_id, self.sign(b"".join(head)))
+        return OutgoingMessage(recipient, self.envelope_from, message_id,
+                               self.sign(b"".join(head)), language=language)
 
 
 def list_unsubscribe(mailto: str, url: str | None) -> bytes:
