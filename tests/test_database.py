@@ -306,7 +306,8 @@ def test_a_session_repeats_work_once_on_a_new_connection_after_a_restart(
     pid = session.run(lambda db: db.info.backend_pid)
     postgres.restart()
     assert session.run(lambda db: db.execute("SELECT 1").fetchone()) == (1,)
-    assert len(setups) == 2 and setups[0] == pid  # a new connection, set up again
+    assert len(setups) == 2  # a new connection, set up again
+    assert setups[0] == pid
     postgres.restart()
     tries: list[int] = []
 
