@@ -97,6 +97,7 @@ class Letterhead:
         carries ``List-Id`` and ``List-Unsubscribe`` as ``send``'s messages do. ``headers``
         are added as given (folded and encoded).
         """
+        refuse_breaks(recipient, "the recipient's address")
         message_id = make_msgid(domain=self.domain)
         head = [self.sender(language), address_header("To", "", recipient),
                 fold("Subject", subject), f"Date: {formatdate(localtime=True)}\r\n".encode(),

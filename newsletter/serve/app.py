@@ -21,12 +21,11 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from newsletter.errors import NewsletterError
-from newsletter.identity import identity
 from newsletter.links import ServiceUrls, unsubscribe_base
 from newsletter.record import ALL_LISTS, Event, Record, RecordError, since
 from newsletter.serve.forms import SubscribeForm, read_form, spent
 from newsletter.serve.gate import Gate
-from newsletter.serve.letters import Confirmation, Letters, welcome
+from newsletter.serve.letters import Confirmation, Letters
 from newsletter.serve.limits import DAY, LimitStore
 from newsletter.serve.mailer import Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
@@ -43,7 +42,6 @@ from newsletter.serve.writer import Writer
 from newsletter.tokens import CONFIRM, UNSUBSCRIBE, Claim, TokenError, Tokens
 
 log = logging.getLogger("newsletter.serve")
-WELCOME_MAIL = "welcome"  # the welcome mail's purpose in the mail queue and the record
 
 
 class Service:
@@ -312,16 +310,12 @@ def _welcome(service: Service, claim: Claim, lang: str) -> None:
     """Queue the welcome mail, in the reader's language, through the confirmation mailer."""
     token = service.tokens.make(UNSUBSCRIBE, claim.list_name, claim.address,
                                 language=claim.language)
-    who = identity(service.settings.config, lang)
     spec = next((s for s in service.settings.config.lists if s.id == claim.list_name), None)
-    link = f"{service.unsubscribe_base}/{token}"
-    subject, body = welcome(who, service.renderer.texts(lang), address=claim.address,
-                            unsubscribe=link,
-                            list_title=spec.text(lang).title if spec else claim.list_name)
     try:
-        service.mailer.submit(service.letters.letter(claim.address, subject, body, lang,
-                                                     list_name=claim.list_name,
-                                                     purpose=WELCOME_MAIL, unsubscribe=link))
+        service.mailer.submit(service.letters.welcome_mail(
+            claim.address, lang, unsubscribe=f"{service.unsubscribe_base}/{token}",
+            list_name=claim.list_name,
+            list_title=spec.text(lang).title if spec else claim.list_name))
     except (ValueError, TypeError, NewsletterError) as exc:
         log.warning("welcome mail not built: %s", exc)  # the confirmation is recorded
 

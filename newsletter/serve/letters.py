@@ -15,7 +15,9 @@ from newsletter.delivery.letter import Letterhead
 from newsletter.identity import Identity, identity
 from newsletter.serve.texts import TEXTS
 
-CONFIRM_MAIL = "confirm"
+# What a mail is (its purpose): the queue keeps one per recipient and purpose, and the
+# record's ``mailed`` event names it.
+CONFIRM_MAIL, WELCOME_MAIL = "confirm", "welcome"
 
 # RFC 3676's signature separator: mail programs show what follows as the signature.
 _SEPARATOR = "\n-- \n"
@@ -82,6 +84,15 @@ class Letters:
                                          publisher=who.publisher)
         return self.letter(address, texts["mail_subject"].format(name=who.name),
                            body + legal_footer(who, texts), lang, list_name=list_name)
+
+    def welcome_mail(self, address: str, lang: str, *, unsubscribe: str, list_name: str,
+                     list_title: str) -> Confirmation:
+        """The welcome mail after ``address`` confirmed ``list_name`` (``list_title`` in
+        ``lang``), with the reader's ``unsubscribe`` link."""
+        subject, body = welcome(identity(self.config, lang), TEXTS[lang], address=address,
+                                unsubscribe=unsubscribe, list_title=list_title)
+        return self.letter(address, subject, body, lang, list_name=list_name,
+                           purpose=WELCOME_MAIL, unsubscribe=unsubscribe)
 
     def letter(self, address: str, subject: str, body: str, lang: str, *,
                list_name: str = "", purpose: str = CONFIRM_MAIL,
