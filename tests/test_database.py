@@ -342,6 +342,13 @@ def test_the_form_limits_outlive_a_restarted_server(postgres: Any, pg_url: str) 
     assert limits.take([(per_client, "10.0.0.1")]) is None
     assert limits.take([(per_client, "10.0.0.1")]) == per_client
     limits.close()
+    # A schema newer than this program: refused, each time asked.
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute("UPDATE newsletter_schema SET version = 4 WHERE component = 'limits'")
+    newer = PostgresLimits(pg_url)
+    for _ in range(2):
+        with pytest.raises(RecordError, match="limits schema is version 4, newer than this"):
+            newer.take([(per_client, "10.0.0.1")])
     down = PostgresLimits(f"postgresql://newsletter@127.0.0.1:{_closed_port()}/nothing")
     with pytest.raises(RecordError, match=r"cannot count the form's limits: .*refused"):
         down.take([(per_client, "10.0.0.1")])
