@@ -27,11 +27,13 @@ def replacing(path: Path, *, mode: int | None = None, suffix: str = TEMPORARY
               ) -> Iterator[IO[bytes]]:
     """A binary file to write that replaces ``path`` whole when the ``with`` block ends
     without an error. The temporary file is named ``.<name>.<random><suffix>`` beside
-    ``path``; ``mode`` is the new file's permissions (default: those of the file it replaces,
-    else ``0o644``)."""
+    ``path``, and is the file's ``name``: a check can read back what was written before it
+    replaces ``path`` (flush first). ``mode`` is the new file's permissions (default: those
+    of the file it replaces, else ``0o644``)."""
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as out:
+        # The opener hands over the descriptor mkstemp made, so that ``name`` is the path.
+        with open(name, "wb", opener=lambda _path, _flags: handle) as out:
             yield out
             out.flush()
             os.fsync(out.fileno())

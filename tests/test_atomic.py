@@ -93,3 +93,81 @@ def test_subscribers_export_is_whole_or_not_there(workspace: Path) -> None:
     assert failed.exit_code == 2, failed.output
     assert out.read_bytes() == previous
     assert not list(workspace.glob(".export.csv.*"))
+
+
+# Each place that replaces a file, driven through its own entry point with the disk "full"
+# after LIMIT bytes of any file: the old file stays whole and no temporary is left beside it.
+LIMIT = 48
+WRITERS = {
+    "digests": """
+from newsletter.digests import FileDigests
+digests = FileDigests(folder / "digests.json")
+digests.digest(source / "photo.jpg")
+digests.save()  # a store that cannot be written only costs time: no error
+""",
+    "office": """
+from newsletter.office import import_list
+import_list(source / "export.csv", folder / "members.csv")
+""",
+    "archive-page": """
+from newsletter.archive.writer import Writer
+Writer(folder).write("old.html", b"<p>new</p>" * 100)
+""",
+    "archive-origin": """
+from newsletter.archive.cache import ORIGIN, save_origin
+save_origin(folder, source / ("w" * 100))
+""",
+    "archive-keys": """
+from newsletter.archive.directory import KEYS, Page, save_keys
+save_keys(folder.parent, [Page(f"cities/{n}/index.html", "k" * 64, None)
+                            for n in range(9)])
+""",
+    "search-stamps": """
+from newsletter.archive.indexer import _write_json
+_write_json(folder / "search.json", {"2024": "d" * 64})
+""",
+}
+OLD = {"digests": ("digests.json", b"{}"), "office": ("members.csv", b"email\nold@example.org\n"),
+       "archive-page": ("old.html", b"<p>old</p>"),
+       "archive-origin": (".archive-origin.json", b'{"workspace": "/old"}'),
+       "archive-keys": ("directory.json", b"{}"), "search-stamps": ("search.json", b"{}")}
+FILLED = """
+import os, resource, signal, sys
+from pathlib import Path
+folder, source = Path(sys.argv[1]), Path(sys.argv[2])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # then a write past the limit fails: EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+try:
+{code}
+except OSError as exc:
+    print(exc.errno)
+"""
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_every_writer_keeps_the_old_file_when_the_disk_fills(tmp_path: Path, writer: str
+                                                              ) -> None:
+    import os
+    import textwrap
+
+    # archive-keys writes <site>/.archive-cache/directory.json: the folder is that one.
+    folder = tmp_path / "site" / ".archive-cache" if writer == "archive-keys" else tmp_path / "out"
+    source = tmp_path / "source"
+    folder.mkdir(parents=True)
+    source.mkdir()
+    name, old = OLD[writer]
+    (folder / name).write_bytes(old)
+    (source / "photo.jpg").write_bytes(b"\xff\xd8 a photo")
+    os.utime(source / "photo.jpg", (1e9, 1e9))  # old enough to be remembered
+    (source / "export.csv").write_text(
+        "email,name,language\n" + "".join(f"r{n}@example.org,Reader {n},de\n" for n in range(9)),
+        encoding="utf-8")
+    script = FILLED.format(limit=LIMIT, code=textwrap.indent(WRITERS[writer], "    "))
+    done = subprocess.run([sys.executable, "-c", script, str(folder), str(source)],
+                          capture_output=True, text=True, env={**os.environ,
+                                                              "PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 0, done.stderr
+    # The digest store swallows the error (it is only a cache); every other writer raises.
+    assert done.stdout.strip() == ("" if writer == "digests" else "27")  # EFBIG
+    assert (folder / name).read_bytes() == old
+    assert [p.name for p in folder.iterdir()] == [name]
