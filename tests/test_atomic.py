@@ -28,6 +28,42 @@ def test_a_file_is_replaced_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "out.txt"]
 
 
+UMASK = """
+import os, sys
+from pathlib import Path
+from newsletter.atomic import replacing, write_atomic
+os.umask(0o077)
+folder = Path(sys.argv[1])
+write_atomic(folder / "new.csv", b"email")
+with replacing(folder / "shared.csv") as out:  # a file the editor made readable to others
+    out.write(b"email")
+    print(oct(os.stat(out.name).st_mode & 0o777))
+print(oct((folder / "new.csv").stat().st_mode & 0o777),
+      oct((folder / "shared.csv").stat().st_mode & 0o777))
+"""
+
+
+def test_a_new_file_gets_the_umask_and_a_private_one_is_never_readable(tmp_path: Path
+                                                                      ) -> None:
+    """As ``open`` makes a file: a umask of 077 (a list of readers is personal data) gives
+    0o600; a file replaced keeps its mode; the temporary file of a private one is private
+    from its first byte on."""
+    (tmp_path / "shared.csv").write_text("old")
+    (tmp_path / "shared.csv").chmod(0o640)
+    done = subprocess.run([sys.executable, "-c", UMASK, str(tmp_path)], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["0o640", "0o600", "0o640"]  # temporary, new, replaced
+    private = tmp_path / "private.csv"
+    private.write_text("old")
+    private.chmod(0o600)
+    with replacing(private) as out:
+        out.write(b"new")
+        assert Path(out.name).parent == tmp_path
+        assert Path(out.name).stat().st_mode & 0o777 == 0o600
+    assert private.read_text() == "new"
+    assert private.stat().st_mode & 0o777 == 0o600
+
+
 def test_an_error_while_writing_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path
                                                                             ) -> None:
     path = tmp_path / "out.csv"
