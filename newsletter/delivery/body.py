@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from newsletter import personal, transfer
+from newsletter.delivery.letter import canonical, part_head
 from newsletter.transfer import RAW_LINE, base64_lines
 from newsletter.transfer import quoted_printable as _qp
 
@@ -72,12 +73,9 @@ def prepare(boundary: str, text: str, html_text: str) -> Body:
     """The multipart/alternative body of the text and HTML parts, with slots for the values."""
     parts: list[Part] = []
     for subtype, content in (("plain", text), ("html", html_text)):
-        content = content.replace("\r\n", "\n").replace("\r", "\n")
-        if not content.endswith("\n"):
-            content += "\n"
+        content = canonical(content)
         encoding = transfer.choose(content)  # by the size of the part, placeholders and all
-        parts.append(f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
-                     f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode())
+        parts.append(f"--{boundary}\r\n".encode() + part_head(subtype, encoding) + b"\r\n")
         if encoding == transfer.BASE64:
             parts.append(_base64_part(content, escape=subtype == "html"))
         else:
