@@ -147,3 +147,26 @@ async def test_a_connection_has_one_reader_in_sending_at_a_time() -> None:
         await server.wait_closed()
     assert wire.early == addresses[:-1]  # pipelined behind each dot ...
     assert recorder.most == 1  # ... and still one reader at a time between sending and result
+
+
+async def test_a_relay_closing_at_the_dot_loses_no_reader_taken_with_it() -> None:
+    """421 at a dot: the relay cools down; the reader whose commands went out with that dot
+    goes to the other relay, and every reader is delivered exactly once."""
+    closing, steady = Wire(dot_replies={"r1@example.org": "421 4.3.2 closing"}), Wire()
+    servers = [await asyncio.start_server(w.serve, "127.0.0.1", 0) for w in (closing, steady)]
+    relays = [Relay(name, SmtpTransport(parse_smtp_url(
+        f"smtp://127.0.0.1:{server.sockets[0].getsockname()[1]}"), timeouts=Timeouts(5, 5, 5)),
+        connections=1) for name, server in zip(("closing", "steady"), servers, strict=True)]
+    recorder = Memory()
+    addresses = [f"r{i}@example.org" for i in range(8)]
+    pool = Pool(relays, recorder, Policy(connections=1, backoff=0.05, max_backoff=0.1))
+    try:
+        await asyncio.wait_for(pool.run([Job(a, Note(a)) for a in addresses]), 20)
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+    delivered = closing.accepted + steady.accepted
+    assert sorted(delivered) == addresses  # each exactly once
+    assert {a for a, kind in recorder.results if kind is Kind.SENT} == set(addresses)
+    assert "r1@example.org" in steady.accepted

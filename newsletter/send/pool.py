@@ -54,7 +54,7 @@ class Pool:
         self.relay_rate = {relay: rate_limiter(relay.rate) for relay in relays}
         self.domains = Domains(policy.per_domain) if policy.per_domain is not None else None
         self._progress = Progress(policy.pause_after)
-        self._outstanding = 0  # jobs fed and not yet settled or dropped (``_left``)
+        self._outstanding = 0  # jobs fed and not yet settled or dropped (``left``)
         self._fed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: set[asyncio.Task[None]] = set()  # the feeder, retries, the watchdog

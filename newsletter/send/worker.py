@@ -110,6 +110,10 @@ class Worker:
             if self.pool.stopping.is_set():
                 self.pool.left()  # stays in flight: ``run`` reports it abandoned
                 return None
+            if not self.relay.up(time.monotonic()):  # it ended with the relay's fault
+                self.pool.in_flight.discard(attempt)
+                self.pool.requeue(attempt)
+                return None
             if not await self._open(attempt, attempted=False):
                 return None
         return await self._send(attempt, attempt.before_data(self.pool.recorder.sending(attempt)))
