@@ -7,9 +7,9 @@ What the workspace adds to a list's rows (addresses stopped by ``suppressed.csv`
 subscription record, the list's confirmed web readers, readers' language choices) comes in
 as ``Extras``: ``newsletter.mailinglist`` gathers them, this module only reads the file.
 
-Memory: rows are read one at a time. To drop duplicates, a set of 64-bit hashes of the
-addresses seen so far is kept (about 60 bytes per distinct address in CPython: some 60 MB for
-a million readers); the suppression list is held the same way.
+Memory: rows are read one at a time. To drop duplicates, the 64-bit hashes of the addresses
+seen so far are kept in a ``KeyTable`` (about 20 bytes per distinct address: some 20 MB for a
+million readers); the suppression list is held as a set of the same hashes.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from types import MappingProxyType
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import Problem, SubscriberError, ValidationError
+from newsletter.keytable import KeyTable
 from newsletter.schema import line_break
 from newsletter.tabular import open_table
 
@@ -139,28 +140,40 @@ def subscriber_for(address: str, *, name: str = "") -> Subscriber:
 
 
 VALID, DUPLICATE, SUPPRESSED_ROW, INVALID = "valid", "duplicate", "suppressed", "invalid"
+ON_EARLIER_LIST = "on_earlier_list"  # valid, but mailed for an earlier list of the same pass
 
 
-def scan(path: Path, extras: Extras = NONE
+def scan(path: Path, extras: Extras = NONE, *, seen: KeyTable | None = None, ordinal: int = 1
          ) -> Iterator[tuple[str, Subscriber | Problem, int]]:
-    """Every row of the list with its verdict (``valid``, ``duplicate``, ``suppressed``, or
-    ``invalid`` with the ``Problem``) and the reader's ``key`` (0 for a problem). The one pass
-    that checking and reading share.
+    """Every row of the list with its verdict (``valid``, ``duplicate``, ``suppressed``,
+    ``on_earlier_list``, or ``invalid`` with the ``Problem``) and the reader's ``key`` (0 for
+    a problem). The one pass that checking and reading share.
 
+    ``seen`` and ``ordinal`` (1, 2, ...) are for a pass over several lists, each scanned in
+    turn with the same table: a reader mailed for an earlier list is ``on_earlier_list``.
+    The table holds, per reader, the last list it was met on (``ordinal << 1``) and whether
+    it is mailed (bit 0): about 20 bytes per reader, never the readers themselves.
     A list that cannot be read on raises ``SubscriberError`` where it stops.
     """
     blocked = extras.blocked
-    seen: set[int] = set()
+    table = KeyTable() if seen is None else seen
+    mark = ordinal << 1
     for row in _all_rows(path, extras):
         if isinstance(row, Problem):
             yield INVALID, row, 0
             continue
         k = key(row.email)
-        if not row.line and k in seen:
-            continue  # a web reader who is on the list anyway: one reader, not a duplicate
-        verdict = DUPLICATE if k in seen else SUPPRESSED_ROW if k in blocked else VALID
-        seen.add(k)
-        yield verdict, row, k
+        before = table.get(k)
+        if before >> 1 == ordinal:  # met on this list already
+            if row.line:  # (a web reader who is on the list anyway: one reader, no duplicate)
+                yield DUPLICATE, row, k
+            continue
+        if k in blocked:
+            table.put(k, mark | (before & 1))
+            yield SUPPRESSED_ROW, row, k
+        else:
+            table.put(k, mark | 1)
+            yield ON_EARLIER_LIST if before & 1 else VALID, row, k
 
 
 def read_subscribers(path: Path, extras: Extras = NONE, *,

@@ -531,7 +531,7 @@ def test_a_language_nobody_publishes_gets_the_default_edition(isa_workspace: Pat
     result = invoke("send", FOSHAN, "--list", "subscribers/odd.csv", "--yes", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "editions:    de 2, zh 1" in result.output
-    assert "composed per edition: de 2, zh 1" in result.output
+    assert "to send per edition: de 2, zh 1" in result.output
 
 
 def test_a_full_disk_during_build_keeps_the_previous_build(isa_workspace: Path, invoke: Invoke,

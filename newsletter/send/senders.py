@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from newsletter.errors import ConfigError, SendError
+from newsletter.keytable import KeyTable
+from newsletter.send.migrate import strongest
 from newsletter.send.pgjournal import PostgresJournal, Sender
 from newsletter.send.pgschema import LEASE
 from newsletter.send.pool import Job
@@ -51,10 +54,11 @@ class Shared:
 
 
 def journaled(url: str, slug: str, content_hash: str, *, allow_changed: bool
-              ) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Before a run: the journal's counts by state, and (address, state) of every reader not
-    ``pending``; ``SendError`` if the issue was started with another build (the content
-    lock), unless ``allow_changed``."""
+              ) -> tuple[dict[str, int], KeyTable]:
+    """Before a run: the journal's counts by state, and the state (``migrate.CODE``) of every
+    reader not ``pending``, by key; ``SendError`` if the issue was started with another
+    build (the content lock), unless ``allow_changed``.
+    """
     journal = PostgresJournal.read_only(url, slug)
     try:
         started = journal.meta("content_hash")
@@ -63,7 +67,7 @@ def journaled(url: str, slug: str, content_hash: str, *, allow_changed: bool
                 f"issue {slug} was started with other content (journal in "
                 f"{journal.where}): a sender with another build may not join. Send the same "
                 "build, or the rest with --allow-changed")
-        return journal.counts(), list(journal.states())
+        return journal.counts(), strongest(journal.states())
     finally:
         journal.close()
 
@@ -94,19 +98,22 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         recorder = JournalLedger(journal, campaign.content_hash, report, progress)
         sendable = campaign.sendable
         batch = CLAIM_PER_CONNECTION * sum(relay.connections for relay in campaign.relays)
+        ahead = ThreadPoolExecutor(1, thread_name_prefix="claim")
         try:
             while not campaign.stopping and report.error is None:
-                first = journal.claim(batch, sendable)
+                first = await asyncio.to_thread(journal.claim, batch, sendable)
                 if not first:
-                    if not journal.held(sendable):
+                    if not await asyncio.to_thread(journal.held, sendable):
                         break  # the issue is done, or only failed/unknown readers are left
                     # Other senders hold readers: wait until they send them, or until their
                     # lease runs out and the readers can be claimed (a killed sender's).
                     await asyncio.sleep(min(1.0, lease / 4))
                     continue
                 await campaign.deliver(
-                    _claimed(campaign, journal, readers, first, sendable, batch), recorder)
+                    _claimed(campaign, journal, readers, first, sendable, batch, ahead),
+                    recorder)
         finally:
+            ahead.shutdown(wait=True, cancel_futures=True)
             heartbeat.cancel()
             with contextlib.suppress(SendError):
                 await journal.commit()
@@ -132,10 +139,14 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
 
 def _claimed(campaign: Campaign, journal: PostgresJournal,
              readers: dict[str, tuple[MailingList, Subscriber, int]],
-             claimed: list[tuple[str, str]], sendable: tuple[str, ...], batch: int
-             ) -> Iterator[Job]:
-    """Jobs for ``claimed`` and the batches this sender claims next, until none is left."""
+             claimed: list[tuple[str, str]], sendable: tuple[str, ...], batch: int,
+             ahead: ThreadPoolExecutor) -> Iterator[Job]:
+    """Jobs for ``claimed`` and the batches this sender claims next, until none is left.
+
+    A claim is a database round trip: the next batch is claimed in ``ahead``'s thread while
+    this one is composed and handed to the pool, so the event loop does not wait for it."""
     while claimed and not campaign.stopping:
+        following = ahead.submit(journal.claim, batch, sendable)
         for address, state in claimed:
             found = readers.get(address)
             if found is None:  # not on this sender's lists (suppressed since): skip
@@ -143,5 +154,5 @@ def _claimed(campaign: Campaign, journal: PostgresJournal,
             mailing_list, subscriber, reader_key = found
             message = campaign.editions.compose(subscriber,
                                                 campaign.list_for(mailing_list, reader_key))
-            yield Job(address, message, resumed=state)
-        claimed = journal.claim(batch, sendable)
+            yield Job(address=address, message=message, resumed=state)
+        claimed = following.result()  # claimed by now, as a rule: the batch took longer
