@@ -20,7 +20,7 @@ from pathlib import Path
 from newsletter.errors import SendError, shown_path
 from newsletter.keytable import KeyTable
 from newsletter.places import Places
-from newsletter.send.journal import COLUMNS, prepare_file
+from newsletter.send.journal_file import COLUMNS, prepare_file
 from newsletter.subscribers import key
 
 # How much a state says: the merge keeps the higher one.

@@ -36,7 +36,8 @@ from newsletter import database
 from newsletter.database import DatabaseError
 from newsletter.errors import SendError
 from newsletter.send import pgschema
-from newsletter.send.journal import SENDABLE, STATES, GroupCommit, Op
+from newsletter.send.journal import SENDABLE, GroupCommit, Op
+from newsletter.send.journal_file import STATES
 from newsletter.send.pgschema import LEASE, upgrade
 
 if TYPE_CHECKING:
