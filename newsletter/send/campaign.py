@@ -16,6 +16,7 @@ from pathlib import Path
 from newsletter.delivery.outbox import Outbox
 from newsletter.delivery.outcome import Transport
 from newsletter.errors import NewsletterError, SendError
+from newsletter.keytable import KeyTable
 from newsletter.mailinglist import MailingList, Tally, walk
 from newsletter.send.journal import Journal
 from newsletter.send.ledger import JournalLedger, Ledger
@@ -142,8 +143,9 @@ class Campaign:
                     outbox.delivered if outbox is not None else None)
                 journal.on_error = lambda error: self.abort(str(error))
                 recorder = JournalLedger(journal, self.content_hash, report, progress)
+                states = strongest(journal.states())  # once, before any connection opens
                 try:
-                    await self.deliver(self._jobs(journal, report), recorder)
+                    await self.deliver(self._jobs(journal, states, report), recorder)
                 finally:
                     # What the pool left queued (results, abandoned readers) becomes durable.
                     with contextlib.suppress(SendError):
@@ -162,11 +164,10 @@ class Campaign:
         """The union of the lists, read again now (the record as it is now)."""
         return walk(self.plan.lists, Tally(), strict=not self.options.skip_invalid)
 
-    def _jobs(self, journal: Journal, report: SendReport) -> Iterator[Job]:
-        """A job for each reader to send now: the journal's states are read once, here (a
-        ``KeyTable``), not looked up per reader."""
+    def _jobs(self, journal: Journal, states: KeyTable, report: SendReport) -> Iterator[Job]:
+        """A job for each reader to send now, by the journal's ``states`` (read once, not
+        looked up per reader: ``migrate.strongest``)."""
         sendable = {CODE[state] for state in self.sendable}
-        states = strongest(journal.states())
         for mailing_list, subscriber, reader_key in self.readers():
             address = subscriber.email.lower()
             code = states.get(reader_key)

@@ -134,8 +134,10 @@ class SendReport:
     def lines(self) -> list[str]:
         if self.dry_run:
             average = self.bytes / self.composed / 1024 if self.composed else 0.0
-            lines = [f"dry run: {self.composed} messages to send ({average:.1f} KB each); every "
-                     "reader checked, each edition's message composed once; nothing was sent"]
+            plural = "s" if self.composed != 1 else ""
+            lines = [f"dry run: {self.composed} message{plural} to send ({average:.1f} KB "
+                     "each); every reader checked, each edition's message composed once; "
+                     "nothing was sent"]
             if len(self.editions) > 1:
                 lines.append(f"to send per edition: {_per_edition(self.editions)}")
             return lines
