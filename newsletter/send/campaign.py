@@ -45,8 +45,8 @@ class Campaign:
         # What the command and the senders read of the plan, under their old names.
         self.config, self.options, self.summary = plan.config, plan.options, plan.summary
         self.slug, self.content_hash = plan.slug, plan.content_hash
-        self.journal_path, self.policy, self.editions = plan.journal_path, plan.policy, \
-            plan.editions
+        self.journal_path, self.policy = plan.journal_path, plan.policy
+        self.editions = plan.editions
         self.relays = list(plan.relays)
         self._pool: Pool | None = None
         self._opening: asyncio.Future[None] | None = None  # the first connections
