@@ -1,8 +1,9 @@
 """Sending with the journal in PostgreSQL: any number of senders cooperate on one issue.
 
 Each ``newsletter send`` (on any host) reads the list, adds every reader to the issue's
-journal (a reader already there is left as it is), then claims batches of readers nobody
-alive holds and sends them; ``pgjournal`` explains the leases and the fence. Without a
+journal (a reader already there is left as it is), then reads the list again and claims
+each batch of its readers that nobody alive holds, and sends them; readers that a stopped
+sender gave back are claimed last; ``pgjournal`` explains the leases and the fence. Without a
 database URL none of this is used: the SQLite journal and its lock file refuse a second
 sender instead.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
     from newsletter.send.campaign import Campaign, Progress
     from newsletter.subscribers import Subscriber
 
+# Readers added to the journal per transaction, before sending (a list is streamed).
+ADD_PER_WRITE = 5000
+# Readers taken over at once from senders that stopped (each take-over reads the lists again).
+TAKE_OVER = 1000
 # Readers per claim, per connection of the sender: a few messages in hand for each
 # connection (one claim is one transaction), few enough that a sender starting a little later
 # still finds readers to claim, and that a killed sender's lease holds few readers back.
@@ -87,12 +93,10 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
     try:
         report.recovered_unknown = journal.recover()
         journal.on_error = lambda error: campaign.abort(str(error))
-        readers: dict[str, tuple[MailingList, Subscriber, int]] = {}
-        for mailing_list, subscriber, reader_key in campaign.readers():
-            address = subscriber.email.lower()
-            if address not in readers:  # the union of the lists: each reader once
-                readers[address] = (mailing_list, subscriber, reader_key)
-                journal.add(address, mailing_list.id)
+        for count, (mailing_list, subscriber, _) in enumerate(campaign.readers(), start=1):
+            journal.add(subscriber.email.lower(), mailing_list.id)  # the union: each once
+            if count % ADD_PER_WRITE == 0:
+                journal.flush()
         journal.flush()
         heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
         recorder = JournalLedger(journal, campaign.content_hash, report, progress)
@@ -100,9 +104,14 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         batch = CLAIM_PER_CONNECTION * sum(relay.connections for relay in campaign.relays)
         ahead = ThreadPoolExecutor(1, thread_name_prefix="claim")
         try:
+            # First the lists, once, in order: each batch of readers claimed as it comes.
+            await campaign.deliver(_streamed(campaign, journal, None, sendable, batch, ahead),
+                                   recorder)
+            # Then what other senders held and gave back (a sender killed, or whose lease
+            # ran out): claimed by anyone's claim, found by one more pass over the lists.
             while not campaign.stopping and report.error is None:
-                first = await asyncio.to_thread(journal.claim, batch, sendable)
-                if not first:
+                taken = await asyncio.to_thread(journal.claim, TAKE_OVER, sendable)
+                if not taken:
                     if not await asyncio.to_thread(journal.held, sendable):
                         break  # the issue is done, or only failed/unknown readers are left
                     # Other senders hold readers: wait until they send them, or until their
@@ -110,8 +119,7 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
                     await asyncio.sleep(min(1.0, lease / 4))
                     continue
                 await campaign.deliver(
-                    _claimed(campaign, journal, readers, first, sendable, batch, ahead),
-                    recorder)
+                    _streamed(campaign, journal, dict(taken), sendable, batch, ahead), recorder)
         finally:
             ahead.shutdown(wait=True, cancel_futures=True)
             heartbeat.cancel()
@@ -137,22 +145,35 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         reader.close()
 
 
-def _claimed(campaign: Campaign, journal: PostgresJournal,
-             readers: dict[str, tuple[MailingList, Subscriber, int]],
-             claimed: list[tuple[str, str]], sendable: tuple[str, ...], batch: int,
-             ahead: ThreadPoolExecutor) -> Iterator[Job]:
-    """Jobs for ``claimed`` and the batches this sender claims next, until none is left.
+def _streamed(campaign: Campaign, journal: PostgresJournal, taken: dict[str, str] | None,
+              sendable: tuple[str, ...], batch: int, ahead: ThreadPoolExecutor
+              ) -> Iterator[Job]:
+    """Jobs for the readers of the lists this sender claims, in list order, streamed: no
+    reader is kept beyond the batch in hand.
 
-    A claim is a database round trip: the next batch is claimed in ``ahead``'s thread while
-    this one is composed and handed to the pool, so the event loop does not wait for it."""
-    while claimed and not campaign.stopping:
-        following = ahead.submit(journal.claim, batch, sendable)
-        for address, state in claimed:
-            found = readers.get(address)
-            if found is None:  # not on this sender's lists (suppressed since): skip
+    ``taken`` None: each ``batch`` of the lists' readers is claimed as it comes (those that
+    others hold, or that are done, are passed over); the claim is a database round trip, made
+    in ``ahead``'s thread for the next batch while this one is composed and handed to the
+    pool, so the event loop does not wait for it. Else: the readers already claimed in
+    ``taken`` (address -> state), found on the lists."""
+    readers = campaign.readers()
+    current = list(itertools.islice(readers, batch))
+    claim = None if taken is not None else ahead.submit(journal.claim, batch, sendable,
+                                                        these=_addresses(current))
+    while current and not campaign.stopping:
+        following = list(itertools.islice(readers, batch))
+        claim_next = None if taken is not None or not following else ahead.submit(
+            journal.claim, batch, sendable, these=_addresses(following))
+        claimed = dict(claim.result()) if claim is not None else taken or {}
+        for mailing_list, subscriber, reader_key in current:
+            state = claimed.get(subscriber.email.lower())
+            if state is None:  # done, held by another sender, or not claimed now
                 continue
-            mailing_list, subscriber, reader_key = found
             message = campaign.editions.compose(subscriber,
                                                 campaign.list_for(mailing_list, reader_key))
-            yield Job(address=address, message=message, resumed=state)
-        claimed = following.result()  # claimed by now, as a rule: the batch took longer
+            yield Job(address=subscriber.email.lower(), message=message, resumed=state)
+        current, claim = following, claim_next
+
+
+def _addresses(readers: list[tuple[MailingList, Subscriber, int]]) -> list[str]:
+    return [subscriber.email.lower() for _, subscriber, _ in readers]
