@@ -156,23 +156,23 @@ def scan(path: Path, extras: Extras = NONE, *, seen: KeyTable | None = None, ord
     A list that cannot be read on raises ``SubscriberError`` where it stops.
     """
     blocked = extras.blocked
-    table = KeyTable() if seen is None else seen
+    put = (KeyTable() if seen is None else seen).put
     mark = ordinal << 1
     for row in _all_rows(path, extras):
         if isinstance(row, Problem):
             yield INVALID, row, 0
             continue
         k = key(row.email)
-        before = table.get(k)
+        before = put(k, mark | 1)  # one probe for the usual case: a reader met first here
         if before >> 1 == ordinal:  # met on this list already
+            put(k, before)
             if row.line:  # (a web reader who is on the list anyway: one reader, no duplicate)
                 yield DUPLICATE, row, k
             continue
         if k in blocked:
-            table.put(k, mark | (before & 1))
+            put(k, mark | (before & 1))
             yield SUPPRESSED_ROW, row, k
         else:
-            table.put(k, mark | 1)
             yield ON_EARLIER_LIST if before & 1 else VALID, row, k
 
 
