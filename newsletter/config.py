@@ -104,7 +104,8 @@ SCHEMA = (
         Field("outage_pause", "int", default=60,
               doc="seconds without an accepted message after which the run pauses"),
         Field("return_path", "email",
-              doc="envelope sender (MAIL FROM), where bounces go; default: the sender"),
+              doc="envelope sender (MAIL FROM) of the issues and the service's mails, where "
+                  "bounces go; default: the sender"),
         Field("relays", "list", doc="a pool of relays instead of url: see below", fields=(
             Field("url", "str", required=True, doc="smtp://[user@]host[:port] or smtps://…"),
             Field("name", "str", doc="its name in reports; NEWSLETTER_SMTP_PASSWORD_<NAME> "

@@ -10,6 +10,8 @@ connection is made and how a database error reads to a user:
 - Every session runs with ``synchronous_commit = on``, whatever the server's default: a
   commit has returned only once its WAL is flushed, so an acknowledged event or a
   ``sending`` row survives a crash of the server.
+- ``Session`` holds one store's connection: opened on first use, and opened again (the work
+  retried once) when a restarted server dropped it.
 - Each component's tables carry a version in ``newsletter_schema``. ``upgrade`` brings them
   to the version this program knows (under an advisory lock: two processes starting at once
   do it once) and refuses a database whose schema is newer than the program.
@@ -23,8 +25,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from newsletter.errors import NewsletterError
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 SCHEMES = ("postgresql", "postgres")
 _CONNECT_TIMEOUT = 10  # seconds for the server to answer a new connection
 _LOCK = 0x6E6C7363  # advisory lock key of schema upgrades ("nlsc")
+T = TypeVar("T")
 _VERSIONS = """CREATE TABLE IF NOT EXISTS newsletter_schema (
     component TEXT PRIMARY KEY, version INTEGER NOT NULL)"""
 
@@ -113,6 +117,72 @@ def connect(url: str) -> Connection:
                                application_name="newsletter")
     except psycopg.Error as exc:
         raise DatabaseError(f"cannot connect to {_where(url)}: {message(exc, url)}") from exc
+
+
+class Session:
+    """One connection to ``url`` for one store, shared by its threads (one at a time).
+
+    Opened on first use, then ``setup`` runs on it (a component's ``upgrade``); opened again
+    after the server dropped it. ``DatabaseError`` when it cannot be opened.
+    """
+
+    def __init__(self, url: str, setup: Callable[[Connection], object]) -> None:
+        self.url = url
+        self._setup = setup
+        self._lock = threading.Lock()
+        self._db: Connection | None = None
+
+    def run(self, work: Callable[[Connection], T], *,
+            repeatable: Callable[[], bool] | None = None) -> T:
+        """``work(connection)``, and once more on a new connection if the server dropped the
+        first (a restart) and the work is ``repeatable`` (None: always, as a read; a writer
+        says whether its COMMIT was already sent, so its outcome is unknown). ``psycopg.Error``
+        as ``work`` raised it otherwise; a transaction it left open is rolled back."""
+        import psycopg
+
+        with self._lock:
+            for attempt in (1, 2):
+                db = self._open()
+                try:
+                    return work(db)
+                except psycopg.Error as exc:
+                    self._reset(db)
+                    if attempt == 1 and db.broken and isinstance(exc, psycopg.OperationalError) \
+                            and (repeatable is None or repeatable()):
+                        continue  # nothing took effect: once more on a new connection
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _open(self) -> Connection:
+        if self._db is None:
+            db = connect(self.url)
+            try:
+                self._setup(db)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def _reset(self, db: Connection) -> None:
+        """After an error: roll back what ``work`` left open, or drop a broken connection."""
+        from psycopg.pq import TransactionStatus
+
+        if not db.broken:
+            try:
+                if db.info.transaction_status != TransactionStatus.IDLE:
+                    db.execute("ROLLBACK")
+                return
+            except Exception:  # noqa: S110 (closed below: the next run connects again)
+                pass
+        db.close()
+        self._db = None
 
 
 def _where(url: str) -> str:

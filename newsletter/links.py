@@ -75,12 +75,17 @@ def unsubscribe_mailbox(config: Config) -> str:
                or config.newsletter.get("reply_to") or parseaddr(config.newsletter.sender)[1])
 
 
+def unsubscribe_mailto(config: Config) -> str:
+    """The ``mailto:`` link that unsubscribes whoever writes to it (List-Unsubscribe's)."""
+    return f"mailto:{unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"
+
+
 class UnsubscribeLinks:
     """Each reader's unsubscribe link for one list; ``url`` is cheap (one AES-GCM seal)."""
 
     def __init__(self, config: Config, *, list_name: str = "*", local: bool = True) -> None:
         """``local``: delivery stays on this machine (the outbox), so no secret is needed."""
-        self.mailto = f"mailto:{unsubscribe_mailbox(config)}?subject={_UNSUBSCRIBE_SUBJECT}"
+        self.mailto = unsubscribe_mailto(config)
         self.list_name = list_name
         self.base = unsubscribe_base(config)
         self._tokens: Tokens | None = None

@@ -294,3 +294,61 @@ def test_the_form_limits_are_shared_by_every_process_in_postgresql(pg_url: str) 
                           ).fetchone() == (1,)
     one.close()
     other.close()
+
+
+def test_a_session_repeats_work_once_on_a_new_connection_after_a_restart(
+        postgres: Any, pg_url: str) -> None:
+    """``database.Session``, which the record and the form's limits share: a dead connection
+    is replaced and the work run again, unless its COMMIT may have happened; any other
+    error rolls back and keeps the connection."""
+    setups: list[int] = []
+    session = database.Session(pg_url, lambda db: setups.append(db.info.backend_pid))
+    pid = session.run(lambda db: db.info.backend_pid)
+    postgres.restart()
+    assert session.run(lambda db: db.execute("SELECT 1").fetchone()) == (1,)
+    assert len(setups) == 2  # a new connection, set up again
+    assert setups[0] == pid
+    postgres.restart()
+    tries: list[int] = []
+
+    def after_commit(db: database.Connection) -> None:
+        tries.append(1)
+        db.execute("SELECT 1")
+
+    with pytest.raises(psycopg.OperationalError):
+        session.run(after_commit, repeatable=lambda: False)
+    assert tries == [1]  # not repeated: the outcome is unknown
+
+    def failing(db: database.Connection) -> None:
+        db.execute("BEGIN")
+        db.execute("SELECT no_such_column FROM pg_class")
+
+    with pytest.raises(psycopg.errors.UndefinedColumn):
+        session.run(failing)
+    # Rolled back, the same connection: no reconnect, no setup.
+    assert session.run(lambda db: str(db.info.transaction_status.name)) == "IDLE"
+    assert len(setups) == 3
+    session.close()
+
+
+def test_the_form_limits_outlive_a_restarted_server(postgres: Any, pg_url: str) -> None:
+    from newsletter.serve.limits import Limit
+    from newsletter.serve.pglimits import PostgresLimits
+
+    per_client = Limit("client network", 2, 3600.0)
+    limits = PostgresLimits(pg_url)
+    assert limits.take([(per_client, "10.0.0.1")]) is None
+    postgres.restart()  # its connection is dead; the take is repeated on a new one
+    assert limits.take([(per_client, "10.0.0.1")]) is None
+    assert limits.take([(per_client, "10.0.0.1")]) == per_client
+    limits.close()
+    # A schema newer than this program: refused, each time asked.
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute("UPDATE newsletter_schema SET version = 4 WHERE component = 'limits'")
+    newer = PostgresLimits(pg_url)
+    for _ in range(2):
+        with pytest.raises(RecordError, match="limits schema is version 4, newer than this"):
+            newer.take([(per_client, "10.0.0.1")])
+    down = PostgresLimits(f"postgresql://newsletter@127.0.0.1:{_closed_port()}/nothing")
+    with pytest.raises(RecordError, match=r"cannot count the form's limits: .*refused"):
+        down.take([(per_client, "10.0.0.1")])

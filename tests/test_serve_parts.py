@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import mailbox
@@ -12,16 +13,19 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import dkim
 import pytest
 from click.testing import Result
 
 from newsletter.config import load_config
+from newsletter.delivery.compose import Composer
 from newsletter.delivery.outbox import Outbox
 from newsletter.delivery.transport import SmtpTransport
 from newsletter.errors import NewsletterError
+from newsletter.serve.letters import Confirmation, Letters
 from newsletter.serve.limits import Limit, MemoryLimits, network
 from newsletter.serve.limits import mailbox as mailbox_of
-from newsletter.serve.mailer import Confirmation, Mailer
+from newsletter.serve.mailer import Mailer
 from newsletter.serve.security import Csrf
 from newsletter.serve.texts import choose
 
@@ -96,12 +100,13 @@ def test_the_mail_queue_is_bounded_and_mails_go_to_the_outbox(
     folder = workspace / "outbox" / "confirmations"
 
     async def run() -> list[bool]:
-        mailer = Mailer(config, Outbox(folder, content_hash="", journaled=False))
-        accepted = [mailer.submit(mailer.message(f"reader{i}@example.org",
-                                                 "https://news.example.org/confirm/x", "zh"))
+        mailer, letters = Mailer(Outbox(folder, content_hash="", journaled=False)), Letters(config)
+        accepted = [mailer.submit(letters.confirmation(f"reader{i}@example.org",
+                                                       "https://news.example.org/confirm/x", "zh"))
                     for i in range(5)]  # before the sender runs
         # One mail per recipient waits: asking again replaces it (no room taken).
-        again = mailer.message("reader0@example.org", "https://news.example.org/confirm/y", "zh")
+        again = letters.confirmation("reader0@example.org", "https://news.example.org/confirm/y",
+                                     "zh")
         accepted.append(mailer.submit(again))
         mailer.start()
         await mailer.drain(timeout=10)
@@ -120,13 +125,81 @@ def test_the_mail_queue_is_bounded_and_mails_go_to_the_outbox(
 @pytest.mark.parametrize(("lang", "encoding"), [("de", "quoted-printable"), ("zh", "base64")])
 def test_confirmation_mails_are_seven_bit(workspace: Path, lang: str, encoding: str) -> None:
     """As send's messages: a DKIM signature survives relays without 8BITMIME."""
-    mailer = Mailer(load_config(workspace), Outbox(workspace / "o", content_hash="",
-                                                   journaled=False))
-    data = mailer.message("anna@example.org", "https://news.example.org/confirm/x", lang).data
+    letters = Letters(load_config(workspace))
+    data = letters.confirmation("anna@example.org", "https://news.example.org/confirm/x", lang).data
     assert data.isascii()
     parsed = email.message_from_bytes(data, policy=email.policy.default)
     assert parsed["Content-Transfer-Encoding"] == encoding
     assert "confirm/x" in parsed.get_payload(decode=True).decode()
+
+
+def _header(data: bytes, name: bytes) -> bytes:
+    """The raw ``name:`` line of ``data``'s head, with its folded continuation lines."""
+    head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    start = head.index(b"\r\n" + name + b": ") + 2
+    end = start
+    while True:
+        end = head.index(b"\r\n", end) + 2
+        if head[end:end + 1] not in (b" ", b"\t"):
+            return head[start:end]
+
+
+def test_service_mails_share_the_letterhead_of_send_and_verify_under_dkim(
+        workspace: Path) -> None:
+    """A confirmation and a welcome mail: 7-bit, DKIM-signed (verified with dkimpy), with
+    From, Reply-To and List-Id as ``send`` writes them for the issue, byte for byte."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_compose import HTTPS, built_issue, reader, rsa_test_key
+
+    private, public = rsa_test_key()
+    (workspace / "dkim.pem").write_bytes(private)
+    config_file = workspace / "newsletter.toml"
+    config_file.write_text(config_file.read_text(encoding="utf-8").replace(
+        'sender = "Example Newsletter <newsletter@example.org>"',
+        'sender = "Beispiel-Rundbrief für Städte <newsletter@example.org>"'), encoding="utf-8")
+    built, ws = built_issue(workspace, HTTPS + '\n[dkim]\nkey_file = "dkim.pem"\n'
+                                                 'selector = "news2019"\n')
+    issue = Composer(built, ws.config).compose(reader())
+    letters = Letters(ws.config)
+    confirmation = letters.confirmation("anna@example.org",
+                                        "https://news.example.org/confirm/x", "en")
+    welcome = letters.welcome_mail("anna@example.org", "de", list_name="sample",
+                                   list_title="Städte-Runde",
+                                   unsubscribe="https://example.org/unsubscribe/token")
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"news2019._domainkey.example.org."
+        return record
+
+    for mail in (confirmation, welcome):
+        assert mail.data.isascii()
+        assert max(len(line) for line in mail.data.split(b"\r\n")) <= 78
+        assert dkim.verify(mail.data, dnsfunc=dns)
+        # Encoded as send encodes it (RFC 2047 words), not by another library's rules.
+        assert _header(mail.data, b"From") == _header(issue.data, b"From")
+        assert b"=?utf-8?b?" in _header(mail.data, b"From")
+        assert _header(mail.data, b"Reply-To") == _header(issue.data, b"Reply-To")
+        parsed = email.message_from_bytes(mail.data, policy=email.policy.default)
+        assert parsed.defects == []
+        assert parsed["From"].addresses[0].display_name == "Beispiel-Rundbrief für Städte"
+        assert parsed["Auto-Submitted"] == "auto-generated"
+        assert parsed["DKIM-Signature"]
+        forged = mail.data.replace(b"Subject: ", b"Subject: Re: ")
+        assert not dkim.verify(forged, dnsfunc=dns)
+    # The confirmation is about no list yet; the welcome is, and unsubscribes as send's do.
+    assert b"List-Unsubscribe" not in confirmation.data
+    assert b"List-Id" not in confirmation.data
+    assert _header(welcome.data, b"List-Id") == _header(issue.data, b"List-Id")
+    parsed = email.message_from_bytes(welcome.data, policy=email.policy.default)
+    assert parsed["List-Unsubscribe"] == (
+        "<mailto:unsubscribe@example.org?subject=unsubscribe>, "
+        "<https://example.org/unsubscribe/token>")
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["Subject"] == "Ihr Abonnement ist bestätigt: Example Newsletter"
+    assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
+    assert "https://example.org/unsubscribe/token" in parsed.get_content()
+    assert (welcome.purpose, welcome.list_name) == ("welcome", "sample")
 
 
 def test_a_sender_with_a_line_break_stops_the_service_at_start(
@@ -138,7 +211,7 @@ def test_a_sender_with_a_line_break_stops_the_service_at_start(
                       '\n[service]\nurl = "https://news.example.org/"\n', encoding="utf-8")
     # newsletter.toml itself refuses it now (path:line), before the mailer could
     with pytest.raises(NewsletterError, match="line break"):
-        Mailer(load_config(workspace), Outbox(workspace / "o", content_hash=""))
+        Letters(load_config(workspace))
     result = invoke("serve", "--port", "1")
     assert result.exit_code == 2
     assert "line break" in result.output
@@ -175,10 +248,11 @@ def test_the_mail_queue_retries_a_temporary_refusal_and_drops_a_permanent_one(
         async def record(mail: Confirmation) -> None:
             accepted.append(mail.recipient)
 
-        mailer = Mailer(config, SmtpTransport.from_url(server.url), accepted=record)
+        mailer = Mailer(SmtpTransport.from_url(server.url), accepted=record)
+        letters = Letters(config)
         mailer.start()
         for address in ("later@example.org", "never@example.org"):
-            mailer.submit(mailer.message(address, "https://news.example.org/confirm/x", "en"))
+            mailer.submit(letters.confirmation(address, "https://news.example.org/confirm/x", "en"))
         deadline = time.monotonic() + 20
         while "later@example.org" not in accepted and time.monotonic() < deadline:
             await asyncio.sleep(0.05)

@@ -4,7 +4,9 @@ Shared by ``send`` (the issue to every reader) and ``serve`` (confirmation and w
 mails), so both build messages the same way (7-bit, every header encoded, DKIM-signed) and
 deliver them through the same transports:
 
-- ``compose``: the message builder (personalised parts, headers, DKIM via ``dkim``);
+- ``letter``: what every message has (From, envelope sender, Reply-To, List-Id,
+  List-Unsubscribe, 7-bit text parts, DKIM via ``dkim``), and whole service mails;
+- ``compose``: an issue's per-reader messages on that letterhead;
 - ``headers``: header values, encoded and free of line breaks;
 - ``transport`` and ``pipeline``: SMTP with aiosmtplib, pipelined where offered;
 - ``outbox``: the local Maildir used when no SMTP relay is configured;

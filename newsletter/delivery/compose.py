@@ -22,19 +22,19 @@ import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import formatdate, parseaddr
+from email.utils import formatdate
 from pathlib import Path
-from typing import Any
 
 from newsletter import personal, transfer
 from newsletter.config import Config
 from newsletter.delivery.headers import address_header, fold, refuse_breaks
-from newsletter.errors import ConfigError, NewsletterError, SubscriberError
-from newsletter.identity import identity
+from newsletter.delivery.letter import Letterhead, canonical, list_unsubscribe, part_head
+from newsletter.delivery.letter import OutgoingMessage as OutgoingMessage  # send's import
+from newsletter.errors import NewsletterError, SubscriberError
 from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
 from newsletter.schema import line_break
-from newsletter.subscribers import Subscriber, normalise
+from newsletter.subscribers import Subscriber
 from newsletter.transfer import quoted_printable as _qp
 
 _SOFT = b"=\r\n"
@@ -72,18 +72,6 @@ class Built:
         return [cls.read(folder, edition.language) for edition in manifest.editions]
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """One finished message for one reader: what the sender hands to SMTP."""
-
-    recipient: str
-    envelope_from: str
-    message_id: str
-    data: bytes  # RFC 5322 wire bytes, CRLF line ends, 7-bit
-    dot_safe: bool = True  # CRLF only, and no line starts with "." (see ``_qp``)
-    language: str = ""  # the edition's language tag
-
-
 def personal_values(subscriber: Subscriber | None, *, defaults: Mapping[str, str],
                     config: Config, links: UnsubscribeLinks | None = None,
                     list_name: str | None = None) -> dict[str, str]:
@@ -113,13 +101,6 @@ def salutation_mark(salutation: str, mark: str) -> str:
     return "" if end and unicodedata.category(end) == "Po" else mark
 
 
-def _ascii_address(address: str, what: str) -> str:
-    try:
-        return normalise(address)
-    except ValueError as exc:
-        raise ConfigError(f"{what} {address!r} is not a usable address: {exc}") from exc
-
-
 class Composer:
     """Builds each reader's message from one built issue; ``compose`` is the cheap part."""
 
@@ -132,41 +113,19 @@ class Composer:
         self.edition = built.edition
         self.content_hash = built.manifest.content_hash
         self.defaults = dict(built.edition.defaults)
-        news = config.newsletter
-        for key in ("sender", "reply_to", "list_id", "name"):
-            refuse_breaks(news.get(key) or "", f"newsletter.{key} in newsletter.toml")
-        for key in ("mailto", "url_base"):
-            refuse_breaks(config.section("unsubscribe").get(key) or "",
-                          f"unsubscribe.{key} in newsletter.toml")
-        display, sender = parseaddr(news.sender)
-        display = identity(config, self.edition.language).sender_name or display
-        try:
-            self.envelope_from = normalise(sender)
-        except ValueError as exc:
-            raise ConfigError(f"newsletter.sender {news.sender!r} has no valid address: {exc}"
-                              ) from exc
-        self.domain = self.envelope_from.rsplit("@", 1)[1]
+        # Sender, envelope, Reply-To, List-Id and DKIM key: as every message of ours has them.
+        letterhead = Letterhead(config)
+        self.envelope_from = letterhead.envelope_from
+        self.domain = letterhead.domain
         subject = ("[TEST] " if test else "") + self.edition.subject
         refuse_breaks(subject, f"the subject in {built.folder / 'manifest.json'}")
         self._mid_salt = f"{self.content_hash}\0{'test' if test else 'live'}\0".encode()
         self.links = UnsubscribeLinks(config, list_name=list_name, local=local)
         self._mailto = self.links.mailto
         self._one_click = self.links.one_click
-        self._head = address_header("From", display, self.envelope_from) + fold("Subject", subject)
-        return_path = config.section("smtp").get("return_path")
-        if return_path:  # MAIL FROM: where bounces go (the inbox's mailbox); From stays
-            try:
-                self.envelope_from = normalise(str(return_path))
-            except ValueError as exc:
-                raise ConfigError(f"smtp.return_path {return_path!r}: {exc}") from exc
+        self._head = letterhead.sender(self.edition.language) + fold("Subject", subject)
         # Reply-To and List-Id: the same for every reader, folded and encoded once.
-        # Addresses and ids go out as ASCII (IDNA domains); only phrases are RFC 2047-encoded.
-        self._middle = address_header("Reply-To", "", _ascii_address(
-            str(news.reply_to), "newsletter.reply_to")) if news.get("reply_to") else b""
-        # List-Id is a phrase and an id in angle brackets (RFC 2919): only the name is encoded.
-        list_id = str(news.get("list_id") or self.domain)
-        self._middle += address_header("List-Id", str(news.name), list_id.encode("idna").decode()
-                                       if not list_id.isascii() else list_id)
+        self._middle = letterhead.reply_to + letterhead.list_id
         # RFC 3282: the edition's language, so that clients can offer translation or speech.
         if not _LANGUAGE_TAG.fullmatch(self.edition.language):
             raise NewsletterError(f"edition language {self.edition.language!r} is not a "
@@ -177,7 +136,7 @@ class Composer:
         self._tail_head = (f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
                            f' boundary="{boundary}"\r\n').encode()
         self._body = _prepare_body(boundary, built.text, built.html)
-        self._signer = _signer(config, self.domain)
+        self._signer = letterhead.signer
         self._date = (0, "")
 
     def compose(self, subscriber: Subscriber, list_name: str | None = None) -> OutgoingMessage:
@@ -208,11 +167,7 @@ class Composer:
         return f"<{digest[:32]}@{self.domain}>"
 
     def _list_unsubscribe(self, url: str) -> bytes:
-        if not self._one_click:
-            return f"List-Unsubscribe: <{self._mailto}>\r\n".encode()
-        # RFC 8058: one-click needs an https URI in List-Unsubscribe; both are DKIM-signed.
-        return (f"List-Unsubscribe: <{self._mailto}>,\r\n <{url}>\r\n"
-                "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n").encode()
+        return list_unsubscribe(self._mailto, url if self._one_click else None)
 
     def _now(self) -> bytes:
         now = int(time.time())
@@ -240,12 +195,9 @@ _Part = bytes | _Slot | _Base64
 def _prepare_body(boundary: str, text: str, html_text: str) -> tuple[_Part, ...]:
     parts: list[_Part] = []
     for subtype, content in (("plain", text), ("html", html_text)):
-        content = content.replace("\r\n", "\n").replace("\r", "\n")
-        if not content.endswith("\n"):
-            content += "\n"
+        content = canonical(content)
         encoding = transfer.choose(content)  # by the size of the part, placeholders and all
-        parts.append(f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
-                     f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode())
+        parts.append(f"--{boundary}\r\n".encode() + part_head(subtype, encoding) + b"\r\n")
         if encoding == transfer.BASE64:
             parts.append(_base64_part(content, escape=subtype == "html"))
         else:
@@ -306,12 +258,3 @@ def _fill(body: tuple[_Part, ...], values: Mapping[str, str]) -> bytes:
             encoded = cache[part] = _qp(personal.value(part[1], values, escape_html=part[0]))
         pieces.append(encoded)
     return b"".join(pieces)
-
-
-def _signer(config: Config, domain: str) -> Any:
-    if config.values.get("dkim") is None:
-        return None
-    from newsletter.delivery.dkim import signer
-
-    return signer(config, default_domain=domain)
-

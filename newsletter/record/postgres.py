@@ -15,9 +15,8 @@ twice reads the same as once).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from newsletter import database
 from newsletter.database import DatabaseError
@@ -26,6 +25,7 @@ from newsletter.record import Record, RecordError, Row
 if TYPE_CHECKING:
     from newsletter.database import Connection
 
+T = TypeVar("T")
 COMPONENT = "record"
 MIGRATIONS = ("""
 CREATE TABLE events (
@@ -67,87 +67,56 @@ class PostgresRecord(Record):
 
     def __init__(self, url: str) -> None:
         self.url = database.check_url(url)
-        self._lock = threading.Lock()
-        self._db: Connection | None = None
+        self._session = database.Session(self.url, self._upgrade)
 
     @property
     def where(self) -> str:
         return database.shown_url(self.url)
 
     def _store(self, rows: Sequence[Row]) -> None:
-        import psycopg
+        committing = False  # once COMMIT is sent, a lost connection leaves the outcome unknown
 
-        with self._lock:
-            for attempt in (1, 2):
-                db = self._connect()
-                committing = False
-                try:
-                    # One round trip for the transaction's work, one for its COMMIT: a
-                    # connection found dead in the first has committed nothing (retried).
-                    with db.pipeline(), db.cursor() as cursor:
-                        cursor.execute("BEGIN")
-                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITER_LOCK,))
-                        cursor.executemany(_INSERT, rows)
-                    committing = True
-                    db.execute("COMMIT")
-                    return
-                except psycopg.Error as exc:
-                    self._drop(db)
-                    if isinstance(exc, psycopg.OperationalError) and not committing \
-                            and attempt == 1 and db.broken:
-                        continue  # the connection was gone before anything was sent
-                    raise self._error("cannot write to", exc) from exc
+        def write(db: Connection) -> None:
+            nonlocal committing
+            committing = False
+            # One round trip for the transaction's work, one for its COMMIT: a connection
+            # found dead in the first has committed nothing (retried).
+            with db.pipeline(), db.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITER_LOCK,))
+                cursor.executemany(_INSERT, rows)
+            committing = True
+            db.execute("COMMIT")
+
+        self._run("cannot write to", write, repeatable=lambda: not committing)
 
     def _query(self, sql: str, params: Sequence[str]) -> list[tuple[str, ...]]:
-        import psycopg
-
-        with self._lock:
-            for attempt in (1, 2):
-                db = self._connect()
-                try:
-                    return db.execute(sql.replace("?", "%s").encode(), params).fetchall()
-                except psycopg.Error as exc:
-                    if db.broken:
-                        self._drop(db)
-                        if attempt == 1:
-                            continue  # a read is safe to repeat on a new connection
-                    raise self._error("cannot read", exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        query = sql.replace("?", "%s").encode()
+        # A read is safe to repeat on a new connection.
+        return self._run("cannot read", lambda db: db.execute(query, params).fetchall())
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        self._session.close()
 
-    def _connect(self) -> Connection:
-        if self._db is not None:
-            return self._db
+    def _run(self, doing: str, work: Callable[[Connection], T], *,
+             repeatable: Callable[[], bool] | None = None) -> T:
+        import psycopg
+
         try:
-            db = database.connect(self.url)
-        except DatabaseError as exc:
+            return self._session.run(work, repeatable=repeatable)
+        except DatabaseError as exc:  # no connection
             raise RecordError(f"cannot open the subscription record: {exc.message}",
                               path=self.where) from exc
+        except psycopg.Error as exc:
+            raise self._error(doing, exc) from exc
+
+    def _upgrade(self, db: Connection) -> None:
         try:
             upgrade(db)
-        except DatabaseError as exc:
-            db.close()
+        except DatabaseError as exc:  # a schema newer than this program
             raise RecordError(exc.message, path=self.where) from exc
         except Exception as exc:
-            db.close()
             raise self._error("cannot open", exc) from exc
-        self._db = db
-        return db
-
-    def _drop(self, db: Connection) -> None:
-        if not db.broken:
-            try:
-                db.execute("ROLLBACK")
-                return
-            except Exception:  # noqa: S110 (closed below: the next call reconnects)
-                pass
-        db.close()
-        self._db = None
 
     def _error(self, doing: str, exc: BaseException) -> RecordError:
         return RecordError(f"{doing} the subscription record: "

@@ -20,14 +20,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from newsletter.identity import identity
+from newsletter.errors import NewsletterError
 from newsletter.links import ServiceUrls, unsubscribe_base
 from newsletter.record import ALL_LISTS, Event, Record, RecordError, since
 from newsletter.serve.forms import SubscribeForm, read_form, spent
 from newsletter.serve.gate import Gate
-from newsletter.serve.letters import welcome
+from newsletter.serve.letters import Confirmation, Letters
 from newsletter.serve.limits import DAY, LimitStore
-from newsletter.serve.mailer import Confirmation, Mailer, transport_for
+from newsletter.serve.mailer import Mailer, transport_for
 from newsletter.serve.pages import Page, Renderer
 from newsletter.serve.security import (
     CSRF_COOKIE,
@@ -42,11 +42,10 @@ from newsletter.serve.writer import Writer
 from newsletter.tokens import CONFIRM, UNSUBSCRIBE, Claim, TokenError, Tokens
 
 log = logging.getLogger("newsletter.serve")
-WELCOME_MAIL = "welcome"  # the welcome mail's purpose in the mail queue and the record
 
 
 class Service:
-    """The state behind the routes: record writer, mailer, tokens, limits."""
+    """The state behind the routes: record writer, mails and their queue, tokens, limits."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -60,7 +59,8 @@ class Service:
                                  publisher=str(config.newsletter.publisher),
                                  colour=str(config.brand.get("colour") or "#1f5f8b"),
                                  config=config)
-        self.mailer = Mailer(config, transport_for(config, settings.smtp_url),
+        self.letters = Letters(config)  # sender, DKIM key: checked now, not per mail
+        self.mailer = Mailer(transport_for(config, settings.smtp_url),
                              accepted=self.mailed, admit=lambda mail: self.gate.admit(mail))
         self.gate = Gate(settings, self.mailer, self.history, _limit_store(settings))
         self.default_lang = str(config.newsletter.get("language") or "en")
@@ -85,9 +85,7 @@ class Service:
         finally:
             await self.mailer.drain(timeout=10.0)
             self.writer.close()
-            closing = getattr(self.gate.store, "close", None)
-            if closing is not None:  # a database connection
-                closing()
+            self.gate.store.close()
             self.reader.close()
 
     # -- helpers ------------------------------------------------------------------------------
@@ -248,9 +246,10 @@ async def subscribe(request: Request) -> Response:
                                     language=entry.language)
         link = service.urls.confirm(token)
         try:
-            mail = service.mailer.message(entry.address, link, entry.language,
-                                          list_name=entry.list_name)
-        except (ValueError, TypeError) as exc:  # the request is recorded: say so, answer alike
+            mail = service.letters.confirmation(entry.address, link, entry.language,
+                                                list_name=entry.list_name)
+        except (ValueError, TypeError, NewsletterError) as exc:
+            # The request is recorded: say so, and answer alike.
             log.warning("confirmation mail not built: %s", exc)
             return answer
         service.gate.hand_over(decision, mail)
@@ -311,17 +310,14 @@ def _welcome(service: Service, claim: Claim, lang: str) -> None:
     """Queue the welcome mail, in the reader's language, through the confirmation mailer."""
     token = service.tokens.make(UNSUBSCRIBE, claim.list_name, claim.address,
                                 language=claim.language)
-    who = identity(service.settings.config, lang)
     spec = next((s for s in service.settings.config.lists if s.id == claim.list_name), None)
-    subject, body = welcome(who, service.renderer.texts(lang), address=claim.address,
-                            unsubscribe=f"{service.unsubscribe_base}/{token}",
-                            list_title=spec.text(lang).title if spec else claim.list_name)
     try:
-        service.mailer.submit(service.mailer.letter(claim.address, subject, body, lang,
-                                                    list_name=claim.list_name,
-                                                    purpose=WELCOME_MAIL))
-    except (ValueError, TypeError) as exc:  # the confirmation is recorded: answer alike
-        log.warning("welcome mail not built: %s", exc)
+        service.mailer.submit(service.letters.welcome_mail(
+            claim.address, lang, unsubscribe=f"{service.unsubscribe_base}/{token}",
+            list_name=claim.list_name,
+            list_title=spec.text(lang).title if spec else claim.list_name))
+    except (ValueError, TypeError, NewsletterError) as exc:
+        log.warning("welcome mail not built: %s", exc)  # the confirmation is recorded
 
 
 async def _change_language(request: Request, service: Service, claim: Claim,

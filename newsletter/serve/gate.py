@@ -16,8 +16,9 @@ from datetime import datetime
 
 from newsletter.record import Event
 from newsletter.serve.forms import mailed_today
+from newsletter.serve.letters import Confirmation
 from newsletter.serve.limits import Limit, LimitStore, MemoryLimits, network
-from newsletter.serve.mailer import Confirmation, Mailer
+from newsletter.serve.mailer import Mailer
 from newsletter.serve.settings import Settings
 
 log = logging.getLogger("newsletter.serve")
@@ -78,7 +79,7 @@ class Gate:
         """Count again the mails of the last day the record has (``(address, ISO time)``,
         oldest first): a restart must not reset the limits a mail bomb ran into. A store
         whose counts outlive a restart (``durable``: PostgreSQL) has them already."""
-        if getattr(self.store, "durable", False):
+        if self.store.durable:
             return
         wall, mono = time.time(), time.monotonic()
         for address, at in mailed:

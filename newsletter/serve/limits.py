@@ -8,7 +8,7 @@ delivers it: without a ``+tag``, and without dots where the domain ignores them)
 /64: one customer's line gets a whole /64).
 
 The counts live behind ``LimitStore``: ``MemoryLimits`` in this process; a store shared by
-several workers (PostgreSQL) implements the same two methods.
+several workers (PostgreSQL) implements the same members.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ class FormLimits:
 class LimitStore(Protocol):
     """Sliding-window counters. ``take`` is atomic over its claims."""
 
+    @property
+    def durable(self) -> bool:
+        """Whether the counts outlive a restart (else the service counts the day's mails
+        again from the record at its start)."""
+
     def take(self, claims: Sequence[tuple[Limit, str]], now: float | None = None
              ) -> Limit | None:
         """Count one event under every ``(limit, key)`` if each is under its limit, and
@@ -64,10 +69,15 @@ class LimitStore(Protocol):
     def forget(self, now: float | None = None) -> None:
         """Drop counts older than their window (called now and then; bounds memory)."""
 
+    def close(self) -> None:
+        """Let go of what the store holds open (a database connection); called at shutdown."""
+
 
 class MemoryLimits:
     """``LimitStore`` in this process's memory (at a start, the service counts the day's
     mails again from the record: ``Gate.recall``)."""
+
+    durable = False  # gone with the process
 
     def __init__(self, *, max_keys: int = 200_000) -> None:
         self._hits: dict[tuple[str, str], deque[float]] = {}
@@ -102,6 +112,9 @@ class MemoryLimits:
         if len(self._hits) >= self._max_keys:  # all recent: a flood; keep the newer half
             for slot in list(self._hits)[: self._max_keys // 2]:
                 del self._hits[slot]
+
+    def close(self) -> None:
+        return None
 
 
 def mailbox(address: str) -> str:

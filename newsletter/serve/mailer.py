@@ -1,5 +1,5 @@
-"""The service's own mail (confirmations), delivered through the transport ``send`` uses
-(SMTP, else the outbox), by a queue that retries.
+"""The service's own mails (``serve.letters``), delivered through the transport ``send``
+uses (SMTP, else the outbox), by a queue that retries.
 
 Mails are queued and sent by one background task, so the form answers at once and always
 alike (whether or not the address exists: no enumeration, and no timing difference). A mail
@@ -19,39 +19,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from pathlib import Path
 
 from newsletter.config import Config
-from newsletter.delivery.headers import refuse_breaks
 from newsletter.delivery.outbox import Outbox
 from newsletter.delivery.outcome import Channel, ConnectFailed, Kind, Transport
 from newsletter.delivery.transport import SmtpTransport, Timeouts
-from newsletter.identity import identity
-from newsletter.places import Places
-from newsletter.serve.letters import legal_footer
-from newsletter.serve.texts import TEXTS
+from newsletter.serve.letters import CONFIRM_MAIL, Confirmation
 
 log = logging.getLogger("newsletter.serve")
-_SEVEN_BIT = SMTP.clone(cte_type="7bit")
 QUEUE_LIMIT = 1000  # mails waiting at most; more are dropped (and logged)
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """A finished confirmation mail for the transport (``delivery.outcome.Message``)."""
-
-    recipient: str
-    envelope_from: str
-    message_id: str
-    data: bytes
-    list_name: str = ""  # the list the mail is about
-    purpose: str = "confirm"  # what it is (the queue keeps one per recipient and purpose)
-
-
-CONFIRM_MAIL = "confirm"
 ACCEPTED, TEMPORARY, PERMANENT = "accepted", "temporary", "permanent"
 FIRST_RETRY = 2.0  # seconds before the first retry; doubled each time
 MAX_RETRY = 300.0  # seconds between retries at most
@@ -74,30 +50,15 @@ def transport_for(config: Config, smtp_url: str | None) -> Transport:
 
 
 class Mailer:
-    """Builds confirmation mails in the reader's language and delivers them in the background."""
+    """Delivers the service's mails (``serve.letters``) in the background, retrying."""
 
-    def __init__(self, config: Config, transport: Transport, *,
+    def __init__(self, transport: Transport, *,
                  accepted: Callable[[Confirmation], Awaitable[None]] | None = None,
                  admit: Callable[[Confirmation], bool] | None = None) -> None:
         """``accepted`` is awaited for each mail once the relay has accepted it; ``admit``
         says whether a mail that replaced one the relay then accepted may go out too (it
         counts it against the limits if so)."""
-        news = config.newsletter
-        for key in ("sender", "name", "publisher"):  # they go into headers: checked up front
-            refuse_breaks(str(news.get(key) or ""), f"newsletter.{key} in newsletter.toml")
-        address = parseaddr(news.sender)[1]
-        self.sender = str(news.sender)
-        self.envelope_from = address
-        self.domain = address.rpartition("@")[2]
-        self.name = str(news.name)
-        self.publisher = str(news.publisher)
-        self.config = config  # each language's identity (name, legal links) for the mails
         self.transport = transport
-        self._signer: Callable[[bytes], bytes] | None = None
-        if config.values.get("dkim") is not None:
-            from newsletter.delivery.dkim import signer
-
-            self._signer = signer(config, default_domain=self.domain)
         self._accepted = accepted
         self._admit = admit
         # Mails not yet accepted by the relay, one per recipient and purpose, oldest first.
@@ -110,41 +71,7 @@ class Mailer:
 
     @property
     def description(self) -> str:
-        return str(getattr(self.transport, "description", type(self.transport).__name__))
-
-    def message(self, address: str, link: str, lang: str, *, list_name: str = ""
-                ) -> Confirmation:
-        """The confirmation mail for ``address`` (validated, free of line breaks)."""
-        texts = TEXTS[lang]
-        who = identity(self.config, lang)
-        body = texts["mail_body"].format(address=address, name=who.name, link=link,
-                                         publisher=who.publisher)
-        return self.letter(address, texts["mail_subject"].format(name=who.name),
-                           body + legal_footer(who, texts), lang, list_name=list_name)
-
-    def letter(self, address: str, subject: str, body: str, lang: str, *,
-               list_name: str = "", purpose: str = CONFIRM_MAIL) -> Confirmation:
-        """A service mail (a confirmation; a welcome: ``purpose="welcome"``) to ``address``,
-        signed if DKIM is set."""
-        # 7-bit as every message send composes (quoted-printable or base64, whichever the
-        # text needs less of), so that a DKIM signature survives relays without 8BITMIME.
-        message = EmailMessage(policy=_SEVEN_BIT)
-        name = identity(self.config, lang).sender_name
-        message["From"] = formataddr((name, self.envelope_from)) if name else self.sender
-        message["To"] = address
-        message["Subject"] = subject
-        message["Date"] = formatdate(localtime=False)
-        message_id = make_msgid(domain=self.domain)
-        message["Message-ID"] = message_id
-        message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-        message.set_content(body)
-        # After set_content, which drops every Content-* header set before it.
-        message["Content-Language"] = lang
-        data = message.as_bytes()
-        if self._signer is not None:
-            data = self._signer(data) + data
-        return Confirmation(address, self.envelope_from, message_id, data, list_name=list_name,
-                            purpose=purpose)
+        return self.transport.description
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -305,6 +232,3 @@ def _nothing_to_wait_for() -> asyncio.Future[None]:
     future.set_result(None)
     return future
 
-
-def outbox_folder(root: Path) -> Path:
-    return Places(root).service_outbox

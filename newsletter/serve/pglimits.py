@@ -13,7 +13,6 @@ record does: nobody is mailed without the limits.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -63,8 +62,8 @@ class PostgresLimits:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._lock = threading.Lock()
-        self._db: Connection | None = None
+        self._session = database.Session(
+            url, lambda db: database.upgrade(db, COMPONENT, MIGRATIONS))
         self._takes = 0
 
     def take(self, claims: Sequence[tuple[Limit, str]], now: float | None = None
@@ -84,36 +83,18 @@ class PostgresLimits:
         self._call("DELETE FROM serve_hits WHERE at <= %s", (now - DAY,))
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        self._session.close()
 
     def _call(self, sql: str, params: tuple[object, ...]) -> tuple[object, ...] | None:
-        with self._lock:
-            for attempt in (1, 2):
-                db = self._connect()
-                try:
-                    cursor = db.execute(sql.encode(), params)
-                    return cursor.fetchone() if cursor.description else None
-                except psycopg.Error as exc:
-                    if db.broken:
-                        db.close()
-                        self._db = None
-                        if attempt == 1 and isinstance(exc, psycopg.OperationalError):
-                            continue  # a restarted server: once more on a new connection
-                    raise RecordError(f"cannot count the form's limits: "
-                                      f"{database.message(exc, self.url)}",
-                                      path=database.shown_url(self.url)) from exc
-        return None
+        """One statement (autocommit): repeated on a new connection after a restart."""
+        def execute(db: Connection) -> tuple[object, ...] | None:
+            cursor = db.execute(sql.encode(), params)
+            return cursor.fetchone() if cursor.description else None
 
-    def _connect(self) -> Connection:
-        if self._db is None:
-            try:
-                db = database.connect(self.url)
-                database.upgrade(db, COMPONENT, MIGRATIONS)
-            except DatabaseError as exc:
-                raise RecordError(f"cannot count the form's limits: {exc.message}",
-                                  path=database.shown_url(self.url)) from exc
-            self._db = db
-        return self._db
+        try:
+            return self._session.run(execute)
+        except (DatabaseError, psycopg.Error) as exc:
+            reason = exc.message if isinstance(exc, DatabaseError) else database.message(
+                exc, self.url)
+            raise RecordError(f"cannot count the form's limits: {reason}",
+                              path=database.shown_url(self.url)) from exc
