@@ -35,6 +35,13 @@ from newsletter.errors import SendError, shown_path
 from newsletter.send.journal_file import JournalQueries, connect, prepare
 
 SENDABLE = ("pending", "deferred")
+
+
+def sendable(resend_unknown: bool) -> tuple[str, ...]:
+    """The states in which a run sends a reader (again): ``--resend-unknown`` adds
+    ``unknown``."""
+    return (*SENDABLE, "unknown") if resend_unknown else SENDABLE
+
 # A reader's row as ``dump`` and ``load`` move it between journals (and back ends).
 ROW = ("address", "state", "attempts", "code", "reply", "content_hash", "message_id", "updated",
        "relay", "edition", "list_id")

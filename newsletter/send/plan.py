@@ -25,7 +25,7 @@ from newsletter.layout import BuildLayout
 from newsletter.mailinglist import Lists, MailingList
 from newsletter.record import ALL_LISTS
 from newsletter.send.editions import Editions
-from newsletter.send.journal import SENDABLE
+from newsletter.send.journal import sendable
 from newsletter.send.pool import Policy
 from newsletter.send.relays import Relay, relays_from
 from newsletter.send.report import Summary
@@ -87,7 +87,7 @@ class SendPlan:
     @property
     def sendable(self) -> tuple[str, ...]:
         """The journal states in which a reader is sent (again) by this run."""
-        return (*SENDABLE, "unknown") if self.options.resend_unknown else SENDABLE
+        return sendable(self.options.resend_unknown)
 
     def list_for(self, mailing_list: MailingList, reader_key: int) -> str:
         """The list a reader's unsubscribe link names: ``*`` when the reader (``key``) is on

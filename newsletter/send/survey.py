@@ -19,8 +19,9 @@ from newsletter.delivery.outbox import Outbox
 from newsletter.errors import SendError, SubscriberError, ValidationError
 from newsletter.keytable import KeyTable
 from newsletter.mailinglist import Lists, MailingList, Tally, walk
-from newsletter.send.journal import Journal
-from newsletter.send.migrate import STATE_OF, strongest
+from newsletter.record import ALL_LISTS
+from newsletter.send.journal import Journal, sendable
+from newsletter.send.migrate import CODE, STATE_OF, strongest
 from newsletter.send.relays import Relay, describe
 from newsletter.send.report import Summary, settled
 from newsletter.subscribers import Subscriber, key
@@ -61,10 +62,7 @@ def survey(config: Config, built: Built, issue: Path, options: SendOptions,
                        editions=count), Survey(planned=count)
     journaled, states = journal_states(config, built, journal_path,
                                        allow_changed=options.allow_changed)
-    sendable = {code for code, state in STATE_OF.items()
-                if state in ("pending", "deferred") or (state == "unknown"
-                                                        and options.resend_unknown)}
-    sendable.add(0)  # no row yet
+    sent_now = {0, *(CODE[state] for state in sendable(options.resend_unknown))}  # 0: no row
     # One pass decides and counts: each reader of the union is either sent now or skipped
     # for the state the journal holds, exactly as the run will decide.
     tally, skipped = Tally(), Counter[str]()
@@ -73,7 +71,7 @@ def survey(config: Config, built: Built, issue: Path, options: SendOptions,
     pick = editions.language_of
     for mailing_list, reader, reader_key in walk(lists, tally, strict=False):
         code = states.get(reader_key)
-        if code not in sendable:
+        if code not in sent_now:
             skipped[STATE_OF[code]] += 1
             continue
         edition = pick(reader)
@@ -86,7 +84,7 @@ def survey(config: Config, built: Built, issue: Path, options: SendOptions,
         raise SubscriberError("no reader to mail on this list", path=", ".join(
             m.shown for m in lists))
     shared = frozenset(tally.shared)
-    samples = {edition: (reader, "*" if key(reader.email) in shared else list_id)
+    samples = {edition: (reader, ALL_LISTS if key(reader.email) in shared else list_id)
                for edition, (reader, list_id) in samples.items()}
     counted = editions.count_languages(tally.languages)
     return replace(summary, recipients=tally.valid, suppressed=tally.suppressed,
