@@ -14,17 +14,14 @@ million readers); the suppression list is held as a set of the same hashes.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from email_validator import EmailNotValidError, validate_email
-
+from newsletter.addresses import key as key
+from newsletter.addresses import normalise as normalise
 from newsletter.errors import Problem, SubscriberError, ValidationError
 from newsletter.keytable import KeyTable
 from newsletter.schema import line_break
@@ -33,9 +30,6 @@ from newsletter.tabular import open_table
 SUPPRESSED = "suppressed.csv"
 MAX_FIELD = 200  # characters: values go into headers and into lines limited to 998 octets
 _FORMULA = ("=", "+", "-", "@")  # a spreadsheet would run these as formulas (CSV injection)
-# An ASCII dot-atom local part (RFC 5322 §3.2.3) of at most 64 octets: valid as it stands,
-# so email-validator (which costs ~10 µs an address) is not needed for it.
-_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 @dataclass(frozen=True)
@@ -87,44 +81,6 @@ class ListReport:
         """Raise a ``ValidationError`` with every problem, if there are any."""
         if self.problems:
             raise ValidationError(self.problems)
-
-
-def normalise(address: str) -> str:
-    """A validated address in its canonical form; ``ValueError`` with the reason if invalid.
-
-    Non-ASCII local parts (``jürgen@…``) are refused: they need SMTPUTF8 all the way to the
-    reader's mailbox, which many servers still lack. Non-ASCII domains are fine (IDNA).
-    """
-    local, _, domain = address.partition("@")
-    if address.count("@") != 1 or not local:
-        return _validate(address)  # email-validator says what is wrong
-    # Checking a domain (IDNA, UTS-46) is most of the work and a list has few distinct
-    # domains: check each one once, and the local part against a short stand-in domain.
-    ascii_domain = _domain(domain)
-    if len(local) <= 64 and _PLAIN_LOCAL.fullmatch(local):
-        result = f"{local}@{ascii_domain}"
-    else:
-        result = _validate(f"{local}@a.de").rpartition("@")[0] + "@" + ascii_domain
-    if len(result) > 254:  # RFC 5321's limit on a forward path, as email-validator applies it
-        return _validate(address)
-    return result
-
-
-@lru_cache(maxsize=4096)
-def _domain(domain: str) -> str:
-    return _validate(f"a@{domain}").rpartition("@")[2]
-
-
-def _validate(address: str) -> str:
-    try:
-        result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        reason = str(exc)
-        if "Internationalized characters before the @-sign" in reason:
-            reason = ("non-ASCII characters before the @-sign need SMTPUTF8, which is not "
-                      "supported; ask the reader for an ASCII address")
-        raise ValueError(reason) from exc
-    return str(result.ascii_email)
 
 
 def subscriber_for(address: str, *, name: str = "") -> Subscriber:
@@ -228,12 +184,6 @@ def find_subscriber(path: Path, email: str, extras: Extras = NONE) -> Subscriber
         if subscriber.email.lower() == wanted:
             return subscriber
     raise SubscriberError(f"{email} is not on this list", path=path)
-
-
-def key(email: str) -> int:
-    """A normalised address as a 64-bit number: what dedupes readers (case-insensitively)."""
-    digest = hashlib.blake2b(email.lower().encode("ascii"), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
 
 
 def suppressed_keys(path: Path | None) -> frozenset[int]:
