@@ -46,7 +46,7 @@ class KeyTable:
             found = keys[slot]
             if found == key:
                 return self._values[slot]
-            if found == _EMPTY:
+            if not found:
                 return 0
             slot = (slot + 1) & mask
 
@@ -61,7 +61,7 @@ class KeyTable:
                 before: int = self._values[slot]
                 self._values[slot] = value
                 return before
-            if found == _EMPTY:
+            if not found:
                 break
             slot = (slot + 1) & mask
         keys[slot] = key
