@@ -168,9 +168,10 @@ class Campaign:
         """A job for each reader to send now, by the journal's ``states`` (read once, not
         looked up per reader: ``migrate.strongest``)."""
         sendable = {CODE[state] for state in self.sendable}
+        fresh = not len(states)  # a first run: no reader to look up
         for mailing_list, subscriber, reader_key in self.readers():
             address = subscriber.email.lower()
-            code = states.get(reader_key)
+            code = 0 if fresh else states.get(reader_key)
             if not code:  # not in the journal yet (``states`` leaves out ``pending`` rows)
                 journal.add(address, mailing_list.id)
             elif code not in sendable:

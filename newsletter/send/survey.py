@@ -68,9 +68,9 @@ def survey(config: Config, built: Built, issue: Path, options: SendOptions,
     tally, skipped = Tally(), Counter[str]()
     planned = dict.fromkeys(editions.manifest.languages, 0)
     samples: dict[str, tuple[Subscriber, str]] = {}
-    pick = editions.language_of
+    pick, fresh = editions.language_of, not len(states)  # fresh: no reader to look up
     for mailing_list, reader, reader_key in walk(lists, tally, strict=False):
-        code = states.get(reader_key)
+        code = 0 if fresh else states.get(reader_key)
         if code not in sent_now:
             skipped[STATE_OF[code]] += 1
             continue
