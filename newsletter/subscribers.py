@@ -14,7 +14,6 @@ million readers); the suppression list is held as a set of the same hashes.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,7 +24,7 @@ from newsletter.addresses import key as key
 from newsletter.addresses import normalise as normalise
 from newsletter.errors import Problem, SubscriberError, ValidationError
 from newsletter.keytable import KeyTable
-from newsletter.schema import LINE_BREAKS, line_break
+from newsletter.schema import line_break
 from newsletter.tabular import open_table
 
 SUPPRESSED = "suppressed.csv"
@@ -222,17 +221,6 @@ def _all_rows(path: Path, extras: Extras) -> Iterator[Subscriber | Problem]:
         yield Subscriber(email, name, "", language, MappingProxyType(values), 0)
 
 
-# Whether any value of a row may be unsafe (``_unsafe`` then says which and why), in one
-# search of the row's values joined by a unit separator (not a line break): a line break
-# anywhere, or a formula character at the start of a value.
-_SUSPECT = re.compile(f"[{re.escape(LINE_BREAKS)}]|(?:^|\x1f)[{re.escape(''.join(_FORMULA))}]")
-
-
-def _maybe_unsafe(values: dict[str, str]) -> bool:
-    return (_SUSPECT.search("\x1f".join(values.values())) is not None
-            or max(map(len, values.values())) > MAX_FIELD)
-
-
 def _unsafe(value: str) -> str | None:
     """Why ``value`` cannot be a merge field, or None."""
     found = line_break(value)
@@ -288,7 +276,7 @@ def _row(cells: list[str], columns: tuple[str, ...], shown: str, line: int, *,
     raw = values["email"]
     if not raw:
         return Problem(shown, line, "no address in the 'email' column")
-    if strict and _maybe_unsafe(values):
+    if strict:
         for column, value in values.items():
             problem = _unsafe(value)
             if problem:
