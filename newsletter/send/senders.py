@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from newsletter.errors import ConfigError, SendError
 from newsletter.keytable import KeyTable
-from newsletter.send.migrate import strongest
+from newsletter.send.migrate import CODE, strongest
 from newsletter.send.pgjournal import PostgresJournal, Sender
 from newsletter.send.pgschema import LEASE
 from newsletter.send.pool import Job
@@ -105,8 +105,13 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         ahead = ThreadPoolExecutor(1, thread_name_prefix="claim")
         try:
             # First the lists, once, in order: each batch of readers claimed as it comes.
-            await campaign.deliver(_streamed(campaign, journal, None, sendable, batch, ahead),
-                                   recorder)
+            readers = _candidates(campaign, await asyncio.to_thread(
+                lambda: strongest(journal.states())))
+            first = await _first_claimed(journal, readers, sendable, batch)
+            if first is not None:  # (nothing to claim: no connection is opened)
+                await campaign.deliver(
+                    _streamed(campaign, journal, readers, first, sendable, batch, ahead),
+                    recorder)
             # Then what other senders held and gave back (a sender killed, or whose lease
             # ran out): claimed by anyone's claim, found by one more pass over the lists.
             while not campaign.stopping and report.error is None:
@@ -118,8 +123,10 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
                     # lease runs out and the readers can be claimed (a killed sender's).
                     await asyncio.sleep(min(1.0, lease / 4))
                     continue
-                await campaign.deliver(
-                    _streamed(campaign, journal, dict(taken), sendable, batch, ahead), recorder)
+                claims = dict(taken)
+                found = (r for r in campaign.readers() if r[1].email.lower() in claims)
+                await campaign.deliver(_streamed(campaign, journal, found, ([], claims),
+                                                 sendable, batch, ahead), recorder)
         finally:
             ahead.shutdown(wait=True, cancel_futures=True)
             heartbeat.cancel()
@@ -145,26 +152,56 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
         reader.close()
 
 
-def _streamed(campaign: Campaign, journal: PostgresJournal, taken: dict[str, str] | None,
-              sendable: tuple[str, ...], batch: int, ahead: ThreadPoolExecutor
-              ) -> Iterator[Job]:
-    """Jobs for the readers of the lists this sender claims, in list order, streamed: no
-    reader is kept beyond the batch in hand.
+Batch = list[tuple["MailingList", "Subscriber", int]]
 
-    ``taken`` None: each ``batch`` of the lists' readers is claimed as it comes (those that
-    others hold, or that are done, are passed over); the claim is a database round trip, made
-    in ``ahead``'s thread for the next batch while this one is composed and handed to the
-    pool, so the event loop does not wait for it. Else: the readers already claimed in
-    ``taken`` (address -> state), found on the lists."""
-    readers = campaign.readers()
-    current = list(itertools.islice(readers, batch))
-    claim = None if taken is not None else ahead.submit(journal.claim, batch, sendable,
-                                                        these=_addresses(current))
+
+def _candidates(campaign: Campaign, states: KeyTable) -> Iterator[tuple[MailingList,
+                                                                         Subscriber, int]]:
+    """The readers of the lists that ``states`` (read at the start) does not rule out: on a
+    resumed issue, the readers already done are not claimed one batch at a time."""
+    sendable = {0, *(CODE[state] for state in campaign.sendable)}
+    fresh = not len(states)
+    for reader in campaign.readers():
+        if fresh or states.get(reader[2]) in sendable:
+            yield reader
+
+
+async def _first_claimed(journal: PostgresJournal, readers: Iterator[tuple[MailingList,
+                                                                          Subscriber, int]],
+                         sendable: tuple[str, ...], batch: int
+                         ) -> tuple[Batch, dict[str, str]] | None:
+    """The first batch of ``readers`` of which this sender could claim any, with its claims;
+    None if none (claimed in a thread: the event loop does not wait)."""
+    while True:
+        current = list(itertools.islice(readers, batch))
+        if not current:
+            return None
+        claimed = await asyncio.to_thread(journal.claim, batch, sendable,
+                                          these=_addresses(current))
+        if claimed:
+            return current, dict(claimed)
+
+
+def _streamed(campaign: Campaign, journal: PostgresJournal,
+              readers: Iterator[tuple[MailingList, Subscriber, int]],
+              first: tuple[Batch, dict[str, str]], sendable: tuple[str, ...], batch: int,
+              ahead: ThreadPoolExecutor) -> Iterator[Job]:
+    """Jobs for the readers this sender claims, in list order, streamed from ``readers``: no
+    reader is kept beyond the batches in hand.
+
+    ``first``: a batch of readers and what of it is claimed (address -> state). Each next
+    batch is claimed in ``ahead``'s thread while this one is composed and handed to the
+    pool (a claim is a database round trip: the event loop does not wait for it); readers
+    that others hold, or that are done, are passed over. A first batch that is empty: the
+    claims are made already (taken over), ``readers`` are those claimed."""
+    current, claimed = first
+    taken = None if current else claimed
+    if taken is not None:
+        current = list(itertools.islice(readers, batch))
     while current and not campaign.stopping:
         following = list(itertools.islice(readers, batch))
-        claim_next = None if taken is not None or not following else ahead.submit(
+        claim = None if taken is not None or not following else ahead.submit(
             journal.claim, batch, sendable, these=_addresses(following))
-        claimed = dict(claim.result()) if claim is not None else taken or {}
         for mailing_list, subscriber, reader_key in current:
             state = claimed.get(subscriber.email.lower())
             if state is None:  # done, held by another sender, or not claimed now
@@ -172,8 +209,10 @@ def _streamed(campaign: Campaign, journal: PostgresJournal, taken: dict[str, str
             message = campaign.editions.compose(subscriber,
                                                 campaign.list_for(mailing_list, reader_key))
             yield Job(address=subscriber.email.lower(), message=message, resumed=state)
-        current, claim = following, claim_next
+        current = following
+        if claim is not None:
+            claimed = dict(claim.result())  # claimed by now, as a rule: the batch took longer
 
 
-def _addresses(readers: list[tuple[MailingList, Subscriber, int]]) -> list[str]:
+def _addresses(readers: Batch) -> list[str]:
     return [subscriber.email.lower() for _, subscriber, _ in readers]
