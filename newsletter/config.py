@@ -126,6 +126,8 @@ SCHEMA = (
               "of ~/.ssh/config (keys, port, known hosts for this target)"),
         Field("timeout", "int", default=30,
               doc="seconds to wait for the target and for the web server's answer"),
+        Field("git_timeout", "int", default=600,
+              doc="git targets: seconds a fetch or a push may take in all"),
         Field("verify", "bool", default=True,
               doc="after uploading, fetch the index and a changed page from [archive] base_url"),
     )),
@@ -165,6 +167,8 @@ SCHEMA = (
               "preflight ask; default: the system's resolver"),
         Field("dkim_selector", "str", doc="the selector your relay signs with, when it signs "
               "(without [dkim]): its key is looked up"),
+        Field("timeout", "number", default=4,
+              doc="seconds all the look-ups of one check may take together"),
     )),
 )
 

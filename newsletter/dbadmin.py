@@ -9,20 +9,33 @@ copies nothing) and verified (after the copy, every event and every reader of th
 read back from the target, or the command fails). Neither deletes anything. A journal row
 ``sending`` (a run died with the message in flight) arrives as ``unknown``, as the next run
 would have made it. Each issue's journal is copied holding its send lock.
+
+Nothing is half-written: the record is copied in one transaction, each journal in one (a
+SQLite file new to the workspace is written beside its place and renamed in once complete),
+and every event is checked before any is written: a damaged one stops the copy with its
+number and what is wrong, the target unchanged. A copy killed midway leaves the target as it
+was (or, with several journals, some of them copied whole): running it again finishes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from newsletter import database
+from newsletter.atomic import sync_folder
 from newsletter.config import Config
 from newsletter.database import DatabaseError
 from newsletter.errors import SendError, shown_path
 from newsletter.places import Places
-from newsletter.record import Record, RecordError, Row
+from newsletter.record import EVENTS, Record, RecordError, Row
 from newsletter.record import postgres as record_schema
 from newsletter.send import pgschema as journal_schema
 from newsletter.send.journal import Journal
@@ -107,14 +120,26 @@ def import_record(config: Config) -> Copied:
 
 def export_record(config: Config) -> Copied:
     """The PostgreSQL record into the workspace's SQLite file (created if need be)."""
+    from newsletter.record.sqlite import SqliteRecord
+
     url = url_of(config)
-    with Record.open(config.root, url) as source, Record.open(config.root) as target:
-        return copy_events(source, target)
+    final = Places(config.root).record
+    with Record.open(config.root, url) as source, _whole(final) as path, \
+            SqliteRecord(path) as target:
+        return copy_events(source, target, shown=shown_path(final))
 
 
-def copy_events(source: Record, target: Record) -> Copied:
-    """Every event of ``source`` not yet in ``target``, in order, in one transaction."""
+def copy_events(source: Record, target: Record, *, shown: str = "") -> Copied:
+    """Every event of ``source`` not yet in ``target``, in order, in one transaction
+    (``RecordError`` naming the first damaged event of ``source``: then nothing is written).
+    ``shown``: the target as messages name it (default: where it is)."""
     rows = source.rows()
+    shown = shown or target.where
+    for number, row in enumerate(rows, 1):
+        problem = damage(row)
+        if problem:
+            raise RecordError(f"event {number} (oldest first) is damaged: {problem}; nothing "
+                              f"was copied to {shown}", path=source.where)
     there = Counter(target.rows())
     missing: list[Row] = []
     for row in rows:
@@ -124,8 +149,32 @@ def copy_events(source: Record, target: Record) -> Copied:
             missing.append(row)
     target.store_rows(missing)
     _verify(rows, target)
-    return Copied("record", source.where, target.where, len(rows), len(missing),
+    return Copied("record", source.where, shown, len(rows), len(missing),
                   len(rows) - len(missing), target.total())
+
+
+def damage(row: Row) -> str:
+    """What is wrong with an event as stored ("" when nothing): what reading the record
+    relies on (a known event, an address, a time, details as JSON), no NUL anywhere."""
+    if len(row) != 8:
+        return f"{len(row)} columns, expected 8"
+    time, address, event, *_, detail = row
+    if any("\0" in value for value in row):
+        return "a NUL character in it"
+    if not address.strip() or any(c.isspace() or ord(c) < 32 for c in address):
+        return f"the address {address!r} is empty or holds a space or control character"
+    if event not in EVENTS:
+        return f"unknown event {event!r} (expected one of {', '.join(EVENTS)})"
+    try:
+        datetime.fromisoformat(time.replace("Z", "+00:00"))
+    except ValueError:
+        return f"the time {time!r} is not ISO 8601"
+    try:
+        details = json.loads(detail)
+    except ValueError:
+        details = None
+    return "" if isinstance(details, dict) else \
+        f"the details {detail[:40]!r} are not a JSON object"
 
 
 def _verify(rows: Sequence[Row], target: Record) -> None:
@@ -171,16 +220,48 @@ def export_journals(config: Config) -> list[Copied]:
             rows = [_settled(row) for row in source.dump()]
         finally:
             source.close()
-        with SendLock(places.send_lock(slug), what="'newsletter send' of this issue"):
-            target = Journal.open(places.journal(slug), content_hash=content_hash, slug=slug)
+        final = places.journal(slug)
+        with SendLock(places.send_lock(slug), what="'newsletter send' of this issue"), \
+                _whole(final) as path:
+            target = Journal.open(path, content_hash=content_hash, slug=slug)
             try:
                 before = len(target.dump())
                 target.load(rows)
                 copied.append(_verified(f"journal {slug}", rows, source.where,
-                                        shown_path(target.path), target.dump(), before))
+                                        shown_path(final), target.dump(), before))
             finally:
                 target.close()
     return copied
+
+
+@contextlib.contextmanager
+def _whole(final: Path) -> Iterator[Path]:
+    """Where to write the SQLite file ``final``: itself when it exists (a transaction keeps
+    it whole), else a file beside it (not named ``*.sqlite``: no command takes it for a
+    journal) renamed into place once complete and closed; removed on any error."""
+    if final.exists():
+        yield final
+        return
+    path = final.with_name(f".{final.name}.partial")
+    _remove_database(path)  # what an export killed before left
+    try:
+        yield path
+    except BaseException:
+        _remove_database(path)
+        raise
+    if path.exists():  # (nothing to copy: no file)
+        db = sqlite3.connect(path)  # the write-ahead log folded in: the file holds it all
+        try:
+            db.execute("PRAGMA journal_mode=DELETE")  # (the next open turns WAL on again)
+        finally:
+            db.close()
+        os.replace(path, final)
+        sync_folder(final.parent)
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _settled(row: tuple[object, ...]) -> tuple[object, ...]:

@@ -12,6 +12,7 @@ Domains reserved for examples and tests (RFC 2606, RFC 6761) are never looked up
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
@@ -58,8 +59,8 @@ def check_dns(config: Config) -> list[DnsFinding]:
     if reserved(domain):
         return [DnsFinding("warning", f"{domain} is reserved for examples and tests "
                                       "(RFC 2606): not looked up")]
-    lookup = _Lookup(config)
     try:
+        lookup = _Lookup(config)
         findings = [_spf(lookup, envelope, domain), _dkim(lookup, config, domain),
                     _dmarc(lookup, domain)]
     except _Unreachable as exc:
@@ -82,29 +83,59 @@ class _Unreachable(Exception):
 
 
 class _Lookup:
+    """TXT look-ups that together end within ``[dns] timeout`` seconds (``_Unreachable``
+    when the server does not answer by then, or there is none)."""
+
     def __init__(self, config: Config) -> None:
+        import dns.exception
         import dns.resolver
 
-        server = config.section("dns").get("server")
-        self._resolver = dns.resolver.Resolver(configure=not server)
+        settings = config.section("dns")
+        server = settings.get("server")
+        chosen = settings.get("timeout")
+        self.limit = 4.0 if chosen is None else float(chosen)
+        if self.limit <= 0:
+            from newsletter.errors import ConfigError
+
+            raise ConfigError(f"[dns] timeout must be positive, not {self.limit:g}")
+        try:
+            self._resolver = dns.resolver.Resolver(configure=not server)
+        except dns.exception.DNSException as exc:  # no /etc/resolv.conf, or an empty one
+            raise _Unreachable(f"no DNS server configured ({exc}): set [dns] server") from exc
+        self.server = str(server) if server else "the system's DNS server"
         if server:
             host, _, port = str(server).rpartition(":")
-            self._resolver.nameservers = [host.strip("[]") or str(server)]
-            self._resolver.port = int(port) if host else 53
-        self._resolver.timeout = 2.0
-        self._resolver.lifetime = 4.0
+            try:
+                self._resolver.nameservers = [host.strip("[]") or str(server)]
+                self._resolver.port = int(port) if host else 53
+            except ValueError as exc:
+                from newsletter.errors import ConfigError
+
+                raise ConfigError(f"[dns] server {server!r}: expected an IP address and "
+                                  "port, e.g. \"127.0.0.1:53\"") from exc
+        self._resolver.timeout = min(2.0, self.limit)  # per try: a lost packet is re-sent
+        self._deadline = time.monotonic() + self.limit
 
     def txt(self, name: str) -> list[str]:
         """The TXT records of ``name`` (each one's strings joined); [] if none."""
         import dns.exception
         import dns.resolver
 
+        late = f"no answer from {self.server} within {self.limit:g} s ([dns] timeout)"
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise _Unreachable(late)
         try:
-            answer = self._resolver.resolve(name, "TXT")
+            answer = self._resolver.resolve(name, "TXT", lifetime=left)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
-        except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
-            raise _Unreachable(str(exc) or type(exc).__name__) from exc
+        except dns.exception.Timeout as exc:
+            raise _Unreachable(late) from exc
+        except dns.resolver.NoNameservers as exc:
+            raise _Unreachable(f"{self.server} could not answer for {name} (SERVFAIL or "
+                               "refused)") from exc
+        except (dns.exception.DNSException, OSError) as exc:
+            raise _Unreachable(f"{self.server}: {exc or type(exc).__name__}") from exc
         return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
 
 

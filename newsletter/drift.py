@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.atomic import write_atomic
 from newsletter.editions import TRANSLATIONS_LOCK, split_translations
 from newsletter.errors import NewsletterError, Problem, ValidationError
 
@@ -170,12 +169,4 @@ def _write(folder: Path, sources: Mapping[str, str]) -> None:
     lines = [_HEADER, "[sources]\n"]
     lines += [f"{json.dumps(key, ensure_ascii=False)} = \"{value}\"\n"
               for key, value in sorted(sources.items())]
-    handle, name = tempfile.mkstemp(prefix=f".{LOCK}.", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write("".join(lines))
-        os.chmod(name, 0o644)
-        os.replace(name, folder / LOCK)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    write_atomic(folder / LOCK, "".join(lines).encode("utf-8"))

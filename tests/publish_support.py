@@ -200,3 +200,59 @@ def small_disk(folder: Path, size: str) -> Iterator[Path]:
 def grow(folder: Path, size: str) -> None:
     """Give a ``small_disk`` more room (the editor freed space)."""
     subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+
+
+class StallingProxy:
+    """A TCP proxy on loopback in front of ``upstream`` that, once a request matching
+    ``trip`` passes through the client's side, stops forwarding: that connection and every
+    new one is accepted and never answered (a server that hangs mid-upload), until
+    ``recover`` (then it forwards everything)."""
+
+    def __init__(self, upstream: int, trip: bytes) -> None:
+        self.upstream = upstream
+        self.trip = trip
+        self.stalled = threading.Event()
+        self.tripped_at = 0.0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.stalled.is_set():
+                self._held.append(client)  # taken, never answered
+                continue
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False),
+                             daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if from_client and self.trip in data and not self.tripped_at:
+                    self.tripped_at = time.monotonic()  # once only: then it recovers
+                    self.stalled.set()
+                if self.stalled.is_set():
+                    self._held += [source, sink]  # keep both open: silence, not a reset
+                    return
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def recover(self) -> None:
+        """Forward again (the held connections are dropped)."""
+        self.stalled.clear()
+        for held in self._held:
+            with contextlib.suppress(OSError):
+                held.close()
+        self._held.clear()
+
+    def close(self) -> None:
+        self.recover()
+        self._listener.close()

@@ -196,3 +196,62 @@ def test_check_dns_and_sends_preflight(configured: Zone, smtp_server: Server) ->
     assert "550 5.7.515" in result.output
     assert configured.asked.count(f"_dmarc.{DOMAIN}") >= 1
     assert smtp_server.handler.count()  # the preflight warns; the send goes on
+
+
+def test_a_dns_server_that_never_answers_is_a_plain_warning_in_bounded_time(
+        workspace: Path, configured: Zone) -> None:
+    import time
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # takes, never answers
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        config = workspace / "newsletter.toml"
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace("[dns]\nserver = ", "[dns]\ntimeout = 1.5\nserver = ")
+                          .rsplit('server = "', 1)[0] + f'server = "127.0.0.1:{port}"\n',
+                          encoding="utf-8")
+        started = time.monotonic()
+        findings = check_dns(load_config(workspace))
+        elapsed = time.monotonic() - started
+        assert silent.recv(512)  # it was asked
+    assert [str(f) for f in findings] == [
+        f"warning: DNS: cannot look up the records of {DOMAIN} (no answer from "
+        f"127.0.0.1:{port} within 1.5 s ([dns] timeout)): not checked"]
+    assert 1.4 < elapsed < 3
+
+
+def test_a_malformed_dns_server_setting_is_one_line(workspace: Path, configured: Zone) -> None:
+    config = workspace / "newsletter.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.rsplit('server = "', 1)[0] + 'server = "dns.example.net:x"\n',
+                      encoding="utf-8")
+    result = run_cli("check", "--dns", ISSUE)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1].startswith(
+        "error: [dns] server 'dns.example.net:x': expected an IP address and port")
+
+
+@pytest.mark.usefixtures("built")
+def test_check_dns_and_sends_preflight_go_on_when_dns_never_answers(
+        configured: Zone, smtp_server: Server) -> None:
+    import time
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        config = Path("newsletter.toml")
+        config.write_text(config.read_text(encoding="utf-8").rsplit('server = "', 1)[0]
+                          + f'server = "127.0.0.1:{silent.getsockname()[1]}"\ntimeout = 1\n',
+                          encoding="utf-8")
+        started = time.monotonic()
+        checked = run_cli("check", "--dns", ISSUE)
+        sent = run_cli("send", ISSUE, "--list", "subscribers/sample.csv", "--smtp",
+                       smtp_server.url, "--yes")
+        elapsed = time.monotonic() - started
+    assert checked.exit_code == 0, checked.output
+    assert "warning: DNS: cannot look up the records of" in checked.output
+    assert "within 1 s ([dns] timeout)): not checked" in checked.output
+    assert "Traceback" not in checked.output + sent.output
+    assert sent.exit_code == 0, sent.output
+    assert sent.output.count("warning: DNS: cannot look up") == 1
+    assert smtp_server.handler.count()  # the send went on
+    assert elapsed < 30

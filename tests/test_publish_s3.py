@@ -125,3 +125,49 @@ def test_a_missing_bucket_is_one_line(ws: Path) -> None:
     assert result.output.strip().splitlines() == [
         "error: s3://no-such-bucket/x: no bucket 'no-such-bucket'; create it (or fix "
         "[publish] url)"]
+
+
+def test_a_store_that_stops_answering_mid_upload_names_what_went_up(ws: Path, endpoint: str
+                                                                     ) -> None:
+    """The store hangs at the first index page (the pages and the search index are up):
+    within the timeout one line says what went up and what did not; the next run finishes."""
+    from publish_support import StallingProxy
+
+    made = bucket(endpoint, "news-c")
+    port = int(endpoint.rsplit(":", 1)[1])
+    proxy = StallingProxy(port, trip=b"PUT /news-c/archiv/cities/")
+    try:
+        toml = (ws / "newsletter.toml").read_text()
+        (ws / "newsletter.toml").write_text(
+            re.sub(r'(?m)^endpoint = ".*"$', f'endpoint = "http://127.0.0.1:{proxy.port}"',
+                   toml) + "timeout = 1\n")
+        started = time.monotonic()
+        stalled = run("s3://news-c/archiv")
+        elapsed = time.monotonic() - started
+        assert proxy.stalled.is_set()
+        assert stalled.exit_code == 1, stalled.output
+        lines = stalled.output.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(
+            "error: s3://news-c/archiv: no answer from the store within 1 s ([publish] "
+            "timeout, 3 tries) while uploading cities/example-town/index.html; run "
+            "'newsletter publish' again to resume; ")
+        assert "run 'newsletter publish' again to resume" in lines[0]
+        assert "uploaded 18 of 26 files (2026/01/example/images/portrait.png, " in lines[0]
+        assert "not uploaded: 8 (cities/example-town/index.html, cities/index.html, " \
+               "cities/newtown/index.html and 5 more)" in lines[0]
+        assert elapsed < 15, elapsed  # three attempts of 1 s each, and their back-off
+        stored = objects(made, "archiv/")
+        assert "index.html" not in stored  # no front page yet
+        assert MANIFEST not in stored
+        assert "2026/01/example/index.html" in stored
+
+        proxy.recover()
+        resumed = run("s3://news-c/archiv")
+        assert resumed.exit_code == 0, resumed.output
+        assert resumed.output.startswith("resuming an interrupted publish")
+        assert "uploaded 8 files" in resumed.output
+        stored = objects(made, "archiv/")
+        assert {k: v for k, v in stored.items() if k != MANIFEST} == tree(ws / "site")
+    finally:
+        proxy.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -58,13 +57,10 @@ def export(list_ref: str, output: Path | None) -> None:
     if output is None:
         count = export_list(mailing_list, sys.stdout)
     else:  # written beside, then renamed: never a half-written export
-        partial = output.with_name(f".{output.name}.partial")
-        try:
-            with partial.open("w", encoding="utf-8", newline="") as handle:
-                count = export_list(mailing_list, handle)
-            os.replace(partial, output)
-        finally:
-            partial.unlink(missing_ok=True)
+        from newsletter.atomic import replacing_text
+
+        with replacing_text(output) as handle:
+            count = export_list(mailing_list, handle)
     click.echo(f"{count} readers", err=True)
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
+from newsletter.atomic import write_atomic
 from newsletter.digests import FileDigests
 from newsletter.images.names import ImageProblem, output_format, published_name
 
@@ -112,12 +111,6 @@ class ImageCache:
             # The data first, its description last: a description is only there for whole data.
             for name, content in ((f"{key}.bin", result.data),
                                   (f"{key}.json", json.dumps(meta).encode())):
-                handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".")
-                try:
-                    with os.fdopen(handle, "wb") as out:
-                        out.write(content)
-                    os.replace(temporary, self.folder / name)
-                finally:
-                    Path(temporary).unlink(missing_ok=True)
+                write_atomic(self.folder / name, content)
         except OSError:
             return

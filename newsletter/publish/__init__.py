@@ -137,23 +137,41 @@ def _publish(remote: Remote, target: Target, files: dict[str, LocalFile],
         report.stale = gone
     if options.dry_run:
         return report
+    done: list[str] = []  # what reached the target, in order
     try:
         _apply(remote, target, files, believed, there, record_path, base_url, report,
-               options, progress)
+               options, progress, done)
     except PublishError as exc:
-        if exc.exit_code == 1:
-            raise
+        if len(done) == len(report.uploaded) and exc.exit_code == 1:
+            raise  # every file is up (or, for git, the push itself failed: it says so)
         # Something went up already: what did is recorded, and the next run resumes.
-        raise PublishError(f"{exc.message}; what went up is recorded: run 'newsletter "
-                           "publish' again to resume", partial=True) from exc
+        again = "" if exc.exit_code == 1 else ("; what went up is recorded: run 'newsletter "
+                                               "publish' again to resume")
+        progress_made = f"; {_progress(report.uploaded, done)}" if report.uploaded else ""
+        raise PublishError(f"{exc.message}{again}{progress_made}", partial=True) from exc
     return report
+
+
+def _progress(planned: Sequence[str], done: Sequence[str]) -> str:
+    """How far the uploads got, naming the first few files on each side."""
+    left = planned[len(done):]
+    return (f"uploaded {len(done)} of {len(planned)} file{'s' if len(planned) != 1 else ''}"
+            f"{_names(done)}, not uploaded: {len(left)}{_names(left)}")
+
+
+def _names(relatives: Sequence[str], shown: int = 3) -> str:
+    if not relatives:
+        return ""
+    more = f" and {len(relatives) - shown} more" if len(relatives) > shown else ""
+    return f" ({', '.join(relatives[:shown])}{more})"
 
 
 def _apply(remote: Remote, target: Target, files: dict[str, LocalFile],
            believed: dict[str, str], there: Record | None, record_path: Path, base_url: str,
-           report: PublishReport,
-           options: PublishOptions, progress: Callable[[int], None] | None) -> None:
-    """The changes, in order; the local record durable after each step."""
+           report: PublishReport, options: PublishOptions,
+           progress: Callable[[int], None] | None, done: list[str]) -> None:
+    """The changes, in order; the local record durable after each step; ``done`` grows by
+    each batch that reached the target."""
     state = Record(base_url, dict(believed), complete=False, target=target.url)
     records.save(record_path, state)
     for batch in _batches(report.uploaded, files, whole=remote.whole_batches):
@@ -166,6 +184,7 @@ def _apply(remote: Remote, target: Target, files: dict[str, LocalFile],
                                "again to resume", partial=True) from exc
         state.files.update({r: files[r].sha256 for r in batch})
         records.save(record_path, state)
+        done += batch
         if progress:
             progress(len(batch))
     if report.removed:
@@ -240,8 +259,12 @@ def open_remote(target: Target, config: Config, site: Path, *, timeout: float) -
     if target.scheme in ("git+ssh", "git+file"):
         from newsletter.publish.git import GitRemote
 
+        chosen = settings.get("git_timeout")
+        git_timeout = 600.0 if chosen is None else float(chosen)
+        if git_timeout <= 0:
+            raise ConfigError(f"[publish] git_timeout must be positive, not {git_timeout:g}")
         return GitRemote(target, Places(config.root).publish_checkout(target.key),
-                         ssh_config=ssh_file, timeout=timeout)
+                         ssh_config=ssh_file, timeout=timeout, git_timeout=git_timeout)
     from newsletter.publish.s3 import S3Remote
 
     return S3Remote(target, endpoint=settings.get("endpoint"), region=settings.get("region"),

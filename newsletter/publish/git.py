@@ -6,13 +6,24 @@ site's changes go into it and up as one commit, so readers (and the pages host) 
 site or the new one, never a mix. Files not put there by ``publish`` (a ``CNAME``, a
 ``.nojekyll``) are left alone. A push refused because the branch moved meanwhile is reported;
 the next run starts again from what the remote then holds.
+
+Every git command runs in a process group of its own with a time limit (``[publish]
+git_timeout``): a remote that takes the connection and never answers ends the publish with
+one line, and the whole group (git, ssh, a hook) is killed. (A publish itself killed with
+``kill -9`` leaves its git to end as git ends, the push landing or not.) A publish killed
+between its commit and its push leaves that commit unpushed in the working copy; the next
+run resets the copy to the branch as the remote has it, finds the same files missing there,
+and commits and pushes them again. Lock files a killed git left in the working copy are
+removed first (the workspace's publish lock says no other publish is using it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,11 +40,12 @@ class GitRemote(WritesEach):
     whole_batches = True
 
     def __init__(self, target: Target, checkout: Path, *, ssh_config: Path | None,
-                 timeout: float) -> None:
+                 timeout: float, git_timeout: float = 600) -> None:
         if shutil.which("git") is None:
             raise PublishError(f"{target.url}: the 'git' command is not installed")
         self.target = target
         self.checkout = checkout
+        self.git_timeout = git_timeout
         self.ssh: Ssh | None = None
         self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
                     "GIT_AUTHOR_NAME": os.environ.get("GIT_AUTHOR_NAME", "newsletter publish"),
@@ -52,10 +64,24 @@ class GitRemote(WritesEach):
         self._prepare()
 
     def _git(self, *args: str, what: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        # Our own argument list, no shell; "git" from PATH as the user runs it.
-        done = subprocess.run(["git", "-C", str(self.checkout), *args],  # noqa: S603, S607
-                              env=self.env,
-                              capture_output=True, text=True, check=False)
+        # Our own argument list, no shell; "git" from PATH as the user runs it. A session of
+        # its own: on a timeout the whole group goes (git, its ssh, a remote hook's children).
+        command = ["git", "-C", str(self.checkout), *args]
+        process = subprocess.Popen(command, env=self.env,  # noqa: S603
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            stdout, stderr = process.communicate(timeout=self.git_timeout)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            raise PublishError(f"{self.target.url}: {what} got no answer within "
+                               f"{self.git_timeout:g} s ([publish] git_timeout); the branch "
+                               "there holds a whole site, the old one or the new one: run "
+                               "'newsletter publish' again", partial=True) from None
+        except BaseException:  # Ctrl-C: git is in its own session and did not get it
+            _kill(process)
+            raise
+        done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
         if check and done.returncode != 0:
             raise self._complaint(done.stderr, what)
         return done
@@ -75,6 +101,7 @@ class GitRemote(WritesEach):
     def _prepare(self) -> None:
         """The working copy, reset to the remote branch (or empty for a new branch)."""
         self.checkout.mkdir(parents=True, exist_ok=True)
+        _drop_stale_locks(self.checkout / ".git")
         if not (self.checkout / ".git").is_dir():
             self._git("init", "-q", what="preparing the working copy")
         branch = self.target.branch
@@ -135,3 +162,23 @@ class GitRemote(WritesEach):
     def close(self) -> None:
         if self.ssh is not None:
             self.ssh.close()
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    """End ``process`` and everything it started in its session."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        process.communicate(timeout=5)
+    except subprocess.TimeoutExpired:  # a descendant that left the group holds the pipes
+        process.kill()
+        process.wait()
+
+
+def _drop_stale_locks(folder: Path) -> None:
+    """Remove the ``*.lock`` files a git killed mid-command left (``index.lock`` would stop
+    every later command): the publish lock is held, so no git of ours is running here."""
+    if not folder.is_dir():
+        return
+    for lock in [*folder.glob("*.lock"), *(folder / "refs").rglob("*.lock")]:
+        lock.unlink(missing_ok=True)

@@ -10,11 +10,11 @@ whole; it lets a second machine publish incrementally too, and tells whose site 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsletter.atomic import write_atomic
 from newsletter.errors import NewsletterError, shown_path
 
 MANIFEST = ".newsletter-publish.json"
@@ -76,9 +76,4 @@ def load(path: Path) -> Record | None:
 def save(path: Path, record: Record) -> None:
     """Replace the local record in one step (durable before the next batch goes up)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "wb") as file:
-        file.write(record.to_bytes())
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temp, path)
+    write_atomic(path, record.to_bytes())

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from newsletter.atomic import write_atomic
 from newsletter.errors import PublishError
 from newsletter.publish.site import LocalFile
 from newsletter.publish.target import Target
@@ -70,6 +69,11 @@ def disk_problem(exc: OSError, where: str) -> PublishError:
         return PublishError(f"{where}: the target's disk is full ({exc.strerror}); the site "
                             "there is still whole (old front page); free space and run "
                             "'newsletter publish' again", partial=True)
+    if exc.errno == errno.EFBIG:
+        return PublishError(f"{where}: the target refused a file this large ({exc.strerror}: "
+                            "a file-size limit or quota); the site there is still whole (old "
+                            "front page); raise the limit and run 'newsletter publish' again",
+                            partial=True)
     return PublishError(f"{where}: {exc.strerror or exc}; run 'newsletter publish' again to "
                         "resume", partial=True)
 
@@ -118,18 +122,7 @@ class FolderRemote(WritesEach):
         target = self._path(relative)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=UPLOADING,
-                                            dir=target.parent)
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.chmod(temp, 0o644)
-                os.replace(temp, target)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            write_atomic(target, data, mode=0o644, suffix=UPLOADING)  # the web server reads it
         except OSError as exc:
             raise disk_problem(exc, f"{self.url}: {relative}") from exc
 

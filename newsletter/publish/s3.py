@@ -18,6 +18,7 @@ from newsletter.publish.remote import believed_differing
 from newsletter.publish.site import LocalFile
 from newsletter.publish.target import Target
 
+_TRIES = 3  # each request, before it counts as failed (botocore's standard retries)
 _DENIED = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
            "InvalidToken", "403")
 
@@ -35,16 +36,24 @@ class S3Remote:
             raise PublishError(f"{target.url}: S3 targets need boto3: pip install "
                                "'newsletter[s3]'") from exc
         self.target = target
+        self.timeout = timeout
         self.bucket = target.host
         self.prefix = f"{target.path}/" if target.path else ""
         config = Config(connect_timeout=timeout, read_timeout=timeout,
-                        retries={"max_attempts": 3, "mode": "standard"})
+                        retries={"max_attempts": _TRIES, "mode": "standard"})
         self.client: Any = boto3.client("s3", endpoint_url=endpoint or None,
                                         region_name=region or None, config=config)
         self._etags = self._list()
 
     def _fail(self, exc: Exception, what: str) -> PublishError:
-        from botocore.exceptions import ClientError, NoCredentialsError
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            ReadTimeoutError,
+        )
 
         where = self.target.url
         if isinstance(exc, NoCredentialsError):
@@ -63,6 +72,14 @@ class S3Remote:
                                     "site there is still whole: run again once there is room",
                                     partial=True)
             return PublishError(f"{where}: {what} failed ({code or exc})", partial=True)
+        if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
+            return PublishError(f"{where}: no answer from the store within {self.timeout:g} s "
+                                f"([publish] timeout, {_TRIES} tries) while {what}; run "
+                                "'newsletter publish' again to resume", partial=True)
+        if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
+            return PublishError(f"{where}: the connection to the store failed while {what} "
+                                f"({_TRIES} tries); run 'newsletter publish' again to resume",
+                                partial=True)
         return PublishError(f"{where}: {what} failed ({type(exc).__name__}: {exc}); run "
                             "'newsletter publish' again to resume", partial=True)
 

@@ -11,6 +11,7 @@ one (the ``posix-rename`` extension), so a reader never gets half a file.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import posixpath
 import socket
@@ -37,6 +38,10 @@ class SftpRemote(WritesEach):
         self.target = target
         self.root = target.remote_path
         settings = _settings(target, ssh_config)
+        # paramiko's transport thread logs what it then raises (with a traceback, on stderr
+        # when nothing handles its logger): the error that matters reaches us as one line.
+        logging.getLogger("paramiko").addHandler(logging.NullHandler())
+        logging.getLogger("paramiko").propagate = False
         self.client = paramiko.SSHClient()
         try:
             self.client.load_system_host_keys()
@@ -68,6 +73,11 @@ class SftpRemote(WritesEach):
             raise PublishError(f"{target.url}: the server's host key has CHANGED: check with "
                                "the host before publishing") from exc
         except paramiko.SSHException as exc:
+            transport = self.client.get_transport()
+            if transport is None or transport.host_key is None:  # no key exchange done
+                raise PublishError(f"{target.url}: no answer from the SSH server within "
+                                   f"{timeout:g} s (timed out, or it does not speak SSH); "
+                                   "run 'newsletter publish' again", partial=True) from exc
             if "not found in known_hosts" in str(exc):
                 raise PublishError(f"{target.url}: the server's host key is not known: check "
                                    f"it and accept it once with 'ssh {target.ssh_host}'") from exc

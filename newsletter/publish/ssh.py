@@ -26,6 +26,9 @@ class Ssh:
             raise PublishError(f"{target.url}: the 'ssh' command is not installed "
                                "(Debian: apt-get install openssh-client)")
         self.target = target
+        # ssh bounds the connection and the greeting itself (ConnectTimeout); this bounds
+        # what it does not: a ProxyCommand or ProxyJump that hangs, a login that stalls.
+        self.login_limit = 3 * timeout
         self._control = tempfile.mkdtemp(prefix="nl-ssh-")
         base = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, int(timeout))}",
                 "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=2",
@@ -43,10 +46,16 @@ class Ssh:
         # stderr into a file, not a pipe: the master lives on in the background and would
         # hold a pipe open.
         with tempfile.TemporaryFile() as errors:
-            done = subprocess.run([*self._master,  # noqa: S603  (no shell)
-                                   "-N", "-f", self.target.ssh_host],
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=errors, check=False)
+            try:
+                done = subprocess.run([*self._master,  # noqa: S603  (no shell)
+                                       "-N", "-f", self.target.ssh_host],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=errors, check=False, timeout=self.login_limit)
+            except subprocess.TimeoutExpired:
+                self.close()
+                raise PublishError(f"{self.target.url}: no answer while logging in (timed "
+                                   f"out after {self.login_limit:g} s); run 'newsletter "
+                                   "publish' again", partial=True) from None
             if done.returncode != 0:
                 errors.seek(0)
                 self.close()
