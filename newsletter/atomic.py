@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TextIO
@@ -27,25 +27,46 @@ def replacing(path: Path, *, mode: int | None = None, suffix: str = TEMPORARY
               ) -> Iterator[IO[bytes]]:
     """A binary file to write that replaces ``path`` whole when the ``with`` block ends
     without an error. The temporary file is named ``.<name>.<random><suffix>`` beside
-    ``path``; ``mode`` is the new file's permissions (default: those of the file it replaces,
-    else ``0o644``)."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    ``path``, and is the file's ``name``: a check can read back what was written before it
+    replaces ``path`` (flush first). ``mode`` is the new file's permissions (default: those
+    of the file it replaces, else what ``open`` gives a new file: ``0o666`` less the
+    umask)."""
+    if mode is None:
+        with contextlib.suppress(FileNotFoundError):
+            mode = path.stat().st_mode & 0o7777  # a private file stays private
+    handle, name = _create(path, suffix, mode)
     try:
-        with os.fdopen(handle, "wb") as out:
+        # The opener hands over the descriptor made here, so that ``name`` is the path.
+        with open(name, "wb", opener=lambda _path, _flags: handle) as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
-        if mode is None:
-            try:
-                mode = path.stat().st_mode & 0o7777  # a private file stays private
-            except FileNotFoundError:
-                mode = 0o644
-        os.chmod(name, mode)
         os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
     sync_folder(path.parent)
+
+
+def _create(path: Path, suffix: str, mode: int | None) -> tuple[int, str]:
+    """A new empty file beside ``path``, open for writing, with ``mode`` before a byte is in
+    it (None: as ``open`` makes a file, the umask applied)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        name = str(path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}"))
+        try:
+            handle = os.open(name, flags, 0o666 if mode is None else 0o600)
+        except FileExistsError:  # another writer's temporary file: draw again
+            continue
+        if mode is not None:
+            try:
+                os.fchmod(handle, mode)
+            except BaseException:
+                os.close(handle)
+                Path(name).unlink(missing_ok=True)
+                raise
+        return handle, name
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 @contextlib.contextmanager

@@ -4,7 +4,6 @@ sections an edition lacks a translation of, and the images as they will be publi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import lxml.html
@@ -13,6 +12,7 @@ from newsletter.config import DEFAULT_LIMITS, Config, Limits
 from newsletter.content import Issue
 from newsletter.drift import Stale, stale
 from newsletter.errors import ValidationError, shown_path
+from newsletter.findings import Finding
 from newsletter.identity import identity
 from newsletter.images import ImageCache
 from newsletter.invisible import find_invisible
@@ -28,15 +28,6 @@ from newsletter.workspace import Workspace
 
 GMAIL_CLIP = 102 * 1024  # Gmail clips a message's HTML beyond about 102 KB (as sent)
 WARN_FROM = 90 * 1024
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: str  # "error", "warning" or "info"
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.level}: {self.message}"
 
 
 def check_issue(workspace: Workspace, issue: Issue,

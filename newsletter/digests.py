@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
+
+from newsletter.atomic import write_atomic
 
 _RACY_NS = 2_000_000_000
 
@@ -52,13 +52,7 @@ class FileDigests:
             return
         try:
             self.store.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.store.parent, prefix=".")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump(self._known, out)
-                os.replace(temporary, self.store)
-            finally:
-                Path(temporary).unlink(missing_ok=True)
+            write_atomic(self.store, json.dumps(self._known).encode("utf-8"))
         except OSError:
             return
         self._changed = False

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 
 from newsletter.config import Config
+from newsletter.findings import Finding, Level
 
 _RESERVED = ("example.com", "example.net", "example.org", "example", "test", "invalid",
              "localhost")
@@ -28,16 +28,15 @@ CONSEQUENCE = ("for a bulk sender, Outlook.com rejects such mail (550 5.7.515), 
                "rejects it (550 5.7.26) or files it as spam, Yahoo files it as spam")
 
 
-@dataclass(frozen=True)
-class DnsFinding:
-    level: str  # "ok", "warning" or "error"
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.level}: DNS: {self.message}"
+TOPIC = "DNS"  # what every finding here is about: "warning: DNS: SPF: ..."
 
 
-def preflight(config: Config) -> list[DnsFinding]:
+def _found(level: Level, message: str) -> Finding:
+    """A finding about the domain's DNS records."""
+    return Finding(level, message, TOPIC)
+
+
+def preflight(config: Config) -> list[Finding]:
     """What ``send`` says before the first reader: the findings that are not ok (nothing for
     a domain reserved for examples, which cannot be a real sender)."""
     if reserved(_domain(config)):
@@ -50,27 +49,27 @@ def _domain(config: Config) -> str:
     return sender.rpartition("@")[2].rstrip(".")
 
 
-def check_dns(config: Config) -> list[DnsFinding]:
+def check_dns(config: Config) -> list[Finding]:
     """SPF, DKIM and DMARC of the sender's domain; each a finding in plain words."""
     sender = parseaddr(str(config.newsletter.sender))[1].lower()
     domain = _domain(config)
     return_path = str(config.section("smtp").get("return_path") or sender)
     envelope = return_path.rpartition("@")[2].lower().rstrip(".")
     if reserved(domain):
-        return [DnsFinding("warning", f"{domain} is reserved for examples and tests "
-                                      "(RFC 2606): not looked up")]
+        return [_found("warning", f"{domain} is reserved for examples and tests "
+                                  "(RFC 2606): not looked up")]
     try:
         lookup = _Lookup(config)
         findings = [_spf(lookup, envelope, domain), _dkim(lookup, config, domain),
                     _dmarc(lookup, domain)]
     except _Unreachable as exc:
-        return [DnsFinding("warning", f"cannot look up the records of {domain} ({exc}): "
-                                      "not checked")]
+        return [_found("warning", f"cannot look up the records of {domain} ({exc}): "
+                                  "not checked")]
     if any(f.level == "error" for f in findings):
-        findings.append(DnsFinding("error", f"{RULES}: {CONSEQUENCE}"))
+        findings.append(_found("error", f"{RULES}: {CONSEQUENCE}"))
     elif all(f.level == "ok" for f in findings):
-        findings.append(DnsFinding("ok", f"{domain} meets what Gmail, Yahoo and Outlook.com "
-                                         "require of bulk senders (SPF, DKIM, DMARC)"))
+        findings.append(_found("ok", f"{domain} meets what Gmail, Yahoo and Outlook.com "
+                                     "require of bulk senders (SPF, DKIM, DMARC)"))
     return findings
 
 
@@ -139,82 +138,82 @@ class _Lookup:
         return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
 
 
-def _spf(lookup: _Lookup, envelope: str, domain: str) -> DnsFinding:
+def _spf(lookup: _Lookup, envelope: str, domain: str) -> Finding:
     records = [r for r in lookup.txt(envelope) if r.lower().split(" ", 1)[0] == "v=spf1"]
     if not records:
-        return DnsFinding("error", f"SPF: {envelope} publishes no SPF record (TXT v=spf1): "
-                                   "no receiver can tell that your relay may send for it")
+        return _found("error", f"SPF: {envelope} publishes no SPF record (TXT v=spf1): "
+                               "no receiver can tell that your relay may send for it")
     if len(records) > 1:
-        return DnsFinding("error", f"SPF: {envelope} publishes {len(records)} SPF records; "
-                                   "receivers treat that as a permanent error (RFC 7208 4.5)")
+        return _found("error", f"SPF: {envelope} publishes {len(records)} SPF records; "
+                               "receivers treat that as a permanent error (RFC 7208 4.5)")
     record = records[0]
     terms = record.lower().split()
     if "+all" in terms or "all" in terms:
-        return DnsFinding("error", f"SPF: {record!r} lets every server on the internet send "
-                                   f"for {envelope} (+all)")
+        return _found("error", f"SPF: {record!r} lets every server on the internet send "
+                               f"for {envelope} (+all)")
     align = "" if _organisation(envelope) == _organisation(domain) else (
         f"; it is for {envelope}, not the From domain {domain}: it does not count for DMARC, "
         "so DKIM must pass")
     if not any(term in ("-all", "~all") for term in terms) and not any(
             term.startswith("redirect=") for term in terms):
-        return DnsFinding("warning", f"SPF: {record!r} ends without -all or ~all: servers "
-                                     f"that are not listed are neither allowed nor refused{align}")
-    return DnsFinding("warning" if align else "ok", f"SPF: {record!r}{align} (whether it "
-                      "lists your relay's address is for the relay's documentation to say)")
+        return _found("warning", f"SPF: {record!r} ends without -all or ~all: servers "
+                                 f"that are not listed are neither allowed nor refused{align}")
+    return _found("warning" if align else "ok", f"SPF: {record!r}{align} (whether it "
+                  "lists your relay's address is for the relay's documentation to say)")
 
 
-def _dkim(lookup: _Lookup, config: Config, domain: str) -> DnsFinding:
+def _dkim(lookup: _Lookup, config: Config, domain: str) -> Finding:
     signing = config.section("dkim")
     selector = signing.get("selector") or config.section("dns").get("dkim_selector")
     if not selector:
-        return DnsFinding("warning", "DKIM: not checked: no [dkim] key here and no "
-                                     "[dns] dkim_selector naming the selector your relay "
-                                     "signs with")
+        return _found("warning", "DKIM: not checked: no [dkim] key here and no "
+                                 "[dns] dkim_selector naming the selector your relay "
+                                 "signs with")
     key_domain = str(signing.get("domain") or domain).lower()
     name = f"{selector}._domainkey.{key_domain}"
     records = [r for r in lookup.txt(name) if "p=" in r]
     if not records:
-        return DnsFinding("error", f"DKIM: no key published at {name}: every signature "
-                                   "fails to verify")
+        return _found("error", f"DKIM: no key published at {name}: every signature "
+                               "fails to verify")
     tags = dict(_tag(part) for part in records[0].split(";") if "=" in part)
     published = "".join(tags.get("p", "").split())
     if not published:
-        return DnsFinding("error", f"DKIM: the key at {name} is revoked (empty p=)")
+        return _found("error", f"DKIM: the key at {name} is revoked (empty p=)")
     align = "" if _organisation(key_domain) == _organisation(domain) else (
         f"; it signs for {key_domain}, not the From domain {domain}: it does not count for "
         "DMARC")
     if signing.get("key_file"):
         mine = _public_key(config, str(signing.key_file))
         if mine != published:
-            return DnsFinding("error", f"DKIM: the key published at {name} is not the public "
-                                       f"half of dkim.key_file {signing.key_file}: every "
-                                       "signature fails to verify")
-        return DnsFinding("warning" if align else "ok",
-                          f"DKIM: {name} publishes the public half of dkim.key_file{align}")
-    return DnsFinding("warning" if align else "ok", f"DKIM: {name} publishes a key (the relay "
-                      f"holds the private half; whether they match, only a signed message "
-                      f"shows){align}")
+            return _found("error", f"DKIM: the key published at {name} is not the public "
+                                   f"half of dkim.key_file {signing.key_file}: every "
+                                   "signature fails to verify")
+        return _found("warning" if align else "ok",
+                      f"DKIM: {name} publishes the public half of dkim.key_file{align}")
+    return _found("warning" if align else "ok", f"DKIM: {name} publishes a key (the relay "
+                  f"holds the private half; whether they match, only a signed message "
+                  f"shows){align}")
 
 
-def _dmarc(lookup: _Lookup, domain: str) -> DnsFinding:
+def _dmarc(lookup: _Lookup, domain: str) -> Finding:
     for name in dict.fromkeys((f"_dmarc.{domain}", f"_dmarc.{_organisation(domain)}")):
         records = [r for r in lookup.txt(name) if r.replace(" ", "").lower()
                    .startswith("v=dmarc1")]
         if len(records) > 1:
-            return DnsFinding("error", f"DMARC: {name} publishes {len(records)} records; "
-                                       "receivers then ignore them all (RFC 7489 6.6.3)")
+            return _found("error", f"DMARC: {name} publishes {len(records)} records; "
+                                   "receivers then ignore them all (RFC 7489 6.6.3)")
         if records:
             tags = dict(_tag(part) for part in records[0].split(";") if "=" in part)
             policy = tags.get("p", "").lower()
             if policy not in ("none", "quarantine", "reject"):
-                return DnsFinding("error", f"DMARC: {records[0]!r} at {name} has no valid p= "
-                                           "(none, quarantine or reject)")
+                return _found("error", f"DMARC: {records[0]!r} at {name} has no valid p= "
+                                       "(none, quarantine or reject)")
             meaning = {"none": "reports only", "quarantine": "failing mail goes to spam",
                        "reject": "failing mail is refused"}[policy]
-            return DnsFinding("ok", f"DMARC: {records[0]!r} at {name}: p={policy} "
-                                    f"({meaning})")
-    return DnsFinding("error", f"DMARC: no record at _dmarc.{domain} (TXT v=DMARC1; p=none "
-                               "is the least that counts)")
+            return _found("ok", f"DMARC: {records[0]!r} at {name}: p={policy} "
+                                f"({meaning})")
+    return _found("error", f"DMARC: no record at _dmarc.{domain} (TXT v=DMARC1; p=none "
+                           "is the least that counts)")
 
 
 def _tag(part: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ web page, archive page, feed entry and the service's pages all ask ``identity()`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,10 +56,16 @@ class Identity:
         return self.untranslated.replace("{language}", name)
 
 
+_NAMED = re.compile(r"([\w-]+)=(.+?)(?=\s+[\w-]+=|\s*$)")  # tag=name, up to the next tag
+
+
 def _language_name(names: str, tag: str) -> str:
-    """``names`` is "de=Deutsch en=Englisch ..." from labels.py; else the tag itself."""
-    table = dict(item.split("=", 1) for item in names.split())
-    return table.get(tag.lower(), table.get(tag.split("-")[0].lower(), tag))
+    """The name of ``tag``'s language in ``names`` ("de=Deutsch zh-Hant=Chinesisch
+    (traditionell) ..." from labels.py; a name may hold spaces), by ``tags.fallback``:
+    Traditional Chinese is never named as Simplified; else the tag itself."""
+    table = dict(_NAMED.findall(names))
+    found = fallback(tag, table)
+    return tag if found is None else table[found]
 
 
 def _table(config: Config, language: str) -> Record | None:

@@ -18,7 +18,8 @@ LABELS: dict[str, dict[str, str]] = {
         "language_name": "Deutsch", "font_family": _LATIN,
         "months": "Januar Februar März April Mai Juni Juli August September Oktober "
                   "November Dezember",
-        "language_names": "de=Deutsch zh=Chinesisch en=Englisch",
+        "language_names": "de=Deutsch zh=Chinesisch zh-Hant=Chinesisch (traditionell) "
+                          "en=Englisch",
         "untranslated": "Dieser Abschnitt liegt nur auf {language} vor.",
         "privacy": "Datenschutz",
         "welcome_subject": "Ihr Abonnement ist bestätigt: {name}",
@@ -38,7 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
         "font_family": _LATIN,
         "months": "January February March April May June July August September October "
                   "November December",
-        "language_names": "de=German zh=Chinese en=English",
+        "language_names": "de=German zh=Chinese zh-Hant=Traditional Chinese en=English",
         "untranslated": "This section is available in {language} only.",
         "privacy": "Privacy",
         "welcome_subject": "Your subscription is confirmed: {name}",
@@ -57,7 +58,7 @@ LABELS: dict[str, dict[str, str]] = {
         "font_family": "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', "
                        "'Noto Sans CJK SC', sans-serif",
         "months": "1月 2月 3月 4月 5月 6月 7月 8月 9月 10月 11月 12月",
-        "language_names": "de=德文 zh=中文 en=英文",
+        "language_names": "de=德文 zh=中文 zh-Hant=繁体中文 en=英文",
         "untranslated": "本节仅有{language}版。",
         "privacy": "隐私政策",
         "welcome_subject": "订阅成功：{name}",
@@ -72,7 +73,7 @@ LABELS["zh-hant"] = LABELS["zh"] | {
     "web_version": "在瀏覽器中查看", "unsubscribe": "取消訂閱", "read_more": "閱讀更多",
     "imprint": "版本資訊", "contact": "聯絡", "interview_by": "採訪者", "speakers": "發言人",
     "new_member": "新成員", "why": "發布方：{publisher}", "photo": "圖片",
-    "language_name": "中文（繁體）", "language_names": "de=德文 zh=中文 en=英文",
+    "language_name": "中文（繁體）", "language_names": "de=德文 zh=中文 zh-Hant=繁體中文 en=英文",
     "untranslated": "本節僅有{language}版。", "privacy": "隱私政策",
     "font_family": "'PingFang TC', 'Microsoft JhengHei', 'Noto Sans CJK TC', sans-serif",
 }

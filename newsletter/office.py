@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
+from newsletter.atomic import replacing_text
 from newsletter.config import database_url_near
 from newsletter.errors import Problem, SubscriberError, ValidationError
 from newsletter.record import ALL_LISTS, Event, Record
@@ -42,37 +43,33 @@ def import_list(source: Path, out: Path, *, sheet: str | None = None) -> Importe
     if out.suffix.lower() != ".csv":
         raise SubscriberError("the output must be a .csv file (subscribers/NAME.csv)", path=out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.stem}.partial.csv")
     origin = {1: 0}  # line in the canonical file -> line in the source
     problems: list[Problem] = []
-    try:
-        with open_table(source, shown, sheet=sheet) as table, \
-                partial.open("w", encoding="utf-8", newline="") as handle:
-            notes = tuple(table.notes)
-            origin[1] = table.header_line
-            line = _write_row(handle, list(table.columns), 1)
-            rows = 0
-            for item in table.rows():
-                if isinstance(item, Problem):
-                    problems.append(item)
-                    continue
-                origin[line] = item[0]
-                line = _write_row(handle, item[1], line)
-                rows += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        report = check_list(partial)
+    # The rows are checked in the written file, as ``send`` will read it, before it replaces
+    # ``out``; an error (a bad row, a full disk) removes it and leaves ``out`` as it was.
+    with open_table(source, shown, sheet=sheet) as table, \
+            replacing_text(out, suffix=".csv") as handle:
+        notes = tuple(table.notes)
+        origin[1] = table.header_line
+        line = _write_row(handle, list(table.columns), 1)
+        rows = 0
+        for item in table.rows():
+            if isinstance(item, Problem):
+                problems.append(item)
+                continue
+            origin[line] = item[0]
+            line = _write_row(handle, item[1], line)
+            rows += 1
+        handle.flush()
+        report = check_list(Path(handle.name))
         problems += [Problem(shown, origin.get(p.line or 0, p.line), p.message)
                      for p in report.problems]
         if problems:
             raise ValidationError(problems)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
     return Imported(rows, notes)
 
 
-def _write_row(handle: io.TextIOBase, cells: list[str], line: int) -> int:
+def _write_row(handle: TextIO, cells: list[str], line: int) -> int:
     """Write one CSV row; the line the next row starts on (a quoted value may hold breaks)."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(cells)

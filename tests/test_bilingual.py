@@ -176,6 +176,23 @@ def test_prefix_spacing(tmp_path: Path, prefix: str, expected: str) -> None:
     assert identity(load_config(tmp_path), "de").prefixed("Betreff") == expected
 
 
+@pytest.mark.parametrize(("edition", "source", "expected"), [
+    ("zh", "de", "本节仅有德文版。"), ("zh", "zh-TW", "本节仅有繁体中文版。"),
+    ("zh-Hant", "zh-Hant", "本節僅有繁體中文版。"), ("zh-TW", "de-AT", "本節僅有德文版。"),
+    ("de", "zh-HK", "Dieser Abschnitt liegt nur auf Chinesisch (traditionell) vor."),
+    ("de", "zh-Hans-CN", "Dieser Abschnitt liegt nur auf Chinesisch vor."),
+    ("en", "ZH_tw", "This section is available in Traditional Chinese only."),
+    ("en", "en-GB", "This section is available in English only."),
+    ("en", "fr", "This section is available in fr only.")])  # no name: the tag itself
+def test_the_untranslated_note_names_traditional_chinese_as_such(
+        tmp_path: Path, edition: str, source: str, expected: str) -> None:
+    (tmp_path / "newsletter.toml").write_text(
+        '[newsletter]\nname = "N"\npublisher = "P"\nsender = "N <n@example.org>"\n'
+        'language = "de"\n[archive]\nbase_url = "https://example.org/"\n'
+        '[footer]\naddress = "A"\n', encoding="utf-8")
+    assert identity(load_config(tmp_path), edition).untranslated_note(source) == expected
+
+
 def test_translations_in_newsletter_toml_are_checked_with_path_and_line(
         isa_workspace: Path, invoke: Invoke) -> None:
     config = Path("newsletter.toml")

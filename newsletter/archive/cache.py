@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import newsletter
+from newsletter.atomic import write_atomic
 from newsletter.places import Places
 
 CACHE_FILE = ".archive-cache.json"
@@ -119,9 +119,7 @@ def _replace(path: Path, text: str) -> None:
             return
     except OSError:
         pass
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    os.replace(temp, path)
+    write_atomic(path, data)
 
 
 def save_origin(out: Path, root: Path) -> None:

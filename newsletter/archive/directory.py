@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from newsletter.archive.mentions import CityTable, name_key, slug
 from newsletter.archive.pages import CSP, Site, quote_path
 from newsletter.archive.search import search_box
+from newsletter.atomic import write_atomic
 from newsletter.render import BUILTIN_TEMPLATES, Templates
 from newsletter.tags import pick
 
@@ -141,9 +141,7 @@ def save_keys(out: Path, pages: Sequence[Page]) -> None:
     path = out / KEYS
     text = json.dumps({page.path: page.key for page in pages}, sort_keys=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
+    write_atomic(path, text.encode("utf-8"))
 
 
 def _load_keys(out: Path) -> dict[str, str]:

@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.atomic import write_atomic
+
 BUNDLE = "pagefind"  # the bundles' folder in the site
 LISTING = "bundles.json"  # in BUNDLE: the bundles, newest year first, with their languages
 STAMP = ".archive-cache/search.json"  # per bundle: the digest of the pages it was built from
@@ -213,9 +215,7 @@ def _write_json(path: Path, data: object) -> None:
     except OSError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(text)
-    os.replace(temp, path)
+    write_atomic(path, text)
 
 
 def _remove_leftovers(out: Path) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from newsletter.atomic import write_atomic
 from newsletter.errors import NewsletterError
 
 
@@ -37,16 +36,8 @@ class Writer:
         except OSError:
             pass  # not there yet (or unreadable): write it
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename: a reader never sees half a page.
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.chmod(temp, 0o644)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        # A reader never sees half a page; every page is readable by the web server.
+        write_atomic(target, data, mode=0o644)
         self.written.append(relative)
 
     def keep(self, relatives: Iterable[str]) -> None:

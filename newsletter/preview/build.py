@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from newsletter import personal
-from newsletter.check import Finding, check_output
+from newsletter.check import check_output
 from newsletter.content import Issue
 from newsletter.delivery.compose import personal_values
 from newsletter.errors import NewsletterError
+from newsletter.findings import Finding
 from newsletter.layout import match
 from newsletter.preview.words import ui_language, words
 from newsletter.render import RenderedIssue

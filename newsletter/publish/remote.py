@@ -47,7 +47,8 @@ class Remote(Protocol):
 
 
 class WritesEach:
-    """A target that takes a batch one file at a time: ``upload`` is ``write`` for each."""
+    """A target that takes a batch one file at a time (folder, git, SFTP, S3): ``upload``
+    is ``write`` for each."""
 
     def write(self, relative: str, data: bytes) -> None:
         raise NotImplementedError

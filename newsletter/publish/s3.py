@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from newsletter.errors import PublishError
-from newsletter.publish.remote import believed_differing
+from newsletter.publish.remote import WritesEach, believed_differing
 from newsletter.publish.site import LocalFile
 from newsletter.publish.target import Target
 
@@ -23,7 +23,7 @@ _DENIED = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Expir
            "InvalidToken", "403")
 
 
-class S3Remote:
+class S3Remote(WritesEach):
     verified = True
     whole_batches = False
 
@@ -121,10 +121,6 @@ class S3Remote:
             elif relative in believed_differing({relative: local}, believed):
                 found.add(relative)  # multipart or encrypted: trust the record
         return found
-
-    def upload(self, files: Sequence[tuple[str, LocalFile]]) -> None:
-        for relative, local in files:
-            self.write(relative, local.path.read_bytes())
 
     def write(self, relative: str, data: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
