@@ -18,11 +18,14 @@ from pathlib import Path
 
 from newsletter.config import ListSpec, database_url_near
 from newsletter.errors import ConfigError, Problem, SubscriberError, ValidationError
+from newsletter.keytable import KeyTable
 from newsletter.places import Places
 from newsletter.record import ALL_LISTS, Record
 from newsletter.subscribers import (
-    INVALID,
+    DUPLICATE,
+    ON_EARLIER_LIST,
     SUPPRESSED,
+    SUPPRESSED_ROW,
     VALID,
     Extras,
     ListReport,
@@ -35,8 +38,6 @@ from newsletter.subscribers import (
     unreadable,
 )
 from newsletter.tabular import LIST_SUFFIXES
-
-ON_EARLIER_LIST = "on_earlier_list"  # the verdict of a reader met on an earlier list of a send
 
 
 def open_record(places: Places) -> Record:
@@ -122,42 +123,44 @@ def walk(lists: Sequence[MailingList], tally: Tally, *, strict: bool = True,
          ) -> Iterator[tuple[MailingList, Subscriber, int]]:
     """The union of ``lists``: each reader to mail once (by normalised address, whatever its
     case), with the first list it is on and its ``key``, counting every row into ``tally``
-    on the way.
+    on the way. Streams: what it keeps per reader is one ``KeyTable`` slot.
 
     ``strict``: a bad row raises ``ValidationError`` (else it is counted and skipped); a list
     that cannot be read on raises ``SubscriberError`` when ``strict``, else is a problem.
     """
-    seen: set[int] = set()
-    for mailing_list in lists:
-        mailing_list.require()
-        given = (extras or {}).get(mailing_list.id)
-        rows = scan(mailing_list.file, given if given is not None else mailing_list.extras())
-        try:
-            for verdict, row, k in rows:
-                tally.rows += 1
-                if isinstance(row, Problem):
-                    tally.invalid += 1
-                    tally.problems.append(row)
-                    if strict:
-                        raise ValidationError([row])
-                    continue
-                if verdict == VALID and k in seen:
-                    verdict = ON_EARLIER_LIST
-                    tally.shared.add(k)
-                if verdict != VALID:
-                    setattr(tally, _FIELD[verdict], getattr(tally, _FIELD[verdict]) + 1)
-                    continue
-                seen.add(k)
-                tally.valid += 1
-                tally.languages[row.language] += 1
-                yield mailing_list, row, k
-        except SubscriberError as exc:
-            if strict:
-                raise
-            tally.problems.append(unreadable(exc, mailing_list.file))
+    seen = KeyTable()
+    languages: dict[str, int] = {}  # plain dict, not Counter: this runs once per reader
+    try:
+        for ordinal, mailing_list in enumerate(lists, start=1):
+            mailing_list.require()
+            given = (extras or {}).get(mailing_list.id)
+            rows = scan(mailing_list.file, given if given is not None else mailing_list.extras(),
+                        seen=seen, ordinal=ordinal)
+            try:
+                for verdict, row, k in rows:
+                    tally.rows += 1
+                    if isinstance(row, Problem):
+                        tally.invalid += 1
+                        tally.problems.append(row)
+                        if strict:
+                            raise ValidationError([row])
+                    elif verdict == VALID:
+                        tally.valid += 1
+                        languages[row.language] = languages.get(row.language, 0) + 1
+                        yield mailing_list, row, k
+                    else:
+                        if verdict == ON_EARLIER_LIST:
+                            tally.shared.add(k)
+                        setattr(tally, _FIELD[verdict], getattr(tally, _FIELD[verdict]) + 1)
+            except SubscriberError as exc:
+                if strict:
+                    raise
+                tally.problems.append(unreadable(exc, mailing_list.file))
+    finally:
+        tally.languages.update(languages)
 
 
-_FIELD = {"duplicate": "duplicates", "suppressed": "suppressed", INVALID: "invalid",
+_FIELD = {DUPLICATE: "duplicates", SUPPRESSED_ROW: "suppressed",
           ON_EARLIER_LIST: "on_earlier_list"}
 
 

@@ -7,34 +7,29 @@ What the workspace adds to a list's rows (addresses stopped by ``suppressed.csv`
 subscription record, the list's confirmed web readers, readers' language choices) comes in
 as ``Extras``: ``newsletter.mailinglist`` gathers them, this module only reads the file.
 
-Memory: rows are read one at a time. To drop duplicates, a set of 64-bit hashes of the
-addresses seen so far is kept (about 60 bytes per distinct address in CPython: some 60 MB for
-a million readers); the suppression list is held the same way.
+Memory: rows are read one at a time. To drop duplicates, the 64-bit hashes of the addresses
+seen so far are kept in a ``KeyTable`` (about 20 bytes per distinct address: some 20 MB for a
+million readers); the suppression list is held as a set of the same hashes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from email_validator import EmailNotValidError, validate_email
-
+from newsletter.addresses import key as key
+from newsletter.addresses import normalise as normalise
 from newsletter.errors import Problem, SubscriberError, ValidationError
+from newsletter.keytable import KeyTable
 from newsletter.schema import line_break
 from newsletter.tabular import open_table
 
 SUPPRESSED = "suppressed.csv"
 MAX_FIELD = 200  # characters: values go into headers and into lines limited to 998 octets
 _FORMULA = ("=", "+", "-", "@")  # a spreadsheet would run these as formulas (CSV injection)
-# An ASCII dot-atom local part (RFC 5322 §3.2.3) of at most 64 octets: valid as it stands,
-# so email-validator (which costs ~10 µs an address) is not needed for it.
-_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 @dataclass(frozen=True)
@@ -88,44 +83,6 @@ class ListReport:
             raise ValidationError(self.problems)
 
 
-def normalise(address: str) -> str:
-    """A validated address in its canonical form; ``ValueError`` with the reason if invalid.
-
-    Non-ASCII local parts (``jürgen@…``) are refused: they need SMTPUTF8 all the way to the
-    reader's mailbox, which many servers still lack. Non-ASCII domains are fine (IDNA).
-    """
-    local, _, domain = address.partition("@")
-    if address.count("@") != 1 or not local:
-        return _validate(address)  # email-validator says what is wrong
-    # Checking a domain (IDNA, UTS-46) is most of the work and a list has few distinct
-    # domains: check each one once, and the local part against a short stand-in domain.
-    ascii_domain = _domain(domain)
-    if len(local) <= 64 and _PLAIN_LOCAL.fullmatch(local):
-        result = f"{local}@{ascii_domain}"
-    else:
-        result = _validate(f"{local}@a.de").rpartition("@")[0] + "@" + ascii_domain
-    if len(result) > 254:  # RFC 5321's limit on a forward path, as email-validator applies it
-        return _validate(address)
-    return result
-
-
-@lru_cache(maxsize=4096)
-def _domain(domain: str) -> str:
-    return _validate(f"a@{domain}").rpartition("@")[2]
-
-
-def _validate(address: str) -> str:
-    try:
-        result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        reason = str(exc)
-        if "Internationalized characters before the @-sign" in reason:
-            reason = ("non-ASCII characters before the @-sign need SMTPUTF8, which is not "
-                      "supported; ask the reader for an ASCII address")
-        raise ValueError(reason) from exc
-    return str(result.ascii_email)
-
-
 def subscriber_for(address: str, *, name: str = "") -> Subscriber:
     """A reader who is on no list, such as a ``--test`` address. ``SubscriberError`` if bad."""
     try:
@@ -139,28 +96,40 @@ def subscriber_for(address: str, *, name: str = "") -> Subscriber:
 
 
 VALID, DUPLICATE, SUPPRESSED_ROW, INVALID = "valid", "duplicate", "suppressed", "invalid"
+ON_EARLIER_LIST = "on_earlier_list"  # valid, but mailed for an earlier list of the same pass
 
 
-def scan(path: Path, extras: Extras = NONE
+def scan(path: Path, extras: Extras = NONE, *, seen: KeyTable | None = None, ordinal: int = 1
          ) -> Iterator[tuple[str, Subscriber | Problem, int]]:
-    """Every row of the list with its verdict (``valid``, ``duplicate``, ``suppressed``, or
-    ``invalid`` with the ``Problem``) and the reader's ``key`` (0 for a problem). The one pass
-    that checking and reading share.
+    """Every row of the list with its verdict (``valid``, ``duplicate``, ``suppressed``,
+    ``on_earlier_list``, or ``invalid`` with the ``Problem``) and the reader's ``key`` (0 for
+    a problem). The one pass that checking and reading share.
 
+    ``seen`` and ``ordinal`` (1, 2, ...) are for a pass over several lists, each scanned in
+    turn with the same table: a reader mailed for an earlier list is ``on_earlier_list``.
+    The table holds, per reader, the last list it was met on (``ordinal << 1``) and whether
+    it is mailed (bit 0): about 20 bytes per reader, never the readers themselves.
     A list that cannot be read on raises ``SubscriberError`` where it stops.
     """
     blocked = extras.blocked
-    seen: set[int] = set()
+    put = (KeyTable() if seen is None else seen).put
+    mark = ordinal << 1
     for row in _all_rows(path, extras):
         if isinstance(row, Problem):
             yield INVALID, row, 0
             continue
         k = key(row.email)
-        if not row.line and k in seen:
-            continue  # a web reader who is on the list anyway: one reader, not a duplicate
-        verdict = DUPLICATE if k in seen else SUPPRESSED_ROW if k in blocked else VALID
-        seen.add(k)
-        yield verdict, row, k
+        before = put(k, mark | 1)  # one probe for the usual case: a reader met first here
+        if before >> 1 == ordinal:  # met on this list already
+            put(k, before)
+            if row.line:  # (a web reader who is on the list anyway: one reader, no duplicate)
+                yield DUPLICATE, row, k
+            continue
+        if k in blocked:
+            put(k, mark | (before & 1))
+            yield SUPPRESSED_ROW, row, k
+        else:
+            yield ON_EARLIER_LIST if before & 1 else VALID, row, k
 
 
 def read_subscribers(path: Path, extras: Extras = NONE, *,
@@ -215,12 +184,6 @@ def find_subscriber(path: Path, email: str, extras: Extras = NONE) -> Subscriber
         if subscriber.email.lower() == wanted:
             return subscriber
     raise SubscriberError(f"{email} is not on this list", path=path)
-
-
-def key(email: str) -> int:
-    """A normalised address as a 64-bit number: what dedupes readers (case-insensitively)."""
-    digest = hashlib.blake2b(email.lower().encode("ascii"), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
 
 
 def suppressed_keys(path: Path | None) -> frozenset[int]:

@@ -15,6 +15,7 @@ RANKS = {
     "invisible": 0.5, "database": 0.5,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
     "record": 1, "tokens": 1, "layout": 1, "columns": 1, "digests": 1, "transfer": 1,
+    "keytable": 0.5, "addresses": 0.5,
     "email_slim": 1,
     "language": 2,
     "links": 5, "roster": 6, "office": 6,

@@ -24,7 +24,8 @@ from test_send_servers import Server, start_server
 
 from newsletter import personal
 from newsletter.columns import LIMIT, width
-from newsletter.delivery.compose import salutation_mark
+from newsletter.delivery.compose import Composer, OutgoingMessage, salutation_mark
+from newsletter.subscribers import Subscriber
 
 Invoke = Callable[..., Result]
 FOSHAN = "issues/2019-10-foshan"
@@ -531,7 +532,37 @@ def test_a_language_nobody_publishes_gets_the_default_edition(isa_workspace: Pat
     result = invoke("send", FOSHAN, "--list", "subscribers/odd.csv", "--yes", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "editions:    de 2, zh 1" in result.output
-    assert "composed per edition: de 2, zh 1" in result.output
+    assert "to send per edition: de 2, zh 1" in result.output
+
+
+def test_a_dry_run_checks_every_reader_and_composes_each_edition_once(
+        isa_workspace: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(invoke)
+    rows = [f"r{n}@example.org,R {n},{'zh' if n % 3 == 0 else 'de'}" for n in range(300)]
+    rows.insert(150, "not-an-address,Bad,de")
+    Path("subscribers/big.csv").write_text("email,name,language\n" + "\n".join(rows) + "\n",
+                                           encoding="utf-8")
+    composed: list[str] = []
+    original = Composer.compose
+
+    def counting(self: Composer, subscriber: Subscriber, list_name: str | None = None
+                 ) -> OutgoingMessage:
+        composed.append(subscriber.email)
+        return original(self, subscriber, list_name)
+
+    monkeypatch.setattr(Composer, "compose", counting)
+    refused = invoke("send", FOSHAN, "--list", "subscribers/big.csv", "--dry-run")
+    assert refused.exit_code == 2  # every row is checked, the bad one in the middle too
+    assert "big.csv:152" in refused.output, refused.output
+    composed.clear()
+    result = invoke("send", FOSHAN, "--list", "subscribers/big.csv", "--dry-run",
+                    "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "dry run: 300 messages to send" in result.output
+    assert "to send per edition: de 200, zh 100" in result.output
+    # The size check's sample reader and the first reader of each edition: not 300 readers.
+    assert sorted(composed) == sorted(["size-check@example.org"] * 2
+                                      + ["r0@example.org", "r1@example.org"])
 
 
 def test_a_full_disk_during_build_keeps_the_previous_build(isa_workspace: Path, invoke: Invoke,

@@ -312,6 +312,7 @@ def test_journals_of_the_previous_release_are_merged_without_losing_a_row(
     dry = invoke("send", ISSUE, "--list", "members", "--list", "partners", "--dry-run",
                  "--allow-changed")
     assert line(dry.output, "to send now:") == "to send now: 1", dry.output
+    assert "dry run: 1 message to send" in dry.output  # the journal's readers are skipped
     assert not places.journal("example").exists()  # a dry run writes nothing
     result = invoke("send", ISSUE, "--list", "members", "--list", "partners", "--yes",
                     "--allow-changed")

@@ -51,6 +51,24 @@ def test_senders_claim_disjoint_batches_until_none_is_left(pg_url: str) -> None:
     reader.close()
 
 
+def test_senders_claim_the_readers_they_name_in_list_order(pg_url: str) -> None:
+    first, second = _open(pg_url), _open(pg_url)
+    _add(first, 20)
+    names = [f"r{i:03d}@example.org" for i in range(20)]
+    assert [a for a, _ in first.claim(8, these=names[:8])] == names[:8]
+    # Held by a running sender: passed over; the rest of the named ones are claimed.
+    assert [a for a, _ in second.claim(8, these=names[4:12])] == names[8:12]
+    first.set(names[0], "sent")
+    first.flush()
+    first.close()  # gives back what it claimed and did not start
+    third = _open(pg_url)
+    again = [a for a, _ in third.claim(20, these=names)]
+    assert again == names[1:8] + names[12:]  # not the sent one, not the second's
+    assert third.claim(20, these=["nobody@example.org"]) == []
+    second.close()
+    third.close()
+
+
 def test_a_second_build_is_refused_by_the_content_lock(pg_url: str) -> None:
     first = _open(pg_url)
     with pytest.raises(SendError, match="started with other content"):

@@ -75,7 +75,7 @@ def test_test_send_goes_only_to_the_test_address_and_is_not_journaled(
 def test_dry_run_composes_all_and_connects_to_nothing(smtp_server: Server) -> None:
     result = run_cli("send", ISSUE, "--list", LIST, "--smtp", "smtp://127.0.0.1:1", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert f"composed {len(readers())} messages" in result.output
+    assert f"{len(readers())} messages to send" in result.output
     assert not Path("journal").exists()
 
 

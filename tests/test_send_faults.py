@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from send_support import campaign_with
 from test_send_servers import (
     ISSUE,
     Recorder,
@@ -19,7 +20,7 @@ from test_send_servers import (
     write_list,
 )
 
-from newsletter.send.campaign import SendOptions, prepare
+from newsletter.send.campaign import SendOptions
 from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 from newsletter.send.report import SendReport
@@ -37,9 +38,9 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[Server]:
 async def send(server: Server, readers: int = 3, *, policy: Policy = FAST,
                timeout: float = 5.0) -> tuple[SendReport, dict[str, str], list[str]]:
     addresses = write_list(Path("subscribers/faults.csv"), readers)
-    campaign = prepare(Path(ISSUE), SendOptions(
-        Path("subscribers/faults.csv"), smtp=server.url, connections=1, policy=policy,
-        timeout=timeout))
+    campaign = campaign_with(Path(ISSUE), SendOptions(
+        Path("subscribers/faults.csv"), smtp=server.url, connections=1),
+        policy=policy, timeout=timeout)
     report = await campaign.run()
     journal = Journal.read_only(campaign.journal_path)
     try:

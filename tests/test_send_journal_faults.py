@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 sys.path.insert(0, str(Path(__file__).parent))
+from send_support import campaign_with
 from test_send_servers import (
     ISSUE,
     Recorder,
@@ -33,7 +34,7 @@ from test_send_servers import (
 )
 
 from newsletter.send import journal as journal_module
-from newsletter.send.campaign import SendOptions, prepare
+from newsletter.send.campaign import SendOptions
 from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 from newsletter.send.report import settled
@@ -186,8 +187,9 @@ async def test_injected_write_error_stops_the_run(monkeypatch: pytest.MonkeyPatc
     failing = FailingWrites(batch, lasting=lasting)
     monkeypatch.setattr(journal_module.Journal, "_write", failing.method())
     try:
-        campaign = prepare(Path(ISSUE), SendOptions(Path(LIST), smtp=server.url, connections=3,
-                                                    policy=Policy(backoff=0.01)))
+        campaign = campaign_with(Path(ISSUE), SendOptions(
+            Path(LIST), smtp=server.url, connections=3),
+            policy=Policy(backoff=0.01))
         report = await campaign.run()
     finally:
         server.controller.stop()
@@ -247,7 +249,7 @@ async def test_a_full_outbox_defers_its_readers(full_outbox: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEWSLETTER_SMTP_URL", raising=False)
     addresses = write_list(Path(LIST), 5)
-    campaign = prepare(Path(ISSUE), SendOptions(Path(LIST), policy=Policy(backoff=0.01)))
+    campaign = campaign_with(Path(ISSUE), SendOptions(Path(LIST)), policy=Policy(backoff=0.01))
     assert campaign.outbox
     report = await campaign.run()
     assert (report.sent, report.deferred, report.exit_code) == (0, 5, 1)

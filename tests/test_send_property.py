@@ -23,6 +23,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 sys.path.insert(0, str(Path(__file__).parent))
+from send_support import campaign_with
 from test_send_servers import (
     ISSUE,
     Faults,
@@ -33,7 +34,7 @@ from test_send_servers import (
 )
 
 from newsletter.errors import SendError
-from newsletter.send.campaign import SendOptions, prepare
+from newsletter.send.campaign import SendOptions
 from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 from newsletter.send.report import SendReport, settled
@@ -84,10 +85,9 @@ async def one_run(rng: random.Random, server_url: str, handler: Flaky, *,
     # The last run (no faults) must not pause for a slow start on a busy machine, nor time
     # out waiting for a 250 that a loaded machine answers late (that would be a new unknown).
     policy = replace(POLICY, outage=30.0) if resend_unknown else POLICY
-    campaign = prepare(Path(ISSUE), SendOptions(LIST, smtp=server_url, policy=policy,
-                                                connections=rng.choice([1, 2, 3]),
-                                                timeout=10.0 if resend_unknown else 0.25,
-                                                resend_unknown=resend_unknown))
+    campaign = campaign_with(Path(ISSUE), SendOptions(
+        LIST, smtp=server_url, connections=rng.choice([1, 2, 3]), resend_unknown=resend_unknown),
+        policy=policy, timeout=10.0 if resend_unknown else 0.25)
     run = asyncio.create_task(campaign.run())
     cut = "none" if resend_unknown else rng.choice(["none", "none", "stop", "abort", "outage"])
     if cut != "none":

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from send_support import campaign_with
 from test_send_property import schedule
 from test_send_relays import Dying
 from test_send_servers import (
@@ -32,7 +33,7 @@ from test_send_servers import (
 )
 
 from newsletter.errors import SendError
-from newsletter.send.campaign import SendOptions, prepare
+from newsletter.send.campaign import SendOptions
 from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 from newsletter.send.report import settled
@@ -82,9 +83,9 @@ async def check_schedule(seed: int) -> None:
     where = f"seed {seed}: roles {[role for role, _ in relays]}"
     try:
         for _ in range(5):
-            campaign = prepare(Path(ISSUE), SendOptions(
-                LIST, smtp=tuple(s.url for _, s in relays), policy=POLICY,
-                connections=rng.choice([1, 2]), timeout=0.25))
+            campaign = campaign_with(Path(ISSUE), SendOptions(
+                LIST, smtp=tuple(s.url for _, s in relays), connections=rng.choice([1, 2])),
+                policy=POLICY, timeout=0.25)
             run = asyncio.ensure_future(campaign.run())
             cut = rng.choice(["none", "none", "stop", "abort"])
             if cut != "none":

@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 sys.path.insert(0, str(Path(__file__).parent))
+from send_support import campaign_with
 from test_send_servers import (
     ISSUE,
     FaultController,
@@ -103,8 +104,9 @@ def name(server: Server) -> str:
 async def send(smtp: tuple[str, ...], readers: int, *, policy: Policy = QUICK,
                connections: int = 2, **options: Any) -> tuple[SendReport, list[str]]:
     addresses = write_list(LIST, readers)
-    campaign = prepare(Path(ISSUE), SendOptions(LIST, smtp=smtp, connections=connections,
-                                                policy=policy, timeout=3, **options))
+    campaign = campaign_with(Path(ISSUE), SendOptions(
+        LIST, smtp=smtp, connections=connections, **options),
+        policy=policy, timeout=3)
     return await campaign.run(), addresses
 
 
@@ -299,7 +301,7 @@ async def test_per_relay_rate_limits_hold(servers: list[Server], built: Path) ->
         text.replace("\n[smtp]\nconnections", "\n[smtp]\nrate = 25\nconnections"),
         encoding="utf-8")
     addresses = write_list(LIST, 300)
-    campaign = prepare(Path(ISSUE), SendOptions(LIST, policy=QUICK, timeout=3))
+    campaign = campaign_with(Path(ISSUE), SendOptions(LIST), policy=QUICK, timeout=3)
     task = asyncio.ensure_future(campaign.run())
     await asyncio.sleep(10)
     campaign.stop("enough")
@@ -392,8 +394,8 @@ def test_a_pool_with_no_relay_answering_sends_nothing(servers: list[Server]) -> 
         server.handler.killed = threading.Event()  # type: ignore[attr-defined]
         server.handler.killed.set()  # type: ignore[attr-defined]
     write_list(LIST, 3)
-    campaign = prepare(Path(ISSUE), SendOptions(LIST, smtp=tuple(s.url for s in gone),
-                                                timeout=1))
+    campaign = campaign_with(Path(ISSUE), SendOptions(LIST, smtp=tuple(s.url for s in gone)),
+                             timeout=1)
     with pytest.raises(SendError, match="no SMTP relay of the pool could be used"):
         asyncio.run(campaign.run())
 
@@ -411,9 +413,9 @@ async def test_a_relay_that_times_out_or_breaks_tls_cools_down(servers: list[Ser
     stuck, plain, healthy = relay(servers, Stuck()), relay(servers), relay(servers)
     broken_tls = f"smtps://127.0.0.1:{plain.port}"  # TLS to a server that speaks none
     addresses = write_list(LIST, 12)
-    campaign = prepare(Path(ISSUE), SendOptions(
-        LIST, smtp=(stuck.url, broken_tls, healthy.url), connections=1, timeout=0.5,
-        policy=Policy(attempts=3, backoff=5, outage=20)))
+    campaign = campaign_with(Path(ISSUE), SendOptions(
+        LIST, smtp=(stuck.url, broken_tls, healthy.url), connections=1), timeout=0.5,
+        policy=Policy(attempts=3, backoff=5, outage=20))
     report = await campaign.run()
     check_exactly_once(addresses, servers)
     stats = {relay.name: relay for relay in report.relays}

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from send_support import campaign_with
 from test_send_servers import (
     ISSUE,
     Recorder,
@@ -30,7 +31,7 @@ from test_send_servers import (
     write_list,
 )
 
-from newsletter.send.campaign import SendOptions, prepare
+from newsletter.send.campaign import SendOptions
 from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 
@@ -114,9 +115,9 @@ async def proxy(upstream: Server) -> AsyncIterator[Proxy]:
 
 async def send(proxy: Proxy, readers: int = 3) -> dict[str, str]:
     addresses = write_list(Path("subscribers/resets.csv"), readers)
-    campaign = prepare(Path(ISSUE), SendOptions(
-        Path("subscribers/resets.csv"), smtp=f"smtp://127.0.0.1:{proxy.port}", connections=1,
-        policy=Policy(attempts=3, backoff=0.01, pause_after=20), timeout=5.0))
+    campaign = campaign_with(Path(ISSUE), SendOptions(
+        Path("subscribers/resets.csv"), smtp=f"smtp://127.0.0.1:{proxy.port}", connections=1),
+        policy=Policy(attempts=3, backoff=0.01, pause_after=20), timeout=5.0)
     await campaign.run()
     journal = Journal.read_only(campaign.journal_path)
     try:

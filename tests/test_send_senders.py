@@ -183,3 +183,17 @@ def test_a_sender_with_another_build_is_refused(shared: Server, pg_url: str) -> 
     assert second.returncode == 2, output
     assert "was started with other content" in output
     assert sum(shared.handler.count().values()) == 5  # nobody mailed the second version
+
+
+def test_a_sender_of_a_finished_issue_connects_to_nothing(shared: Server, pg_url: str) -> None:
+    addresses = write_list(Path("subscribers/many.csv"), 40)
+    first = _sender(shared)
+    output = first.communicate(timeout=120)[0]
+    assert first.returncode == 0, output
+    # Every reader is sent: a second sender claims nothing, so it needs no relay at all.
+    late = subprocess.run(
+        [sys.executable, "-m", "newsletter", "send", ISSUE, "--list", "subscribers/many.csv",
+         "--smtp", "smtp://127.0.0.1:9", "--yes"], capture_output=True, text=True, timeout=120)
+    assert late.returncode == 0, late.stdout + late.stderr
+    assert "sent 0, failed 0, deferred 0, unknown 0" in late.stdout
+    assert shared.handler.count() == dict.fromkeys(addresses, 1)

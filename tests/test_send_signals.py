@@ -19,6 +19,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 sys.path.insert(0, str(Path(__file__).parent))
+from send_support import campaign_with
 from test_send_servers import (
     ISSUE,
     Recorder,
@@ -29,7 +30,7 @@ from test_send_servers import (
     write_list,
 )
 
-from newsletter.send.campaign import SendOptions, prepare
+from newsletter.send.campaign import SendOptions
 from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 
@@ -140,9 +141,9 @@ async def test_messages_in_flight_get_a_deadline_after_a_stop() -> None:
     handler = SlowReply(30)
     server = start_server(handler)
     try:
-        campaign = prepare(Path(ISSUE), SendOptions(
-            Path(LIST), smtp=server.url, connections=CONNECTIONS, timeout=60,
-            policy=Policy(grace=0.5)))
+        campaign = campaign_with(Path(ISSUE), SendOptions(
+            Path(LIST), smtp=server.url, connections=CONNECTIONS), timeout=60,
+            policy=Policy(grace=0.5))
         run = asyncio.create_task(campaign.run())
         while handler.received < CONNECTIONS:
             await asyncio.sleep(0.01)

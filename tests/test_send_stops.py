@@ -11,11 +11,13 @@ import asyncio
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from send_support import campaign_with
 from test_send_servers import (
     ISSUE,
     Recorder,
@@ -28,7 +30,7 @@ from test_send_servers import (
 
 from newsletter.delivery.outcome import BeforeData, Message, Result
 from newsletter.delivery.transport import SmtpChannel, SmtpTransport, Timeouts
-from newsletter.send.campaign import Campaign, SendOptions, prepare
+from newsletter.send.campaign import Campaign, SendOptions
 from newsletter.send.journal import Journal
 from newsletter.send.pool import Policy
 from newsletter.send.report import SendReport
@@ -39,8 +41,8 @@ LIST = Path("subscribers/stops.csv")
 
 def campaign_for(server_url: str, *, policy: Policy, connections: int = 2,
                  timeout: float | None = 2.0) -> Campaign:
-    return prepare(Path(ISSUE), SendOptions(LIST, smtp=server_url, connections=connections,
-                                            policy=policy, timeout=timeout))
+    return campaign_with(Path(ISSUE), SendOptions(LIST, smtp=server_url, connections=connections),
+                         policy=policy, timeout=timeout)
 
 
 def assert_report_is_status(report: SendReport) -> None:
@@ -89,7 +91,9 @@ async def test_a_worker_that_raises_ends_the_run_with_a_message() -> None:
     try:
         campaign = campaign_for(server.url, policy=Policy(backoff=0.01))
         assert isinstance(campaign.transport, SmtpTransport)
-        campaign.transport = Exploding(campaign.transport, "reader7@example.org")
+        exploding = replace(campaign.plan.relays[0],
+                            transport=Exploding(campaign.transport, "reader7@example.org"))
+        campaign = Campaign(replace(campaign.plan, relays=(exploding,)))
         report = await asyncio.wait_for(campaign.run(), 20)
     finally:
         server.controller.stop()
@@ -186,7 +190,7 @@ async def test_the_final_dot_timeout_comes_from_newsletter_toml() -> None:
     server = start_server(SlowFinalReply())
     try:
         campaign = campaign_for(server.url, policy=Policy(attempts=1), timeout=None)
-        assert campaign._timeouts() == Timeouts(connect=300, command=5, data=1)
+        assert campaign.plan.timeouts == Timeouts(connect=300, command=5, data=1)
         report = await campaign.run()
     finally:
         server.controller.stop()
@@ -198,7 +202,7 @@ async def test_the_final_dot_timeout_comes_from_newsletter_toml() -> None:
 def test_timeouts_default_to_rfc_5321() -> None:
     write_list(LIST, 1)
     campaign = campaign_for(f"smtp://127.0.0.1:{free_port()}", policy=Policy(), timeout=None)
-    assert campaign._timeouts() == Timeouts(connect=300.0, command=300.0, data=600.0)
+    assert campaign.plan.timeouts == Timeouts(connect=300.0, command=300.0, data=600.0)
     assert campaign.policy.outage == 60.0
 
 

@@ -23,35 +23,28 @@ a message that may have gone out, reported ``unknown``, never one that is missin
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from newsletter.errors import SendError, shown_path
 from newsletter.send.groupcommit import Done, GroupCommit, Op
+from newsletter.send.journal_file import JournalQueries, connect, prepare
 
-STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 SENDABLE = ("pending", "deferred")
+
+
+def sendable(resend_unknown: bool) -> tuple[str, ...]:
+    """The states in which a run sends a reader (again): ``--resend-unknown`` adds
+    ``unknown``."""
+    return (*SENDABLE, "unknown") if resend_unknown else SENDABLE
+
 # A reader's row as ``dump`` and ``load`` move it between journals (and back ends).
 ROW = ("address", "state", "attempts", "code", "reply", "content_hash", "message_id", "updated",
        "relay", "edition", "list_id")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS recipients (
-    address TEXT PRIMARY KEY,          -- normalised: lower-cased, IDNA domain
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    code INTEGER,                      -- the server's last reply code
-    reply TEXT,                        -- and its text
-    content_hash TEXT,                 -- the content last sent (or being sent) to this reader
-    message_id TEXT,
-    updated REAL
-) WITHOUT ROWID;
-"""
 # One statement for every state change: an upsert, so that a ``sending`` row exists even if
 # the reader's ``pending`` insert were lost (it cannot be: a failed write ends the run).
 # The relay and the edition ride along (one statement per change: one executemany per batch).
@@ -70,7 +63,7 @@ _INSERT = "INSERT OR IGNORE INTO recipients (address, list_id) VALUES (?, ?)"
 _EDITION = "UPDATE recipients SET edition = ? WHERE address = ?"
 
 
-class Journal(GroupCommit):
+class Journal(GroupCommit, JournalQueries):
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         super().__init__(shown_path(path))
         self.path = path
@@ -86,9 +79,9 @@ class Journal(GroupCommit):
         except OSError as exc:
             raise SendError(f"cannot create the journal's folder: {exc.strerror}",
                             path=shown_path(path.parent)) from exc
-        db = _connect(path)
+        db = connect(path)
         try:
-            _prepare(db)
+            prepare(db)
             journal = cls(db, path)
             started = journal.meta("content_hash")
             if started is None:
@@ -115,18 +108,13 @@ class Journal(GroupCommit):
 
     @classmethod
     def read_only(cls, path: Path) -> Journal:
-        journal = cls(_connect(path, read_only=True), path)
+        journal = cls(connect(path, read_only=True), path)
         try:
             journal.meta("content_hash")  # fails here, with the path, if the file is damaged
         except SendError:
             journal.close()
             raise
         return journal
-
-    def meta(self, key: str) -> str | None:
-        with self._reading():
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
 
     def recover(self, delivered: Callable[[str, str], bool] | None = None) -> int:
         """Rows left ``sending`` by a run that died: ``unknown``, or decided by ``delivered``.
@@ -162,15 +150,6 @@ class Journal(GroupCommit):
         for the list ``list_id``."""
         self._queued.append((_INSERT, (address, list_id or None)))
 
-    def state(self, address: str) -> str | None:
-        """The committed state (a second connection: the writer thread owns the first)."""
-        if self._reader is None:
-            self._reader = _connect(self.path, read_only=True)
-        with self._reading():
-            row = self._reader.execute("SELECT state FROM recipients WHERE address = ?",
-                                       (address,)).fetchone()
-        return None if row is None else str(row[0])
-
     def set(self, address: str, state: str, *, code: int | None = None, reply: str | None = None,
             attempt: bool = False, content_hash: str | None = None,
             message_id: str | None = None, relay: str | None = None,
@@ -191,97 +170,11 @@ class Journal(GroupCommit):
         """Queue which edition the reader is sent (written with the next flush)."""
         self._queued.append((_EDITION, (language, address)))
 
-    def editions(self) -> dict[str, int]:
-        """Readers sent each edition: ``{"de": 120, "zh": 80}`` (empty for older journals)."""
-        try:
-            return {str(lang): int(n) for lang, n in self._db.execute(
-                "SELECT edition, count(*) FROM recipients WHERE state = 'sent' AND edition "
-                "IS NOT NULL GROUP BY edition ORDER BY edition")}
-        except sqlite3.OperationalError:  # a journal from before editions, opened read-only
-            return {}
-
     def _write(self, queued: list[Op]) -> None:
         """One transaction, in queue order (runs of the same statement as one executemany)."""
         with self._db:
             for sql, group in itertools.groupby(queued, key=lambda op: op[0]):
                 self._db.executemany(sql, [params for _, params in group])
-
-    def counts(self, list_id: str | None = None) -> dict[str, int]:
-        """Readers by state (of those sent for ``list_id`` only, if given)."""
-        with self._reading():
-            if list_id is None:
-                rows = self._db.execute("SELECT state, count(*) FROM recipients GROUP BY state")
-            else:
-                rows = self._db.execute("SELECT state, count(*) FROM recipients WHERE "
-                                        "list_id = ? GROUP BY state", (list_id,))
-            found = dict(rows.fetchall())
-        return {state: int(found.get(state, 0)) for state in STATES}
-
-    def failures(self) -> list[tuple[str, int | None, str, int]]:
-        """(state, code, a sample reply, count) for failed, deferred and unknown rows."""
-        with self._reading():
-            return [(str(s), c, str(r or ""), int(n)) for s, c, r, n in self._db.execute(
-                "SELECT state, code, min(reply), count(*) FROM recipients "
-                "WHERE state IN ('failed', 'deferred', 'unknown') "
-                "GROUP BY state, code ORDER BY state, count(*) DESC")]
-
-    def by_relay(self) -> list[tuple[str, str, int, float]]:
-        """(relay, state, count, seconds from its first to its last reply) per relay."""
-        with self._reading():
-            if not _has_relay(self._db):
-                return []
-            return [(str(r), str(s), int(n), float(span or 0)) for r, s, n, span in
-                    self._db.execute(
-                        "SELECT relay, state, count(*), max(updated) - min(updated) FROM "
-                        "recipients WHERE relay IS NOT NULL GROUP BY relay, state "
-                        "ORDER BY relay, state")]
-
-    def rows(self, state: str) -> Iterator[tuple[str, int | None, str]]:
-        with self._reading():
-            yield from self._db.execute(
-                "SELECT address, code, coalesce(reply, '') FROM recipients WHERE state = ? "
-                "ORDER BY address", (state,))
-
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[None]:
-        """A damaged or unreadable file: ``SendError`` naming it, not a raw sqlite3 error."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise SendError(f"cannot read the journal: {exc}", path=shown_path(self.path)) from exc
-
-    def messages(self) -> Iterator[tuple[str, str, str]]:
-        """(address, Message-ID, list id or "") of every reader a message went out (or set
-        out) to."""
-        with self._reading():
-            list_id = "coalesce(list_id, '')" if _has_column(self._db, "list_id") else "''"
-            yield from self._db.execute(
-                f"SELECT address, message_id, {list_id} FROM recipients "  # noqa: S608 (ours)
-                "WHERE message_id IS NOT NULL")
-
-    def dump(self) -> list[tuple[object, ...]]:
-        """Every reader's row (``ROW``'s columns), for ``newsletter db import``."""
-        with self._reading():
-            return list(self._db.execute(
-                "SELECT address, state, attempts, code, reply, content_hash, message_id, "
-                "updated, relay, edition, list_id FROM recipients ORDER BY address"))
-
-    def load(self, rows: list[tuple[object, ...]]) -> None:
-        """Rows of another journal (``ROW``'s columns); a reader already here is kept."""
-        try:
-            with self._db:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO recipients (address, state, attempts, code, reply, "
-                    "content_hash, message_id, updated, relay, edition, list_id) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        except sqlite3.Error as exc:
-            raise self._fail(exc) from exc
-
-    def states(self) -> Iterator[tuple[str, str]]:
-        """(address, state) of every reader not ``pending``."""
-        with self._reading():
-            yield from self._db.execute(
-                "SELECT address, state FROM recipients WHERE state != 'pending'")
 
     def close(self) -> None:
         try:
@@ -292,52 +185,3 @@ class Journal(GroupCommit):
                 self._reader.close()
             self._db.close()
 
-
-def _has_relay(db: sqlite3.Connection) -> bool:
-    return _has_column(db, "relay")
-
-
-def _has_column(db: sqlite3.Connection, name: str) -> bool:
-    return any(row[1] == name for row in db.execute("PRAGMA table_info(recipients)"))
-
-
-def prepare_file(path: Path) -> sqlite3.Connection:
-    """A connection to the journal at ``path``, created or brought up to date."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = _connect(path)
-    try:
-        _prepare(db)
-    except sqlite3.Error:
-        db.close()
-        raise
-    return db
-
-
-def _prepare(db: sqlite3.Connection) -> None:
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.executescript(_SCHEMA)
-    _add_columns(db)
-
-
-COLUMNS = ("relay", "edition", "list_id")  # added after the first release
-
-
-def _add_columns(db: sqlite3.Connection) -> None:
-    """Columns that journals of older versions lack: the relay, the edition and the list of
-    each reader."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(recipients)")}
-    for name in COLUMNS:
-        if name not in columns:
-            with db:
-                db.execute(f"ALTER TABLE recipients ADD COLUMN {name} TEXT")
-
-
-def _connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    try:
-        if read_only:
-            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        # The writer thread uses it after the event loop's thread opened it: never both at once.
-        return sqlite3.connect(path, timeout=10, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise SendError(f"cannot open the journal: {exc}", path=shown_path(path)) from exc

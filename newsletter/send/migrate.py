@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from newsletter.errors import SendError, shown_path
+from newsletter.keytable import KeyTable
 from newsletter.places import Places
-from newsletter.send.journal import COLUMNS, prepare_file
+from newsletter.send.journal_file import COLUMNS, prepare_file
 from newsletter.subscribers import key
 
 # How much a state says: the merge keeps the higher one.
 RANK = {"pending": 0, "deferred": 1, "failed": 2, "sending": 3, "unknown": 4, "sent": 5}
+# A state as a small number for a ``KeyTable`` (0: no row): the higher, the more it says.
+CODE = {state: n + 1 for state, n in RANK.items()}
+STATE_OF = {n: state for state, n in CODE.items()}
 _RANK_SQL = "CASE {} " + " ".join(f"WHEN '{s}' THEN {n}" for s, n in RANK.items()) + " ELSE 0 END"
 _FIELDS = ("address", "state", "attempts", "code", "reply", "content_hash", "message_id",
            "updated", *COLUMNS)
@@ -105,13 +108,14 @@ def _write(target: Path, meta: dict[str, str], rows: list[tuple[object, ...]]) -
                         path=shown_path(target)) from exc
 
 
-def strongest(states: Iterable[tuple[str, str]], *, into: dict[int, str] | None = None
-              ) -> dict[int, str]:
-    """Reader (``subscribers.key`` of the address: 8 bytes, not the address) -> the state
-    that says most, of several journals' rows (added to ``into``, if given)."""
-    found: dict[int, str] = {} if into is None else into
+def strongest(states: Iterable[tuple[str, str]], *, into: KeyTable | None = None) -> KeyTable:
+    """Reader (``subscribers.key`` of the address) -> ``CODE`` of the state that says most,
+    of several journals' rows (added to ``into``, if given). ``STATE_OF`` names a code."""
+    found = KeyTable() if into is None else into
+    get, put = found.get, found.put
     for address, state in states:
         k = key(address)
-        if RANK.get(state, 0) > RANK.get(found.get(k, "pending"), 0):
-            found[k] = sys.intern(state)
+        code = CODE.get(state, 1)
+        if code > get(k):
+            put(k, code)
     return found

@@ -37,7 +37,8 @@ from newsletter.database import DatabaseError
 from newsletter.errors import SendError
 from newsletter.send import pgschema
 from newsletter.send.groupcommit import GroupCommit, Op
-from newsletter.send.journal import SENDABLE, STATES
+from newsletter.send.journal import SENDABLE
+from newsletter.send.journal_file import STATES
 from newsletter.send.pgschema import LEASE, upgrade
 
 if TYPE_CHECKING:
@@ -229,19 +230,26 @@ class PostgresJournal(GroupCommit):
 
     # -- claiming -------------------------------------------------------------------------
 
-    def claim(self, count: int, states: Sequence[str] = SENDABLE) -> list[tuple[str, str]]:
-        """Up to ``count`` readers in ``states`` nobody alive holds: now this sender's.
+    def claim(self, count: int, states: Sequence[str] = SENDABLE, *,
+              these: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """Up to ``count`` readers in ``states`` nobody alive holds (of ``these`` addresses
+        only, if given): now this sender's.
 
         (address, state) pairs. In the same transaction: senders whose lease ran out are
         marked expired and their ``sending`` rows become ``unknown``; ``LeaseLost`` (as a
         ``SendError``) if this sender's own lease ran out.
         """
+        params: tuple[object, ...]
+        if these is None:
+            sql, params = pgschema.CLAIM, (self.slug, list(states), self.slug, count,
+                                           self.sender, self.slug)
+        else:
+            sql, params = pgschema.CLAIM_THESE, (self.slug, list(these), list(states),
+                                                 self.slug, self.sender, self.slug)
         try:
             with contextlib.nullcontext(self._reader) as db, db.transaction():
                 self._expire(db)
-                rows = db.execute(pgschema.CLAIM.encode(), (
-                    self.slug, list(states), self.slug, count, self.sender, self.slug,
-                )).fetchall()
+                rows = db.execute(sql.encode(), params).fetchall()
                 db.execute(pgschema.FENCE, (self.sender, self.lease))
         except psycopg.Error as exc:
             raise self._fail(exc) from exc

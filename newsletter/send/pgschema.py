@@ -90,6 +90,14 @@ CLAIM = ("WITH batch AS (SELECT address FROM journal_recipients WHERE slug = %s 
           "UPDATE journal_recipients r SET sender = %s FROM batch "
           "WHERE r.slug = %s AND r.address = batch.address RETURNING r.address, r.state")
 
+# The same for readers a sender names (the next readers of its own lists, in list order).
+CLAIM_THESE = ("WITH batch AS (SELECT address FROM journal_recipients WHERE slug = %s "
+               "AND address = ANY(%s) AND state = ANY(%s) AND (sender IS NULL OR sender IN "
+               "(SELECT id FROM journal_senders WHERE slug = %s AND state <> 'running')) "
+               "ORDER BY address FOR UPDATE SKIP LOCKED) "
+               "UPDATE journal_recipients r SET sender = %s FROM batch "
+               "WHERE r.slug = %s AND r.address = batch.address RETURNING r.address, r.state")
+
 
 def upgrade(db: Connection) -> tuple[int, int]:
     """Create or migrate the journal's tables: (version before, after)."""

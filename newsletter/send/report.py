@@ -83,8 +83,8 @@ class SendReport:
     dry_run: bool = False
     test: bool = False
     tally: Counter[str] = field(default_factory=Counter)
-    composed: int = 0  # --dry-run
-    bytes: int = 0  # --dry-run
+    composed: int = 0  # --dry-run: messages the run would send
+    bytes: int = 0  # --dry-run: their size, from each edition's message
     skipped: dict[str, int] = field(default_factory=dict)  # done in earlier runs, by state
     recovered_unknown: int = 0  # rows an earlier run left in flight
     codes: Counter[str] = field(default_factory=Counter)  # failures by reply code
@@ -134,11 +134,12 @@ class SendReport:
     def lines(self) -> list[str]:
         if self.dry_run:
             average = self.bytes / self.composed / 1024 if self.composed else 0.0
-            rate = self.composed / self.elapsed if self.elapsed else 0.0
-            lines = [f"dry run: composed {self.composed} messages ({average:.1f} KB each, "
-                     f"{rate:.0f}/s) in {self.elapsed:.1f} s; nothing was sent"]
+            plural = "s" if self.composed != 1 else ""
+            lines = [f"dry run: {self.composed} message{plural} to send ({average:.1f} KB "
+                     "each); every reader checked, each edition's message composed once; "
+                     "nothing was sent"]
             if len(self.editions) > 1:
-                lines.append(f"composed per edition: {_per_edition(self.editions)}")
+                lines.append(f"to send per edition: {_per_edition(self.editions)}")
             return lines
         rate = self.sent / self.elapsed if self.elapsed else 0.0
         lines = [f"sent {self.sent}, failed {self.failed}, deferred {self.deferred}, "

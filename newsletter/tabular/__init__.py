@@ -52,6 +52,7 @@ class Table:
         email = self.columns.index("email")
         lang = self.columns.index("language") if "language" in self.columns else None
         width = len(self.columns) - (1 if self._derived_name else 0)
+        text_only = bool(self._separator)  # CSV: every cell is a str already
         for line, raw in self._rows:
             while len(raw) > width and not _filled(raw[-1]):
                 raw = raw[:-1]  # empty cells past the header's columns (Excel's ";;")
@@ -60,11 +61,14 @@ class Table:
             if len(raw) > width:
                 yield Problem(self.shown, line, self._too_many(len(raw), width))
                 continue
-            problem = self._problem(line, raw, email, width)
-            if problem is not None:
-                yield problem
-                continue
-            cells = [_text(c) for c in raw]
+            if text_only and len(raw) > 1:  # no date, no formula: only a mixed separator
+                cells = raw
+            else:
+                problem = self._problem(line, raw, email, width)
+                if problem is not None:
+                    yield problem
+                    continue
+                cells = [_text(c) for c in raw]
             if lang is not None and lang < len(cells):
                 cells[lang], why = language(cells[lang])
                 if why:
