@@ -1,8 +1,8 @@
 """The tables of the journal in PostgreSQL, their statements, and reads across issues.
 
-``pgjournal`` explains what they are for: issues (the content lock), senders (their leases),
-and one row per issue and reader. The fence is a function that raises, so that a write needs
-no result from it and stays one round trip.
+``pgjournal`` and ``pglease`` explain what they are for: issues (the content lock), senders
+(their leases), and one row per issue and reader. The fence is a function that raises, so that
+a write needs no result from it and stays one round trip.
 """
 
 from __future__ import annotations

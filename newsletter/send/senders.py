@@ -3,7 +3,7 @@
 Each ``newsletter send`` (on any host) reads the list, adds every reader to the issue's
 journal (a reader already there is left as it is), then reads the list again and claims
 each batch of its readers that nobody alive holds, and sends them; readers that a stopped
-sender gave back are claimed last; ``pgjournal`` explains the leases and the fence. Without a
+sender gave back are claimed last; ``pglease`` explains the leases and the fence. Without a
 database URL none of this is used: the SQLite journal and its lock file refuse a second
 sender instead.
 
@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from newsletter.errors import ConfigError, SendError
 from newsletter.keytable import KeyTable
 from newsletter.send.migrate import CODE, strongest
-from newsletter.send.pgjournal import PostgresJournal, Sender
+from newsletter.send.pgjournal import PostgresJournal
+from newsletter.send.pgreads import Sender
 from newsletter.send.pgschema import LEASE
 from newsletter.send.pool import Job
 from newsletter.send.report import SendReport, settled
