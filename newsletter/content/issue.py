@@ -16,6 +16,8 @@ from newsletter.tags import fallback
 
 @dataclass(frozen=True)
 class Section:
+    """One section file as an edition shows it: kind, anchor, checked front matter, body."""
+
     kind: str
     anchor: str
     title: str | None
@@ -32,6 +34,8 @@ class Section:
 
 @dataclass(frozen=True)
 class Issue:
+    """One edition of an issue; the default edition carries the others in ``translations``."""
+
     slug: str
     folder: Path
     title: str

@@ -47,6 +47,8 @@ class Record:
 
 @dataclass(frozen=True)
 class Link:
+    """A checked link: an absolute http(s):// or mailto: URL and its text, if given."""
+
     url: str
     label: str | None = None
 
