@@ -22,9 +22,9 @@ from types import MappingProxyType
 
 from newsletter.addresses import key as key
 from newsletter.addresses import normalise as normalise
+from newsletter.characters import line_break
 from newsletter.errors import Problem, SubscriberError, ValidationError
 from newsletter.keytable import KeyTable
-from newsletter.schema import line_break
 from newsletter.tabular import open_table
 
 SUPPRESSED = "suppressed.csv"

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 # -> config -> errors.
 RANKS = {
     "errors": 0, "places": 0, "tags": 0, "atomic": 0, "findings": 0, "yamlguard": 0.5,
-    "invisible": 0.5, "database": 0.5,
+    "invisible": 0.5, "characters": 0.5, "database": 0.5,
     "personal": 1, "labels": 1, "source": 1, "palette": 1, "stub": 1,
     "record": 1, "tokens": 1, "layout": 1, "columns": 1, "digests": 1, "transfer": 1,
     "keytable": 0.5, "addresses": 0.5,

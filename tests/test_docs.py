@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.cli import cli
-from newsletter.config import LIST_FIELDS, SCHEMA
+from newsletter.config.keys import LIST_FIELDS, SCHEMA
 from newsletter.kinds import KINDS
 from newsletter.schema import Field
 

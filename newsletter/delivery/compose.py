@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 
+from newsletter.characters import line_break
 from newsletter.config import Config
 from newsletter.delivery import body
 from newsletter.delivery.headers import address_header, fold, refuse_breaks
@@ -28,7 +29,6 @@ from newsletter.delivery.letter import OutgoingMessage as OutgoingMessage  # sen
 from newsletter.errors import NewsletterError, SubscriberError
 from newsletter.layout import BuildLayout, Edition, Manifest
 from newsletter.links import UnsubscribeLinks
-from newsletter.schema import line_break
 from newsletter.subscribers import Subscriber
 
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")

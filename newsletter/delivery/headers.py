@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import re
 
+from newsletter.characters import line_break
 from newsletter.errors import ConfigError
-from newsletter.schema import line_break
 
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _WORD_OCTETS = 45  # base64 of 45 octets is 60 characters: an encoded-word stays under 75

@@ -1,4 +1,4 @@
-"""A small declarative schema: fields with types, checked with every problem collected.
+"""Checks values against declared fields, collecting every problem.
 
 Used for section front matter and for newsletter.toml, so both report alike:
 ``path:line: message`` at the line of the offending key, with a suggestion for a typo.
@@ -9,81 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsletter.characters import CONTROL, control_character, line_break
 from newsletter.errors import Problem
 from newsletter.invisible import find_invisible
 from newsletter.language import problem as language_problem
 from newsletter.markup import Rich, is_local, plain, render, scheme_ok
 from newsletter.personal import RESERVED
+from newsletter.schema.fields import IMAGE_FIELDS, LINK_FIELDS, Field, Image, Link, Record
 from newsletter.source import KeyPath, Located
-
-
-class Record:
-    """A frozen bag of validated values; templates read ``record.name``."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_values", dict(values))
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Record is frozen")
-
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return iter(sorted(self._values.items()))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Record) and self._values == other._values
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted((k, repr(v)) for k, v in self._values.items())))
-
-    def __repr__(self) -> str:
-        return f"Record({self._values!r})"
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._values.get(name, default)
-
-
-@dataclass(frozen=True)
-class Link:
-    url: str
-    label: str | None = None
-
-
-@dataclass(frozen=True)
-class Image:
-    """An image as written (``src``) and, for a local file, its path relative to the issue."""
-
-    src: str
-    alt: str
-    caption: str | None = None
-    credit: str | None = None
-    local: str | None = None
-
-
-@dataclass(frozen=True)
-class Field:
-    """One declared key: its type, whether it is required, and its sub-fields for records."""
-
-    name: str
-    type: str  # str markdown inline int number bool date url email colour language link image
-    #            record list
-    required: bool = False
-    default: Any = None
-    fields: tuple[Field, ...] = ()
-    item: str = "record"  # for lists: the type of each item
-    doc: str = ""
-    header: bool = False  # goes into a mail header: no line break of any kind
 
 
 @dataclass
@@ -202,7 +139,7 @@ class Checker:
         if first_line is None:
             # A block scalar (``key: |``) starts on the line after its key.
             first_line = self.source.line(keys) + (1 if "\n" in value.strip() else 0)
-        control = _CONTROL.search(value)
+        control = CONTROL.search(value)
         if control:
             line = first_line + value[: control.start()].count("\n")
             self.problems.append(Problem(self.source.path, line, "the text contains a control "
@@ -251,42 +188,6 @@ class Checker:
             else:
                 local = src
         return Image(src, record.alt or "", record.caption, record.credit, local)
-
-
-LINK_FIELDS = (
-    Field("url", "str", required=True, doc="absolute http(s):// or mailto: URL"),
-    Field("label", "str", doc="link text; a sensible default if absent"),
-)
-IMAGE_FIELDS = (
-    Field("src", "str", required=True, doc="a file in the issue folder (images/…) or https URL"),
-    Field("alt", "str", doc="what the image shows, for screen readers (required)"),
-    Field("caption", "str"),
-    Field("credit", "str"),
-)
-
-
-# Every character some mail program or library treats as the end of a line: CR, LF, NUL,
-# VT, FF, the file/group/record separators, NEL and the Unicode line and paragraph
-# separators (str.splitlines and the email package's parser split at all of them: one
-# U+2028 in a subject ends the header block there).
-LINE_BREAKS = "\r\n\0\v\f\x1c\x1d\x1e\x85\u2028\u2029"
-_LINE_BREAK = re.compile(f"[{re.escape(LINE_BREAKS)}]")
-
-
-# C0 controls other than tab and line ends: XML (and so MJML and HTML) has no place for them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def control_character(value: str) -> str | None:
-    """The first C0 control character (not tab, LF or CR) in ``value`` as ``U+XXXX``."""
-    found = _CONTROL.search(value)
-    return None if found is None else f"U+{ord(found.group()):04X}"
-
-
-def line_break(value: str) -> str | None:
-    """The first line-breaking character in ``value`` as ``U+XXXX``, or None."""
-    found = _LINE_BREAK.search(value)
-    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 def _type_name(value: Any) -> str:

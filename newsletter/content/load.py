@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
-import hashlib
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from newsletter.config import DEFAULT_LIMITS, Limits
-from newsletter.editions import (
-    TRANSLATIONS_LOCK,
-    kind_line,
-    split_translations,
-    translation_tables,
-    undeclared,
-)
+from newsletter.content.issue import Issue, Section
+from newsletter.content.sections import check_anchors, images_of, load_section
+from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
 from newsletter.errors import Problem, ValidationError
-from newsletter.kinds import KINDS
-from newsletter.markup import Rich, is_local
 from newsletter.schema import Checker, Field, Image, Record
-from newsletter.source import SourceError, load_front_matter, load_toml
-from newsletter.tags import fallback
+from newsletter.source import SourceError, load_toml
 
 ISSUE_FILE = "issue.toml"
 _ISSUE_FIELDS = (
@@ -38,91 +27,6 @@ _ISSUE_FIELDS = (
     Field("draft", "bool", default=False,
           doc="a draft: 'archive' leaves it out and 'send' refuses it"),
 )
-
-
-# Front matter every kind takes: which editions carry the section.
-_EDITIONS = Field("editions", "list", item="language", required=True,
-                  doc="languages of the editions that carry this section; default: all")
-
-
-@dataclass(frozen=True)
-class Section:
-    kind: str
-    anchor: str
-    title: str | None
-    body: Rich
-    data: Record
-    source: str
-    # Front matter 'editions: [de]': the only editions that carry the section (empty: all).
-    editions: tuple[str, ...] = ()
-
-    def in_edition(self, language: str) -> bool:
-        """Whether the ``language`` edition carries this section (same tag or primary)."""
-        return not self.editions or fallback(language, self.editions) is not None
-
-
-@dataclass(frozen=True)
-class Issue:
-    slug: str
-    folder: Path
-    title: str
-    date: dt.date
-    subject: str
-    preheader: str
-    language: str
-    sections: tuple[Section, ...]
-    images: tuple[Image, ...]
-    # A further edition (a translation) names the default edition's language here.
-    default_language: str = ""
-    translations: tuple[Issue, ...] = ()  # the further editions; only on the default edition
-    untranslated: tuple[str, ...] = ()  # sections (shown paths) left in the default language
-    languages: tuple[str, ...] = ()  # every edition's language, the default first
-    draft: bool = False  # issue.toml 'draft = true': never archived, never sent
-
-    @property
-    def is_default(self) -> bool:
-        return not self.default_language
-
-    @property
-    def editions(self) -> tuple[Issue, ...]:
-        """The default edition first, then every translation."""
-        return (self, *self.translations)
-
-    @property
-    def name(self) -> str:
-        """The slug without its leading date: ``2019-10-foshan`` -> ``foshan``."""
-        return re.sub(r"^\d{4}-\d{2}(-\d{2})?-", "", self.slug) or self.slug
-
-    @property
-    def base_permalink(self) -> str:
-        """The issue's folder in the archive, shared by its editions (and their images)."""
-        return f"{self.date:%Y}/{self.date:%m}/{self.name}/"
-
-    @property
-    def permalink(self) -> str:
-        """Path of this edition in the archive: ``2019/10/foshan/`` or ``2019/10/foshan/zh/``."""
-        return self.base_permalink + ("" if self.is_default else f"{self.language}/")
-
-    def fingerprint(self, file_digest: Callable[[Path], bytes] | None = None) -> str:
-        """Hash of the issue's source files, images included."""
-        return folder_fingerprint(self.folder, file_digest)
-
-
-def folder_fingerprint(folder: Path, file_digest: Callable[[Path], bytes] | None = None
-                       ) -> str:
-    """Hash of every file in an issue folder (names and bytes), without parsing anything.
-
-    ``file_digest`` gives a file's SHA-256 (default: read and hash it); a build passes one
-    that remembers the digests of unchanged files (``newsletter.digests``). Not the drift
-    guard's record, which a build or a confirmation writes there.
-    """
-    digest = hashlib.sha256()
-    lock = folder / TRANSLATIONS_LOCK
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p != lock):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(file_digest(path) if file_digest is not None else
-                      hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 def load_issue(folder: Path, *, default_language: str, shown: str | None = None,
@@ -176,7 +80,7 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None,
     images: dict[str, Image] = {}
     language = meta.language or default_language
     for path in files:
-        section = _load_section(path, f"{shown_dir}/{path.name}", folder, problems,
+        section = load_section(path, f"{shown_dir}/{path.name}", folder, problems,
                                 max_bytes=limits.section)
         if section is None:
             continue
@@ -184,10 +88,10 @@ def load_issue(folder: Path, *, default_language: str, shown: str | None = None,
         if not section.in_edition(language):
             continue
         sections.append(section)
-        for image in _images((section.data, section.body)):
+        for image in images_of((section.data, section.body)):
             if image.local:
                 images.setdefault(image.local, image)
-    _check_anchors(every, problems)
+    check_anchors(every, problems)
     editions = translation_tables(meta_source, language, {lang for _p, lang in translated},
                                   problems)
     if problems:
@@ -231,7 +135,7 @@ def _translation(issue: Issue, every: tuple[Section, ...], lang: str, table: Rec
         path = translated.get((issue.folder / Path(original.source).name, lang.lower()))
         section = None
         if path is not None:
-            section = _load_section(path, f"{shown_dir}/{path.name}", issue.folder, problems,
+            section = load_section(path, f"{shown_dir}/{path.name}", issue.folder, problems,
                                     max_bytes=max_bytes)
         if section is not None and section.kind != original.kind:
             problems.append(Problem(section.source, kind_line(path), "a translation must be "
@@ -242,7 +146,7 @@ def _translation(issue: Issue, every: tuple[Section, ...], lang: str, table: Rec
             sections.append(original)
             continue
         sections.append(replace(section, anchor=original.anchor, editions=original.editions))
-        for image in _images((section.data, section.body)):
+        for image in images_of((section.data, section.body)):
             if image.local:
                 images.setdefault(image.local, image)
     return replace(issue, title=table.title, subject=table.subject, preheader=table.preheader,
@@ -260,63 +164,3 @@ def _too_large(folder: Path, shown_dir: str, limits: Limits) -> Problem | None:
     return Problem(shown_dir, None, f"its section files are {total / 1024:,.0f} KB together, "
                                     f"over the limit of {limits.issue / 1024:,.0f} KB for an "
                                     "issue ([limits] issue_kb in newsletter.toml)")
-
-
-def _load_section(path: Path, shown: str, folder: Path, problems: list[Problem], *,
-                  max_bytes: int) -> Section | None:
-    try:
-        source = load_front_matter(path, shown, max_bytes=max_bytes)
-    except SourceError as exc:
-        problems.append(exc.problem)
-        return None
-    if not isinstance(source.data, dict):
-        problems.append(source.problem((), "front matter must be a mapping of keys"))
-        return None
-    kind = source.data.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
-        near = difflib.get_close_matches(str(kind), KINDS, n=1) if kind else []
-        hint = f"did you mean '{near[0]}'?" if near else f"expected one of: {', '.join(KINDS)}"
-        what = f"unknown section kind '{kind}'" if kind else "missing required key 'kind'"
-        problems.append(source.problem(("kind",), f"{what}; {hint}"))
-        return None
-    checker = Checker(source, local_file=lambda src: _local_image(folder, src))
-    fields = {k: v for k, v in source.data.items() if k not in ("kind", "editions")}
-    data = checker.record(fields, KINDS[kind])
-    editions = checker.value(source.data.get("editions", []), _EDITIONS, ("editions",)) \
-        if "editions" in source.data else ()
-    body = checker.markdown(source.body, (), inline=False, first_line=source.body_line)
-    problems += checker.problems
-    anchor = data.anchor or re.sub(r"^\d+[-_]", "", path.stem).lower().replace("_", "-")
-    return Section(kind, anchor, data.title, body, data, shown, tuple(editions))
-
-
-def _local_image(folder: Path, src: str) -> str | None:
-    candidate = (folder / src).resolve()
-    if not candidate.is_relative_to(folder.resolve()):
-        return f"image '{src}' must be inside the issue folder"
-    if not candidate.is_file():
-        return f"image '{src}' not found in the issue folder"
-    return None
-
-
-def _images(value: object) -> list[Image]:
-    """The images of a section's fields and Markdown text (``![alt](images/x.jpg)``)."""
-    if isinstance(value, Image):
-        return [value]
-    if isinstance(value, Rich):
-        return [Image(src, alt, local=src) for src, alt in value.images if is_local(src)]
-    if isinstance(value, Record):
-        return [img for _, v in value for img in _images(v)]
-    if isinstance(value, tuple):
-        return [img for v in value for img in _images(v)]
-    return []
-
-
-def _check_anchors(sections: list[Section], problems: list[Problem]) -> None:
-    seen: dict[str, str] = {}
-    for section in sections:
-        if section.anchor in seen:
-            problems.append(Problem(section.source, None,
-                                    f"anchor '{section.anchor}' is used by {seen[section.anchor]}"
-                                    " already; set a different 'anchor:'"))
-        seen.setdefault(section.anchor, section.source)
