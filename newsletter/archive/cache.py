@@ -23,9 +23,12 @@ ORIGIN = ".archive-origin.json"  # the workspace the site was built from (`newsl
 FORMAT = 4  # raise when the cached entries change shape
 # The modules that shape an issue page (the render pipeline and the archive itself): a new
 # release that changes any of them re-renders every issue.
-RENDER_MODULES = ("columns", "config", "content", "editions", "email_html", "identity", "kinds",
+RENDER_MODULES = ("columns", "config/__init__", "config/environment", "config/keys",
+                  "config/load", "config/values", "content/__init__", "content/fingerprint",
+                  "content/issue", "content/load", "content/sections", "characters",
+                  "editions", "email_html", "identity", "kinds",
                   "labels", "language", "layout", "markup", "palette", "personal", "render",
-                  "schema", "source", "workspace", "invisible", "yamlguard", "archive/__init__",
+                  "schema/__init__", "schema/checker", "schema/fields", "source", "workspace", "invisible", "yamlguard", "archive/__init__",
                   "archive/cache", "archive/feeds", "archive/pages", "archive/search",
                   "archive/mentions", "archive/directory", "build", "pictures", "places",
                   "digests", "blocks", "images/__init__", "images/names", "images/process",
