@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from newsletter.delivery.outbox import Outbox
@@ -19,16 +19,16 @@ from newsletter.errors import NewsletterError, SendError
 from newsletter.keytable import KeyTable
 from newsletter.mailinglist import MailingList, Tally, walk
 from newsletter.send.journal import Journal
-from newsletter.send.ledger import JournalLedger, Ledger
+from newsletter.send.ledger import JournalLedger, Ledger, Progress
 from newsletter.send.lock import SendLock
 from newsletter.send.migrate import CODE, STATE_OF, merge_legacy, strongest
-from newsletter.send.plan import ListRef, SendOptions, SendPlan, read_plan
+from newsletter.send.options import ListRef, SendOptions
+from newsletter.send.plan import SendPlan, read_plan
 from newsletter.send.pool import Job, Pool, PoolError
 from newsletter.send.relays import describe, probe
 from newsletter.send.report import SendReport, settled
 from newsletter.subscribers import Subscriber
 
-Progress = Callable[[int], None]
 __all__ = ["Campaign", "ListRef", "Progress", "SendOptions", "prepare"]
 
 

@@ -25,8 +25,10 @@ import psycopg
 from newsletter import database
 from newsletter.database import DatabaseError
 from newsletter.errors import SendError
+from newsletter.keytable import KeyTable
 from newsletter.send import pgschema
 from newsletter.send.groupcommit import Op
+from newsletter.send.migrate import strongest
 from newsletter.send.pglease import JournalLeases
 from newsletter.send.pgschema import LEASE, upgrade
 
@@ -131,3 +133,22 @@ class PostgresJournal(JournalLeases):
             self._db.close()
             if self.sender is not None:
                 self._finish()
+
+
+def journaled(url: str, slug: str, content_hash: str, *, allow_changed: bool
+              ) -> tuple[dict[str, int], KeyTable]:
+    """Before a run: the journal's counts by state, and the state (``migrate.CODE``) of every
+    reader not ``pending``, by key; ``SendError`` if the issue was started with another
+    build (the content lock), unless ``allow_changed``.
+    """
+    journal = PostgresJournal.read_only(url, slug)
+    try:
+        started = journal.meta("content_hash")
+        if started not in (None, content_hash) and not allow_changed:
+            raise SendError(
+                f"issue {slug} was started with other content (journal in "
+                f"{journal.where}): a sender with another build may not join. Send the same "
+                "build, or the rest with --allow-changed")
+        return journal.counts(), strongest(journal.states())
+    finally:
+        journal.close()

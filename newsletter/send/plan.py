@@ -26,32 +26,12 @@ from newsletter.mailinglist import Lists, MailingList
 from newsletter.record import ALL_LISTS
 from newsletter.send.editions import Editions
 from newsletter.send.journal import sendable
+from newsletter.send.options import ListRef, SendOptions
 from newsletter.send.pool import Policy
 from newsletter.send.relays import Relay, relays_from
 from newsletter.send.report import Summary
 from newsletter.send.survey import Survey, survey
 from newsletter.subscribers import Subscriber, subscriber_for
-
-ListRef = Path | str | MailingList  # a list file, a list id, or the list itself
-
-
-@dataclass(frozen=True)
-class SendOptions:
-    """What the command line says (``newsletter send``'s options)."""
-
-    lists: ListRef | tuple[ListRef, ...]  # --list (several: their union, each reader once)
-    smtp: str | tuple[str, ...] | None = None  # --smtp (several: a pool): overrides
-    # NEWSLETTER_SMTP_URL and newsletter.toml
-    test: tuple[str, ...] = ()
-    dry_run: bool = False
-    rate: float | None = None
-    connections: int | None = None
-    resend_unknown: bool = False
-    allow_changed: bool = False
-    skip_invalid: bool = False
-    insecure: bool = False
-    language: str | None = None  # --test --language: the edition test readers get
-    out: Path | None = None  # the build root, as given to ``newsletter build --out``
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from newsletter.errors import ConfigError, SendError
 from newsletter.keytable import KeyTable
@@ -32,7 +32,9 @@ from newsletter.send.report import SendReport, settled
 
 if TYPE_CHECKING:
     from newsletter.mailinglist import MailingList
-    from newsletter.send.campaign import Campaign, Progress
+    from newsletter.send.ledger import Ledger, Progress
+    from newsletter.send.plan import SendPlan
+    from newsletter.send.relays import Relay
     from newsletter.subscribers import Subscriber
 
 # Readers added to the journal per transaction, before sending (a list is streamed).
@@ -43,6 +45,19 @@ TAKE_OVER = 1000
 # connection (one claim is one transaction), few enough that a sender starting a little later
 # still finds readers to claim, and that a killed sender's lease holds few readers back.
 CLAIM_PER_CONNECTION = 4
+
+
+class Run(Protocol):
+    """What a sender needs of the run it belongs to (``campaign.Campaign``)."""
+
+    plan: SendPlan
+    relays: list[Relay]
+
+    @property
+    def stopping(self) -> bool: ...
+    def abort(self, reason: str) -> None: ...
+    def readers(self) -> Iterator[tuple[MailingList, Subscriber, int]]: ...
+    async def deliver(self, jobs: Iterator[Job], recorder: Ledger) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -60,36 +75,17 @@ class Shared:
         return lines
 
 
-def journaled(url: str, slug: str, content_hash: str, *, allow_changed: bool
-              ) -> tuple[dict[str, int], KeyTable]:
-    """Before a run: the journal's counts by state, and the state (``migrate.CODE``) of every
-    reader not ``pending``, by key; ``SendError`` if the issue was started with another
-    build (the content lock), unless ``allow_changed``.
-    """
-    journal = PostgresJournal.read_only(url, slug)
-    try:
-        started = journal.meta("content_hash")
-        if started not in (None, content_hash) and not allow_changed:
-            raise SendError(
-                f"issue {slug} was started with other content (journal in "
-                f"{journal.where}): a sender with another build may not join. Send the same "
-                "build, or the rest with --allow-changed")
-        return journal.counts(), strongest(journal.states())
-    finally:
-        journal.close()
-
-
-async def send_shared(campaign: Campaign, report: SendReport, progress: Progress | None,
+async def send_shared(campaign: Run, report: SendReport, progress: Progress | None,
                       url: str) -> None:
     """One sender's run: join, add the list's readers, claim and send until none is left."""
     from newsletter.send.ledger import JournalLedger
 
-    lease = float(campaign.config.section("database").get("lease") or LEASE)
+    lease = float(campaign.plan.config.section("database").get("lease") or LEASE)
     if lease <= 0:
         raise ConfigError(f"[database] lease must be positive, not {lease}")
-    journal = PostgresJournal.open(url, content_hash=campaign.content_hash,
-                                   slug=campaign.slug,
-                                   allow_changed=campaign.options.allow_changed, lease=lease)
+    plan = campaign.plan
+    journal = PostgresJournal.open(url, content_hash=plan.content_hash, slug=plan.slug,
+                                   allow_changed=plan.options.allow_changed, lease=lease)
     me = journal.sender
     try:
         report.recovered_unknown = journal.recover()
@@ -100,8 +96,8 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
                 journal.flush()
         journal.flush()
         heartbeat = asyncio.get_running_loop().create_task(journal.heartbeat())
-        recorder = JournalLedger(journal, campaign.content_hash, report, progress)
-        sendable = campaign.sendable
+        recorder = JournalLedger(journal, campaign.plan.content_hash, report, progress)
+        sendable = campaign.plan.sendable
         batch = CLAIM_PER_CONNECTION * sum(relay.connections for relay in campaign.relays)
         ahead = ThreadPoolExecutor(1, thread_name_prefix="claim")
         try:
@@ -138,7 +134,7 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
     finally:
         journal.close()
     try:
-        reader = PostgresJournal.read_only(url, campaign.slug)
+        reader = PostgresJournal.read_only(url, campaign.plan.slug)
     except SendError as exc:  # the database went away: the report says what this run did
         report.error = report.error or str(exc)
         return
@@ -156,11 +152,11 @@ async def send_shared(campaign: Campaign, report: SendReport, progress: Progress
 Batch = list[tuple["MailingList", "Subscriber", int]]
 
 
-def _candidates(campaign: Campaign, states: KeyTable) -> Iterator[tuple[MailingList,
+def _candidates(campaign: Run, states: KeyTable) -> Iterator[tuple[MailingList,
                                                                          Subscriber, int]]:
     """The readers of the lists that ``states`` (read at the start) does not rule out: on a
     resumed issue, the readers already done are not claimed one batch at a time."""
-    sendable = {0, *(CODE[state] for state in campaign.sendable)}
+    sendable = {0, *(CODE[state] for state in campaign.plan.sendable)}
     fresh = not len(states)
     for reader in campaign.readers():
         if fresh or states.get(reader[2]) in sendable:
@@ -183,7 +179,7 @@ async def _first_claimed(journal: PostgresJournal, readers: Iterator[tuple[Maili
             return current, dict(claimed)
 
 
-def _streamed(campaign: Campaign, journal: PostgresJournal,
+def _streamed(campaign: Run, journal: PostgresJournal,
               readers: Iterator[tuple[MailingList, Subscriber, int]],
               first: tuple[Batch, dict[str, str]], sendable: tuple[str, ...], batch: int,
               ahead: ThreadPoolExecutor) -> Iterator[Job]:
@@ -207,8 +203,8 @@ def _streamed(campaign: Campaign, journal: PostgresJournal,
             state = claimed.get(subscriber.email.lower())
             if state is None:  # done, held by another sender, or not claimed now
                 continue
-            message = campaign.editions.compose(subscriber,
-                                                campaign.list_for(mailing_list, reader_key))
+            plan = campaign.plan
+            message = plan.editions.compose(subscriber, plan.list_for(mailing_list, reader_key))
             yield Job(address=subscriber.email.lower(), message=message, resumed=state)
         current = following
         if claim is not None:

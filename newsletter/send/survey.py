@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from newsletter.config import Config
     from newsletter.delivery.compose import Built
     from newsletter.send.editions import Editions
-    from newsletter.send.plan import SendOptions
+    from newsletter.send.options import SendOptions
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def journal_states(config: Config, built: Built, journal_path: Path, *, allow_ch
     slug, content_hash = built.manifest.slug, built.manifest.content_hash
     url = config.database_url
     if url:  # the journal in PostgreSQL, shared by every sender
-        from newsletter.send.senders import journaled
+        from newsletter.send.pgjournal import journaled
 
         shared, states = journaled(url, slug, content_hash, allow_changed=allow_changed)
         return {k: v for k, v in settled(shared).items() if v}, states
