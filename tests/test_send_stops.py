@@ -28,7 +28,7 @@ from test_send_servers import (
     write_list,
 )
 
-from newsletter.delivery.outcome import BeforeData, Message, Result
+from newsletter.delivery.outcome import BeforeData, Following, Message, Result
 from newsletter.delivery.transport import SmtpChannel, SmtpTransport, Timeouts
 from newsletter.send.campaign import Campaign, SendOptions
 from newsletter.send.journal import Journal
@@ -71,7 +71,8 @@ class _ExplodingChannel:
         self.inner = inner
         self.victim = victim
 
-    async def send(self, message: Message, before_data: BeforeData) -> Result:
+    async def send(self, message: Message, before_data: BeforeData,
+                   following: Following | None = None) -> Result:
         if message.recipient == self.victim:
             await before_data
             raise RuntimeError("something nobody foresaw")

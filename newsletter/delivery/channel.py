@@ -63,13 +63,10 @@ class SmtpChannel:
         self._opened: tuple[Message, asyncio.Future[Reply], asyncio.Future[Reply],
                             asyncio.Future[Reply]] | None = None
 
-    async def send(self, message: Message, before_data: BeforeData) -> Result:
-        return await self.send_then(message, before_data, None)
-
-    async def send_then(self, message: Message, before_data: BeforeData,
-                        following: Following | None) -> Result:
-        """``send``; with PIPELINING, ``following()`` is asked for the next message as the
-        final dot goes out, and its MAIL, RCPT and DATA go in the same write (its own
+    async def send(self, message: Message, before_data: BeforeData,
+                   following: Following | None = None) -> Result:
+        """Deliver ``message``; with PIPELINING, ``following()`` is asked for the next message
+        as the final dot goes out, and its MAIL, RCPT and DATA go in the same write (its own
         ``send`` then reads their replies)."""
         session = self._session
         opened, self._opened = self._opened, None

@@ -14,7 +14,7 @@ import socket
 import time
 from pathlib import Path
 
-from newsletter.delivery.outcome import BeforeData, Kind, Message, Result
+from newsletter.delivery.outcome import BeforeData, Following, Kind, Message, Result
 
 
 def message_name(content_hash: str, address: str) -> str:
@@ -58,7 +58,9 @@ class OutboxChannel:
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
 
-    async def send(self, message: Message, before_data: BeforeData) -> Result:
+    async def send(self, message: Message, before_data: BeforeData,
+                   following: Following | None = None) -> Result:
+        """Write ``message`` into the Maildir (one at a time: ``following`` is never asked)."""
         await before_data
         folder = self._outbox.folder
         name = self._outbox.name_for(message.recipient.lower())

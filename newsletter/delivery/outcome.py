@@ -85,8 +85,14 @@ Following = Callable[[], "Message | None"]
 class Channel(Protocol):
     """One open connection that delivers one message at a time."""
 
-    async def send(self, message: Message, before_data: BeforeData) -> Result:
-        """Deliver ``message``; await ``before_data`` (the journal's commit) before DATA."""
+    async def send(self, message: Message, before_data: BeforeData,
+                   following: Following | None = None) -> Result:
+        """Deliver ``message``; await ``before_data`` (the journal's commit) before DATA.
+
+        ``following``: where the channel can (SMTP with PIPELINING), it asks for the next
+        message as the final dot goes out and writes that message's MAIL, RCPT and DATA
+        with it; a channel that cannot simply never calls it.
+        """
         ...
 
     async def close(self) -> None:

@@ -141,9 +141,7 @@ class Worker:
         attempt.relay = self.relay.name
         # The journal's commit runs in its thread during MAIL and RCPT. If this raises or is
         # cancelled, the job stays in flight and ``run`` reports it abandoned.
-        then = getattr(channel, "send_then", None)  # a channel that can pipeline the next
-        result: Result = await (channel.send(attempt.job.message, before) if then is None
-                                else then(attempt.job.message, before, self._next))
+        result = await channel.send(attempt.job.message, before, self._next)
         self.pool.in_flight.discard(attempt)
         self.count += 1
         if result.reconnect or self.count >= self.pool.policy.per_connection:
