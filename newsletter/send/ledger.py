@@ -2,7 +2,8 @@
 
 ``Ledger`` counts results into the report (``--test``: no journal); ``JournalLedger`` also
 writes every step to the journal (``sending`` durable before DATA, the rest batched) and counts
-a reader's state only once the journal holds it durably. The pool tells it what happens to each
+a reader's state only once the journal holds it durably. Either way ``Ledger.settle`` is the
+one place where a reader's outcome is counted. The pool tells it what happens to each
 job (``jobs.Recorder``, with the pool's ``Attempt``: read here, never changed).
 """
 
@@ -33,6 +34,23 @@ class Ledger:
     report: SendReport
     progress: Progress | None = None
     failures_kept: int = field(default=50)
+    # reader -> the state counted for them that is not final yet (``sending``)
+    _counted: dict[str, str] = field(default_factory=dict, init=False)
+
+    def settle(self, address: str, state: str, *, final: bool, counted: bool = True,
+               edition: str | None = None) -> None:
+        """The one place a reader's outcome is counted: ``state`` replaces what was counted
+        for ``address`` before (a ``sending`` not yet final); ``counted=False`` only takes
+        that back (a reader put back as it was); a final ``sent`` counts its ``edition``."""
+        before = self._counted.pop(address, None)
+        if before is not None:
+            self.report.tally[before] -= 1
+        if counted:
+            self.report.tally[state] += 1
+            if final and edition is not None and state == State.SENT:
+                self.report.editions[edition] += 1
+        if not final:
+            self._counted[address] = state
 
     def sending(self, attempt: Attempt) -> Awaitable[None]:
         done = asyncio.get_running_loop().create_future()
@@ -41,14 +59,13 @@ class Ledger:
 
     def finished(self, attempt: Attempt, result: Result, *, final: bool) -> None:
         if final:
-            self.report.tally[final_state(result.kind)] += 1
-            if result.kind is Kind.SENT:
-                self.report.editions[language(attempt.job.message)] += 1
+            self.settle(attempt.address, final_state(result.kind), final=True,
+                        edition=language(attempt.job.message))
             self._noted(attempt, result)
 
     def abandoned(self, attempt: Attempt) -> None:
         if attempt.past_data:
-            self.report.tally[State.UNKNOWN] += 1
+            self.settle(attempt.address, State.UNKNOWN, final=True)
 
     def _noted(self, attempt: Attempt, result: Result) -> None:
         if result.kind is not Kind.SENT:  # a sent message is counted, not noted
@@ -60,8 +77,9 @@ class Ledger:
 class JournalLedger(Ledger):
     """Writes every step to the journal: ``sending`` durable before DATA, the rest batched.
 
-    The report counts a reader's state only once the journal holds it durably, so the
-    report and ``newsletter status`` agree whatever stops the run, a journal error included.
+    The report counts a reader's state only once the journal holds it durably (``settle``
+    runs when the journal's commit is done), so the report and ``newsletter status`` agree
+    whatever stops the run, a journal error included.
     """
 
     def __init__(self, journal: Journal | PostgresJournal, content_hash: str, report: SendReport,
@@ -69,14 +87,13 @@ class JournalLedger(Ledger):
         super().__init__(report, progress)
         self.journal = journal
         self.content_hash = content_hash
-        self._counted: dict[str, str] = {}  # reader -> its durable state, until it is final
 
     def sending(self, attempt: Attempt) -> Awaitable[None]:
         job = attempt.job
         message = job.message
         self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
                          message_id=message.message_id, edition=language(message),
-                         then=partial(self._durable, job.address, "sending", final=False))
+                         then=partial(self.settle, job.address, "sending", final=False))
         return self.journal.durable()
 
     def finished(self, attempt: Attempt, result: Result, *, final: bool) -> None:
@@ -84,11 +101,10 @@ class JournalLedger(Ledger):
         address = attempt.address
         self.journal.set(address, state, code=result.code, reply=result.describe()[:500],
                          relay=attempt.relay,
-                         then=partial(self._durable, address, state, final=final))
+                         then=partial(self.settle, address, state, final=final,
+                                      edition=language(attempt.job.message)))
         self.journal.commit_later()  # rides along with the next ``sending``'s commit
         if final:
-            if result.kind is Kind.SENT:
-                self.report.editions[language(attempt.job.message)] += 1
             self._noted(attempt, result)
 
     def abandoned(self, attempt: Attempt) -> None:
@@ -99,14 +115,5 @@ class JournalLedger(Ledger):
             state = State.DEFERRED if attempt.tries else attempt.job.resumed
             reply = "the run stopped before this message was sent"
         self.journal.set(attempt.address, state, reply=reply,
-                         then=partial(self._durable, attempt.address, state, final=True,
+                         then=partial(self.settle, attempt.address, state, final=True,
                                       counted=attempt.past_data or attempt.tries > 0))
-
-    def _durable(self, address: str, state: str, *, final: bool, counted: bool = True) -> None:
-        before = self._counted.pop(address, None)
-        if before is not None:
-            self.report.tally[before] -= 1
-        if counted:
-            self.report.tally[state] += 1
-        if not final:
-            self._counted[address] = state
