@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from newsletter.delivery.outcome import BeforeData, Kind, Message, Result
+from newsletter.delivery.outcome import BeforeData, Following, Kind, Message, Result
 from newsletter.send.jobs import Attempt, Job
 from newsletter.send.pool import Policy, Pool, PoolError
 from newsletter.send.relays import Relay
@@ -67,7 +67,8 @@ class Channel:
         self.channels = channels
         self.waiting = waiting
 
-    async def send(self, message: Message, before_data: BeforeData) -> Result:
+    async def send(self, message: Message, before_data: BeforeData,
+                   following: Following | None = None) -> Result:
         await before_data
         if self.waiting:
             self.channels.reply = asyncio.get_running_loop().create_future()
