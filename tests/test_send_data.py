@@ -26,6 +26,7 @@ class Message:
     message_id: str
     data: bytes
     dot_safe: bool = False
+    language: str = ""
 
 
 def message(size: int) -> Message:

@@ -28,6 +28,7 @@ class Note:
     message_id: str = "<1@example.org>"
     data: bytes = b"Subject: x\r\n\r\nx\r\n"
     dot_safe: bool = True
+    language: str = ""
 
 
 @dataclass

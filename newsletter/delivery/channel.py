@@ -111,7 +111,7 @@ class SmtpChannel:
             if reply.code != 354:
                 return await self._refused(reply, stage)
             stage = "message body"
-            session.write(message.data if getattr(message, "dot_safe", False)
+            session.write(message.data if message.dot_safe
                           else dot_stuff(message.data)[:-len(_DOT)])
             await session.drain(timeout)
             await asyncio.sleep(0)  # let a close that has arrived be seen before the dot

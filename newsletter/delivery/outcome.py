@@ -60,10 +60,10 @@ def classify(code: int, reply: str, stage: str) -> Result:
 
 
 class Message(Protocol):
-    """A finished message for one reader (``newsletter.delivery.compose.OutgoingMessage``).
+    """A finished message for one reader (``newsletter.delivery.letter.OutgoingMessage``).
 
-    One with a true ``dot_safe`` attribute (CRLF line ends only, no line starting with a dot)
-    is sent as it is; any other is dot-stuffed first.
+    One whose ``dot_safe`` is true (CRLF line ends only, no line starting with a dot) is sent
+    as it is; any other is dot-stuffed first.
     """
 
     @property
@@ -74,6 +74,12 @@ class Message(Protocol):
     def message_id(self) -> str: ...
     @property
     def data(self) -> bytes: ...
+    @property
+    def dot_safe(self) -> bool: ...
+    @property
+    def language(self) -> str:
+        """The language tag of the message's edition ("" for a message of no edition)."""
+        ...
 
 
 BeforeData = Awaitable[None]  # done when the journal holds ``sending`` durably

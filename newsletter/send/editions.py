@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 
 from newsletter.config import Config
 from newsletter.delivery.compose import Built, Composer, OutgoingMessage
-from newsletter.delivery.outcome import Message
 from newsletter.errors import SendError
 from newsletter.subscribers import Subscriber
 from newsletter.tags import fallback
@@ -77,7 +76,3 @@ class Editions:
             counts[self.edition_language(value)] += n
         return counts
 
-
-def language(message: Message) -> str:
-    """The edition of a message (an ``OutgoingMessage``; other messages have none)."""
-    return str(getattr(message, "language", ""))

@@ -16,7 +16,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from newsletter.delivery.outcome import Kind, Result, State, final_state
-from newsletter.send.editions import language
 from newsletter.send.jobs import Attempt
 from newsletter.send.journal import Journal
 from newsletter.send.report import SendReport
@@ -60,7 +59,7 @@ class Ledger:
     def finished(self, attempt: Attempt, result: Result, *, final: bool) -> None:
         if final:
             self.settle(attempt.address, final_state(result.kind), final=True,
-                        edition=language(attempt.job.message))
+                        edition=attempt.job.message.language)
             self._noted(attempt, result)
 
     def abandoned(self, attempt: Attempt) -> None:
@@ -92,7 +91,7 @@ class JournalLedger(Ledger):
         job = attempt.job
         message = job.message
         self.journal.set(job.address, "sending", attempt=True, content_hash=self.content_hash,
-                         message_id=message.message_id, edition=language(message),
+                         message_id=message.message_id, edition=message.language,
                          then=partial(self.settle, job.address, "sending", final=False))
         return self.journal.durable()
 
@@ -102,7 +101,7 @@ class JournalLedger(Ledger):
         self.journal.set(address, state, code=result.code, reply=result.describe()[:500],
                          relay=attempt.relay,
                          then=partial(self.settle, address, state, final=final,
-                                      edition=language(attempt.job.message)))
+                                      edition=attempt.job.message.language))
         self.journal.commit_later()  # rides along with the next ``sending``'s commit
         if final:
             self._noted(attempt, result)

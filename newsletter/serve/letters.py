@@ -66,6 +66,7 @@ class Confirmation:
     list_name: str = ""  # the list the mail is about
     purpose: str = CONFIRM_MAIL  # what it is (the queue keeps one per recipient and purpose)
     dot_safe: bool = True
+    language: str = ""  # no edition: a service mail is not an issue
 
 
 class Letters:
