@@ -20,6 +20,7 @@ from newsletter.layout import edition_paths
 from newsletter.markup import scheme_ok
 from newsletter.personal import RESERVED
 from newsletter.pictures import budget_warnings, publish_all, summary
+from newsletter.places import ISSUE_FILE
 from newsletter.render import RenderedIssue
 from newsletter.stub import Leftover, leftovers, month_mismatch
 from newsletter.tags import primary
@@ -58,7 +59,7 @@ def blocking(issue: Issue) -> list[str]:
         found.append(f"{shown}/issue.toml:{_line_of(issue.folder / 'issue.toml', 'draft')}: "
                      "the issue is a draft (draft = true): remove the line when it is ready")
     for left in leftovers(issue.folder):
-        what = "placeholder subject" if left.file == "issue.toml" and _key_at(
+        what = "placeholder subject" if left.file == ISSUE_FILE and _key_at(
             issue.folder / left.file, left.line) == "subject" else "text left from the stub"
         found.append(f"{shown}/{left.file}:{left.line}: {what}: {left.text!r}")
     return found

@@ -23,9 +23,9 @@ from pathlib import Path
 from newsletter.atomic import write_atomic
 from newsletter.editions import TRANSLATIONS_LOCK, split_translations
 from newsletter.errors import NewsletterError, Problem, ValidationError
+from newsletter.places import ISSUE_FILE
 
 LOCK = TRANSLATIONS_LOCK
-ISSUE_FILE = "issue.toml"
 CONFIRM = "newsletter translated"
 _HEADER = ("# Which source each translation was made from (written by 'newsletter build').\n"
            "# After updating a translation, confirm it: newsletter translated ISSUE [FILE...]\n")

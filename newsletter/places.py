@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_FILE = "newsletter.toml"
+ISSUE_FILE = "issue.toml"  # in each issue folder: its title, subject, date, editions
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.places import ISSUE_FILE
 from newsletter.tags import fallback
 
 STUBS = Path(__file__).parent / "stubs"
@@ -94,7 +95,7 @@ def leftovers(folder: Path) -> list[Leftover]:
     """Lines of an issue's files that still hold a stub's placeholder text."""
     phrases = _phrases()
     found: list[Leftover] = []
-    for path in sorted([*folder.glob("*.md"), folder / "issue.toml"]):
+    for path in sorted([*folder.glob("*.md"), folder / ISSUE_FILE]):
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):

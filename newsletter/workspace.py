@@ -9,7 +9,7 @@ from pathlib import Path
 from newsletter.config import Config, find_root, load_config
 from newsletter.content import Issue, load_issue
 from newsletter.errors import NewsletterError, Problem, ValidationError, shown_path
-from newsletter.places import Places
+from newsletter.places import ISSUE_FILE, Places
 from newsletter.render import RenderedIssue, Templates, render_issue, render_mjml
 
 
@@ -35,7 +35,7 @@ class Workspace:
         """Every issue folder under issues/, sorted by name."""
         if not self.issues_dir.is_dir():
             return []
-        return sorted(p for p in self.issues_dir.iterdir() if (p / "issue.toml").is_file())
+        return sorted(p for p in self.issues_dir.iterdir() if (p / ISSUE_FILE).is_file())
 
     def load(self, folder: Path) -> Issue:
         return load_issue(folder, default_language=self.config.newsletter.language,

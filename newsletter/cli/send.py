@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from newsletter.cli import ISSUE
+from newsletter.places import ISSUE_FILE
 
 if TYPE_CHECKING:
     from newsletter.send.campaign import Campaign
@@ -100,7 +101,7 @@ def _ready(folder: Path, *, rehearsal: bool, yes: bool, allow_stale: bool) -> No
     from newsletter.check import blocking, check_issue, stale_translations
     from newsletter.workspace import Workspace
 
-    if not (folder / "issue.toml").is_file():
+    if not (folder / ISSUE_FILE).is_file():
         return  # a build sent without its source folder: the build was checked when made
     workspace = Workspace.find(folder)
     issue = workspace.load(folder)

@@ -11,10 +11,10 @@ from newsletter.content.issue import Issue, Section
 from newsletter.content.sections import check_anchors, images_of, load_section
 from newsletter.editions import kind_line, split_translations, translation_tables, undeclared
 from newsletter.errors import Problem, ValidationError
+from newsletter.places import ISSUE_FILE
 from newsletter.schema import Checker, Field, Image, Record
 from newsletter.source import SourceError, load_toml
 
-ISSUE_FILE = "issue.toml"
 _ISSUE_FIELDS = (
     Field("title", "str", required=True, header=True),
     Field("date", "date", required=True),

@@ -23,6 +23,7 @@ from newsletter.delivery.transport import Timeouts
 from newsletter.errors import ConfigError, SendError, SubscriberError
 from newsletter.layout import BuildLayout
 from newsletter.mailinglist import Lists, MailingList
+from newsletter.places import ISSUE_FILE
 from newsletter.record import ALL_LISTS
 from newsletter.send.editions import Editions
 from newsletter.send.journal import sendable
@@ -78,7 +79,7 @@ class SendPlan:
 def read_plan(issue_folder: Path, options: SendOptions) -> SendPlan:
     """Check everything needed to send, writing nothing; ``NewsletterError`` if anything is
     off (exit 2: bad input, a build that is not current, a setting out of range)."""
-    if not (issue_folder / "issue.toml").is_file():
+    if not (issue_folder / ISSUE_FILE).is_file():
         raise SendError(f"{issue_folder} is not an issue folder (no issue.toml)")
     config = load_config(find_root(issue_folder.resolve()))
     slug = issue_folder.resolve().name

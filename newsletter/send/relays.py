@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from newsletter.config.environment import SMTP_URL_ENV
 from newsletter.delivery.outcome import Channel, ConnectFailed, Kind, Result, Transport
 from newsletter.delivery.size import refused_for_size
 from newsletter.delivery.transport import (
@@ -181,7 +182,7 @@ def relays_from(config: Config, urls: tuple[str, ...], *, connections: int, inse
 
     single = urls or ((config.smtp_url,) if config.smtp_url else ())
     tables = config.section("smtp").get("relays") or ()
-    if not urls and tables and not os.environ.get("NEWSLETTER_SMTP_URL"):
+    if not urls and tables and not os.environ.get(SMTP_URL_ENV):
         if config.section("smtp").get("url"):
             raise ConfigError("newsletter.toml: [smtp] has both 'url' and [[smtp.relays]]: "
                               "keep one (a single url is a pool of one)")
