@@ -12,8 +12,6 @@ from __future__ import annotations
 import difflib
 from functools import lru_cache
 
-import langcodes
-
 from newsletter.tabular.headers import key
 from newsletter.tags import script
 
@@ -28,6 +26,8 @@ NAMES: dict[str, tuple[str, ...]] = {
                 "traditionelles Chinesisch"),
 }
 _BY_KEY = {key(name): tag for tag, names in NAMES.items() for name in names}
+# The editions' own tags too, so that the usual lists never load langcodes' tables (0.1 s).
+_BY_KEY |= {key(tag): tag for tag in NAMES}
 
 
 @lru_cache(maxsize=1024)
@@ -40,6 +40,8 @@ def language(value: str) -> tuple[str, str | None]:
     found = _BY_KEY.get(key(text))
     if found is not None:
         return found, None
+    import langcodes  # loaded only for a value that is not one of NAMES
+
     tag = text.replace("_", "-")
     if "-" in tag or len(tag) <= 3:
         if langcodes.tag_is_valid(tag):
