@@ -13,6 +13,7 @@ from pathlib import Path
 
 from newsletter.delivery.transport import Timeouts
 from newsletter.send.campaign import Campaign
+from newsletter.send.journal import Journal
 from newsletter.send.plan import SendOptions, read_plan, relays_for
 from newsletter.send.pool import Policy
 
@@ -33,3 +34,18 @@ def campaign_with(issue: Path, options: SendOptions, *, policy: Policy | None = 
     relays = relays_for(plan.config, plan.options, policy, timeouts, slug=plan.slug,
                         content_hash=plan.content_hash)
     return Campaign(replace(plan, policy=policy, timeouts=timeouts, relays=relays))
+
+
+async def send_list(issue: Path, list_file: Path, addresses: list[str], url: str, *,
+                    connections: int, timeout: float) -> dict[str, str]:
+    """Send ``issue`` to ``list_file`` through ``url`` with fast retries; each address's
+    journal state afterwards ("absent" if it has no row)."""
+    campaign = campaign_with(issue, SendOptions(list_file, smtp=url, connections=connections),
+                             policy=Policy(attempts=3, backoff=0.01, pause_after=20),
+                             timeout=timeout)
+    await campaign.run()
+    journal = Journal.read_only(campaign.journal_path)
+    try:
+        return {a: journal.state(a) or "absent" for a in addresses}
+    finally:
+        journal.close()

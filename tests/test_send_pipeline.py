@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from send_support import campaign_with
+from send_support import send_list
 from test_send_servers import (
     ISSUE,
     Recorder,
@@ -27,9 +27,6 @@ from test_send_servers import (
 )
 
 from newsletter.delivery.pipeline import Lost, Replies
-from newsletter.send.campaign import SendOptions
-from newsletter.send.journal import Journal
-from newsletter.send.pool import Policy
 
 SINK = "/usr/sbin/smtp-sink"
 
@@ -111,15 +108,8 @@ async def tapped(upstream: int) -> tuple[Tap, asyncio.Server]:
 
 async def send_through(port: int, readers: int) -> dict[str, str]:
     addresses = write_list(Path("subscribers/pipe.csv"), readers)
-    campaign = campaign_with(Path(ISSUE), SendOptions(
-        Path("subscribers/pipe.csv"), smtp=f"smtp://127.0.0.1:{port}", connections=2),
-        policy=Policy(attempts=3, backoff=0.01, pause_after=20), timeout=10.0)
-    await campaign.run()
-    journal = Journal.read_only(campaign.journal_path)
-    try:
-        return {a: journal.state(a) or "absent" for a in addresses}
-    finally:
-        journal.close()
+    return await send_list(Path(ISSUE), Path("subscribers/pipe.csv"), addresses,
+                           f"smtp://127.0.0.1:{port}", connections=2, timeout=10.0)
 
 
 @pytest.fixture(params=[False, True], ids=["lock-step", "pipelined"])

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from send_support import campaign_with
+from send_support import send_list
 from test_send_servers import (
     ISSUE,
     Recorder,
@@ -30,10 +30,6 @@ from test_send_servers import (
     start_server,
     write_list,
 )
-
-from newsletter.send.campaign import SendOptions
-from newsletter.send.journal import Journal
-from newsletter.send.pool import Policy
 
 DOT = b"\r\n.\r\n"
 
@@ -115,15 +111,8 @@ async def proxy(upstream: Server) -> AsyncIterator[Proxy]:
 
 async def send(proxy: Proxy, readers: int = 3) -> dict[str, str]:
     addresses = write_list(Path("subscribers/resets.csv"), readers)
-    campaign = campaign_with(Path(ISSUE), SendOptions(
-        Path("subscribers/resets.csv"), smtp=f"smtp://127.0.0.1:{proxy.port}", connections=1),
-        policy=Policy(attempts=3, backoff=0.01, pause_after=20), timeout=5.0)
-    await campaign.run()
-    journal = Journal.read_only(campaign.journal_path)
-    try:
-        return {a: journal.state(a) or "absent" for a in addresses}
-    finally:
-        journal.close()
+    return await send_list(Path(ISSUE), Path("subscribers/resets.csv"), addresses,
+                           f"smtp://127.0.0.1:{proxy.port}", connections=1, timeout=5.0)
 
 
 @pytest.mark.usefixtures("built")
