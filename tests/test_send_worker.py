@@ -170,3 +170,41 @@ async def test_a_relay_closing_at_the_dot_loses_no_reader_taken_with_it() -> Non
     assert sorted(delivered) == addresses  # each exactly once
     assert {a for a, kind in recorder.results if kind is Kind.SENT} == set(addresses)
     assert "r1@example.org" in steady.accepted
+
+
+@dataclass
+class StopAt(Memory):
+    """Stops the pool as the first reader's result comes in: the second reader's commands
+    went out with that reader's dot, so it is in flight when the stop arrives."""
+
+    pool: Pool | None = None
+
+    def finished(self, attempt: Attempt, result: Result, *, final: bool) -> None:
+        super().finished(attempt, result, final=final)
+        if self.pool is not None and len(self.results) == 1:
+            self.pool.stop("SIGTERM")
+
+
+async def test_a_stop_sends_the_reader_taken_with_the_dot_and_no_other() -> None:
+    """The reader whose MAIL, RCPT and DATA are on the wire is in flight: a stop lets it
+    finish (as every message in flight does) and takes no reader after it; none is lost or
+    counted twice, and the run ends."""
+    wire = Wire()
+    server = await asyncio.start_server(wire.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = SmtpTransport(parse_smtp_url(f"smtp://127.0.0.1:{port}"),
+                              timeouts=Timeouts(5, 5, 5))
+    recorder = StopAt()
+    addresses = [f"r{i}@example.org" for i in range(5)]
+    pool = recorder.pool = Pool([Relay("wire", transport, connections=1)], recorder,
+                                Policy(connections=1, attempts=1))
+    try:
+        await asyncio.wait_for(pool.run([Job(a, Note(a)) for a in addresses]), 20)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert wire.early[:1] == ["r0@example.org"]  # r1 went out with r0's dot
+    assert recorder.results == [("r0@example.org", Kind.SENT), ("r1@example.org", Kind.SENT)]
+    assert wire.accepted == ["r0@example.org", "r1@example.org"]
+    assert recorder.left == []  # nothing abandoned: r1 finished, r2-r4 were never taken
+    assert pool.stopped
