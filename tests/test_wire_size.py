@@ -167,3 +167,31 @@ def test_slim_keeps_quotes_and_brackets_in_values() -> None:
         background: url("x;y.png")'>x</div></body></html>""")
     assert tree.xpath("//div")[0].get("style") == "font-family:'A B',serif;" \
                                                   "background:url('x;y.png')"
+
+
+_HOSTILE = ["", " ", ".", ". lead", "trail ", "a=b", "=3D", "Dr. <Li> & 李", "😀" * 3,
+            "x" * 74, "ü" * 40, "tab\there", "%%NL_NAME%%"]
+
+
+def test_slots_decode_to_the_filled_text_at_every_offset_and_for_hostile_values() -> None:
+    """Pre-encoded bodies (``delivery.body``): a slot at each position of a base64 line (its
+    run encoded once per position) and quoted-printable slots with values that need
+    escaping decode to exactly what ``personal.fill`` gives."""
+    import quopri
+    import random
+
+    from newsletter.delivery.body import _encode_part
+
+    rng = random.Random(24)  # noqa: S311 (reproducible test values)
+    for offset in range(0, 61):
+        for _ in range(3):
+            values = {"name": rng.choice(_HOSTILE), "salutation": rng.choice(_HOSTILE)}
+            content = "中" * offset + "%%NL_NAME%%" + "文" * rng.randint(0, 80) + \
+                "\n%%NL_SALUTATION%%\n"
+            for escape in (False, True):
+                expected = personal.fill(content, values, escape_html=escape)
+                encoded = _fill((_base64_part(content, escape=escape),), values)
+                assert base64.b64decode(encoded).decode() == expected.replace("\n", "\r\n")
+                qp = _fill(tuple(_encode_part(content, escape=escape)), values)
+                assert max(len(line) for line in qp.split(b"\r\n")) <= 76
+                assert quopri.decodestring(qp).decode().replace("\r\n", "\n") == expected
